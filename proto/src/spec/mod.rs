@@ -1,0 +1,186 @@
+//! The job spec: what a user writes in YAML (or builds with the Rust builder API).
+//!
+//! Every struct denies unknown fields, so a typo names the field instead of being ignored.
+//! These types only describe a job; checking that it makes sense (modules exist, steps connect)
+//! is the client's job, which also knows the file and line of each field.
+
+mod operator;
+mod sink;
+mod source;
+
+pub use operator::{AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall};
+pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
+pub use source::{
+    DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkSpec, PayloadFormat, SourceSpec,
+    StdinSpec,
+};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A whole job, as written in a job spec file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The job's name, shown in progress output and logs.
+    pub name: String,
+    /// Default parallelism of every step that does not set its own.
+    #[serde(default = "one")]
+    pub parallelism: u32,
+    /// Number of key groups: the upper bound of any keyed step's parallelism, fixed for the
+    /// lifetime of the job's state.
+    #[serde(default = "default_max_parallelism")]
+    pub max_parallelism: u32,
+    /// Records per batch handed to UDFs and sent between tasks.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// A partly filled batch is sent after this long, bounding latency on slow streams.
+    #[serde(default = "default_buffer_timeout_ms")]
+    pub buffer_timeout_ms: u64,
+    /// Whether consecutive steps with forward edges and equal parallelism run in one task.
+    #[serde(default = "yes")]
+    pub chaining: bool,
+    /// Sandbox limits for this job's UDF instances; unset fields keep the TaskManager defaults.
+    #[serde(default)]
+    pub limits: UdfLimits,
+    /// Wasm modules by the name steps use for them.
+    #[serde(default)]
+    pub modules: BTreeMap<String, ModuleSpec>,
+    /// Where records that a UDF or a parser rejects go; without it such a record fails the job.
+    #[serde(default)]
+    pub dead_letter: Option<SinkSpec>,
+    /// The steps, in order; a step reads the previous one unless it names its `input`.
+    pub pipeline: Vec<StepSpec>,
+}
+
+/// Per-job overrides of the UDF sandbox limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdfLimits {
+    /// Linear memory an instance may grow to, in MiB.
+    pub memory_mb: Option<u64>,
+    /// Wall-clock time one UDF call (one batch) may take, in milliseconds.
+    pub call_timeout_ms: Option<u64>,
+}
+
+/// Where a module comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleSpec {
+    /// A `.wasm` component file, or a UDF source directory that Weir builds; relative paths are
+    /// relative to the job spec's directory.
+    pub path: String,
+}
+
+/// One step of the pipeline: exactly one of the operator fields is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// A name for the step (unique); defaults to its kind and position, e.g. `map-3`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The step this one reads; defaults to the step before it.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// Parallelism of this step; defaults to the job's.
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+    /// Reads records from outside the job.
+    #[serde(default)]
+    pub source: Option<SourceSpec>,
+    /// One output record per input record, by a Wasm UDF.
+    #[serde(default)]
+    pub map: Option<WasmCall>,
+    /// Keeps the records a Wasm UDF accepts.
+    #[serde(default)]
+    pub filter: Option<WasmCall>,
+    /// Zero or more output records per input record, by a Wasm UDF.
+    #[serde(default)]
+    pub flat_map: Option<WasmCall>,
+    /// Gives each record a key and hash-partitions the stream by it.
+    #[serde(default)]
+    pub key_by: Option<KeyBySpec>,
+    /// Redistributes records round-robin over the next step's subtasks.
+    #[serde(default, deserialize_with = "present")]
+    pub rebalance: bool,
+    /// Sends every record to every subtask of the next step.
+    #[serde(default, deserialize_with = "present")]
+    pub broadcast: bool,
+    /// Aggregates per key over the whole (bounded) input.
+    #[serde(default)]
+    pub aggregate: Option<AggregateSpec>,
+    /// Writes records out of the job.
+    #[serde(default)]
+    pub sink: Option<SinkSpec>,
+}
+
+impl StepSpec {
+    /// The names of the operator fields that are set: a valid step has exactly one.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        let flags = [
+            ("source", self.source.is_some()),
+            ("map", self.map.is_some()),
+            ("filter", self.filter.is_some()),
+            ("flat_map", self.flat_map.is_some()),
+            ("key_by", self.key_by.is_some()),
+            ("rebalance", self.rebalance),
+            ("broadcast", self.broadcast),
+            ("aggregate", self.aggregate.is_some()),
+            ("sink", self.sink.is_some()),
+        ];
+        for (name, set) in flags {
+            if set {
+                kinds.push(name);
+            }
+        }
+        kinds
+    }
+}
+
+/// The operator kinds a step may have, for messages that list what would have been valid.
+pub const STEP_KINDS: &[&str] = &[
+    "source",
+    "map",
+    "filter",
+    "flat_map",
+    "key_by",
+    "rebalance",
+    "broadcast",
+    "aggregate",
+    "sink",
+];
+
+/// Accepts `rebalance:`, `rebalance: {}` or `rebalance: true` as "this step is a rebalance".
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Marker {
+        Flag(bool),
+        Empty(Empty),
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Empty {}
+    Ok(match Option::<Marker>::deserialize(deserializer)? {
+        None => true,
+        Some(Marker::Flag(flag)) => flag,
+        Some(Marker::Empty(Empty {})) => true,
+    })
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_parallelism() -> u32 {
+    128
+}
+fn default_batch_size() -> u32 {
+    1024
+}
+fn default_buffer_timeout_ms() -> u64 {
+    100
+}

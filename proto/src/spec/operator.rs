@@ -1,0 +1,93 @@
+//! Specs of the operators between sources and sinks.
+
+use serde::{Deserialize, Serialize};
+
+/// A call of a Wasm UDF by module name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmCall {
+    /// Name of a module in the job's `modules`.
+    pub module: String,
+}
+
+/// How a record's key is found: a JSON field of its value, or a Wasm key selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBySpec {
+    /// A field of the JSON value; dots go into nested objects (`bid.auction`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// A module exporting `weir:udf/key-selector`.
+    #[serde(default)]
+    pub module: Option<String>,
+}
+
+/// A per-key aggregate: a Wasm aggregate function, or built-in functions of JSON fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// A module exporting `weir:udf/aggregate`.
+    #[serde(default)]
+    pub module: Option<String>,
+    /// Built-in aggregate functions; each adds one field to the output object.
+    #[serde(default)]
+    pub functions: Vec<BuiltinAggregate>,
+    /// The output field holding the key; defaults to the last part of the `key_by` field, or `key`.
+    #[serde(default)]
+    pub key_as: Option<String>,
+}
+
+/// One built-in aggregate function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinAggregate {
+    /// Which function.
+    #[serde(rename = "fn")]
+    pub function: AggregateFn,
+    /// The numeric JSON field it reads (not for `count`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The output field name; defaults to `count`, or `<fn>_<field>`.
+    #[serde(default, rename = "as")]
+    pub output: Option<String>,
+}
+
+impl BuiltinAggregate {
+    /// The output field this function writes.
+    pub fn output_name(&self) -> String {
+        match (&self.output, &self.field) {
+            (Some(name), _) => name.clone(),
+            (None, Some(field)) => format!("{}_{}", self.function.name(), field.replace('.', "_")),
+            (None, None) => self.function.name().to_string(),
+        }
+    }
+}
+
+/// The built-in aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFn {
+    /// Number of records.
+    Count,
+    /// Sum of a numeric field.
+    Sum,
+    /// Smallest value of a numeric field.
+    Min,
+    /// Largest value of a numeric field.
+    Max,
+    /// Mean of a numeric field.
+    Avg,
+}
+
+impl AggregateFn {
+    /// The name used in job specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregateFn::Count => "count",
+            AggregateFn::Sum => "sum",
+            AggregateFn::Min => "min",
+            AggregateFn::Max => "max",
+            AggregateFn::Avg => "avg",
+        }
+    }
+}
