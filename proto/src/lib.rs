@@ -11,7 +11,7 @@ pub mod graph;
 pub mod keygroup;
 pub mod spec;
 
-pub use batch::{RecordBatch, RecordRef};
+pub use batch::{Blobs, RecordBatch, RecordRef};
 
 /// The WIT package version this crate's types describe; it is also the UDF ABI version.
 pub const UDF_ABI_VERSION: &str = "0.1.0";

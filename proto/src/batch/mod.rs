@@ -220,3 +220,62 @@ impl RecordBatch {
 fn offset(len: usize) -> u32 {
     u32::try_from(len).expect("record batch data exceeds 4 GiB")
 }
+
+/// A list of byte strings in one flat buffer, as the WIT `blobs` record: keys chosen by a UDF,
+/// aggregate accumulators, aggregate results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blobs {
+    /// The strings back to back.
+    pub data: Vec<u8>,
+    /// Where each string ends.
+    pub ends: Vec<u32>,
+}
+
+impl Blobs {
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no string.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends a string.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.ends.push(offset(self.data.len()));
+    }
+
+    /// String `index`; panics when out of range or when [`Blobs::validate`] would fail.
+    pub fn get(&self, index: usize) -> &[u8] {
+        let start = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        &self.data[start..self.ends[index] as usize]
+    }
+
+    /// The strings in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Checks that the offsets are in order and inside the buffer.
+    pub fn validate(&self) -> Result<(), BatchLayoutError> {
+        let mut previous = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            if end < previous || end as usize > self.data.len() {
+                return Err(BatchLayoutError::BadOffset {
+                    record: i,
+                    offset: end,
+                    len: self.data.len(),
+                });
+            }
+            previous = end;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! Weir: a distributed stream processor whose operators are WebAssembly components.
+//!
+//! This crate is the runtime, organised by Flink's roles: the [`client`] turns a job spec into a
+//! JobGraph, the [`jobmanager`] schedules it, the [`taskmanager`] runs its tasks, whose
+//! [`operators`] call Wasm UDFs through [`wasm`].
+#![deny(missing_docs)]
+
+pub mod wasm;

@@ -1,0 +1,300 @@
+//! One sandboxed instance of a module: its store, limits and log, and the rule that a store
+//! which trapped is thrown away.
+
+use super::engine::{EPOCH_TICK, LoadedModule, SandboxLimits, WasmEngine};
+use super::error::{ModuleError, ModuleIdentity, UdfError, UdfFailure};
+use super::guest_log::GuestLog;
+use wasmtime::component::{InstancePre, ResourceTable, types::ComponentItem};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// What a UDF's store holds: its WASI context (stdio only) and its memory accounting.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    stderr: GuestLog,
+    stdout: GuestLog,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers a refused growth, so an out-of-memory trap can be reported
+/// as the memory limit rather than as a bare `unreachable`.
+struct MemoryLimiter {
+    limit: usize,
+    refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// A world of the UDF interface, as the host calls it.
+pub(crate) trait World {
+    /// Pre-instantiated, type-checked bindings.
+    type Pre;
+    /// Bindings of one live instance.
+    type Bindings;
+    /// The exported interface, e.g. `weir:udf/transform`.
+    const INTERFACE: &'static str;
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Self::Bindings>;
+}
+
+/// A module's sandbox for one operator instance; re-instantiates after a trap.
+pub(crate) struct Sandbox<W: World> {
+    engine: WasmEngine,
+    module: ModuleIdentity,
+    pre: W::Pre,
+    limits: SandboxLimits,
+    live: Option<(Store<StoreState>, W::Bindings)>,
+}
+
+impl<W: World> Sandbox<W> {
+    /// Checks that `module` exports `W`'s interface at a supported version and links it.
+    /// `step_kind` (`map`, `key_by`, ...) names the step in messages.
+    pub(crate) fn new(
+        engine: &WasmEngine,
+        module: &LoadedModule,
+        step_kind: &'static str,
+        limits: SandboxLimits,
+    ) -> Result<Self, ModuleError> {
+        check_exports::<W>(engine, module, step_kind)?;
+        let link_error = |e: wasmtime::Error| ModuleError::Link {
+            module: module.identity.clone(),
+            detail: format!("{e:#}"),
+        };
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&module.component)
+            .map_err(link_error)?;
+        let pre = W::pre(instance_pre).map_err(|e| ModuleError::WrongInterface {
+            module: module.identity.clone(),
+            expected: versioned(W::INTERFACE),
+            step_kind,
+            attribute: sdk_attribute(step_kind),
+            found: format!("(types do not match: {e:#})"),
+        })?;
+        Ok(Sandbox {
+            engine: engine.clone(),
+            module: module.identity.clone(),
+            pre,
+            limits,
+            live: None,
+        })
+    }
+
+    /// The module this sandbox runs.
+    pub(crate) fn module(&self) -> &ModuleIdentity {
+        &self.module
+    }
+
+    /// Calls `function` through `call` on a live instance (instantiating one if needed), under
+    /// the time limit. Any failure discards the instance.
+    pub(crate) fn call<R>(
+        &mut self,
+        function: &str,
+        call: impl FnOnce(&W::Bindings, &mut Store<StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, UdfError> {
+        let deadline_ticks = self
+            .limits
+            .call_timeout
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64
+            + 1;
+        if self.live.is_none() {
+            self.live = Some(self.instantiate(function, deadline_ticks)?);
+        }
+        let Some((store, bindings)) = self.live.as_mut() else {
+            unreachable!("instantiated above");
+        };
+        store.set_epoch_deadline(deadline_ticks);
+        store.data().stderr.begin_call();
+        store.data().stdout.begin_call();
+        match call(bindings, store) {
+            Ok(result) => Ok(result),
+            Err(error) => {
+                let failure = classify(&self.limits, &error, store.data());
+                self.live = None;
+                Err(self.error(function, failure))
+            }
+        }
+    }
+
+    /// Checks a guest's output and turns an ABI violation into a call failure.
+    pub(crate) fn bad_output(&mut self, function: &str, detail: String) -> UdfError {
+        self.live = None;
+        self.error(function, UdfFailure::BadOutput { detail })
+    }
+
+    fn error(&self, function: &str, failure: UdfFailure) -> UdfError {
+        UdfError {
+            module: self.module.clone(),
+            export: format!("{}#{function}", versioned(W::INTERFACE)),
+            failure,
+        }
+    }
+
+    fn instantiate(
+        &self,
+        function: &str,
+        deadline_ticks: u64,
+    ) -> Result<(Store<StoreState>, W::Bindings), UdfError> {
+        let stdout = GuestLog::new(&self.module.name, "stdout");
+        let stderr = GuestLog::new(&self.module.name, "stderr");
+        // No preopened directories, no environment, no arguments, no network: stdio only.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: self.limits.memory_bytes as usize,
+                refused: None,
+            },
+            stderr,
+            stdout,
+        };
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        // The deadline must be set before instantiation, or start-up code traps at once.
+        store.set_epoch_deadline(deadline_ticks);
+        match W::instantiate(&self.pre, &mut store) {
+            Ok(bindings) => Ok((store, bindings)),
+            Err(error) => {
+                let failure = match classify(&self.limits, &error, store.data()) {
+                    UdfFailure::Trap {
+                        trap,
+                        guest_message,
+                    } => UdfFailure::Instantiate {
+                        detail: if guest_message.is_empty() {
+                            trap
+                        } else {
+                            format!("{trap}; the guest said: {guest_message}")
+                        },
+                    },
+                    other => other,
+                };
+                Err(self.error(function, failure))
+            }
+        }
+    }
+}
+
+/// Names a failed call's cause: the memory limit, the time limit, or a trap with the guest's words.
+fn classify(limits: &SandboxLimits, error: &wasmtime::Error, state: &StoreState) -> UdfFailure {
+    if let Some(requested) = state.limiter.refused {
+        return UdfFailure::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+            requested_bytes: requested as u64,
+        };
+    }
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return UdfFailure::Timeout {
+            limit_ms: limits.call_timeout.as_millis() as u64,
+        };
+    }
+    let trap = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    };
+    let mut guest_message = state.stderr.call_output();
+    let stdout = state.stdout.call_output();
+    if guest_message.trim().is_empty() {
+        guest_message = stdout;
+    }
+    UdfFailure::Trap {
+        trap,
+        guest_message: guest_message.trim().to_string(),
+    }
+}
+
+fn versioned(interface: &str) -> String {
+    format!("{interface}@{}", weir_proto::UDF_ABI_VERSION)
+}
+
+/// Names the problem when a module lacks the export: another ABI version, or another interface.
+fn check_exports<W: World>(
+    engine: &WasmEngine,
+    module: &LoadedModule,
+    step_kind: &'static str,
+) -> Result<(), ModuleError> {
+    let component_type = module.component.component_type();
+    let exports: Vec<String> = component_type
+        .exports(engine.engine())
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let expected = versioned(W::INTERFACE);
+    if exports.iter().any(|name| *name == expected) {
+        return Ok(());
+    }
+    if let Some(found) = exports
+        .iter()
+        .find(|name| name.split('@').next() == Some(W::INTERFACE))
+    {
+        return Err(ModuleError::UnsupportedVersion {
+            module: module.identity.clone(),
+            found: found.clone(),
+            supported: weir_proto::UDF_ABI_VERSION.to_string(),
+        });
+    }
+    Err(ModuleError::WrongInterface {
+        module: module.identity.clone(),
+        expected,
+        step_kind,
+        attribute: sdk_attribute(step_kind),
+        found: if exports.is_empty() {
+            "nothing".to_string()
+        } else {
+            exports.join(", ")
+        },
+    })
+}
+
+/// The Rust SDK attribute that exports what a step of `step_kind` calls.
+fn sdk_attribute(step_kind: &str) -> &'static str {
+    match step_kind {
+        "map" => "map",
+        "filter" => "filter",
+        "flat_map" => "flat_map",
+        "key_by" => "key_selector",
+        _ => "aggregate",
+    }
+}

@@ -1,0 +1,311 @@
+//! Typed handles on a UDF instance, one per kind of export. Each checks what the guest returns
+//! against the ABI before anything downstream trusts it.
+
+use super::bindings::{aggregate, key, transform};
+use super::engine::{LoadedModule, SandboxLimits, WasmEngine};
+use super::error::{ModuleError, ModuleIdentity, UdfError};
+use super::sandbox::{Sandbox, StoreState, World};
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+use weir_proto::{Blobs, RecordBatch};
+
+/// The kinds of UDF export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdfKind {
+    /// `weir:udf/transform`: map, filter, flat_map.
+    Transform,
+    /// `weir:udf/key-selector`.
+    KeySelector,
+    /// `weir:udf/aggregate`.
+    Aggregate,
+}
+
+/// A guest's verdict that one input record is bad (not a trap: the UDF is fine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Index of the record in the input batch.
+    pub index: u32,
+    /// The guest's explanation.
+    pub message: String,
+}
+
+pub(crate) struct TransformWorld;
+
+impl World for TransformWorld {
+    type Pre = transform::TransformUdfPre<StoreState>;
+    type Bindings = transform::TransformUdf;
+    const INTERFACE: &'static str = "weir:udf/transform";
+
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre> {
+        transform::TransformUdfPre::new(instance_pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        pre.instantiate(store)
+    }
+}
+
+pub(crate) struct KeyWorld;
+
+impl World for KeyWorld {
+    type Pre = key::KeyUdfPre<StoreState>;
+    type Bindings = key::KeyUdf;
+    const INTERFACE: &'static str = "weir:udf/key-selector";
+
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre> {
+        key::KeyUdfPre::new(instance_pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        pre.instantiate(store)
+    }
+}
+
+pub(crate) struct AggregateWorld;
+
+impl World for AggregateWorld {
+    type Pre = aggregate::AggregateUdfPre<StoreState>;
+    type Bindings = aggregate::AggregateUdf;
+    const INTERFACE: &'static str = "weir:udf/aggregate";
+
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre> {
+        aggregate::AggregateUdfPre::new(instance_pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        pre.instantiate(store)
+    }
+}
+
+/// Checks that every record error names a record of the input.
+fn check_errors(errors: &[RecordError], input_len: usize) -> Result<(), String> {
+    match errors.iter().find(|e| e.index as usize >= input_len) {
+        Some(e) => Err(format!(
+            "a record error names record {} of a {input_len}-record batch",
+            e.index
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A map, filter or flat_map instance.
+pub struct TransformUdf {
+    sandbox: Sandbox<TransformWorld>,
+}
+
+impl TransformUdf {
+    /// Checks `module`'s exports and prepares an instance; `step_kind` names the step in errors.
+    pub fn new(
+        engine: &WasmEngine,
+        module: &LoadedModule,
+        step_kind: &'static str,
+        limits: SandboxLimits,
+    ) -> Result<Self, ModuleError> {
+        Ok(TransformUdf {
+            sandbox: Sandbox::new(engine, module, step_kind, limits)?,
+        })
+    }
+
+    /// The module it runs.
+    pub fn module(&self) -> &ModuleIdentity {
+        self.sandbox.module()
+    }
+
+    /// Processes `input` (left intact for the caller, e.g. to isolate a poison record).
+    pub fn process(
+        &mut self,
+        input: &mut RecordBatch,
+    ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
+        let batch = transform::weir::udf::types::Batch::from(std::mem::take(input));
+        let result = self.sandbox.call("process", |b, store| {
+            b.weir_udf_transform().call_process(store, &batch)
+        });
+        *input = batch.into();
+        let output = result?;
+        let errors: Vec<RecordError> = output.errors.into_iter().map(Into::into).collect();
+        let batch = RecordBatch::from(output.output);
+        if let Err(detail) = batch
+            .validate()
+            .map_err(|e| e.to_string())
+            .and_then(|()| check_errors(&errors, input.len()))
+        {
+            return Err(self.sandbox.bad_output("process", detail));
+        }
+        Ok((batch, errors))
+    }
+}
+
+/// A key selector instance.
+pub struct KeyUdf {
+    sandbox: Sandbox<KeyWorld>,
+}
+
+impl KeyUdf {
+    /// Checks `module`'s exports and prepares an instance.
+    pub fn new(
+        engine: &WasmEngine,
+        module: &LoadedModule,
+        limits: SandboxLimits,
+    ) -> Result<Self, ModuleError> {
+        Ok(KeyUdf {
+            sandbox: Sandbox::new(engine, module, "key_by", limits)?,
+        })
+    }
+
+    /// The module it runs.
+    pub fn module(&self) -> &ModuleIdentity {
+        self.sandbox.module()
+    }
+
+    /// The keys of `input`'s records, in order, skipping records named in the errors.
+    pub fn select_keys(
+        &mut self,
+        input: &mut RecordBatch,
+    ) -> Result<(Blobs, Vec<RecordError>), UdfError> {
+        let batch = key::weir::udf::types::Batch::from(std::mem::take(input));
+        let result = self.sandbox.call("select-keys", |b, store| {
+            b.weir_udf_key_selector().call_select_keys(store, &batch)
+        });
+        *input = batch.into();
+        let output = result?;
+        let errors: Vec<RecordError> = output.errors.into_iter().map(Into::into).collect();
+        let keys = Blobs::from(output.keys);
+        let checked = keys
+            .validate()
+            .map_err(|e| e.to_string())
+            .and_then(|()| check_errors(&errors, input.len()));
+        let checked = checked.and_then(|()| {
+            if keys.len() + errors.len() == input.len() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} keys and {} errors for {} records",
+                    keys.len(),
+                    errors.len(),
+                    input.len()
+                ))
+            }
+        });
+        if let Err(detail) = checked {
+            return Err(self.sandbox.bad_output("select-keys", detail));
+        }
+        Ok((keys, errors))
+    }
+}
+
+/// An aggregate function instance.
+pub struct AggregateUdf {
+    sandbox: Sandbox<AggregateWorld>,
+}
+
+impl AggregateUdf {
+    /// Checks `module`'s exports and prepares an instance.
+    pub fn new(
+        engine: &WasmEngine,
+        module: &LoadedModule,
+        limits: SandboxLimits,
+    ) -> Result<Self, ModuleError> {
+        Ok(AggregateUdf {
+            sandbox: Sandbox::new(engine, module, "aggregate", limits)?,
+        })
+    }
+
+    /// The module it runs.
+    pub fn module(&self) -> &ModuleIdentity {
+        self.sandbox.module()
+    }
+
+    /// A new, empty accumulator.
+    pub fn create_accumulator(&mut self) -> Result<Vec<u8>, UdfError> {
+        self.sandbox.call("create-accumulator", |b, store| {
+            b.weir_udf_aggregate().call_create_accumulator(store)
+        })
+    }
+
+    /// Adds `input`'s records to `accumulators` (record i to accumulator `groups[i]`).
+    pub fn add(
+        &mut self,
+        accumulators: &mut Blobs,
+        groups: &[u32],
+        input: &mut RecordBatch,
+    ) -> Result<Vec<RecordError>, UdfError> {
+        let expected = accumulators.len();
+        let accs = aggregate::weir::udf::types::Blobs::from(std::mem::take(accumulators));
+        let batch = aggregate::weir::udf::types::Batch::from(std::mem::take(input));
+        let result = self.sandbox.call("add", |b, store| {
+            b.weir_udf_aggregate()
+                .call_add(store, &accs, groups, &batch)
+        });
+        *input = batch.into();
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                *accumulators = accs.into();
+                return Err(error);
+            }
+        };
+        let errors: Vec<RecordError> = output.errors.into_iter().map(Into::into).collect();
+        let updated = Blobs::from(output.accumulators);
+        let checked = updated
+            .validate()
+            .map_err(|e| e.to_string())
+            .and_then(|()| check_errors(&errors, input.len()));
+        let checked = checked.and_then(|()| {
+            if updated.len() == expected {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} accumulators returned for {expected}",
+                    updated.len()
+                ))
+            }
+        });
+        if let Err(detail) = checked {
+            *accumulators = accs.into();
+            return Err(self.sandbox.bad_output("add", detail));
+        }
+        *accumulators = updated;
+        Ok(errors)
+    }
+
+    /// Pairwise merge of two equally long lists of accumulators.
+    pub fn merge(&mut self, left: Blobs, right: Blobs) -> Result<Blobs, UdfError> {
+        let expected = left.len();
+        let (left, right) = (left.into(), right.into());
+        let merged = Blobs::from(self.sandbox.call("merge", |b, store| {
+            b.weir_udf_aggregate().call_merge(store, &left, &right)
+        })?);
+        if merged.len() != expected || merged.validate().is_err() {
+            return Err(self.sandbox.bad_output(
+                "merge",
+                format!("{} merged accumulators for {expected}", merged.len()),
+            ));
+        }
+        Ok(merged)
+    }
+
+    /// The output value of each accumulator.
+    pub fn get_result(&mut self, accumulators: Blobs) -> Result<Blobs, UdfError> {
+        let expected = accumulators.len();
+        let accs = accumulators.into();
+        let results = Blobs::from(self.sandbox.call("get-result", |b, store| {
+            b.weir_udf_aggregate().call_get_result(store, &accs)
+        })?);
+        if results.len() != expected || results.validate().is_err() {
+            return Err(self.sandbox.bad_output(
+                "get-result",
+                format!("{} results for {expected} accumulators", results.len()),
+            ));
+        }
+        Ok(results)
+    }
+}
