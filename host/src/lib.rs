@@ -5,4 +5,7 @@
 //! [`operators`] call Wasm UDFs through [`wasm`].
 #![deny(missing_docs)]
 
+pub mod error;
+pub mod json;
+pub mod operators;
 pub mod wasm;

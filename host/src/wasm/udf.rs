@@ -309,3 +309,36 @@ impl AggregateUdf {
         Ok(results)
     }
 }
+
+impl TransformUdf {
+    /// The export `process` calls, as errors name it.
+    pub fn export(&self) -> String {
+        format!(
+            "{}@{}#process",
+            TransformWorld::INTERFACE,
+            weir_proto::UDF_ABI_VERSION
+        )
+    }
+}
+
+impl KeyUdf {
+    /// The export `select_keys` calls, as errors name it.
+    pub fn export(&self) -> String {
+        format!(
+            "{}@{}#select-keys",
+            KeyWorld::INTERFACE,
+            weir_proto::UDF_ABI_VERSION
+        )
+    }
+}
+
+impl AggregateUdf {
+    /// The export `add` calls, as errors name it.
+    pub fn export(&self) -> String {
+        format!(
+            "{}@{}#add",
+            AggregateWorld::INTERFACE,
+            weir_proto::UDF_ABI_VERSION
+        )
+    }
+}

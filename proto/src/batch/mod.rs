@@ -145,6 +145,16 @@ impl RecordBatch {
         self.push(record.key, record.value, record.timestamp);
     }
 
+    /// Appends every record of `other`, in order.
+    pub fn append(&mut self, other: &RecordBatch) {
+        let base = offset(self.data.len());
+        offset(self.data.len() + other.data.len());
+        self.data.extend_from_slice(&other.data);
+        self.ends.extend(other.ends.iter().map(|end| end + base));
+        self.timestamps.extend_from_slice(&other.timestamps);
+        self.flags.extend_from_slice(&other.flags);
+    }
+
     /// Record `index`.
     ///
     /// # Panics

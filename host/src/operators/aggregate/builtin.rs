@@ -1,0 +1,212 @@
+//! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
+
+use super::key_of;
+use crate::error::TaskError;
+use crate::json::{self, FieldPath, Number};
+use crate::operators::{Operator, RejectSink, Rejection};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use weir_proto::RecordBatch;
+use weir_proto::spec::AggregateFn;
+
+/// One function of the aggregate and where it writes.
+pub(crate) struct BuiltinFunction {
+    pub(crate) function: AggregateFn,
+    pub(crate) field: Option<FieldPath>,
+    pub(crate) output: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Acc {
+    Count(u64),
+    Sum(Number),
+    Min(Option<Number>),
+    Max(Option<Number>),
+    Avg(f64, u64),
+}
+
+impl Acc {
+    fn new(function: AggregateFn) -> Self {
+        match function {
+            AggregateFn::Count => Acc::Count(0),
+            AggregateFn::Sum => Acc::Sum(Number::Int(0)),
+            AggregateFn::Min => Acc::Min(None),
+            AggregateFn::Max => Acc::Max(None),
+            AggregateFn::Avg => Acc::Avg(0.0, 0),
+        }
+    }
+
+    fn add(&mut self, value: Option<Number>) {
+        match (self, value) {
+            (Acc::Count(n), _) => *n += 1,
+            (Acc::Sum(sum), Some(v)) => *sum = add(*sum, v),
+            (Acc::Min(min), Some(v)) => {
+                *min = Some(min.map_or(v, |m| if less(v, m) { v } else { m }))
+            }
+            (Acc::Max(max), Some(v)) => {
+                *max = Some(max.map_or(v, |m| if less(m, v) { v } else { m }))
+            }
+            (Acc::Avg(sum, n), Some(v)) => {
+                *sum += v.as_f64();
+                *n += 1;
+            }
+            (_, None) => {}
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        let number = |n: Number, out: &mut String| match n {
+            Number::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Number::Float(f) => out.push_str(&serde_json::Value::from(f).to_string()),
+        };
+        match *self {
+            Acc::Count(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Acc::Sum(sum) => number(sum, out),
+            Acc::Min(Some(v)) | Acc::Max(Some(v)) => number(v, out),
+            Acc::Min(None) | Acc::Max(None) => out.push_str("null"),
+            Acc::Avg(_, 0) => out.push_str("null"),
+            Acc::Avg(sum, n) => number(Number::Float(sum / n as f64), out),
+        }
+    }
+}
+
+fn add(a: Number, b: Number) -> Number {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => x
+            .checked_add(y)
+            .map_or(Number::Float(x as f64 + y as f64), Number::Int),
+        _ => Number::Float(a.as_f64() + b.as_f64()),
+    }
+}
+
+fn less(a: Number, b: Number) -> bool {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => x < y,
+        _ => a.as_f64() < b.as_f64(),
+    }
+}
+
+/// Built-in functions of JSON fields, per key; emits `{"<key_as>": key, "<output>": value, ...}`.
+pub(crate) struct BuiltinAggregate {
+    operator: String,
+    key_as: String,
+    functions: Vec<BuiltinFunction>,
+    state: HashMap<Vec<u8>, Vec<Acc>>,
+    batch_size: usize,
+    values: Vec<Option<Number>>,
+}
+
+impl BuiltinAggregate {
+    pub(crate) fn new(
+        operator: String,
+        key_as: String,
+        functions: Vec<BuiltinFunction>,
+        batch_size: usize,
+    ) -> Self {
+        BuiltinAggregate {
+            operator,
+            key_as,
+            functions,
+            state: HashMap::new(),
+            batch_size: batch_size.max(1),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl Operator for BuiltinAggregate {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        'records: for record in batch.iter() {
+            let Some(key) = key_of(record, &self.operator, rejects)? else {
+                continue;
+            };
+            // Read every field first, so a bad record changes no accumulator.
+            self.values.clear();
+            for function in &self.functions {
+                match &function.field {
+                    None => self.values.push(None),
+                    Some(field) => match json::number(record.value, field) {
+                        Ok(number) => self.values.push(Some(number)),
+                        Err(error) => {
+                            rejects.reject(Rejection {
+                                operator: self.operator.clone(),
+                                module: None,
+                                export: None,
+                                error: format!(
+                                    "{} of `{field}`: {error}",
+                                    function.function.name()
+                                ),
+                                origin: None,
+                                record: record.into(),
+                            })?;
+                            continue 'records;
+                        }
+                    },
+                }
+            }
+            let accs = match self.state.get_mut(key) {
+                Some(accs) => accs,
+                None => self.state.entry(key.to_vec()).or_insert_with(|| {
+                    self.functions
+                        .iter()
+                        .map(|f| Acc::new(f.function))
+                        .collect()
+                }),
+            };
+            for (acc, value) in accs.iter_mut().zip(&self.values) {
+                acc.add(*value);
+            }
+        }
+        Ok(RecordBatch::default())
+    }
+
+    fn finish(
+        &mut self,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
+        keys.sort_unstable();
+        let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
+        let names: Vec<String> = self
+            .functions
+            .iter()
+            .map(|f| serde_json::Value::from(f.output.as_str()).to_string())
+            .collect();
+        let mut out = RecordBatch::with_capacity(self.batch_size, 48);
+        let mut line = String::new();
+        for key in keys {
+            line.clear();
+            let _ = write!(line, "{{{key_field}:{}", key_json(key));
+            for (name, acc) in names.iter().zip(&self.state[key]) {
+                let _ = write!(line, ",{name}:");
+                acc.write_json(&mut line);
+            }
+            line.push('}');
+            out.push(Some(key), line.as_bytes(), 0);
+            if out.len() >= self.batch_size {
+                emit(std::mem::take(&mut out))?;
+            }
+        }
+        if !out.is_empty() {
+            emit(out)?;
+        }
+        self.state.clear();
+        Ok(())
+    }
+}
+
+/// A key as JSON: its own text when it is JSON already (keys from a JSON field), else a string.
+pub(crate) fn key_json(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => text.to_string(),
+        _ => serde_json::Value::from(String::from_utf8_lossy(key).into_owned()).to_string(),
+    }
+}

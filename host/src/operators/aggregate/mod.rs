@@ -1,0 +1,34 @@
+//! Per-key aggregates over bounded input: state per key until the end of input, then one
+//! output record per key, in key order (so output is the same at any parallelism).
+
+mod builtin;
+mod wasm;
+
+pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction};
+pub(crate) use wasm::WasmAggregate;
+
+use super::{RejectSink, Rejection};
+use crate::error::TaskError;
+use weir_proto::RecordRef;
+
+/// The key of a record reaching an aggregate, or its rejection when it has none.
+fn key_of<'a>(
+    record: RecordRef<'a>,
+    operator: &str,
+    rejects: &mut dyn RejectSink,
+) -> Result<Option<&'a [u8]>, TaskError> {
+    match record.key {
+        Some(key) => Ok(Some(key)),
+        None => {
+            rejects.reject(Rejection {
+                operator: operator.to_string(),
+                module: None,
+                export: None,
+                error: "record has no key: an aggregate needs a key_by step before it".to_string(),
+                origin: None,
+                record: record.into(),
+            })?;
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! A Wasm aggregate function per key: one `add` call per batch for all its keys.
+
+use super::key_of;
+use crate::error::TaskError;
+use crate::operators::isolate::{isolate_poison, record_error};
+use crate::operators::{Operator, RejectSink};
+use crate::wasm::{AggregateUdf, UdfError};
+use std::collections::HashMap;
+use weir_proto::{Blobs, RecordBatch};
+
+/// Accumulators per key in a `weir:udf/aggregate` component's own encoding.
+pub(crate) struct WasmAggregate {
+    operator: String,
+    udf: AggregateUdf,
+    export: String,
+    initial: Option<Vec<u8>>,
+    state: HashMap<Vec<u8>, Vec<u8>>,
+    batch_size: usize,
+}
+
+impl WasmAggregate {
+    pub(crate) fn new(operator: String, udf: AggregateUdf, batch_size: usize) -> Self {
+        let export = udf.export();
+        WasmAggregate {
+            operator,
+            udf,
+            export,
+            initial: None,
+            state: HashMap::new(),
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    fn initial(&mut self) -> Result<Vec<u8>, TaskError> {
+        if let Some(initial) = &self.initial {
+            return Ok(initial.clone());
+        }
+        let initial = self
+            .udf
+            .create_accumulator()
+            .map_err(|error| self.failed(error))?;
+        self.initial = Some(initial.clone());
+        Ok(initial)
+    }
+
+    fn failed(&self, error: UdfError) -> TaskError {
+        TaskError::Udf {
+            operator: self.operator.clone(),
+            error,
+            record: None,
+        }
+    }
+}
+
+/// The distinct keys of a batch's keyed records, their accumulators, and each record's group.
+struct Grouped {
+    keys: Vec<Vec<u8>>,
+    accumulators: Blobs,
+    groups: Vec<u32>,
+    batch: RecordBatch,
+}
+
+impl Operator for WasmAggregate {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let initial = self.initial()?;
+        let mut grouped = Grouped {
+            keys: Vec::new(),
+            accumulators: Blobs::default(),
+            groups: Vec::new(),
+            batch: RecordBatch::default(),
+        };
+        let mut index: HashMap<&[u8], u32> = HashMap::new();
+        for record in batch.iter() {
+            let Some(key) = key_of(record, &self.operator, rejects)? else {
+                continue;
+            };
+            let next = index.len() as u32;
+            let group = *index.entry(key).or_insert_with(|| {
+                grouped.keys.push(key.to_vec());
+                grouped
+                    .accumulators
+                    .push(self.state.get(key).map_or(&initial[..], Vec::as_slice));
+                next
+            });
+            grouped.groups.push(group);
+            grouped.batch.push_ref(record);
+        }
+        let Grouped {
+            keys,
+            mut accumulators,
+            groups,
+            batch: mut keyed,
+        } = grouped;
+        match self.udf.add(&mut accumulators, &groups, &mut keyed) {
+            Ok(errors) => {
+                for error in errors {
+                    let record = keyed.get(error.index as usize).into();
+                    rejects.reject(record_error(
+                        &self.operator,
+                        self.udf.module(),
+                        &self.export,
+                        error.message,
+                        record,
+                    ))?;
+                }
+                for (key, acc) in keys.into_iter().zip(accumulators.iter()) {
+                    self.state.insert(key, acc.to_vec());
+                }
+            }
+            Err(_) => {
+                let module = self.udf.module().clone();
+                let (udf, state) = (&mut self.udf, &mut self.state);
+                isolate_poison(
+                    &keyed,
+                    &self.operator,
+                    &module,
+                    &self.export,
+                    |single| {
+                        let key = single.get(0).key.unwrap_or_default().to_vec();
+                        let mut accs = Blobs::default();
+                        accs.push(state.get(&key).map_or(&initial[..], Vec::as_slice));
+                        let errors = udf.add(&mut accs, &[0], single)?;
+                        state.insert(key, accs.get(0).to_vec());
+                        Ok(errors)
+                    },
+                    rejects,
+                )?;
+            }
+        }
+        Ok(RecordBatch::default())
+    }
+
+    fn finish(
+        &mut self,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let mut keys: Vec<Vec<u8>> = self.state.keys().cloned().collect();
+        keys.sort_unstable();
+        for chunk in keys.chunks(self.batch_size) {
+            let mut accumulators = Blobs::default();
+            for key in chunk {
+                accumulators.push(&self.state[key]);
+            }
+            let results = self
+                .udf
+                .get_result(accumulators)
+                .map_err(|error| self.failed(error))?;
+            let mut out = RecordBatch::with_capacity(chunk.len(), 32);
+            for (key, value) in chunk.iter().zip(results.iter()) {
+                out.push(Some(key), value, 0);
+            }
+            emit(out)?;
+        }
+        self.state.clear();
+        Ok(())
+    }
+}

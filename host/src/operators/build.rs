@@ -1,0 +1,207 @@
+//! Turns a vertex's operator descriptors into live operators for one subtask.
+
+use super::aggregate::{BuiltinAggregate, WasmAggregate};
+use super::key_by::{KeyByField, KeyByUdf};
+use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
+use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
+use super::wasm_transform::WasmTransform;
+use super::{NativeRegistry, Operator, Source};
+use crate::error::TaskError;
+use crate::json::FieldPath;
+use crate::wasm::{AggregateUdf, KeyUdf, LoadedModule, SandboxLimits, TransformUdf, WasmEngine};
+use std::collections::HashMap;
+use std::path::Path;
+use weir_proto::graph::{JobVertex, OperatorKind};
+use weir_proto::spec::{SinkSpec, SourceSpec};
+
+/// What a task needs to build its operators.
+pub struct OperatorFactory<'a> {
+    /// The Wasm engine.
+    pub engine: &'a WasmEngine,
+    /// The job's modules, loaded, by name.
+    pub modules: &'a HashMap<String, LoadedModule>,
+    /// Native operators by name.
+    pub native: &'a NativeRegistry,
+    /// Sandbox limits of the job.
+    pub limits: SandboxLimits,
+    /// Records per batch.
+    pub batch_size: usize,
+}
+
+/// A subtask's chain: its source, if it is a source vertex, and its operators in order.
+pub type Chain = (Option<Box<dyn Source>>, Vec<Box<dyn Operator>>);
+
+/// Builds the chain of `vertex` for `subtask`.
+pub fn build_chain(
+    factory: &OperatorFactory<'_>,
+    vertex: &JobVertex,
+    subtask: u32,
+) -> Result<Chain, TaskError> {
+    let parallelism = vertex.parallelism;
+    let mut source: Option<Box<dyn Source>> = None;
+    let mut operators: Vec<Box<dyn Operator>> = Vec::new();
+    for descriptor in &vertex.operators {
+        let name = descriptor.name.clone();
+        let module = |module: &str| {
+            factory.modules.get(module).ok_or_else(|| {
+                TaskError::Internal(format!("module `{module}` of step `{name}` was not loaded"))
+            })
+        };
+        let operator: Box<dyn Operator> = match &descriptor.kind {
+            OperatorKind::Source(spec) => {
+                source = Some(build_source(
+                    factory,
+                    spec,
+                    name.clone(),
+                    subtask,
+                    parallelism,
+                )?);
+                continue;
+            }
+            OperatorKind::Map(call) => {
+                transform(factory, module(&call.module)?, name.clone(), "map")?
+            }
+            OperatorKind::Filter(call) => {
+                transform(factory, module(&call.module)?, name.clone(), "filter")?
+            }
+            OperatorKind::FlatMap(call) => {
+                transform(factory, module(&call.module)?, name.clone(), "flat_map")?
+            }
+            OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
+                (Some(field), _) => {
+                    Box::new(KeyByField::new(name.clone(), FieldPath::parse(field)))
+                }
+                (None, Some(m)) => Box::new(KeyByUdf::new(
+                    name.clone(),
+                    KeyUdf::new(factory.engine, module(m)?, factory.limits)?,
+                )),
+                (None, None) => {
+                    return Err(TaskError::Internal(format!(
+                        "key_by step `{name}` has neither field nor module"
+                    )));
+                }
+            },
+            OperatorKind::Aggregate { spec, key_as } => match &spec.module {
+                Some(m) => Box::new(WasmAggregate::new(
+                    name.clone(),
+                    AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                    factory.batch_size,
+                )),
+                None => Box::new(BuiltinAggregate::new(
+                    name.clone(),
+                    key_as.clone(),
+                    spec.functions
+                        .iter()
+                        .map(|f| super::aggregate::BuiltinFunction {
+                            function: f.function,
+                            field: f.field.as_deref().map(FieldPath::parse),
+                            output: f.output_name(),
+                        })
+                        .collect(),
+                    factory.batch_size,
+                )),
+            },
+            OperatorKind::Sink(spec) | OperatorKind::DeadLetter(spec) => {
+                build_sink(spec, name.clone(), subtask, parallelism)?
+            }
+            OperatorKind::Native(native) => factory
+                .native
+                .create(native, subtask, parallelism)
+                .ok_or_else(|| TaskError::Config {
+                    operator: name.clone(),
+                    message: format!(
+                        "no native operator `{native}` is registered (registered: {:?})",
+                        factory.native.names()
+                    ),
+                })?,
+        };
+        operators.push(operator);
+    }
+    Ok((source, operators))
+}
+
+fn transform(
+    factory: &OperatorFactory<'_>,
+    module: &LoadedModule,
+    name: String,
+    kind: &'static str,
+) -> Result<Box<dyn Operator>, TaskError> {
+    Ok(Box::new(WasmTransform::new(
+        name,
+        TransformUdf::new(factory.engine, module, kind, factory.limits)?,
+    )))
+}
+
+fn build_source(
+    factory: &OperatorFactory<'_>,
+    spec: &SourceSpec,
+    operator: String,
+    subtask: u32,
+    parallelism: u32,
+) -> Result<Box<dyn Source>, TaskError> {
+    Ok(match spec {
+        SourceSpec::Datagen(spec) => Box::new(Datagen::new(
+            spec.clone(),
+            subtask,
+            parallelism,
+            factory.batch_size,
+        )),
+        SourceSpec::Nexmark(spec) => Box::new(NexmarkSource::new(
+            spec,
+            subtask,
+            parallelism,
+            factory.batch_size,
+        )),
+        SourceSpec::File(spec) => {
+            let decoder = LineDecoder {
+                operator,
+                format: spec.format,
+            };
+            Box::new(FileSource::new(
+                decoder,
+                Path::new(&spec.path),
+                subtask,
+                parallelism,
+                factory.batch_size,
+            )?)
+        }
+        SourceSpec::Stdin(spec) => Box::new(StdinSource::new(
+            LineDecoder {
+                operator,
+                format: spec.format,
+            },
+            factory.batch_size,
+        )),
+    })
+}
+
+fn build_sink(
+    spec: &SinkSpec,
+    operator: String,
+    subtask: u32,
+    parallelism: u32,
+) -> Result<Box<dyn Operator>, TaskError> {
+    Ok(match spec {
+        SinkSpec::Stdout(console) => Box::new(Console::new(
+            operator.clone(),
+            ConsoleStream::Stdout,
+            LineFormatter::new(operator, console.format),
+        )),
+        SinkSpec::Stderr(console) => Box::new(Console::new(
+            operator.clone(),
+            ConsoleStream::Stderr,
+            LineFormatter::new(operator, console.format),
+        )),
+        SinkSpec::File(file) => {
+            let formatter = LineFormatter::new(operator.clone(), file.format);
+            Box::new(FileSink::open(
+                operator,
+                Path::new(&file.path),
+                subtask,
+                parallelism,
+                formatter,
+            )?)
+        }
+        SinkSpec::Blackhole(_) => Box::new(Blackhole),
+    })
+}

@@ -1,0 +1,77 @@
+//! Poison-record isolation: when a UDF fails on a batch, find the records that make it fail.
+//!
+//! The batch is replayed one record at a time on a fresh instance. Records that fail
+//! deterministically (a trap, the memory limit) become rejections; the others produce their
+//! output as if nothing happened. A failure that may not be the record's fault (the time limit,
+//! an ABI violation) stops the task at the first record that shows it, naming that record.
+
+use super::{OwnedRecord, RejectSink, Rejection};
+use crate::error::TaskError;
+use crate::wasm::{ModuleIdentity, RecordError, UdfError};
+use weir_proto::RecordBatch;
+
+/// Replays `batch` record by record through `call_one`, which returns the guest's record errors
+/// for its one-record batch and keeps whatever output it produced.
+pub(crate) fn isolate_poison(
+    batch: &RecordBatch,
+    operator: &str,
+    module: &ModuleIdentity,
+    export: &str,
+    mut call_one: impl FnMut(&mut RecordBatch) -> Result<Vec<RecordError>, UdfError>,
+    rejects: &mut dyn RejectSink,
+) -> Result<(), TaskError> {
+    let mut single = RecordBatch::with_capacity(1, 64);
+    for record in batch.iter() {
+        single.clear();
+        single.push_ref(record);
+        match call_one(&mut single) {
+            Ok(errors) => {
+                for error in errors {
+                    rejects.reject(record_error(
+                        operator,
+                        module,
+                        export,
+                        error.message,
+                        record.into(),
+                    ))?;
+                }
+            }
+            Err(error) if error.failure.is_deterministic() => {
+                rejects.reject(Rejection {
+                    operator: operator.to_string(),
+                    module: Some(error.module),
+                    export: Some(error.export),
+                    error: error.failure.to_string(),
+                    origin: None,
+                    record: record.into(),
+                })?;
+            }
+            Err(error) => {
+                return Err(TaskError::Udf {
+                    operator: operator.to_string(),
+                    error,
+                    record: Some(OwnedRecord::from(record).to_string()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rejection for a record the guest itself reported as bad.
+pub(crate) fn record_error(
+    operator: &str,
+    module: &ModuleIdentity,
+    export: &str,
+    message: String,
+    record: OwnedRecord,
+) -> Rejection {
+    Rejection {
+        operator: operator.to_string(),
+        module: Some(module.clone()),
+        export: Some(export.to_string()),
+        error: message,
+        origin: None,
+        record,
+    }
+}

@@ -1,0 +1,57 @@
+//! Operators: what a task runs, one kind per file.
+//!
+//! An operator turns a batch into a batch; chained operators are plain calls, with no
+//! serialization between them. Sources produce batches, sinks consume them. A record an operator
+//! cannot handle becomes a [`Rejection`]: data for the dead-letter sink, or the job's failure.
+
+mod aggregate;
+mod build;
+mod isolate;
+mod key_by;
+mod native;
+mod rejection;
+pub mod sinks;
+pub mod sources;
+mod wasm_transform;
+
+pub use build::{Chain, OperatorFactory, build_chain};
+pub use native::{NativeFactory, NativeOperator, NativeRegistry};
+pub use rejection::{OwnedRecord, Rejection};
+
+use crate::error::TaskError;
+use weir_proto::RecordBatch;
+
+/// Receives the records an operator rejects.
+pub trait RejectSink {
+    /// Takes a rejected record: forwards it to the dead-letter output, or returns the error that
+    /// fails the task when the job has none.
+    fn reject(&mut self, rejection: Rejection) -> Result<(), TaskError>;
+}
+
+/// An operator of a chain.
+pub trait Operator: Send {
+    /// Processes one batch and returns its output (possibly empty).
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError>;
+
+    /// Called once when all input has ended: emits what the operator still holds (aggregates)
+    /// and flushes what it wrote (sinks).
+    fn finish(
+        &mut self,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+/// A source: the head of a chain, producing batches until its input ends.
+pub trait Source: Send {
+    /// The next batch, or `None` at the end of a bounded input.
+    fn next_batch(
+        &mut self,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<Option<RecordBatch>, TaskError>;
+}

@@ -1,0 +1,326 @@
+//! The Nexmark event generator: people, auctions and bids in the standard 1:3:46 mix.
+//!
+//! Modelled on the reference generator of the Nexmark benchmark (as in Apache Beam and Flink's
+//! nexmark suite): event `j` is a person, an auction or a bid by its position in a block of 50;
+//! ids grow with the event number; bids favour "hot" auctions and bidders; prices are
+//! log-uniform. Every choice comes from a generator seeded by `(seed, j)`, so an event's content
+//! depends only on its number — the same at any parallelism.
+
+use super::pacer::Pacer;
+use super::{GENERATOR_EPOCH_MS, Share, splitmix64};
+use crate::error::TaskError;
+use crate::operators::{RejectSink, Source};
+use std::io::Write as _;
+use weir_proto::RecordBatch;
+use weir_proto::spec::NexmarkSpec;
+
+const PERSON_PROPORTION: u64 = 1;
+const AUCTION_PROPORTION: u64 = 3;
+const TOTAL_PROPORTION: u64 = 50;
+const FIRST_PERSON_ID: u64 = 1000;
+const FIRST_AUCTION_ID: u64 = 1000;
+const FIRST_CATEGORY_ID: u64 = 10;
+const NUM_CATEGORIES: u64 = 5;
+const HOT_RATIO_ROUNDING: u64 = 100;
+const HOT_AUCTION_RATIO: u64 = 2;
+const HOT_BIDDER_RATIO: u64 = 4;
+const HOT_SELLER_RATIO: u64 = 4;
+const IN_FLIGHT_AUCTIONS: u64 = 100;
+const ACTIVE_PEOPLE: u64 = 1000;
+const ID_LEAD: u64 = 10;
+
+const FIRST_NAMES: &[&str] = &[
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+const LAST_NAMES: &[&str] = &[
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
+const CITIES: &[&str] = &[
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
+];
+const STATES: &[&str] = &["AZ", "CA", "ID", "OR", "WA", "WY"];
+const CHANNELS: &[&str] = &["Google", "Facebook", "Baidu", "Apple"];
+
+/// A small deterministic random stream for one event.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+    fn word(&mut self, out: &mut Vec<u8>, max_len: u64) {
+        let len = 3 + self.below(max_len.saturating_sub(3).max(1));
+        for _ in 0..len {
+            out.push(b'a' + self.below(26) as u8);
+        }
+    }
+    /// Log-uniform price in cents, 1 ... 1,000,000 (the reference generator's shape).
+    fn price(&mut self) -> u64 {
+        (10f64.powf(self.unit() * 6.0) * 100.0).round() as u64
+    }
+}
+
+/// Generates Nexmark events by number.
+#[derive(Debug, Clone)]
+pub struct NexmarkGenerator {
+    seed: u64,
+    events_per_second: u64,
+}
+
+impl NexmarkGenerator {
+    /// A generator with `seed`, spacing event times at `events_per_second`.
+    pub fn new(seed: u64, events_per_second: u64) -> Self {
+        NexmarkGenerator {
+            seed,
+            events_per_second: events_per_second.max(1),
+        }
+    }
+
+    /// The event time of event `j`, ms.
+    pub fn timestamp(&self, j: u64) -> i64 {
+        GENERATOR_EPOCH_MS + (j as u128 * 1000 / self.events_per_second as u128) as i64
+    }
+
+    /// Writes event `j` as a JSON object to `out` and returns its event time.
+    pub fn write_event(&self, j: u64, out: &mut Vec<u8>) -> i64 {
+        let ts = self.timestamp(j);
+        let mut rng = Rng(splitmix64(self.seed ^ splitmix64(j)));
+        let offset = j % TOTAL_PROPORTION;
+        if offset < PERSON_PROPORTION {
+            self.person(j, ts, &mut rng, out);
+        } else if offset < PERSON_PROPORTION + AUCTION_PROPORTION {
+            self.auction(j, ts, &mut rng, out);
+        } else {
+            self.bid(j, ts, &mut rng, out);
+        }
+        ts
+    }
+
+    fn person(&self, j: u64, ts: i64, rng: &mut Rng, out: &mut Vec<u8>) {
+        let id = FIRST_PERSON_ID + last_person(j);
+        let name = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
+        let _ = write!(
+            out,
+            "{{\"event_type\":\"person\",\"id\":{id},\"name\":\"{name}\",\"emailAddress\":\""
+        );
+        rng.word(out, 10);
+        out.push(b'@');
+        rng.word(out, 6);
+        let card: Vec<String> = (0..4)
+            .map(|_| format!("{:04}", rng.below(10_000)))
+            .collect();
+        let _ = write!(
+            out,
+            ".com\",\"creditCard\":\"{}\",\"city\":\"{}\",\"state\":\"{}\",\"dateTime\":{ts},\"extra\":\"\"}}",
+            card.join(" "),
+            rng.pick(CITIES),
+            rng.pick(STATES)
+        );
+    }
+
+    fn auction(&self, j: u64, ts: i64, rng: &mut Rng, out: &mut Vec<u8>) {
+        let id = FIRST_AUCTION_ID + last_auction(j);
+        let seller = if rng.below(HOT_SELLER_RATIO) > 0 {
+            (last_person(j) / HOT_RATIO_ROUNDING) * HOT_RATIO_ROUNDING
+        } else {
+            recent_person(j, rng)
+        };
+        let initial_bid = rng.price();
+        let reserve = initial_bid + rng.price();
+        let expires = ts + 1000 + rng.below(20_000) as i64;
+        let category = FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES);
+        let _ = write!(
+            out,
+            "{{\"event_type\":\"auction\",\"id\":{id},\"itemName\":\""
+        );
+        rng.word(out, 20);
+        out.extend_from_slice(b"\",\"description\":\"");
+        rng.word(out, 100);
+        let _ = write!(
+            out,
+            "\",\"initialBid\":{initial_bid},\"reserve\":{reserve},\"dateTime\":{ts},\"expires\":{expires},\"seller\":{},\"category\":{category},\"extra\":\"\"}}",
+            FIRST_PERSON_ID + seller
+        );
+    }
+
+    fn bid(&self, j: u64, ts: i64, rng: &mut Rng, out: &mut Vec<u8>) {
+        let auction = if rng.below(HOT_AUCTION_RATIO) > 0 {
+            (last_auction(j) / HOT_RATIO_ROUNDING) * HOT_RATIO_ROUNDING
+        } else {
+            let last = last_auction(j);
+            let min = last.saturating_sub(IN_FLIGHT_AUCTIONS);
+            min + rng.below(last - min + 1 + ID_LEAD)
+        };
+        let bidder = if rng.below(HOT_BIDDER_RATIO) > 0 {
+            (last_person(j) / HOT_RATIO_ROUNDING) * HOT_RATIO_ROUNDING + 1
+        } else {
+            recent_person(j, rng)
+        };
+        let price = rng.price();
+        let channel = rng.pick(CHANNELS);
+        let _ = write!(
+            out,
+            "{{\"event_type\":\"bid\",\"auction\":{},\"bidder\":{},\"price\":{price},\"channel\":\"{channel}\",\"url\":\"https://www.nexmark.com/",
+            FIRST_AUCTION_ID + auction,
+            FIRST_PERSON_ID + bidder
+        );
+        rng.word(out, 8);
+        let _ = write!(
+            out,
+            "/item.htm?query=1\",\"dateTime\":{ts},\"extra\":\"\"}}"
+        );
+    }
+}
+
+/// Base-0 id of the last person created at or before event `j`.
+fn last_person(j: u64) -> u64 {
+    let epoch = j / TOTAL_PROPORTION;
+    let offset = (j % TOTAL_PROPORTION).min(PERSON_PROPORTION - 1);
+    epoch * PERSON_PROPORTION + offset
+}
+
+/// Base-0 id of the last auction created at or before event `j`.
+fn last_auction(j: u64) -> u64 {
+    let epoch = j / TOTAL_PROPORTION;
+    let offset = j % TOTAL_PROPORTION;
+    if offset < PERSON_PROPORTION {
+        // Before this block's first auction: the previous block's last one.
+        return (epoch * AUCTION_PROPORTION).saturating_sub(1);
+    }
+    epoch * AUCTION_PROPORTION + (offset - PERSON_PROPORTION).min(AUCTION_PROPORTION - 1)
+}
+
+/// A random person among the most recently active ones (may lead slightly into the future).
+fn recent_person(j: u64, rng: &mut Rng) -> u64 {
+    let people = last_person(j) + 1;
+    let active = people.min(ACTIVE_PEOPLE);
+    people - active + rng.below(active + ID_LEAD)
+}
+
+/// The Nexmark source: this subtask's share of the event numbers.
+pub(crate) struct NexmarkSource {
+    generator: NexmarkGenerator,
+    count: Option<u64>,
+    share: Share,
+    next: u64,
+    batch_size: usize,
+    pacer: Option<Pacer>,
+}
+
+impl NexmarkSource {
+    pub(crate) fn new(
+        spec: &NexmarkSpec,
+        subtask: u32,
+        parallelism: u32,
+        batch_size: usize,
+    ) -> Self {
+        NexmarkSource {
+            generator: NexmarkGenerator::new(spec.seed, spec.events_per_second),
+            count: spec.count,
+            share: Share {
+                subtask: subtask as u64,
+                parallelism: parallelism as u64,
+            },
+            next: 0,
+            batch_size: batch_size.max(1),
+            pacer: spec.rate.map(|rate| Pacer::new(rate / parallelism as u64)),
+        }
+    }
+}
+
+impl Source for NexmarkSource {
+    fn next_batch(
+        &mut self,
+        _rejects: &mut dyn RejectSink,
+    ) -> Result<Option<RecordBatch>, TaskError> {
+        let limit = self
+            .pacer
+            .as_ref()
+            .map_or(self.batch_size, |p| p.batch_size(self.batch_size));
+        let mut batch = RecordBatch::with_capacity(limit, 200);
+        while batch.len() < limit {
+            let j = self.share.index(self.next);
+            if self.count.is_some_and(|count| j >= count) {
+                break;
+            }
+            self.next += 1;
+            let ts = self.generator.timestamp(j);
+            batch.push_with(None, ts, |out| {
+                self.generator.write_event(j, out);
+            });
+        }
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        if let Some(pacer) = &mut self.pacer {
+            pacer.admit(batch.len() as u64);
+        }
+        Ok(Some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_is_one_person_three_auctions_forty_six_bids_per_fifty() {
+        let generator = NexmarkGenerator::new(7, 10_000);
+        let mut kinds = [0; 3];
+        for j in 0..5000 {
+            let mut out = Vec::new();
+            generator.write_event(j, &mut out);
+            let event: serde_json::Value =
+                serde_json::from_slice(&out).expect("every event is valid JSON");
+            match event["event_type"].as_str() {
+                Some("person") => kinds[0] += 1,
+                Some("auction") => kinds[1] += 1,
+                Some("bid") => {
+                    kinds[2] += 1;
+                    let auction = event["auction"].as_u64().expect("bid has an auction");
+                    assert!(
+                        auction >= FIRST_AUCTION_ID
+                            && auction <= FIRST_AUCTION_ID + last_auction(j) + ID_LEAD
+                    );
+                }
+                other => panic!("unexpected event type {other:?}"),
+            }
+        }
+        assert_eq!(kinds, [100, 300, 4600]);
+    }
+
+    #[test]
+    fn same_seed_same_events_other_seed_other_events() {
+        let (a, b, c) = (
+            NexmarkGenerator::new(1, 1000),
+            NexmarkGenerator::new(1, 1000),
+            NexmarkGenerator::new(2, 1000),
+        );
+        let event = |g: &NexmarkGenerator, j| {
+            let mut out = Vec::new();
+            g.write_event(j, &mut out);
+            out
+        };
+        assert_eq!(event(&a, 4242), event(&b, 4242));
+        assert_ne!(event(&a, 4242), event(&c, 4242));
+    }
+}

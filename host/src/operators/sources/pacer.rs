@@ -1,0 +1,35 @@
+//! Rate limiting of generated sources, against wall-clock time.
+
+use std::time::{Duration, Instant};
+
+/// Holds a source to at most `per_second` records per second.
+pub(crate) struct Pacer {
+    started: Instant,
+    per_second: f64,
+    emitted: u64,
+}
+
+impl Pacer {
+    pub(crate) fn new(per_second: u64) -> Self {
+        Pacer {
+            started: Instant::now(),
+            per_second: per_second.max(1) as f64,
+            emitted: 0,
+        }
+    }
+
+    /// Records per batch that keep latency near 10 ms at this rate.
+    pub(crate) fn batch_size(&self, max: usize) -> usize {
+        ((self.per_second / 100.0) as usize).clamp(1, max.max(1))
+    }
+
+    /// Waits until `records` more may be emitted.
+    pub(crate) fn admit(&mut self, records: u64) {
+        let due = self.started + Duration::from_secs_f64(self.emitted as f64 / self.per_second);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        self.emitted += records;
+    }
+}

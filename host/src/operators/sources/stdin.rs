@@ -1,0 +1,91 @@
+//! Lines (or JSON lines) from standard input; a single subtask reads them.
+//!
+//! A reader thread blocks on stdin and hands lines over a bounded channel, so an interactive
+//! user sees each line processed when typed, while piped input still moves in full batches.
+
+use super::lines::{LineDecoder, trim_newline};
+use crate::error::TaskError;
+use crate::operators::{RejectSink, Source};
+use crossbeam_channel::{Receiver, TryRecvError};
+use std::io::BufRead;
+use weir_proto::RecordBatch;
+
+/// Reads standard input to its end.
+pub(crate) struct StdinSource {
+    decoder: LineDecoder,
+    batch_size: usize,
+    lines: Receiver<std::io::Result<Vec<u8>>>,
+    line_number: u64,
+}
+
+impl StdinSource {
+    pub(crate) fn new(decoder: LineDecoder, batch_size: usize) -> Self {
+        let (sender, lines) = crossbeam_channel::bounded(batch_size.max(1) * 4);
+        let spawned = std::thread::Builder::new()
+            .name("weir-stdin".into())
+            .spawn(move || {
+                let stdin = std::io::stdin();
+                let mut input = stdin.lock();
+                loop {
+                    let mut line = Vec::new();
+                    match input.read_until(b'\n', &mut line) {
+                        Ok(0) => return,
+                        Ok(_) => {
+                            if sender.send(Ok(line)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            let _ = sender.send(Err(error));
+                            return;
+                        }
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the stdin reader thread; stdin will read as empty");
+        }
+        StdinSource {
+            decoder,
+            batch_size: batch_size.max(1),
+            lines,
+            line_number: 0,
+        }
+    }
+}
+
+impl Source for StdinSource {
+    fn next_batch(
+        &mut self,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<Option<RecordBatch>, TaskError> {
+        // Block for the first line, then take what is already there.
+        let Ok(first) = self.lines.recv() else {
+            return Ok(None);
+        };
+        let mut batch = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut next = Some(first);
+        while let Some(line) = next.take() {
+            let line = line.map_err(|source| TaskError::Io {
+                operator: self.decoder.operator.clone(),
+                path: "<stdin>".into(),
+                source,
+            })?;
+            self.line_number += 1;
+            let number = self.line_number;
+            self.decoder.decode(
+                trim_newline(&line),
+                || format!("<stdin>:{number}"),
+                &mut batch,
+                rejects,
+            )?;
+            if batch.len() < self.batch_size {
+                next = match self.lines.try_recv() {
+                    Ok(line) => Some(line),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+                };
+            }
+        }
+        Ok(Some(batch))
+    }
+}
