@@ -9,3 +9,4 @@ pub mod error;
 pub mod json;
 pub mod operators;
 pub mod wasm;
+pub mod taskmanager;

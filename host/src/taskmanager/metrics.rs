@@ -1,0 +1,63 @@
+//! Per-task counters, written by the task thread and read by whoever reports progress.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+/// What a task is doing right now, so a stuck job can say why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TaskActivity {
+    /// Not started yet.
+    Starting = 0,
+    /// Waiting for input.
+    WaitingForInput = 1,
+    /// Processing records (including UDF calls).
+    Busy = 2,
+    /// Waiting for room in a downstream channel.
+    Backpressured = 3,
+    /// Done.
+    Finished = 4,
+}
+
+/// Counters of one subtask.
+#[derive(Debug, Default)]
+pub struct TaskMetrics {
+    /// Records received (or read, for a source).
+    pub records_in: AtomicU64,
+    /// Records emitted downstream.
+    pub records_out: AtomicU64,
+    /// Records rejected (to the dead-letter sink).
+    pub records_rejected: AtomicU64,
+    /// Nanoseconds spent processing.
+    pub busy_ns: AtomicU64,
+    /// Nanoseconds spent waiting for downstream room.
+    pub backpressured_ns: AtomicU64,
+    activity: AtomicU8,
+}
+
+impl TaskMetrics {
+    /// Adds to a counter.
+    pub fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Records what the task is doing.
+    pub fn set_activity(&self, activity: TaskActivity) {
+        self.activity.store(activity as u8, Ordering::Relaxed);
+    }
+
+    /// What the task is doing.
+    pub fn activity(&self) -> TaskActivity {
+        match self.activity.load(Ordering::Relaxed) {
+            1 => TaskActivity::WaitingForInput,
+            2 => TaskActivity::Busy,
+            3 => TaskActivity::Backpressured,
+            4 => TaskActivity::Finished,
+            _ => TaskActivity::Starting,
+        }
+    }
+}

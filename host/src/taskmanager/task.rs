@@ -1,0 +1,294 @@
+//! One subtask: its thread, its mailbox loop, and how it ends.
+
+use super::channel::{Control, InputChannel, StreamElement};
+use super::metrics::{TaskActivity, TaskMetrics};
+use super::writer::RecordWriter;
+use crate::error::TaskError;
+use crate::operators::{Chain, Operator, RejectSink, Rejection};
+use crossbeam_channel::{Receiver, Select, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weir_proto::RecordBatch;
+
+/// Everything one subtask needs to run.
+pub struct TaskDeployment {
+    /// `vertex-name[subtask/parallelism]`, for messages.
+    pub name: String,
+    /// Index of the vertex in the JobGraph.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// Its source (if a source vertex) and operators.
+    pub chain: Chain,
+    /// Input channels (none for a source vertex).
+    pub inputs: Vec<InputChannel>,
+    /// One writer per downstream vertex.
+    pub outputs: Vec<RecordWriter>,
+    /// Where rejected records go; `None` makes a rejected record fail the task.
+    pub dead_letters: Option<RecordWriter>,
+    /// How long a partly filled output batch may wait.
+    pub buffer_timeout: Duration,
+    /// Its counters.
+    pub metrics: Arc<TaskMetrics>,
+}
+
+/// A task's final report to the JobManager.
+#[derive(Debug)]
+pub struct TaskEvent {
+    /// Index of the vertex.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// `Ok` when it ran to the end of its input.
+    pub result: Result<(), TaskError>,
+}
+
+/// Starts `deployment` on its own named thread; it reports to `events` when it ends.
+pub fn spawn_task(
+    deployment: TaskDeployment,
+    control: Receiver<Control>,
+    events: Sender<TaskEvent>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let thread_name = format!("weir-task-{}.{}", deployment.vertex, deployment.subtask);
+    std::thread::Builder::new().name(thread_name).spawn(move || {
+        let (vertex, subtask) = (deployment.vertex, deployment.subtask);
+        let metrics = deployment.metrics.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Task::new(deployment, control).run()))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(TaskError::Internal(format!("task panicked: {message}")))
+            });
+        metrics.set_activity(TaskActivity::Finished);
+        // The JobManager may already be gone (it stops listening after a failure): nothing to do.
+        let _ = events.send(TaskEvent { vertex, subtask, result });
+    })
+}
+
+/// Rejected records of the batch in progress, or the error when the job has no dead-letter sink.
+struct Rejects {
+    route: bool,
+    pending: Vec<Rejection>,
+}
+
+impl RejectSink for Rejects {
+    fn reject(&mut self, rejection: Rejection) -> Result<(), TaskError> {
+        if !self.route {
+            return Err(TaskError::Rejected(Box::new(rejection)));
+        }
+        self.pending.push(rejection);
+        Ok(())
+    }
+}
+
+/// The task's outputs: data writers and the dead-letter writer.
+struct Outputs {
+    writers: Vec<RecordWriter>,
+    dead_letters: Option<RecordWriter>,
+    control: Receiver<Control>,
+    metrics: Arc<TaskMetrics>,
+}
+
+impl Outputs {
+    fn emit(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        TaskMetrics::add(&self.metrics.records_out, batch.len() as u64);
+        let mut blocked = 0;
+        if let Some((last, rest)) = self.writers.split_last_mut() {
+            for writer in rest {
+                blocked += writer.write(batch.clone(), &self.control)?;
+            }
+            blocked += last.write(batch, &self.control)?;
+        }
+        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        Ok(())
+    }
+
+    fn route_rejects(&mut self, rejects: &mut Rejects) -> Result<(), TaskError> {
+        if rejects.pending.is_empty() {
+            return Ok(());
+        }
+        TaskMetrics::add(&self.metrics.records_rejected, rejects.pending.len() as u64);
+        let Some(writer) = &mut self.dead_letters else {
+            return Err(TaskError::Internal("rejections queued without a dead-letter output".into()));
+        };
+        for rejection in rejects.pending.drain(..) {
+            writer.write(rejection.to_dead_letter(), &self.control)?;
+        }
+        Ok(())
+    }
+
+    fn all_writers(&mut self) -> impl Iterator<Item = &mut RecordWriter> {
+        self.writers.iter_mut().chain(self.dead_letters.as_mut())
+    }
+
+    fn flush_expired(&mut self, timeout: Duration) -> Result<(), TaskError> {
+        let now = Instant::now();
+        let control = self.control.clone();
+        let mut blocked = 0;
+        for writer in self.all_writers() {
+            blocked += writer.flush_expired(now, timeout, &control)?;
+        }
+        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        Ok(())
+    }
+
+    fn next_deadline(&self, timeout: Duration) -> Option<Instant> {
+        self.writers.iter().chain(self.dead_letters.as_ref()).filter_map(|w| w.next_deadline(timeout)).min()
+    }
+
+    fn finish(&mut self) -> Result<(), TaskError> {
+        let control = self.control.clone();
+        for writer in self.all_writers() {
+            writer.finish(&control)?;
+        }
+        Ok(())
+    }
+}
+
+struct Task {
+    name: String,
+    chain: Chain,
+    inputs: Vec<InputChannel>,
+    outputs: Outputs,
+    rejects: Rejects,
+    buffer_timeout: Duration,
+    control: Receiver<Control>,
+    metrics: Arc<TaskMetrics>,
+}
+
+impl Task {
+    fn new(deployment: TaskDeployment, control: Receiver<Control>) -> Self {
+        let route = deployment.dead_letters.is_some();
+        Task {
+            name: deployment.name,
+            chain: deployment.chain,
+            inputs: deployment.inputs,
+            outputs: Outputs {
+                writers: deployment.outputs,
+                dead_letters: deployment.dead_letters,
+                control: control.clone(),
+                metrics: deployment.metrics.clone(),
+            },
+            rejects: Rejects { route, pending: Vec::new() },
+            buffer_timeout: deployment.buffer_timeout,
+            control,
+            metrics: deployment.metrics,
+        }
+    }
+
+    fn run(mut self) -> Result<(), TaskError> {
+        tracing::debug!(task = %self.name, "task started");
+        if self.chain.0.is_some() {
+            self.run_source()?;
+        } else {
+            self.run_inputs()?;
+        }
+        self.finish()?;
+        tracing::debug!(task = %self.name, "task finished");
+        Ok(())
+    }
+
+    /// A source task: pull batches until the source ends, checking mail between batches.
+    fn run_source(&mut self) -> Result<(), TaskError> {
+        loop {
+            if self.control.try_recv().is_ok() {
+                return Err(TaskError::Cancelled);
+            }
+            self.metrics.set_activity(TaskActivity::Busy);
+            let started = Instant::now();
+            let Some(source) = self.chain.0.as_mut() else { return Ok(()) };
+            let next = source.next_batch(&mut self.rejects)?;
+            self.outputs.route_rejects(&mut self.rejects)?;
+            let Some(batch) = next else { return Ok(()) };
+            TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+            self.process(batch)?;
+            TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
+            self.outputs.flush_expired(self.buffer_timeout)?;
+        }
+    }
+
+    /// A task with inputs: the mailbox loop over input channels, control mail and flush deadlines.
+    fn run_inputs(&mut self) -> Result<(), TaskError> {
+        let receivers: Vec<Receiver<StreamElement>> = self.inputs.iter().map(|i| i.receiver.clone()).collect();
+        let mut select = Select::new();
+        for receiver in &receivers {
+            select.recv(receiver);
+        }
+        let control = self.control.clone();
+        let control_index = select.recv(&control);
+        let mut open = receivers.len();
+        while open > 0 {
+            self.metrics.set_activity(TaskActivity::WaitingForInput);
+            let operation = match self.outputs.next_deadline(self.buffer_timeout) {
+                Some(deadline) => match select.select_deadline(deadline) {
+                    Ok(operation) => operation,
+                    Err(_) => {
+                        self.outputs.flush_expired(self.buffer_timeout)?;
+                        continue;
+                    }
+                },
+                None => select.select(),
+            };
+            let index = operation.index();
+            if index == control_index {
+                let _ = operation.recv(&control);
+                return Err(TaskError::Cancelled);
+            }
+            match operation.recv(&receivers[index]) {
+                Ok(StreamElement::Records(batch)) => {
+                    self.metrics.set_activity(TaskActivity::Busy);
+                    let started = Instant::now();
+                    TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+                    self.process(batch)?;
+                    TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
+                    self.outputs.flush_expired(self.buffer_timeout)?;
+                }
+                Ok(StreamElement::EndOfStream) => {
+                    select.remove(index);
+                    open -= 1;
+                }
+                Err(_) => return Err(TaskError::UpstreamLost { upstream: self.inputs[index].upstream.clone() }),
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
+        let result = run_operators(&mut self.chain.1, batch, &mut self.rejects);
+        self.outputs.route_rejects(&mut self.rejects)?;
+        self.outputs.emit(result?)
+    }
+
+    /// End of input: each operator emits what it holds, through the operators after it.
+    fn finish(&mut self) -> Result<(), TaskError> {
+        self.metrics.set_activity(TaskActivity::Busy);
+        let operators = &mut self.chain.1;
+        for i in 0..operators.len() {
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs) = (&mut self.rejects, &mut self.outputs);
+            head[i].finish(&mut |batch| {
+                let result = run_operators(tail, batch, rejects);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
+        }
+        self.outputs.finish()
+    }
+}
+
+/// Passes `batch` through `operators` in order.
+fn run_operators(operators: &mut [Box<dyn Operator>], mut batch: RecordBatch, rejects: &mut Rejects) -> Result<RecordBatch, TaskError> {
+    for operator in operators {
+        if batch.is_empty() {
+            break;
+        }
+        batch = operator.process(batch, rejects)?;
+    }
+    Ok(batch)
+}
