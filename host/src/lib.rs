@@ -10,3 +10,7 @@ pub mod json;
 pub mod operators;
 pub mod wasm;
 pub mod taskmanager;
+pub mod client;
+pub mod graph;
+pub mod paths;
+pub mod jobmanager;

@@ -112,6 +112,10 @@ pub struct StepSpec {
     /// Writes records out of the job.
     #[serde(default)]
     pub sink: Option<SinkSpec>,
+    /// A native Rust operator registered by the process that runs the job (Rust builder API
+    /// and benchmarks; a plain `weir run` registers none).
+    #[serde(default)]
+    pub native: Option<String>,
 }
 
 impl StepSpec {
@@ -128,6 +132,7 @@ impl StepSpec {
             ("broadcast", self.broadcast),
             ("aggregate", self.aggregate.is_some()),
             ("sink", self.sink.is_some()),
+            ("native", self.native.is_some()),
         ];
         for (name, set) in flags {
             if set {

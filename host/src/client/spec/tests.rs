@@ -1,0 +1,54 @@
+use super::*;
+use std::path::Path;
+
+const SPEC: &str = "name: demo
+modules:
+  words: { path: ./words }
+pipeline:
+  - source:
+      file: { path: in.txt }
+  - flat_map:
+      module: words
+  - sink: { stdout: {} }
+";
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn locates_nested_fields_by_path() {
+    let loaded = parse(SPEC, Path::new("job.yaml"), &no_env).expect("valid spec");
+    assert_eq!(loaded.locations.find("pipeline[1].flat_map.module"), Some((8, 7)));
+    assert_eq!(loaded.locations.find("modules.words.path"), Some((3, 12)));
+    // An unknown path falls back to its nearest parent.
+    assert_eq!(loaded.locations.find("pipeline[1].flat_map.nothing"), Some((7, 5)));
+}
+
+#[test]
+fn a_typo_names_file_line_and_field() {
+    let typo = SPEC.replace("module: words", "modul: words");
+    let error = parse(&typo, Path::new("job.yaml"), &no_env).expect_err("typo must fail");
+    assert_eq!(error.line, Some(8));
+    assert!(error.message.contains("unknown field `modul`"), "{error}");
+    assert!(error.message.contains("module"), "names what would be valid: {error}");
+}
+
+#[test]
+fn environment_variables_and_defaults_are_replaced() {
+    let text = "name: ${NAME}\nparallelism: ${P:-3}\nbatch_size: $${X}\npipeline: []\n";
+    let env = |name: &str| (name == "NAME").then(|| "from-env".to_string());
+    let error = parse(text, Path::new("j.yaml"), &env).expect_err("batch_size `${X}` is no number");
+    assert_eq!(error.line, Some(3));
+    let text = text.replace("$${X}", "7");
+    let loaded = parse(&text, Path::new("j.yaml"), &env).expect("valid");
+    assert_eq!(loaded.spec.name, "from-env");
+    assert_eq!(loaded.spec.parallelism, 3);
+}
+
+#[test]
+fn an_unset_variable_without_default_names_its_line() {
+    let error = parse("name: x\npipeline:\n  - source: ${MISSING}\n", Path::new("j.yaml"), &no_env).expect_err("unset");
+    assert_eq!((error.line, error.column), (Some(3), Some(13)));
+    assert!(error.message.contains("MISSING"));
+}

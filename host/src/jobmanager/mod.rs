@@ -1,0 +1,10 @@
+//! The JobManager: schedules a JobGraph onto a TaskManager's task threads and supervises the
+//! job to its end. The embedded mini-cluster (`weir run`) runs it in-process with one
+//! TaskManager, through the same deployment path a cluster uses.
+
+mod deploy;
+mod minicluster;
+mod progress;
+
+pub use minicluster::{JobError, JobOutcome, MiniCluster};
+pub use progress::{JobProgress, VertexProgress};
