@@ -5,12 +5,13 @@
 //! [`operators`] call Wasm UDFs through [`wasm`].
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod client;
 pub mod error;
+pub mod graph;
+pub mod jobmanager;
 pub mod json;
 pub mod operators;
-pub mod wasm;
-pub mod taskmanager;
-pub mod client;
-pub mod graph;
 pub mod paths;
-pub mod jobmanager;
+pub mod taskmanager;
+pub mod wasm;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use weir_proto::spec::{
-    AggregateSpec, BuiltinAggregate, JobSpec, KeyBySpec, ModuleSpec, SinkSpec, SourceSpec, StepSpec, UdfLimits, WasmCall,
+    AggregateSpec, BuiltinAggregate, JobSpec, KeyBySpec, ModuleSpec, SinkSpec, SourceSpec,
+    StepSpec, UdfLimits, WasmCall,
 };
 
 /// Builds a job step by step; each step reads the one before it.
@@ -57,7 +58,12 @@ impl JobBuilder {
 
     /// Declares module `name` at `path` (a .wasm file or a UDF source directory).
     pub fn module(mut self, name: &str, path: &str) -> Self {
-        self.spec.modules.insert(name.to_string(), ModuleSpec { path: path.to_string() });
+        self.spec.modules.insert(
+            name.to_string(),
+            ModuleSpec {
+                path: path.to_string(),
+            },
+        );
         self
     }
 
@@ -75,43 +81,80 @@ impl JobBuilder {
 
     /// Appends a source.
     pub fn source(self, source: SourceSpec) -> Self {
-        self.step(StepSpec { source: Some(source), ..StepSpec::default() })
+        self.step(StepSpec {
+            source: Some(source),
+            ..StepSpec::default()
+        })
     }
 
     /// Appends a Wasm map.
     pub fn map(self, module: &str) -> Self {
-        self.step(StepSpec { map: Some(WasmCall { module: module.into() }), ..StepSpec::default() })
+        self.step(StepSpec {
+            map: Some(WasmCall {
+                module: module.into(),
+            }),
+            ..StepSpec::default()
+        })
     }
 
     /// Appends a Wasm filter.
     pub fn filter(self, module: &str) -> Self {
-        self.step(StepSpec { filter: Some(WasmCall { module: module.into() }), ..StepSpec::default() })
+        self.step(StepSpec {
+            filter: Some(WasmCall {
+                module: module.into(),
+            }),
+            ..StepSpec::default()
+        })
     }
 
     /// Appends a Wasm flat_map.
     pub fn flat_map(self, module: &str) -> Self {
-        self.step(StepSpec { flat_map: Some(WasmCall { module: module.into() }), ..StepSpec::default() })
+        self.step(StepSpec {
+            flat_map: Some(WasmCall {
+                module: module.into(),
+            }),
+            ..StepSpec::default()
+        })
     }
 
     /// Keys records by a JSON field.
     pub fn key_by_field(self, field: &str) -> Self {
-        self.step(StepSpec { key_by: Some(KeyBySpec { field: Some(field.into()), module: None }), ..StepSpec::default() })
+        self.step(StepSpec {
+            key_by: Some(KeyBySpec {
+                field: Some(field.into()),
+                module: None,
+            }),
+            ..StepSpec::default()
+        })
     }
 
     /// Aggregates per key with built-in functions.
     pub fn aggregate(self, functions: Vec<BuiltinAggregate>) -> Self {
-        let aggregate = AggregateSpec { module: None, functions, key_as: None };
-        self.step(StepSpec { aggregate: Some(aggregate), ..StepSpec::default() })
+        let aggregate = AggregateSpec {
+            module: None,
+            functions,
+            key_as: None,
+        };
+        self.step(StepSpec {
+            aggregate: Some(aggregate),
+            ..StepSpec::default()
+        })
     }
 
     /// Appends a native operator registered in this process.
     pub fn native(self, name: &str) -> Self {
-        self.step(StepSpec { native: Some(name.into()), ..StepSpec::default() })
+        self.step(StepSpec {
+            native: Some(name.into()),
+            ..StepSpec::default()
+        })
     }
 
     /// Appends a sink.
     pub fn sink(self, sink: SinkSpec) -> Self {
-        self.step(StepSpec { sink: Some(sink), ..StepSpec::default() })
+        self.step(StepSpec {
+            sink: Some(sink),
+            ..StepSpec::default()
+        })
     }
 
     /// The job spec.

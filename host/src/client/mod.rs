@@ -13,5 +13,6 @@ use weir_proto::graph::JobGraph;
 /// Builds the JobGraph of a loaded spec: resolves (and builds) its modules, checks its steps.
 pub fn job_graph(loaded: &LoadedSpec, builder: &udf::UdfBuilder) -> Result<JobGraph, SpecError> {
     let modules = modules::resolve(loaded, builder)?;
-    build_job_graph(&loaded.spec, &loaded.dir, &modules).map_err(|e| loaded.error(&e.field, e.message, e.hint))
+    build_job_graph(&loaded.spec, &loaded.dir, &modules)
+        .map_err(|e| loaded.error(&e.field, e.message, e.hint))
 }

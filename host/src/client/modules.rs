@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use weir_proto::graph::ModuleRef;
 
 /// The job's modules, pinned by content.
-pub fn resolve(loaded: &LoadedSpec, builder: &UdfBuilder) -> Result<BTreeMap<String, ModuleRef>, SpecError> {
+pub fn resolve(
+    loaded: &LoadedSpec,
+    builder: &UdfBuilder,
+) -> Result<BTreeMap<String, ModuleRef>, SpecError> {
     let mut modules = BTreeMap::new();
     for (name, module) in &loaded.spec.modules {
         let field = format!("modules.{name}.path");
@@ -21,14 +24,29 @@ pub fn resolve(loaded: &LoadedSpec, builder: &UdfBuilder) -> Result<BTreeMap<Str
             ));
         }
         let (path, sha256) = if path.is_dir() {
-            let built = builder.build(&path).map_err(|e| loaded.error(&field, format!("module `{name}`: {e}"), e.hint()))?;
+            let built = builder
+                .build(&path)
+                .map_err(|e| loaded.error(&field, format!("module `{name}`: {e}"), e.hint()))?;
             (built.path, built.sha256)
         } else {
-            let bytes = std::fs::read(&path).map_err(|e| loaded.error(&field, format!("module `{name}`: cannot read {}: {e}", path.display()), None))?;
+            let bytes = std::fs::read(&path).map_err(|e| {
+                loaded.error(
+                    &field,
+                    format!("module `{name}`: cannot read {}: {e}", path.display()),
+                    None,
+                )
+            })?;
             (path, sha256_hex(&bytes))
         };
         let path = path.canonicalize().unwrap_or(path);
-        modules.insert(name.clone(), ModuleRef { name: name.clone(), sha256, path: path.display().to_string() });
+        modules.insert(
+            name.clone(),
+            ModuleRef {
+                name: name.clone(),
+                sha256,
+                path: path.display().to_string(),
+            },
+        );
     }
     Ok(modules)
 }

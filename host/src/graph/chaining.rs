@@ -6,8 +6,18 @@ use weir_proto::graph::{JobEdge, JobVertex, OperatorDescriptor, OperatorKind, Pa
 
 /// The vertices and edges of `graph`, chaining where allowed (and `enabled`).
 pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge>) {
-    let data_inputs = |node: usize| graph.edges.iter().filter(move |e| e.target == node && !e.dead_letter);
-    let data_outputs = |node: usize| graph.edges.iter().filter(move |e| e.source == node && !e.dead_letter);
+    let data_inputs = |node: usize| {
+        graph
+            .edges
+            .iter()
+            .filter(move |e| e.target == node && !e.dead_letter)
+    };
+    let data_outputs = |node: usize| {
+        graph
+            .edges
+            .iter()
+            .filter(move |e| e.source == node && !e.dead_letter)
+    };
     let mut vertex_of = vec![0usize; graph.nodes.len()];
     let mut vertices: Vec<JobVertex> = Vec::new();
     for (node, n) in graph.nodes.iter().enumerate() {
@@ -24,7 +34,10 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
             }
             _ => None,
         };
-        let descriptor = OperatorDescriptor { name: n.name.clone(), kind: n.kind.clone() };
+        let descriptor = OperatorDescriptor {
+            name: n.name.clone(),
+            kind: n.kind.clone(),
+        };
         match chained_to {
             Some(vertex) => {
                 let vertex = &mut vertices[vertex];
@@ -34,7 +47,12 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
             }
             None => {
                 let id = vertices.len();
-                vertices.push(JobVertex { id, name: n.name.clone(), parallelism: n.parallelism, operators: vec![descriptor] });
+                vertices.push(JobVertex {
+                    id,
+                    name: n.name.clone(),
+                    parallelism: n.parallelism,
+                    operators: vec![descriptor],
+                });
                 vertex_of[node] = id;
             }
         }
@@ -45,7 +63,12 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
         if source == target {
             continue;
         }
-        let job_edge = JobEdge { source, target, partitioning: edge.partitioning, dead_letter: edge.dead_letter };
+        let job_edge = JobEdge {
+            source,
+            target,
+            partitioning: edge.partitioning,
+            dead_letter: edge.dead_letter,
+        };
         // A chain may hold several operators that reject records: one side-output edge is enough.
         if !edges.contains(&job_edge) {
             edges.push(job_edge);

@@ -32,7 +32,11 @@ pub struct GraphError {
 
 /// Builds the JobGraph of `spec`; relative paths resolve against `base_dir`, module names against
 /// `modules`.
-pub fn build_job_graph(spec: &JobSpec, base_dir: &Path, modules: &BTreeMap<String, ModuleRef>) -> Result<JobGraph, GraphError> {
+pub fn build_job_graph(
+    spec: &JobSpec,
+    base_dir: &Path,
+    modules: &BTreeMap<String, ModuleRef>,
+) -> Result<JobGraph, GraphError> {
     let stream_graph = build_stream_graph(spec, base_dir, modules)?;
     let (vertices, edges) = chain(&stream_graph, spec.chaining);
     Ok(JobGraph {

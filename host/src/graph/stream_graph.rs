@@ -49,16 +49,32 @@ struct Output {
 }
 
 fn error(field: String, message: impl Into<String>, hint: Option<String>) -> GraphError {
-    GraphError { field, message: message.into(), hint }
+    GraphError {
+        field,
+        message: message.into(),
+        hint,
+    }
 }
 
 /// Builds the StreamGraph of `spec`.
-pub fn build_stream_graph(spec: &JobSpec, base_dir: &Path, modules: &BTreeMap<String, ModuleRef>) -> Result<StreamGraph, GraphError> {
+pub fn build_stream_graph(
+    spec: &JobSpec,
+    base_dir: &Path,
+    modules: &BTreeMap<String, ModuleRef>,
+) -> Result<StreamGraph, GraphError> {
     if spec.pipeline.is_empty() {
-        return Err(error("pipeline".into(), "the pipeline has no steps", Some("start with a `source` step and end with a `sink` step".into())));
+        return Err(error(
+            "pipeline".into(),
+            "the pipeline has no steps",
+            Some("start with a `source` step and end with a `sink` step".into()),
+        ));
     }
     if spec.max_parallelism == 0 || spec.batch_size == 0 {
-        let field = if spec.max_parallelism == 0 { "max_parallelism" } else { "batch_size" };
+        let field = if spec.max_parallelism == 0 {
+            "max_parallelism"
+        } else {
+            "batch_size"
+        };
         return Err(error(field.into(), "must be at least 1", None));
     }
     let mut graph = StreamGraph::default();
@@ -68,42 +84,82 @@ pub fn build_stream_graph(spec: &JobSpec, base_dir: &Path, modules: &BTreeMap<St
     for (index, step) in spec.pipeline.iter().enumerate() {
         let field = format!("pipeline[{index}]");
         let kind = step_kind(step, &field)?;
-        let name = step.name.clone().unwrap_or_else(|| format!("{kind}-{index}"));
+        let name = step
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{kind}-{index}"));
         if by_name.contains_key(&name) {
-            return Err(error(format!("{field}.name"), format!("another step is already named `{name}`"), Some("step names must be unique".into())));
+            return Err(error(
+                format!("{field}.name"),
+                format!("another step is already named `{name}`"),
+                Some("step names must be unique".into()),
+            ));
         }
         // What this step reads.
         let input = if kind == "source" {
             if step.input.is_some() {
-                return Err(error(format!("{field}.input"), "a source reads from outside the job and takes no `input`", None));
+                return Err(error(
+                    format!("{field}.input"),
+                    "a source reads from outside the job and takes no `input`",
+                    None,
+                ));
             }
             None
         } else {
             let output = match &step.input {
                 Some(input) => *by_name.get(input).ok_or_else(|| {
-                    let known: Vec<&String> = spec.pipeline[..index].iter().filter_map(|s| s.name.as_ref()).collect();
-                    error(format!("{field}.input"), format!("no earlier step is named `{input}`"), Some(format!("named earlier steps: {known:?}")))
+                    let known: Vec<&String> = spec.pipeline[..index]
+                        .iter()
+                        .filter_map(|s| s.name.as_ref())
+                        .collect();
+                    error(
+                        format!("{field}.input"),
+                        format!("no earlier step is named `{input}`"),
+                        Some(format!("named earlier steps: {known:?}")),
+                    )
                 })?,
                 None => match &previous {
                     Some((_, output)) => *output,
-                    None => return Err(error(field.clone(), format!("the first step must be a source, not `{kind}`"), None)),
+                    None => {
+                        return Err(error(
+                            field.clone(),
+                            format!("the first step must be a source, not `{kind}`"),
+                            None,
+                        ));
+                    }
                 },
             };
             if output.is_sink {
-                return Err(error(field.clone(), "this step reads a sink, which has no output", Some("name the step to read with `input:`".into())));
+                return Err(error(
+                    field.clone(),
+                    "this step reads a sink, which has no output",
+                    Some("name the step to read with `input:`".into()),
+                ));
             }
             read[output.node] = true;
             Some(output)
         };
         // rebalance and broadcast only change how the next step reads.
         if kind == "rebalance" || kind == "broadcast" {
-            let mut output = input.ok_or_else(|| error(field.clone(), "nothing to partition", None))?;
-            output.partitioning = Some(if kind == "rebalance" { Partitioning::Rebalance } else { Partitioning::Broadcast });
+            let mut output =
+                input.ok_or_else(|| error(field.clone(), "nothing to partition", None))?;
+            output.partitioning = Some(if kind == "rebalance" {
+                Partitioning::Rebalance
+            } else {
+                Partitioning::Broadcast
+            });
             by_name.insert(name.clone(), output);
             previous = Some((name, output));
             continue;
         }
-        let operator = operator_kind(spec, step, &field, base_dir, modules, input.map(|o| &graph.nodes[o.node]))?;
+        let operator = operator_kind(
+            spec,
+            step,
+            &field,
+            base_dir,
+            modules,
+            input.map(|o| &graph.nodes[o.node]),
+        )?;
         let default_parallelism = match (&operator, input) {
             // key_by runs beside its input so it chains with it; the hash edge follows it.
             (OperatorKind::KeyBy(_), Some(input)) => graph.nodes[input.node].parallelism,
@@ -114,12 +170,19 @@ pub fn build_stream_graph(spec: &JobSpec, base_dir: &Path, modules: &BTreeMap<St
         if parallelism == 0 || parallelism > spec.max_parallelism {
             return Err(error(
                 format!("{field}.parallelism"),
-                format!("parallelism {parallelism} is outside 1..={}", spec.max_parallelism),
+                format!(
+                    "parallelism {parallelism} is outside 1..={}",
+                    spec.max_parallelism
+                ),
                 Some("raise `max_parallelism` to run more subtasks".into()),
             ));
         }
         if matches!(operator, OperatorKind::Source(SourceSpec::Stdin(_))) && parallelism != 1 {
-            return Err(error(format!("{field}.parallelism"), "a stdin source has exactly one subtask", None));
+            return Err(error(
+                format!("{field}.parallelism"),
+                "a stdin source has exactly one subtask",
+                None,
+            ));
         }
         let node = graph.nodes.len();
         if let Some(input) = input {
@@ -130,20 +193,42 @@ pub fn build_stream_graph(spec: &JobSpec, base_dir: &Path, modules: &BTreeMap<St
                 None if producer.parallelism == parallelism => Partitioning::Forward,
                 None => Partitioning::Rebalance,
             };
-            graph.edges.push(StreamEdge { source: input.node, target: node, partitioning, dead_letter: false });
+            graph.edges.push(StreamEdge {
+                source: input.node,
+                target: node,
+                partitioning,
+                dead_letter: false,
+            });
         }
         let is_sink = matches!(operator, OperatorKind::Sink(_));
-        graph.nodes.push(StreamNode { name: name.clone(), kind: operator, parallelism });
+        graph.nodes.push(StreamNode {
+            name: name.clone(),
+            kind: operator,
+            parallelism,
+        });
         read.push(false);
-        let output = Output { node, partitioning: None, is_sink };
+        let output = Output {
+            node,
+            partitioning: None,
+            is_sink,
+        };
         by_name.insert(name.clone(), output);
         previous = Some((name, output));
     }
-    if let Some(dangling) = (0..graph.nodes.len()).find(|&n| !read[n] && !matches!(graph.nodes[n].kind, OperatorKind::Sink(_))) {
-        let index = spec.pipeline.iter().position(|s| s.name.as_deref() == Some(&graph.nodes[dangling].name)).unwrap_or(spec.pipeline.len() - 1);
+    if let Some(dangling) = (0..graph.nodes.len())
+        .find(|&n| !read[n] && !matches!(graph.nodes[n].kind, OperatorKind::Sink(_)))
+    {
+        let index = spec
+            .pipeline
+            .iter()
+            .position(|s| s.name.as_deref() == Some(&graph.nodes[dangling].name))
+            .unwrap_or(spec.pipeline.len() - 1);
         return Err(error(
             format!("pipeline[{index}]"),
-            format!("the output of step `{}` goes nowhere", graph.nodes[dangling].name),
+            format!(
+                "the output of step `{}` goes nowhere",
+                graph.nodes[dangling].name
+            ),
             Some("add a `sink` step after it (stdout, file or blackhole)".into()),
         ));
     }
@@ -158,26 +243,51 @@ fn add_dead_letter_sink(graph: &mut StreamGraph, sink: SinkSpec) {
     let sink_node = graph.nodes.len();
     for (node, n) in graph.nodes.iter().enumerate() {
         if n.kind.can_reject_records() {
-            graph.edges.push(StreamEdge { source: node, target: sink_node, partitioning: Partitioning::Rebalance, dead_letter: true });
+            graph.edges.push(StreamEdge {
+                source: node,
+                target: sink_node,
+                partitioning: Partitioning::Rebalance,
+                dead_letter: true,
+            });
         }
     }
-    graph.nodes.push(StreamNode { name: "dead-letter".into(), kind: OperatorKind::DeadLetter(sink), parallelism: 1 });
+    graph.nodes.push(StreamNode {
+        name: "dead-letter".into(),
+        kind: OperatorKind::DeadLetter(sink),
+        parallelism: 1,
+    });
 }
 
 fn step_kind(step: &StepSpec, field: &str) -> Result<&'static str, GraphError> {
     match step.kinds().as_slice() {
         [kind] => Ok(kind),
-        [] => Err(error(field.to_string(), "the step does nothing", Some(format!("give it one of: {}", STEP_KINDS.join(", "))))),
-        kinds => Err(error(field.to_string(), format!("the step has several kinds ({})", kinds.join(", ")), Some("split it into one step per kind".into()))),
+        [] => Err(error(
+            field.to_string(),
+            "the step does nothing",
+            Some(format!("give it one of: {}", STEP_KINDS.join(", "))),
+        )),
+        kinds => Err(error(
+            field.to_string(),
+            format!("the step has several kinds ({})", kinds.join(", ")),
+            Some("split it into one step per kind".into()),
+        )),
     }
 }
 
-fn module_ref(modules: &BTreeMap<String, ModuleRef>, name: &str, field: String) -> Result<(), GraphError> {
+fn module_ref(
+    modules: &BTreeMap<String, ModuleRef>,
+    name: &str,
+    field: String,
+) -> Result<(), GraphError> {
     if modules.contains_key(name) {
         return Ok(());
     }
     let known: Vec<&String> = modules.keys().collect();
-    Err(error(field, format!("no module named `{name}`"), Some(format!("modules defined under `modules:`: {known:?}"))))
+    Err(error(
+        field,
+        format!("no module named `{name}`"),
+        Some(format!("modules defined under `modules:`: {known:?}")),
+    ))
 }
 
 fn operator_kind(
@@ -191,7 +301,11 @@ fn operator_kind(
     if let Some(source) = &step.source {
         return Ok(OperatorKind::Source(resolve_source(source, base_dir)));
     }
-    for (kind, call) in [("map", &step.map), ("filter", &step.filter), ("flat_map", &step.flat_map)] {
+    for (kind, call) in [
+        ("map", &step.map),
+        ("filter", &step.filter),
+        ("flat_map", &step.flat_map),
+    ] {
         if let Some(call) = call {
             module_ref(modules, &call.module, format!("{field}.{kind}.module"))?;
             return Ok(match kind {
@@ -205,7 +319,13 @@ fn operator_kind(
         match (&key_by.field, &key_by.module) {
             (Some(_), None) => {}
             (None, Some(module)) => module_ref(modules, module, format!("{field}.key_by.module"))?,
-            _ => return Err(error(format!("{field}.key_by"), "give exactly one of `field` (a JSON field) and `module` (a Wasm key selector)", None)),
+            _ => {
+                return Err(error(
+                    format!("{field}.key_by"),
+                    "give exactly one of `field` (a JSON field) and `module` (a Wasm key selector)",
+                    None,
+                ));
+            }
         }
         return Ok(OperatorKind::KeyBy(key_by.clone()));
     }
@@ -213,30 +333,50 @@ fn operator_kind(
         let key_field = match input.map(|n| &n.kind) {
             Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
             _ => {
-                return Err(error(format!("{field}.aggregate"), "an aggregate needs a key_by step right before it", Some("insert `- key_by: { field: <json field> }`".into())));
+                return Err(error(
+                    format!("{field}.aggregate"),
+                    "an aggregate needs a key_by step right before it",
+                    Some("insert `- key_by: { field: <json field> }`".into()),
+                ));
             }
         };
         match (&aggregate.module, aggregate.functions.is_empty()) {
-            (Some(module), true) => module_ref(modules, module, format!("{field}.aggregate.module"))?,
+            (Some(module), true) => {
+                module_ref(modules, module, format!("{field}.aggregate.module"))?
+            }
             (None, false) => {
                 for (i, function) in aggregate.functions.iter().enumerate() {
                     if function.function != AggregateFn::Count && function.field.is_none() {
                         return Err(error(
                             format!("{field}.aggregate.functions[{i}]"),
-                            format!("`{}` needs the `field` it aggregates", function.function.name()),
+                            format!(
+                                "`{}` needs the `field` it aggregates",
+                                function.function.name()
+                            ),
                             None,
                         ));
                     }
                 }
             }
             _ => {
-                return Err(error(format!("{field}.aggregate"), "give exactly one of `module` (a Wasm aggregate) and `functions` (built-ins)", None));
+                return Err(error(
+                    format!("{field}.aggregate"),
+                    "give exactly one of `module` (a Wasm aggregate) and `functions` (built-ins)",
+                    None,
+                ));
             }
         }
         let key_as = aggregate.key_as.clone().unwrap_or_else(|| {
-            key_field.as_deref().and_then(|f| f.rsplit('.').next()).unwrap_or("key").to_string()
+            key_field
+                .as_deref()
+                .and_then(|f| f.rsplit('.').next())
+                .unwrap_or("key")
+                .to_string()
         });
-        return Ok(OperatorKind::Aggregate { spec: aggregate.clone(), key_as });
+        return Ok(OperatorKind::Aggregate {
+            spec: aggregate.clone(),
+            key_as,
+        });
     }
     if let Some(sink) = &step.sink {
         return Ok(OperatorKind::Sink(resolve_sink(sink, base_dir)));
@@ -250,7 +390,11 @@ fn operator_kind(
 
 fn resolve_path(path: &str, base_dir: &Path) -> String {
     let path = Path::new(path);
-    if path.is_absolute() { path.display().to_string() } else { base_dir.join(path).display().to_string() }
+    if path.is_absolute() {
+        path.display().to_string()
+    } else {
+        base_dir.join(path).display().to_string()
+    }
 }
 
 fn resolve_source(source: &SourceSpec, base_dir: &Path) -> SourceSpec {

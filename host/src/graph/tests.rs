@@ -9,7 +9,11 @@ fn spec(yaml: &str) -> JobSpec {
 }
 
 fn modules() -> BTreeMap<String, ModuleRef> {
-    let module = ModuleRef { name: "words".into(), sha256: "00".into(), path: "/w.wasm".into() };
+    let module = ModuleRef {
+        name: "words".into(),
+        sha256: "00".into(),
+        path: "/w.wasm".into(),
+    };
     BTreeMap::from([("words".to_string(), module)])
 }
 
@@ -28,16 +32,41 @@ pipeline:
 #[test]
 fn wordcount_chains_around_the_shuffles() {
     let graph = build_job_graph(&spec(WORDCOUNT), Path::new("/jobs"), &modules()).expect("valid");
-    let names: Vec<(&str, u32)> = graph.vertices.iter().map(|v| (v.name.as_str(), v.parallelism)).collect();
-    assert_eq!(names, vec![("source-0", 1), ("flat_map-1 -> key_by-2", 4), ("aggregate-3", 2), ("sink-4", 1)]);
-    let edges: Vec<(usize, usize, Partitioning)> = graph.edges.iter().map(|e| (e.source, e.target, e.partitioning)).collect();
-    assert_eq!(edges, vec![(0, 1, Partitioning::Rebalance), (1, 2, Partitioning::Hash), (2, 3, Partitioning::Rebalance)]);
+    let names: Vec<(&str, u32)> = graph
+        .vertices
+        .iter()
+        .map(|v| (v.name.as_str(), v.parallelism))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("source-0", 1),
+            ("flat_map-1 -> key_by-2", 4),
+            ("aggregate-3", 2),
+            ("sink-4", 1)
+        ]
+    );
+    let edges: Vec<(usize, usize, Partitioning)> = graph
+        .edges
+        .iter()
+        .map(|e| (e.source, e.target, e.partitioning))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            (0, 1, Partitioning::Rebalance),
+            (1, 2, Partitioning::Hash),
+            (2, 3, Partitioning::Rebalance)
+        ]
+    );
     match &graph.vertices[2].operators[0].kind {
         OperatorKind::Aggregate { key_as, .. } => assert_eq!(key_as, "word"),
         other => panic!("expected an aggregate, got {other:?}"),
     }
     match &graph.vertices[0].operators[0].kind {
-        OperatorKind::Source(weir_proto::spec::SourceSpec::File(file)) => assert_eq!(file.path, "/jobs/in.txt"),
+        OperatorKind::Source(weir_proto::spec::SourceSpec::File(file)) => {
+            assert_eq!(file.path, "/jobs/in.txt")
+        }
         other => panic!("expected a file source, got {other:?}"),
     }
 }
@@ -47,7 +76,11 @@ fn chaining_off_gives_one_vertex_per_step() {
     let text = format!("chaining: false\n{WORDCOUNT}");
     let graph = build_job_graph(&spec(&text), Path::new("/"), &modules()).expect("valid");
     assert_eq!(graph.vertices.len(), 5);
-    assert_eq!(graph.edges[2].partitioning, Partitioning::Hash, "the edge after key_by hashes");
+    assert_eq!(
+        graph.edges[2].partitioning,
+        Partitioning::Hash,
+        "the edge after key_by hashes"
+    );
 }
 
 #[test]
@@ -55,19 +88,48 @@ fn dead_letter_sink_gets_one_side_edge_per_rejecting_vertex() {
     let text = format!("dead_letter: {{ stderr: {{}} }}\n{WORDCOUNT}");
     let graph = build_job_graph(&spec(&text), Path::new("/"), &modules()).expect("valid");
     let last = graph.vertices.len() - 1;
-    let side: Vec<usize> = graph.edges.iter().filter(|e| e.dead_letter).map(|e| e.source).collect();
+    let side: Vec<usize> = graph
+        .edges
+        .iter()
+        .filter(|e| e.dead_letter)
+        .map(|e| e.source)
+        .collect();
     assert_eq!(side, vec![0, 1, 2, 3]);
-    assert!(graph.edges.iter().filter(|e| e.dead_letter).all(|e| e.target == last));
+    assert!(
+        graph
+            .edges
+            .iter()
+            .filter(|e| e.dead_letter)
+            .all(|e| e.target == last)
+    );
 }
 
 #[test]
 fn errors_name_the_field_at_fault() {
     let cases = [
-        (WORDCOUNT.replace("module: words", "module: wrds"), "pipeline[1].flat_map.module"),
-        (WORDCOUNT.replace("  - key_by: { field: word }\n", ""), "pipeline[2].aggregate"),
-        (WORDCOUNT.replace("  - sink: { stdout: {} }\n", ""), "pipeline[3]"),
-        (WORDCOUNT.replace("flat_map: { module: words }", "flat_map: { module: words }\n    map: { module: words }"), "pipeline[1]"),
-        (WORDCOUNT.replace("parallelism: 4", "parallelism: 0"), "pipeline[1].parallelism"),
+        (
+            WORDCOUNT.replace("module: words", "module: wrds"),
+            "pipeline[1].flat_map.module",
+        ),
+        (
+            WORDCOUNT.replace("  - key_by: { field: word }\n", ""),
+            "pipeline[2].aggregate",
+        ),
+        (
+            WORDCOUNT.replace("  - sink: { stdout: {} }\n", ""),
+            "pipeline[3]",
+        ),
+        (
+            WORDCOUNT.replace(
+                "flat_map: { module: words }",
+                "flat_map: { module: words }\n    map: { module: words }",
+            ),
+            "pipeline[1]",
+        ),
+        (
+            WORDCOUNT.replace("parallelism: 4", "parallelism: 0"),
+            "pipeline[1].parallelism",
+        ),
     ];
     for (text, field) in cases {
         let error = build_job_graph(&spec(&text), Path::new("/"), &modules()).expect_err(field);

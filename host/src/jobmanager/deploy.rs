@@ -19,11 +19,26 @@ pub(crate) struct DeployError {
 }
 
 /// Makes every subtask's deployment for `graph`.
-pub(crate) fn deployments(graph: &JobGraph, factory: &OperatorFactory<'_>) -> Result<Vec<TaskDeployment>, DeployError> {
+pub(crate) fn deployments(
+    graph: &JobGraph,
+    factory: &OperatorFactory<'_>,
+) -> Result<Vec<TaskDeployment>, DeployError> {
     let batch_size = graph.config.batch_size as usize;
-    let mut inputs: Vec<Vec<Vec<InputChannel>>> = graph.vertices.iter().map(|v| (0..v.parallelism).map(|_| Vec::new()).collect()).collect();
-    let mut outputs: Vec<Vec<Vec<RecordWriter>>> = graph.vertices.iter().map(|v| (0..v.parallelism).map(|_| Vec::new()).collect()).collect();
-    let mut dead_letters: Vec<Vec<Option<RecordWriter>>> = graph.vertices.iter().map(|v| (0..v.parallelism).map(|_| None).collect()).collect();
+    let mut inputs: Vec<Vec<Vec<InputChannel>>> = graph
+        .vertices
+        .iter()
+        .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
+        .collect();
+    let mut outputs: Vec<Vec<Vec<RecordWriter>>> = graph
+        .vertices
+        .iter()
+        .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
+        .collect();
+    let mut dead_letters: Vec<Vec<Option<RecordWriter>>> = graph
+        .vertices
+        .iter()
+        .map(|v| (0..v.parallelism).map(|_| None).collect())
+        .collect();
     for edge in &graph.edges {
         let (producer, consumer) = (&graph.vertices[edge.source], &graph.vertices[edge.target]);
         for i in 0..producer.parallelism as usize {
@@ -33,11 +48,21 @@ pub(crate) fn deployments(graph: &JobGraph, factory: &OperatorFactory<'_>) -> Re
             };
             let mut senders = Vec::with_capacity(targets.len());
             for j in targets {
-                let (sender, receiver) = crossbeam_channel::bounded::<StreamElement>(CHANNEL_CAPACITY);
+                let (sender, receiver) =
+                    crossbeam_channel::bounded::<StreamElement>(CHANNEL_CAPACITY);
                 senders.push(sender);
-                inputs[edge.target][j].push(InputChannel { receiver, upstream: producer.name.clone() });
+                inputs[edge.target][j].push(InputChannel {
+                    receiver,
+                    upstream: producer.name.clone(),
+                });
             }
-            let writer = RecordWriter::new(consumer.name.clone(), edge.partitioning, senders, batch_size, graph.config.max_parallelism);
+            let writer = RecordWriter::new(
+                consumer.name.clone(),
+                edge.partitioning,
+                senders,
+                batch_size,
+                graph.config.max_parallelism,
+            );
             if edge.dead_letter {
                 dead_letters[edge.source][i] = Some(writer);
             } else {
@@ -50,9 +75,18 @@ pub(crate) fn deployments(graph: &JobGraph, factory: &OperatorFactory<'_>) -> Re
         let vertex_inputs = std::mem::take(&mut inputs[vertex.id]);
         let vertex_outputs = std::mem::take(&mut outputs[vertex.id]);
         let vertex_dead_letters = std::mem::take(&mut dead_letters[vertex.id]);
-        for (subtask, ((inputs, outputs), dead_letters)) in vertex_inputs.into_iter().zip(vertex_outputs).zip(vertex_dead_letters).enumerate() {
+        for (subtask, ((inputs, outputs), dead_letters)) in vertex_inputs
+            .into_iter()
+            .zip(vertex_outputs)
+            .zip(vertex_dead_letters)
+            .enumerate()
+        {
             let name = format!("{}[{}/{}]", vertex.name, subtask + 1, vertex.parallelism);
-            let chain = build_chain(factory, vertex, subtask as u32).map_err(|error| DeployError { task: name.clone(), error })?;
+            let chain =
+                build_chain(factory, vertex, subtask as u32).map_err(|error| DeployError {
+                    task: name.clone(),
+                    error,
+                })?;
             deployments.push(TaskDeployment {
                 name,
                 vertex: vertex.id,

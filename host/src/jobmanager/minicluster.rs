@@ -66,11 +66,20 @@ impl MiniCluster {
     }
 
     /// Runs `graph` to its end, calling `on_progress` about every `interval`.
-    pub fn run(&self, graph: &JobGraph, interval: Duration, on_progress: &mut dyn FnMut(&JobProgress)) -> Result<JobOutcome, JobError> {
+    pub fn run(
+        &self,
+        graph: &JobGraph,
+        interval: Duration,
+        on_progress: &mut dyn FnMut(&JobProgress),
+    ) -> Result<JobOutcome, JobError> {
         let started = Instant::now();
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
-            modules.insert(name.clone(), self.engine.load(name, Path::new(&module.path), Some(&module.sha256))?);
+            modules.insert(
+                name.clone(),
+                self.engine
+                    .load(name, Path::new(&module.path), Some(&module.sha256))?,
+            );
         }
         let factory = OperatorFactory {
             engine: &self.engine,
@@ -79,15 +88,25 @@ impl MiniCluster {
             limits: self.engine.limits_for(&graph.config.limits),
             batch_size: graph.config.batch_size as usize,
         };
-        let deployments = deployments(graph, &factory).map_err(|e| JobError::Task { task: e.task, error: e.error })?;
-        let mut metrics: Vec<(String, Vec<Arc<TaskMetrics>>)> = graph.vertices.iter().map(|v| (v.name.clone(), Vec::new())).collect();
+        let deployments = deployments(graph, &factory).map_err(|e| JobError::Task {
+            task: e.task,
+            error: e.error,
+        })?;
+        let mut metrics: Vec<(String, Vec<Arc<TaskMetrics>>)> = graph
+            .vertices
+            .iter()
+            .map(|v| (v.name.clone(), Vec::new()))
+            .collect();
         let names: Vec<String> = deployments.iter().map(|d| d.name.clone()).collect();
-        let (events_sender, events) = crossbeam_channel::bounded::<TaskEvent>(deployments.len().max(1));
+        let (events_sender, events) =
+            crossbeam_channel::bounded::<TaskEvent>(deployments.len().max(1));
         let mut controls = Vec::new();
         let mut threads = Vec::new();
         let mut spawn_error = None;
         for deployment in deployments {
-            metrics[deployment.vertex].1.push(deployment.metrics.clone());
+            metrics[deployment.vertex]
+                .1
+                .push(deployment.metrics.clone());
             let (control_sender, control) = crossbeam_channel::bounded(1);
             let name = deployment.name.clone();
             match spawn_task(deployment, control, events_sender.clone()) {
@@ -111,8 +130,14 @@ impl MiniCluster {
             cancel_all(&controls);
         }
         let task_name = |event: &TaskEvent| {
-            let offset: usize = graph.vertices[..event.vertex].iter().map(|v| v.parallelism as usize).sum();
-            names.get(offset + event.subtask as usize).cloned().unwrap_or_default()
+            let offset: usize = graph.vertices[..event.vertex]
+                .iter()
+                .map(|v| v.parallelism as usize)
+                .sum();
+            names
+                .get(offset + event.subtask as usize)
+                .cloned()
+                .unwrap_or_default()
         };
         let mut failures: Vec<(String, TaskError)> = Vec::new();
         let mut running = threads.len();
@@ -143,7 +168,10 @@ impl MiniCluster {
         if let Some(error) = spawn_error {
             return Err(error);
         }
-        let root = failures.iter().position(|(_, e)| !e.is_secondary()).unwrap_or(0);
+        let root = failures
+            .iter()
+            .position(|(_, e)| !e.is_secondary())
+            .unwrap_or(0);
         if !failures.is_empty() {
             let (task, error) = failures.swap_remove(root);
             return Err(JobError::Task { task, error });

@@ -35,7 +35,10 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
-    pub(crate) fn snapshot(elapsed: Duration, vertices: &[(String, Vec<Arc<TaskMetrics>>)]) -> Self {
+    pub(crate) fn snapshot(
+        elapsed: Duration,
+        vertices: &[(String, Vec<Arc<TaskMetrics>>)],
+    ) -> Self {
         let wall = elapsed.as_nanos().max(1) as f64;
         let vertices = vertices
             .iter()
@@ -49,8 +52,13 @@ impl JobProgress {
                     records_out: sum(&|t| TaskMetrics::get(&t.records_out)),
                     records_rejected: sum(&|t| TaskMetrics::get(&t.records_rejected)),
                     busy_ratio: sum(&|t| TaskMetrics::get(&t.busy_ns)) as f64 / wall / n,
-                    backpressured_ratio: sum(&|t| TaskMetrics::get(&t.backpressured_ns)) as f64 / wall / n,
-                    backpressured_now: tasks.iter().filter(|t| t.activity() == TaskActivity::Backpressured).count() as u32,
+                    backpressured_ratio: sum(&|t| TaskMetrics::get(&t.backpressured_ns)) as f64
+                        / wall
+                        / n,
+                    backpressured_now: tasks
+                        .iter()
+                        .filter(|t| t.activity() == TaskActivity::Backpressured)
+                        .count() as u32,
                 }
             })
             .collect();
@@ -59,6 +67,10 @@ impl JobProgress {
 
     /// Records read by the sources.
     pub fn records_read(&self, graph_sources: &[usize]) -> u64 {
-        graph_sources.iter().filter_map(|&v| self.vertices.get(v)).map(|v| v.records_in).sum()
+        graph_sources
+            .iter()
+            .filter_map(|&v| self.vertices.get(v))
+            .map(|v| v.records_in)
+            .sum()
     }
 }

@@ -39,7 +39,11 @@ pub fn send_or_cancel(
 ) -> Result<u64, TaskError> {
     let element = match sender.try_send(element) {
         Ok(()) => return Ok(0),
-        Err(TrySendError::Disconnected(_)) => return Err(TaskError::DownstreamLost { downstream: downstream.to_string() }),
+        Err(TrySendError::Disconnected(_)) => {
+            return Err(TaskError::DownstreamLost {
+                downstream: downstream.to_string(),
+            });
+        }
         Err(TrySendError::Full(element)) => element,
     };
     let waited = Instant::now();

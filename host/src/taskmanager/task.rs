@@ -50,10 +50,14 @@ pub fn spawn_task(
     events: Sender<TaskEvent>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let thread_name = format!("weir-task-{}.{}", deployment.vertex, deployment.subtask);
-    std::thread::Builder::new().name(thread_name).spawn(move || {
-        let (vertex, subtask) = (deployment.vertex, deployment.subtask);
-        let metrics = deployment.metrics.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Task::new(deployment, control).run()))
+    std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || {
+            let (vertex, subtask) = (deployment.vertex, deployment.subtask);
+            let metrics = deployment.metrics.clone();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Task::new(deployment, control).run()
+            }))
             .unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<&str>()
@@ -62,10 +66,14 @@ pub fn spawn_task(
                     .unwrap_or_else(|| "unknown panic".into());
                 Err(TaskError::Internal(format!("task panicked: {message}")))
             });
-        metrics.set_activity(TaskActivity::Finished);
-        // The JobManager may already be gone (it stops listening after a failure): nothing to do.
-        let _ = events.send(TaskEvent { vertex, subtask, result });
-    })
+            metrics.set_activity(TaskActivity::Finished);
+            // The JobManager may already be gone (it stops listening after a failure): nothing to do.
+            let _ = events.send(TaskEvent {
+                vertex,
+                subtask,
+                result,
+            });
+        })
 }
 
 /// Rejected records of the batch in progress, or the error when the job has no dead-letter sink.
@@ -115,7 +123,9 @@ impl Outputs {
         }
         TaskMetrics::add(&self.metrics.records_rejected, rejects.pending.len() as u64);
         let Some(writer) = &mut self.dead_letters else {
-            return Err(TaskError::Internal("rejections queued without a dead-letter output".into()));
+            return Err(TaskError::Internal(
+                "rejections queued without a dead-letter output".into(),
+            ));
         };
         for rejection in rejects.pending.drain(..) {
             writer.write(rejection.to_dead_letter(), &self.control)?;
@@ -139,7 +149,11 @@ impl Outputs {
     }
 
     fn next_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.writers.iter().chain(self.dead_letters.as_ref()).filter_map(|w| w.next_deadline(timeout)).min()
+        self.writers
+            .iter()
+            .chain(self.dead_letters.as_ref())
+            .filter_map(|w| w.next_deadline(timeout))
+            .min()
     }
 
     fn finish(&mut self) -> Result<(), TaskError> {
@@ -175,7 +189,10 @@ impl Task {
                 control: control.clone(),
                 metrics: deployment.metrics.clone(),
             },
-            rejects: Rejects { route, pending: Vec::new() },
+            rejects: Rejects {
+                route,
+                pending: Vec::new(),
+            },
             buffer_timeout: deployment.buffer_timeout,
             control,
             metrics: deployment.metrics,
@@ -202,7 +219,9 @@ impl Task {
             }
             self.metrics.set_activity(TaskActivity::Busy);
             let started = Instant::now();
-            let Some(source) = self.chain.0.as_mut() else { return Ok(()) };
+            let Some(source) = self.chain.0.as_mut() else {
+                return Ok(());
+            };
             let next = source.next_batch(&mut self.rejects)?;
             self.outputs.route_rejects(&mut self.rejects)?;
             let Some(batch) = next else { return Ok(()) };
@@ -215,7 +234,8 @@ impl Task {
 
     /// A task with inputs: the mailbox loop over input channels, control mail and flush deadlines.
     fn run_inputs(&mut self) -> Result<(), TaskError> {
-        let receivers: Vec<Receiver<StreamElement>> = self.inputs.iter().map(|i| i.receiver.clone()).collect();
+        let receivers: Vec<Receiver<StreamElement>> =
+            self.inputs.iter().map(|i| i.receiver.clone()).collect();
         let mut select = Select::new();
         for receiver in &receivers {
             select.recv(receiver);
@@ -253,7 +273,11 @@ impl Task {
                     select.remove(index);
                     open -= 1;
                 }
-                Err(_) => return Err(TaskError::UpstreamLost { upstream: self.inputs[index].upstream.clone() }),
+                Err(_) => {
+                    return Err(TaskError::UpstreamLost {
+                        upstream: self.inputs[index].upstream.clone(),
+                    });
+                }
             }
         }
         Ok(())
@@ -283,7 +307,11 @@ impl Task {
 }
 
 /// Passes `batch` through `operators` in order.
-fn run_operators(operators: &mut [Box<dyn Operator>], mut batch: RecordBatch, rejects: &mut Rejects) -> Result<RecordBatch, TaskError> {
+fn run_operators(
+    operators: &mut [Box<dyn Operator>],
+    mut batch: RecordBatch,
+    rejects: &mut Rejects,
+) -> Result<RecordBatch, TaskError> {
     for operator in operators {
         if batch.is_empty() {
             break;

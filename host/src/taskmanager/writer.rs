@@ -46,11 +46,17 @@ impl RecordWriter {
 
     /// Partitions `batch` into the per-channel buffers, sending every buffer that fills up.
     /// Returns nanoseconds spent blocked on full channels.
-    pub fn write(&mut self, batch: RecordBatch, control: &Receiver<Control>) -> Result<u64, TaskError> {
+    pub fn write(
+        &mut self,
+        batch: RecordBatch,
+        control: &Receiver<Control>,
+    ) -> Result<u64, TaskError> {
         let n = self.channels.len();
         let mut blocked = 0;
         match self.partitioning {
-            Partitioning::Forward if self.pending[0].is_empty() && batch.len() * 2 >= self.batch_size => {
+            Partitioning::Forward
+                if self.pending[0].is_empty() && batch.len() * 2 >= self.batch_size =>
+            {
                 // Big enough to send as is: no copy.
                 blocked += self.send(0, StreamElement::Records(batch), control)?;
             }
@@ -70,7 +76,8 @@ impl RecordWriter {
             Partitioning::Hash => {
                 for (i, record) in batch.iter().enumerate() {
                     let key = record.key.unwrap_or_default();
-                    let channel = keygroup::subtask_for_key(key, self.max_parallelism, n as u32) as usize;
+                    let channel =
+                        keygroup::subtask_for_key(key, self.max_parallelism, n as u32) as usize;
                     blocked += self.buffer(channel, &batch, i..i + 1, control)?;
                 }
             }
@@ -78,7 +85,13 @@ impl RecordWriter {
         Ok(blocked)
     }
 
-    fn buffer(&mut self, channel: usize, batch: &RecordBatch, records: std::ops::Range<usize>, control: &Receiver<Control>) -> Result<u64, TaskError> {
+    fn buffer(
+        &mut self,
+        channel: usize,
+        batch: &RecordBatch,
+        records: std::ops::Range<usize>,
+        control: &Receiver<Control>,
+    ) -> Result<u64, TaskError> {
         let pending = &mut self.pending[channel];
         if pending.is_empty() {
             self.pending_since[channel] = Some(Instant::now());
@@ -96,20 +109,34 @@ impl RecordWriter {
         if self.pending[channel].is_empty() {
             return Ok(0);
         }
-        let batch = std::mem::replace(&mut self.pending[channel], RecordBatch::with_capacity(self.batch_size, 32));
+        let batch = std::mem::replace(
+            &mut self.pending[channel],
+            RecordBatch::with_capacity(self.batch_size, 32),
+        );
         self.pending_since[channel] = None;
         self.send(channel, StreamElement::Records(batch), control)
     }
 
-    fn send(&self, channel: usize, element: StreamElement, control: &Receiver<Control>) -> Result<u64, TaskError> {
+    fn send(
+        &self,
+        channel: usize,
+        element: StreamElement,
+        control: &Receiver<Control>,
+    ) -> Result<u64, TaskError> {
         send_or_cancel(&self.channels[channel], element, control, &self.downstream)
     }
 
     /// Sends buffers older than `timeout`.
-    pub fn flush_expired(&mut self, now: Instant, timeout: Duration, control: &Receiver<Control>) -> Result<u64, TaskError> {
+    pub fn flush_expired(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        control: &Receiver<Control>,
+    ) -> Result<u64, TaskError> {
         let mut blocked = 0;
         for channel in 0..self.channels.len() {
-            if self.pending_since[channel].is_some_and(|since| now.duration_since(since) >= timeout) {
+            if self.pending_since[channel].is_some_and(|since| now.duration_since(since) >= timeout)
+            {
                 blocked += self.flush(channel, control)?;
             }
         }
@@ -118,7 +145,11 @@ impl RecordWriter {
 
     /// When the oldest buffered record must be sent, if any is buffered.
     pub fn next_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.pending_since.iter().flatten().min().map(|since| *since + timeout)
+        self.pending_since
+            .iter()
+            .flatten()
+            .min()
+            .map(|since| *since + timeout)
     }
 
     /// Sends everything buffered, then end-of-stream on every channel.

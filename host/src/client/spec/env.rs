@@ -11,7 +11,10 @@ pub(super) struct EnvError {
 }
 
 /// Replaces every `${...}` in `text` using `lookup`.
-pub(super) fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
+pub(super) fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, EnvError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -30,7 +33,12 @@ pub(super) fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -
         let offset = text.len() - tail.len();
         let (line, column) = position(text, offset);
         let Some(close) = tail.find('}') else {
-            return Err(EnvError { line, column, message: "`${` without a closing `}`".into(), hint: Some("write `$${` for a literal `${`".into()) });
+            return Err(EnvError {
+                line,
+                column,
+                message: "`${` without a closing `}`".into(),
+                hint: Some("write `$${` for a literal `${`".into()),
+            });
         };
         let body = &tail[2..close];
         let (name, default) = match body.split_once(":-") {
@@ -45,7 +53,9 @@ pub(super) fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -
                 line,
                 column,
                 message: format!("`${{{body}}}` is not a valid variable reference"),
-                hint: Some("use ${NAME} or ${NAME:-default}, NAME made of letters, digits and _".into()),
+                hint: Some(
+                    "use ${NAME} or ${NAME:-default}, NAME made of letters, digits and _".into(),
+                ),
             });
         }
         match lookup(name).or_else(|| default.map(str::to_string)) {

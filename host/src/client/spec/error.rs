@@ -53,10 +53,14 @@ impl SpecError {
             _ => text,
         };
         let (field, message) = match text.split_once(": ") {
-            Some((path, rest)) if !path.contains(' ') && !path.is_empty() => (Some(path.to_string()), rest.to_string()),
+            Some((path, rest)) if !path.contains(' ') && !path.is_empty() => {
+                (Some(path.to_string()), rest.to_string())
+            }
             _ => (None, text),
         };
-        let hint = message.contains("unknown field").then(|| "field names are case-sensitive; see docs/job-spec.md".to_string());
+        let hint = message
+            .contains("unknown field")
+            .then(|| "field names are case-sensitive; see docs/job-spec.md".to_string());
         SpecError {
             file: file.to_path_buf(),
             line: error.location().map(|l| l.line()),

@@ -14,10 +14,15 @@ pub struct Locations {
 impl Locations {
     /// Indexes `text`; a document that does not parse gives an empty index (serde reports why).
     pub fn index(text: &str) -> Self {
-        let mut walker = Walker { stack: Vec::new(), positions: HashMap::new() };
+        let mut walker = Walker {
+            stack: Vec::new(),
+            positions: HashMap::new(),
+        };
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut walker, false);
-        Locations { positions: walker.positions }
+        Locations {
+            positions: walker.positions,
+        }
     }
 
     /// The position of `path`, or of its nearest located parent.
@@ -70,7 +75,11 @@ impl Walker {
 }
 
 fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") }
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
 }
 
 impl MarkedEventReceiver for Walker {

@@ -29,9 +29,24 @@ pub struct LoadedSpec {
 
 impl LoadedSpec {
     /// An error about `field` (a path like `pipeline[2].map.module`), located in the file.
-    pub fn error(&self, field: &str, message: impl Into<String>, hint: Option<String>) -> SpecError {
-        let (line, column) = self.locations.find(field).map_or((None, None), |(l, c)| (Some(l), Some(c)));
-        SpecError { file: self.file.clone(), line, column, field: Some(field.to_string()), message: message.into(), hint }
+    pub fn error(
+        &self,
+        field: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> SpecError {
+        let (line, column) = self
+            .locations
+            .find(field)
+            .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        SpecError {
+            file: self.file.clone(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message: message.into(),
+            hint,
+        }
     }
 }
 
@@ -49,7 +64,11 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<LoadedS
 }
 
 /// Parses job spec `text` as if read from `file`.
-pub fn parse(text: &str, file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<LoadedSpec, SpecError> {
+pub fn parse(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedSpec, SpecError> {
     let text = env::interpolate(text, env).map_err(|e| SpecError {
         file: file.to_path_buf(),
         line: Some(e.line),
@@ -59,8 +78,18 @@ pub fn parse(text: &str, file: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         hint: e.hint,
     })?;
     let locations = Locations::index(&text);
-    let spec: JobSpec = serde_norway::from_str(&text).map_err(|e| SpecError::from_yaml(file, &e))?;
+    let spec: JobSpec =
+        serde_norway::from_str(&text).map_err(|e| SpecError::from_yaml(file, &e))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    Ok(LoadedSpec { spec, file: file.to_path_buf(), dir, locations })
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Ok(LoadedSpec {
+        spec,
+        file: file.to_path_buf(),
+        dir,
+        locations,
+    })
 }

@@ -19,10 +19,16 @@ fn no_env(_: &str) -> Option<String> {
 #[test]
 fn locates_nested_fields_by_path() {
     let loaded = parse(SPEC, Path::new("job.yaml"), &no_env).expect("valid spec");
-    assert_eq!(loaded.locations.find("pipeline[1].flat_map.module"), Some((8, 7)));
+    assert_eq!(
+        loaded.locations.find("pipeline[1].flat_map.module"),
+        Some((8, 7))
+    );
     assert_eq!(loaded.locations.find("modules.words.path"), Some((3, 12)));
     // An unknown path falls back to its nearest parent.
-    assert_eq!(loaded.locations.find("pipeline[1].flat_map.nothing"), Some((7, 5)));
+    assert_eq!(
+        loaded.locations.find("pipeline[1].flat_map.nothing"),
+        Some((7, 5))
+    );
 }
 
 #[test]
@@ -31,7 +37,10 @@ fn a_typo_names_file_line_and_field() {
     let error = parse(&typo, Path::new("job.yaml"), &no_env).expect_err("typo must fail");
     assert_eq!(error.line, Some(8));
     assert!(error.message.contains("unknown field `modul`"), "{error}");
-    assert!(error.message.contains("module"), "names what would be valid: {error}");
+    assert!(
+        error.message.contains("module"),
+        "names what would be valid: {error}"
+    );
 }
 
 #[test]
@@ -48,7 +57,12 @@ fn environment_variables_and_defaults_are_replaced() {
 
 #[test]
 fn an_unset_variable_without_default_names_its_line() {
-    let error = parse("name: x\npipeline:\n  - source: ${MISSING}\n", Path::new("j.yaml"), &no_env).expect_err("unset");
+    let error = parse(
+        "name: x\npipeline:\n  - source: ${MISSING}\n",
+        Path::new("j.yaml"),
+        &no_env,
+    )
+    .expect_err("unset");
     assert_eq!((error.line, error.column), (Some(3), Some(13)));
     assert!(error.message.contains("MISSING"));
 }

@@ -61,8 +61,12 @@ impl BuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::MissingTool { install, .. } => Some(format!("install it with: {install}")),
-            BuildError::UnknownProject { .. } => Some("create one with `weir udf new --lang rust NAME`".into()),
-            BuildError::Failed { .. } => Some("the compiler's messages are above; `weir udf build DIR` rebuilds alone".into()),
+            BuildError::UnknownProject { .. } => {
+                Some("create one with `weir udf new --lang rust NAME`".into())
+            }
+            BuildError::Failed { .. } => Some(
+                "the compiler's messages are above; `weir udf build DIR` rebuilds alone".into(),
+            ),
             BuildError::Io { .. } => None,
         }
     }
@@ -82,7 +86,10 @@ impl UdfBuilder {
 
     /// The component built from `dir`, building it if it is missing or its sources changed.
     pub fn build(&self, dir: &Path) -> Result<BuiltModule, BuildError> {
-        let dir = dir.canonicalize().map_err(|source| BuildError::Io { path: dir.to_path_buf(), source })?;
+        let dir = dir.canonicalize().map_err(|source| BuildError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         if !dir.join("Cargo.toml").exists() {
             return Err(BuildError::UnknownProject { dir });
         }

@@ -16,11 +16,16 @@ pub(super) struct RustBuild {
 
 /// Checks that cargo and the wasm32-wasip2 target are installed.
 pub(super) fn check_toolchain() -> Result<(), BuildError> {
-    let missing_rust = || BuildError::MissingTool {
+    let missing_rust = || {
+        BuildError::MissingTool {
         what: "Rust (cargo)".into(),
         install: "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh && rustup target add wasm32-wasip2".into(),
+    }
     };
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|_| missing_rust())?;
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|_| missing_rust())?;
     if !sysroot.status.success() {
         return Err(missing_rust());
     }
@@ -41,22 +46,39 @@ pub(super) fn build(dir: &Path) -> Result<RustBuild, BuildError> {
     let mut command = Command::new("cargo");
     command
         .current_dir(dir)
-        .args(["build", "--release", "--target", TARGET, "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if std::env::var_os("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS").is_none() {
-        command.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C target-feature=+simd128");
+        command.env(
+            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+            "-C target-feature=+simd128",
+        );
     }
-    let output = command.output().map_err(|source| BuildError::Io { path: dir.to_path_buf(), source })?;
+    let output = command.output().map_err(|source| BuildError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     if !output.status.success() {
-        return Err(BuildError::Failed { dir: dir.to_path_buf(), detail: format!("cargo exited with {}", output.status) });
+        return Err(BuildError::Failed {
+            dir: dir.to_path_buf(),
+            detail: format!("cargo exited with {}", output.status),
+        });
     }
     let manifest = dir.join("Cargo.toml");
     let wasm = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
+        .filter(|message| {
+            message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path())
+        })
         .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|name| name.as_str().map(PathBuf::from))
         .find(|name| name.extension().is_some_and(|e| e == "wasm"))
@@ -66,7 +88,11 @@ pub(super) fn build(dir: &Path) -> Result<RustBuild, BuildError> {
         })?;
     let mut inputs = dep_info(&wasm.with_extension("d"));
     inputs.push(manifest);
-    if let Some(lock) = dir.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.exists()) {
+    if let Some(lock) = dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.exists())
+    {
         inputs.push(lock);
     }
     Ok(RustBuild { wasm, inputs })
@@ -74,8 +100,12 @@ pub(super) fn build(dir: &Path) -> Result<RustBuild, BuildError> {
 
 /// The source files listed in cargo's dep-info file (`out: in1 in2 ...`, spaces escaped).
 fn dep_info(path: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
-    let Some((_, deps)) = text.lines().next().and_then(|line| line.split_once(": ")) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Some((_, deps)) = text.lines().next().and_then(|line| line.split_once(": ")) else {
+        return Vec::new();
+    };
     let mut inputs = Vec::new();
     let mut current = String::new();
     let mut escaped = false;

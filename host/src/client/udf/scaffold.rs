@@ -17,7 +17,11 @@ fn default_sdk() -> Option<PathBuf> {
 }
 
 /// Creates the project `dir` (whose last component names the UDF) in `language`.
-pub fn scaffold(dir: &Path, language: Language, sdk: Option<&Path>) -> Result<Vec<PathBuf>, BuildError> {
+pub fn scaffold(
+    dir: &Path,
+    language: Language,
+    sdk: Option<&Path>,
+) -> Result<Vec<PathBuf>, BuildError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BuildError::Io { path, source }
@@ -25,10 +29,16 @@ pub fn scaffold(dir: &Path, language: Language, sdk: Option<&Path>) -> Result<Ve
     if dir.exists() {
         return Err(BuildError::Io {
             path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists; choose a new name"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists; choose a new name",
+            ),
         });
     }
-    let name = dir.file_name().map(|n| n.to_string_lossy().replace('-', "_")).unwrap_or_else(|| "udf".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().replace('-', "_"))
+        .unwrap_or_else(|| "udf".into());
     let sdk = match sdk.map(Path::to_path_buf).or_else(default_sdk) {
         Some(sdk) => sdk,
         None => {

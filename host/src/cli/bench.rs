@@ -1,0 +1,295 @@
+//! `weir bench`: throughput on the data Apache Flink was measured on here (PROBES.md), through
+//! the whole engine (job graph, task threads, channels) on one core:
+//! (a) generator → blackhole; (b) generator → Wasm map → Wasm filter → sink;
+//! (c) the same with native Rust operators; (d) (b) with JSON payloads.
+//! Every figure is a median of several runs in this process; `--check` verifies the output.
+
+use super::output::{self, count};
+use super::{Outcome, home};
+use crate::client::builder::JobBuilder;
+use crate::client::spec::{LoadedSpec, Locations};
+use crate::client::udf::UdfBuilder;
+use crate::jobmanager::MiniCluster;
+use crate::json::{self, FieldPath};
+use crate::operators::{NativeRegistry, Operator, RejectSink};
+use crate::wasm::{EngineConfig, TransformUdf, WasmEngine};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use weir_proto::RecordBatch;
+use weir_proto::spec::{Blackhole, DatagenMode, DatagenSpec, PayloadFormat, SinkSpec, SourceSpec};
+
+/// Arguments of `weir bench`.
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Events per run.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Runs per job; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Print and cross-check the output checksums of (b), (c) and (d).
+    #[arg(long)]
+    check: bool,
+    /// Directory of the Rust example UDFs.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../udfs/rust"))]
+    udfs: PathBuf,
+}
+
+/// Rows and the sum of `price_eur` seen by the checksum sink.
+type Checksum = Arc<Mutex<(u64, i64)>>;
+
+/// The checksum sink: counts rows and sums `price_eur` (binary: bytes 24..32; JSON: the field).
+struct ChecksumSink {
+    checksum: Checksum,
+    field: FieldPath,
+}
+
+impl Operator for ChecksumSink {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        _: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, crate::error::TaskError> {
+        let mut sum = 0i64;
+        for record in batch.iter() {
+            sum += match record.value.get(24..32) {
+                Some(bytes) if record.value.len() == 32 => {
+                    i64::from_le_bytes(bytes.try_into().unwrap_or_default())
+                }
+                _ => match json::number(record.value, &self.field) {
+                    Ok(json::Number::Int(n)) => n,
+                    _ => 0,
+                },
+            };
+        }
+        let mut checksum = self.checksum.lock().unwrap_or_else(|p| p.into_inner());
+        checksum.0 += batch.len() as u64;
+        checksum.1 += sum;
+        Ok(RecordBatch::default())
+    }
+}
+
+fn u64_at(value: &[u8], index: usize) -> u64 {
+    value
+        .get(index * 8..index * 8 + 8)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+}
+
+/// Native equivalents of the Wasm UDFs: the baseline.
+fn native_convert(batch: RecordBatch) -> RecordBatch {
+    let mut out = RecordBatch::with_capacity(batch.len(), 32);
+    for record in batch.iter() {
+        let price = u64_at(record.value, 2);
+        out.push_with(record.key, record.timestamp, |data| {
+            data.extend_from_slice(&record.value[..24.min(record.value.len())]);
+            data.extend_from_slice(&(price * 908 / 1000).to_le_bytes());
+        });
+    }
+    out
+}
+
+fn native_filter(batch: RecordBatch) -> RecordBatch {
+    let keep: Vec<bool> = batch
+        .iter()
+        .map(|r| u64_at(r.value, 0) % 123 == 0 || u64_at(r.value, 2) > 500)
+        .collect();
+    let mut batch = batch;
+    batch.retain_mask(&keep);
+    batch
+}
+
+struct Bench {
+    cluster: MiniCluster,
+    checksum: Checksum,
+    udfs: PathBuf,
+    events: u64,
+}
+
+impl Bench {
+    fn job(&self, name: &str, payload: PayloadFormat) -> JobBuilder {
+        let source = DatagenSpec {
+            mode: DatagenMode::Bids,
+            count: Some(self.events),
+            rate: None,
+            seed: 0,
+            payload,
+        };
+        JobBuilder::new(name).source(SourceSpec::Datagen(source))
+    }
+
+    /// Runs `job` `runs` times; returns the median records/s and the last run's checksum.
+    fn measure(&self, job: JobBuilder, runs: usize) -> Result<(f64, (u64, i64)), String> {
+        let loaded = LoadedSpec {
+            spec: job.build(),
+            file: PathBuf::from("<weir bench>"),
+            dir: self.udfs.clone(),
+            locations: Locations::default(),
+        };
+        let graph = crate::client::job_graph(&loaded, &UdfBuilder::new(home()))
+            .map_err(|e| e.to_string())?;
+        let mut rates = Vec::new();
+        let mut checksum = (0, 0);
+        for _ in 0..runs.max(1) {
+            *self.checksum.lock().unwrap_or_else(|p| p.into_inner()) = (0, 0);
+            let started = Instant::now();
+            self.cluster
+                .run(&graph, Duration::from_secs(3600), &mut |_| {})
+                .map_err(|e| e.to_string())?;
+            rates.push(self.events as f64 / started.elapsed().as_secs_f64());
+            checksum = *self.checksum.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        rates.sort_by(f64::total_cmp);
+        Ok((rates[rates.len() / 2], checksum))
+    }
+}
+
+/// Nanoseconds per call of a transform UDF over one 1024-record batch, and of the same work
+/// natively: the cost of the Wasm boundary (copying in and out, the call itself).
+fn boundary_cost(engine: &WasmEngine, module: &Path) -> Result<(f64, f64), String> {
+    let loaded = engine
+        .load("bid_filter_bin", module, None)
+        .map_err(|e| e.to_string())?;
+    let mut udf = TransformUdf::new(engine, &loaded, "filter", engine.config().defaults)
+        .map_err(|e| e.to_string())?;
+    let mut batch = RecordBatch::with_capacity(1024, 24);
+    for j in 0..1024 {
+        let (auction, bidder, price, ts) = crate::operators::sources::bid_row(j);
+        batch.push_with(None, ts, |out| {
+            for v in [auction, bidder, price] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        });
+    }
+    let calls = 3000;
+    let started = Instant::now();
+    for _ in 0..calls {
+        std::hint::black_box(udf.process(&mut batch).map_err(|e| e.to_string())?);
+    }
+    let wasm = started.elapsed().as_nanos() as f64 / calls as f64;
+    let started = Instant::now();
+    for _ in 0..calls {
+        std::hint::black_box(native_filter(batch.clone()));
+    }
+    let native = started.elapsed().as_nanos() as f64 / calls as f64;
+    Ok((wasm, native))
+}
+
+pub(crate) fn bench(args: BenchArgs) -> Outcome {
+    match run_bench(&args) {
+        Ok(true) => Outcome::Done,
+        Ok(false) => Outcome::JobFailed,
+        Err(message) => {
+            output::error(&message);
+            Outcome::JobFailed
+        }
+    }
+}
+
+fn run_bench(args: &BenchArgs) -> Result<bool, String> {
+    let engine =
+        WasmEngine::new(EngineConfig::new(home().join("modules"))).map_err(|e| e.to_string())?;
+    let checksum: Checksum = Arc::default();
+    let mut native = NativeRegistry::default();
+    native.register_fn("native-convert", native_convert);
+    native.register_fn("native-filter", native_filter);
+    let sink_checksum = checksum.clone();
+    native.register(
+        "checksum",
+        Arc::new(move |_, _| {
+            Box::new(ChecksumSink {
+                checksum: sink_checksum.clone(),
+                field: FieldPath::parse("price_eur"),
+            }) as Box<dyn Operator>
+        }),
+    );
+    let udfs = args
+        .udfs
+        .canonicalize()
+        .map_err(|e| format!("UDF directory {}: {e}", args.udfs.display()))?;
+    let bench = Bench {
+        cluster: MiniCluster::new(engine.clone(), native),
+        checksum,
+        udfs: udfs.clone(),
+        events: args.events,
+    };
+    println!(
+        "weir bench: {} events per run, parallelism 1, batch 1024, median of {} runs",
+        count(args.events),
+        args.runs
+    );
+    let binary = PayloadFormat::Binary;
+    let blackhole = SinkSpec::Blackhole(Blackhole {});
+    let (a, _) = bench.measure(bench.job("a", binary).sink(blackhole), args.runs)?;
+    let wasm_job = |name: &str, payload, map: &str, filter: &str| {
+        bench
+            .job(name, payload)
+            .module("map", map)
+            .module("filter", filter)
+            .map("map")
+            .filter("filter")
+            .native("checksum")
+    };
+    let (b, b_sum) = bench.measure(
+        wasm_job("b", binary, "bid_convert_bin", "bid_filter_bin"),
+        args.runs,
+    )?;
+    let (c, c_sum) = bench.measure(
+        bench
+            .job("c", binary)
+            .native("native-convert")
+            .native("native-filter")
+            .native("checksum"),
+        args.runs,
+    )?;
+    let (d, d_sum) = bench.measure(
+        wasm_job("d", PayloadFormat::Json, "currency_convert", "bid_filter"),
+        args.runs,
+    )?;
+    let m = |rate: f64| format!("{:>7.2} M records/s", rate / 1e6);
+    println!(
+        "(a) generator -> blackhole                              {}",
+        m(a)
+    );
+    println!(
+        "(b) generator -> Wasm map -> Wasm filter -> sink        {}",
+        m(b)
+    );
+    println!(
+        "(c) generator -> native map -> native filter -> sink    {}",
+        m(c)
+    );
+    println!(
+        "(d) as (b), JSON payloads                               {}",
+        m(d)
+    );
+    println!("(b)/(c) = {:.2}  (target >= 0.70)", b / c);
+    println!(
+        "(b) / Flink 2.3 W2 on this machine (7.0 M/s) = {:.2}  (target >= 1.00)",
+        b / 7.0e6
+    );
+    let (wasm_ns, native_ns) = boundary_cost(
+        &engine,
+        &UdfBuilder::new(home())
+            .build(&udfs.join("bid_filter_bin"))
+            .map_err(|e| e.to_string())?
+            .path,
+    )?;
+    println!(
+        "Wasm filter call on a 1024-record batch: {:.1} us ({:.1} ns/record); native: {:.1} us; boundary + guest = {:.2}x native",
+        wasm_ns / 1e3,
+        wasm_ns / 1024.0,
+        native_ns / 1e3,
+        wasm_ns / native_ns
+    );
+    if !args.check {
+        return Ok(true);
+    }
+    println!("check (b): rows {} sum(price_eur) {}", b_sum.0, b_sum.1);
+    println!("check (c): rows {} sum(price_eur) {}", c_sum.0, c_sum.1);
+    println!("check (d): rows {} sum(price_eur) {}", d_sum.0, d_sum.1);
+    let agree = b_sum == c_sum && c_sum == d_sum;
+    println!("checksums {}", if agree { "agree" } else { "DISAGREE" });
+    Ok(agree)
+}

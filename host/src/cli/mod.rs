@@ -1,0 +1,63 @@
+//! The command line. Data goes to stdout; progress and logs to stderr; the exit code says how
+//! it went (0 done, 1 the job failed, 2 the job spec or the command is wrong).
+
+mod bench;
+mod output;
+mod run;
+mod udf;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Weir: a stream processor whose operators are WebAssembly components.
+#[derive(Parser)]
+#[command(name = "weir", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job on the embedded mini-cluster (a JobManager and a TaskManager in this process).
+    Run(run::RunArgs),
+    /// Check a job spec and show the JobGraph it makes, without running it.
+    Validate(run::ValidateArgs),
+    /// Build, scaffold and inspect UDFs.
+    #[command(subcommand)]
+    Udf(udf::UdfCommand),
+    /// Measure throughput on the shared benchmark data (PROBES.md), Wasm against native.
+    Bench(bench::BenchArgs),
+}
+
+/// How a command ended.
+pub(crate) enum Outcome {
+    Done,
+    JobFailed,
+    BadInput,
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_logging();
+    let outcome = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => run::validate(args),
+        Command::Udf(command) => udf::udf(command),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match outcome {
+        Outcome::Done => ExitCode::SUCCESS,
+        Outcome::JobFailed => ExitCode::from(1),
+        Outcome::BadInput => ExitCode::from(2),
+    }
+}
+
+/// The directory Weir keeps its caches in, created if missing.
+pub(crate) fn home() -> PathBuf {
+    let home = crate::paths::weir_home();
+    let _ = std::fs::create_dir_all(&home);
+    home
+}
