@@ -80,7 +80,21 @@ fn append_shifts_offsets() {
     let mut batch = sample();
     batch.append(&sample());
     assert_eq!(batch.len(), 6);
-    assert_eq!(batch.get(3), RecordRef { key: Some(b"k1"), value: b"value one", timestamp: 10 });
-    assert_eq!(batch.get(4), RecordRef { key: None, value: b"no key", timestamp: 20 });
+    assert_eq!(
+        batch.get(3),
+        RecordRef {
+            key: Some(b"k1"),
+            value: b"value one",
+            timestamp: 10
+        }
+    );
+    assert_eq!(
+        batch.get(4),
+        RecordRef {
+            key: None,
+            value: b"no key",
+            timestamp: 20
+        }
+    );
     batch.validate().expect("valid");
 }

@@ -11,8 +11,8 @@ mod source;
 pub use operator::{AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall};
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
-    DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkSpec, PayloadFormat, SourceSpec,
-    StdinSpec,
+    DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkEvent, NexmarkSpec, PayloadFormat,
+    SourceSpec, StdinSpec,
 };
 
 use serde::{Deserialize, Serialize};

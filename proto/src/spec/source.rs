@@ -89,6 +89,21 @@ pub struct NexmarkSpec {
     /// Events per second of event time (spacing of event timestamps).
     #[serde(default = "default_event_time_rate")]
     pub events_per_second: u64,
+    /// Emit only events of this type (numbering, and so content, stay as in the full stream).
+    #[serde(default)]
+    pub only: Option<NexmarkEvent>,
+}
+
+/// The types of Nexmark event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NexmarkEvent {
+    /// A new user.
+    Person,
+    /// A new auction.
+    Auction,
+    /// A bid on an auction.
+    Bid,
 }
 
 fn default_event_time_rate() -> u64 {

@@ -12,7 +12,7 @@ use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
 use weir_proto::RecordBatch;
-use weir_proto::spec::NexmarkSpec;
+use weir_proto::spec::{NexmarkEvent, NexmarkSpec};
 
 const PERSON_PROPORTION: u64 = 1;
 const AUCTION_PROPORTION: u64 = 3;
@@ -100,17 +100,23 @@ impl NexmarkGenerator {
         GENERATOR_EPOCH_MS + (j as u128 * 1000 / self.events_per_second as u128) as i64
     }
 
+    /// The type of event `j`.
+    pub fn event_type(j: u64) -> NexmarkEvent {
+        match j % TOTAL_PROPORTION {
+            offset if offset < PERSON_PROPORTION => NexmarkEvent::Person,
+            offset if offset < PERSON_PROPORTION + AUCTION_PROPORTION => NexmarkEvent::Auction,
+            _ => NexmarkEvent::Bid,
+        }
+    }
+
     /// Writes event `j` as a JSON object to `out` and returns its event time.
     pub fn write_event(&self, j: u64, out: &mut Vec<u8>) -> i64 {
         let ts = self.timestamp(j);
         let mut rng = Rng(splitmix64(self.seed ^ splitmix64(j)));
-        let offset = j % TOTAL_PROPORTION;
-        if offset < PERSON_PROPORTION {
-            self.person(j, ts, &mut rng, out);
-        } else if offset < PERSON_PROPORTION + AUCTION_PROPORTION {
-            self.auction(j, ts, &mut rng, out);
-        } else {
-            self.bid(j, ts, &mut rng, out);
+        match Self::event_type(j) {
+            NexmarkEvent::Person => self.person(j, ts, &mut rng, out),
+            NexmarkEvent::Auction => self.auction(j, ts, &mut rng, out),
+            NexmarkEvent::Bid => self.bid(j, ts, &mut rng, out),
         }
         ts
     }
@@ -220,6 +226,7 @@ fn recent_person(j: u64, rng: &mut Rng) -> u64 {
 pub(crate) struct NexmarkSource {
     generator: NexmarkGenerator,
     count: Option<u64>,
+    only: Option<NexmarkEvent>,
     share: Share,
     next: u64,
     batch_size: usize,
@@ -236,6 +243,7 @@ impl NexmarkSource {
         NexmarkSource {
             generator: NexmarkGenerator::new(spec.seed, spec.events_per_second),
             count: spec.count,
+            only: spec.only,
             share: Share {
                 subtask: subtask as u64,
                 parallelism: parallelism as u64,
@@ -263,6 +271,12 @@ impl Source for NexmarkSource {
                 break;
             }
             self.next += 1;
+            if self
+                .only
+                .is_some_and(|only| only != NexmarkGenerator::event_type(j))
+            {
+                continue;
+            }
             let ts = self.generator.timestamp(j);
             batch.push_with(None, ts, |out| {
                 self.generator.write_event(j, out);

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README command 1: runs an example job on the embedded mini-cluster (default: word count).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+exec "$CARGO_TARGET_DIR/release/weir" run "${1:-examples/wordcount.yaml}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): formatting, lints, the guest UDF builds, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "== format and lints" >&2
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== guest UDFs (wasm32-wasip2)" >&2
+for workspace in udfs/rust tests/udfs/rust; do
+  (cd "$workspace" && env -u CARGO_TARGET_DIR cargo build --release)
+done
+
+echo "== tests" >&2
+WEIR_BIN="$CARGO_TARGET_DIR/release/weir" cargo test --release --workspace

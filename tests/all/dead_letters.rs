@@ -1,0 +1,86 @@
+//! Bad records are data: they reach the dead-letter sink with module, export and error, and
+//! every other record reaches the main sink.
+
+use crate::harness::{job_file, udf, weir};
+
+fn dead_letter_job(module: &str, input: &str, out: &str, dead: &str) -> String {
+    format!(
+        "name: dlq\nparallelism: 2\nbatch_size: 16\nmodules:\n  m: {{ path: {module:?} }}\ndead_letter:\n  file: {{ path: {dead:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - map: {{ module: m }}\n  - sink: {{ file: {{ path: {out:?} }} }}\n    parallelism: 1\n"
+    )
+}
+
+fn read_lines(path: &std::path::Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path).expect("output file").lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn poison_records_go_to_the_dead_letter_sink_and_the_rest_to_the_main_sink() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut input = String::new();
+    let mut expected = Vec::new();
+    for i in 0..500 {
+        if i % 97 == 5 {
+            input.push_str(&format!("poison {i}\n"));
+        } else {
+            input.push_str(&format!("line {i}\n"));
+            expected.push(format!("line {i}"));
+        }
+    }
+    expected.sort();
+    let (input_path, out, dead) = (dir.path().join("in.txt"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    std::fs::write(&input_path, &input).expect("write input");
+    let yaml = dead_letter_job(&udf("trap_on_poison"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string());
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    assert_eq!(read_lines(&out), expected, "every good record, once");
+    let letters: Vec<serde_json::Value> = read_lines(&dead).iter().map(|l| serde_json::from_str(l).expect("JSON dead letter")).collect();
+    let mut poisoned: Vec<String> = letters.iter().map(|l| l["record"]["value"].as_str().expect("value").to_string()).collect();
+    poisoned.sort();
+    let mut expected_poison: Vec<String> = (0..500).filter(|i| i % 97 == 5).map(|i| format!("poison {i}")).collect();
+    expected_poison.sort();
+    assert_eq!(poisoned, expected_poison);
+    for letter in &letters {
+        assert_eq!(letter["operator"], "map-1");
+        assert_eq!(letter["module"], "m");
+        assert_eq!(letter["export"], "weir:udf/transform@0.1.0#process");
+        assert_eq!(letter["module_sha256"].as_str().map(str::len), Some(64));
+        let error = letter["error"].as_str().expect("error");
+        assert!(error.contains("trapped") && error.contains("poison record"), "{error}");
+    }
+}
+
+#[test]
+fn records_a_udf_reports_as_bad_are_dead_letters_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input: String = (0..200).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    let (input_path, out, dead) = (dir.path().join("in.jsonl"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    std::fs::write(&input_path, &input).expect("write input");
+    let yaml = dead_letter_job(&udf("reject_odd"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string());
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let mut expected: Vec<String> = (0..200).filter(|n| n % 2 == 0).map(|n| format!("{{\"n\":{n}}}")).collect();
+    expected.sort();
+    assert_eq!(read_lines(&out), expected);
+    let letters = read_lines(&dead);
+    assert_eq!(letters.len(), 100);
+    assert!(letters.iter().all(|l| l.contains("odd number")), "{letters:?}");
+}
+
+#[test]
+fn a_line_that_is_not_json_is_a_dead_letter_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input_path, out, dead) = (dir.path().join("in.jsonl"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    std::fs::write(&input_path, "{\"n\":2}\n{broken\n{\"n\":4}\n").expect("write input");
+    let yaml = dead_letter_job(&udf("reject_odd"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string())
+        .replace("format: lines", "format: json");
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    assert_eq!(read_lines(&out), vec!["{\"n\":2}", "{\"n\":4}"]);
+    let letters = read_lines(&dead);
+    assert_eq!(letters.len(), 1);
+    let letter: serde_json::Value = serde_json::from_str(&letters[0]).expect("JSON");
+    assert_eq!(letter["origin"], format!("{}:2", input_path.display()));
+    assert_eq!(letter["record"]["value"], "{broken");
+}
