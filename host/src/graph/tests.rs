@@ -5,7 +5,7 @@ use weir_proto::graph::{ModuleRef, OperatorKind, Partitioning};
 use weir_proto::spec::JobSpec;
 
 fn spec(yaml: &str) -> JobSpec {
-    serde_norway::from_str(yaml).expect("test spec parses")
+    crate::client::spec::from_yaml(yaml).expect("test spec parses")
 }
 
 fn modules() -> BTreeMap<String, ModuleRef> {

@@ -78,8 +78,7 @@ pub fn parse(
         hint: e.hint,
     })?;
     let locations = Locations::index(&text);
-    let spec: JobSpec =
-        serde_norway::from_str(&text).map_err(|e| SpecError::from_yaml(file, &e))?;
+    let spec = from_yaml(&text).map_err(|e| SpecError::from_yaml(file, &e))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")
@@ -92,4 +91,11 @@ pub fn parse(
         dir,
         locations,
     })
+}
+
+/// Parses a job spec, writing enums the way people write YAML: `source: { file: {...} }`.
+pub fn from_yaml(text: &str) -> Result<JobSpec, serde_norway::Error> {
+    serde_norway::with::singleton_map_recursive::deserialize(serde_norway::Deserializer::from_str(
+        text,
+    ))
 }

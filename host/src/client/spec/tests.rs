@@ -66,3 +66,18 @@ fn an_unset_variable_without_default_names_its_line() {
     assert_eq!((error.line, error.column), (Some(3), Some(13)));
     assert!(error.message.contains("MISSING"));
 }
+
+#[test]
+fn block_and_flow_enum_styles_both_parse() {
+    let flow = "name: x\npipeline:\n  - source: { file: { path: a } }\n";
+    let block = "name: x\npipeline:\n  - source:\n      file: { path: a }\n";
+    let block2 = "name: x\npipeline:\n  - source:\n      file:\n        path: a\n";
+    let with_modules =
+        "name: x\nmodules:\n  w: { path: ./w }\npipeline:\n  - source: { file: { path: a } }\n";
+    let sink_after =
+        "name: x\npipeline:\n  - source: { file: { path: a } }\n  - sink: { stdout: {} }\n";
+    for text in [flow, block, block2, with_modules, sink_after] {
+        let parsed = from_yaml(text);
+        assert!(parsed.is_ok(), "{text}: {parsed:?}");
+    }
+}
