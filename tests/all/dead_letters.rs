@@ -10,7 +10,11 @@ fn dead_letter_job(module: &str, input: &str, out: &str, dead: &str) -> String {
 }
 
 fn read_lines(path: &std::path::Path) -> Vec<String> {
-    let mut lines: Vec<String> = std::fs::read_to_string(path).expect("output file").lines().map(str::to_string).collect();
+    let mut lines: Vec<String> = std::fs::read_to_string(path)
+        .expect("output file")
+        .lines()
+        .map(str::to_string)
+        .collect();
     lines.sort();
     lines
 }
@@ -29,16 +33,34 @@ fn poison_records_go_to_the_dead_letter_sink_and_the_rest_to_the_main_sink() {
         }
     }
     expected.sort();
-    let (input_path, out, dead) = (dir.path().join("in.txt"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    let (input_path, out, dead) = (
+        dir.path().join("in.txt"),
+        dir.path().join("out.txt"),
+        dir.path().join("dead.jsonl"),
+    );
     std::fs::write(&input_path, &input).expect("write input");
-    let yaml = dead_letter_job(&udf("trap_on_poison"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string());
+    let yaml = dead_letter_job(
+        &udf("trap_on_poison"),
+        &input_path.display().to_string(),
+        &out.display().to_string(),
+        &dead.display().to_string(),
+    );
     let job = job_file(dir.path(), "job.yaml", &yaml);
     weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
     assert_eq!(read_lines(&out), expected, "every good record, once");
-    let letters: Vec<serde_json::Value> = read_lines(&dead).iter().map(|l| serde_json::from_str(l).expect("JSON dead letter")).collect();
-    let mut poisoned: Vec<String> = letters.iter().map(|l| l["record"]["value"].as_str().expect("value").to_string()).collect();
+    let letters: Vec<serde_json::Value> = read_lines(&dead)
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON dead letter"))
+        .collect();
+    let mut poisoned: Vec<String> = letters
+        .iter()
+        .map(|l| l["record"]["value"].as_str().expect("value").to_string())
+        .collect();
     poisoned.sort();
-    let mut expected_poison: Vec<String> = (0..500).filter(|i| i % 97 == 5).map(|i| format!("poison {i}")).collect();
+    let mut expected_poison: Vec<String> = (0..500)
+        .filter(|i| i % 97 == 5)
+        .map(|i| format!("poison {i}"))
+        .collect();
     expected_poison.sort();
     assert_eq!(poisoned, expected_poison);
     for letter in &letters {
@@ -47,7 +69,10 @@ fn poison_records_go_to_the_dead_letter_sink_and_the_rest_to_the_main_sink() {
         assert_eq!(letter["export"], "weir:udf/transform@0.1.0#process");
         assert_eq!(letter["module_sha256"].as_str().map(str::len), Some(64));
         let error = letter["error"].as_str().expect("error");
-        assert!(error.contains("trapped") && error.contains("poison record"), "{error}");
+        assert!(
+            error.contains("trapped") && error.contains("poison record"),
+            "{error}"
+        );
     }
 }
 
@@ -55,26 +80,50 @@ fn poison_records_go_to_the_dead_letter_sink_and_the_rest_to_the_main_sink() {
 fn records_a_udf_reports_as_bad_are_dead_letters_too() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input: String = (0..200).map(|n| format!("{{\"n\":{n}}}\n")).collect();
-    let (input_path, out, dead) = (dir.path().join("in.jsonl"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    let (input_path, out, dead) = (
+        dir.path().join("in.jsonl"),
+        dir.path().join("out.txt"),
+        dir.path().join("dead.jsonl"),
+    );
     std::fs::write(&input_path, &input).expect("write input");
-    let yaml = dead_letter_job(&udf("reject_odd"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string());
+    let yaml = dead_letter_job(
+        &udf("reject_odd"),
+        &input_path.display().to_string(),
+        &out.display().to_string(),
+        &dead.display().to_string(),
+    );
     let job = job_file(dir.path(), "job.yaml", &yaml);
     weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
-    let mut expected: Vec<String> = (0..200).filter(|n| n % 2 == 0).map(|n| format!("{{\"n\":{n}}}")).collect();
+    let mut expected: Vec<String> = (0..200)
+        .filter(|n| n % 2 == 0)
+        .map(|n| format!("{{\"n\":{n}}}"))
+        .collect();
     expected.sort();
     assert_eq!(read_lines(&out), expected);
     let letters = read_lines(&dead);
     assert_eq!(letters.len(), 100);
-    assert!(letters.iter().all(|l| l.contains("odd number")), "{letters:?}");
+    assert!(
+        letters.iter().all(|l| l.contains("odd number")),
+        "{letters:?}"
+    );
 }
 
 #[test]
 fn a_line_that_is_not_json_is_a_dead_letter_naming_file_and_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (input_path, out, dead) = (dir.path().join("in.jsonl"), dir.path().join("out.txt"), dir.path().join("dead.jsonl"));
+    let (input_path, out, dead) = (
+        dir.path().join("in.jsonl"),
+        dir.path().join("out.txt"),
+        dir.path().join("dead.jsonl"),
+    );
     std::fs::write(&input_path, "{\"n\":2}\n{broken\n{\"n\":4}\n").expect("write input");
-    let yaml = dead_letter_job(&udf("reject_odd"), &input_path.display().to_string(), &out.display().to_string(), &dead.display().to_string())
-        .replace("format: lines", "format: json");
+    let yaml = dead_letter_job(
+        &udf("reject_odd"),
+        &input_path.display().to_string(),
+        &out.display().to_string(),
+        &dead.display().to_string(),
+    )
+    .replace("format: lines", "format: json");
     let job = job_file(dir.path(), "job.yaml", &yaml);
     weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
     assert_eq!(read_lines(&out), vec!["{\"n\":2}", "{\"n\":4}"]);

@@ -6,25 +6,42 @@ use std::collections::BTreeMap;
 /// The reference: words are maximal runs of alphanumeric characters, lowercased.
 fn reference_counts(text: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         *counts.entry(word.to_lowercase()).or_insert(0) += 1;
     }
     counts
 }
 
-fn run_wordcount(input: &str, parallelism: &str, batch_size: &str, chaining: &str) -> BTreeMap<String, u64> {
+fn run_wordcount(
+    input: &str,
+    parallelism: &str,
+    batch_size: &str,
+    chaining: &str,
+) -> BTreeMap<String, u64> {
     let run = weir(
         &["run", "--quiet", "examples/wordcount.yaml"],
-        &[("INPUT", input), ("PARALLELISM", parallelism), ("BATCH_SIZE", batch_size), ("CHAINING", chaining)],
+        &[
+            ("INPUT", input),
+            ("PARALLELISM", parallelism),
+            ("BATCH_SIZE", batch_size),
+            ("CHAINING", chaining),
+        ],
         None,
     )
     .expect_code(0);
     let mut counts = BTreeMap::new();
     for line in run.stdout.lines() {
-        let record: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad output line {line:?}: {e}"));
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad output line {line:?}: {e}"));
         let word = record["word"].as_str().expect("word field").to_string();
         let count = record["count"].as_u64().expect("count field");
-        assert!(counts.insert(word.clone(), count).is_none(), "word {word:?} emitted twice");
+        assert!(
+            counts.insert(word.clone(), count).is_none(),
+            "word {word:?} emitted twice"
+        );
     }
     counts
 }
@@ -36,9 +53,18 @@ fn wordcount_equals_reference_in_every_shape() {
     let expected = reference_counts(&text);
     assert!(expected.len() > 300, "the text has a real vocabulary");
     let input = input.display().to_string();
-    for (parallelism, batch_size, chaining) in [("1", "1024", "true"), ("4", "1024", "true"), ("4", "1024", "false"), ("1", "1", "true"), ("3", "1", "false")] {
+    for (parallelism, batch_size, chaining) in [
+        ("1", "1024", "true"),
+        ("4", "1024", "true"),
+        ("4", "1024", "false"),
+        ("1", "1", "true"),
+        ("3", "1", "false"),
+    ] {
         let counts = run_wordcount(&input, parallelism, batch_size, chaining);
-        assert_eq!(counts, expected, "parallelism {parallelism}, batch size {batch_size}, chaining {chaining}");
+        assert_eq!(
+            counts, expected,
+            "parallelism {parallelism}, batch size {batch_size}, chaining {chaining}"
+        );
     }
 }
 
@@ -47,7 +73,11 @@ fn wordcount_handles_unicode_and_splits_a_big_file_across_readers() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut text = String::new();
     for i in 0..3000 {
-        text.push_str(&format!("Ça va? Ελληνικά café CAFÉ naïve-{} x{}\n", i % 7, i % 13));
+        text.push_str(&format!(
+            "Ça va? Ελληνικά café CAFÉ naïve-{} x{}\n",
+            i % 7,
+            i % 13
+        ));
     }
     let path = dir.path().join("big.txt");
     std::fs::write(&path, &text).expect("write input");

@@ -93,7 +93,7 @@ fn native_convert(batch: RecordBatch) -> RecordBatch {
 fn native_filter(batch: RecordBatch) -> RecordBatch {
     let keep: Vec<bool> = batch
         .iter()
-        .map(|r| u64_at(r.value, 0) % 123 == 0 || u64_at(r.value, 2) > 500)
+        .map(|r| u64_at(r.value, 0).is_multiple_of(123) || u64_at(r.value, 2) > 500)
         .collect();
     let mut batch = batch;
     batch.retain_mask(&keep);

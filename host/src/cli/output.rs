@@ -65,12 +65,7 @@ impl Progress {
         if rejected > 0 {
             line.push_str(&format!(" · rejected {}", count(rejected)));
         }
-        if let Some(v) = progress
-            .vertices
-            .iter()
-            .filter(|v| v.backpressured_now > 0)
-            .last()
-        {
+        if let Some(v) = progress.vertices.iter().rfind(|v| v.backpressured_now > 0) {
             line.push_str(&format!(" · backpressure at {}", v.name));
         }
         line
@@ -106,7 +101,7 @@ pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -96,7 +96,7 @@ impl Operator for KeyByUdf {
                     &self.export,
                     |single| {
                         let (keys, errors) = udf.select_keys(single)?;
-                        rekey(single, &vec![!errors.is_empty()], &keys, &mut out);
+                        rekey(single, &[!errors.is_empty()], &keys, &mut out);
                         Ok(errors)
                     },
                     rejects,

@@ -262,7 +262,7 @@ fn check_exports<W: World>(
         .map(|(name, _)| name.to_string())
         .collect();
     let expected = versioned(W::INTERFACE);
-    if exports.iter().any(|name| *name == expected) {
+    if exports.contains(&expected) {
         return Ok(());
     }
     if let Some(found) = exports

@@ -199,9 +199,8 @@ impl NexmarkGenerator {
 
 /// Base-0 id of the last person created at or before event `j`.
 fn last_person(j: u64) -> u64 {
-    let epoch = j / TOTAL_PROPORTION;
-    let offset = (j % TOTAL_PROPORTION).min(PERSON_PROPORTION - 1);
-    epoch * PERSON_PROPORTION + offset
+    // One person per block, first in the block: it exists from the block's first event on.
+    j / TOTAL_PROPORTION * PERSON_PROPORTION
 }
 
 /// Base-0 id of the last auction created at or before event `j`.

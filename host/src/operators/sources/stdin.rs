@@ -6,7 +6,7 @@
 use super::lines::{LineDecoder, trim_newline};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use std::io::BufRead;
 use weir_proto::RecordBatch;
 
@@ -80,10 +80,7 @@ impl Source for StdinSource {
                 rejects,
             )?;
             if batch.len() < self.batch_size {
-                next = match self.lines.try_recv() {
-                    Ok(line) => Some(line),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                };
+                next = self.lines.try_recv().ok();
             }
         }
         Ok(Some(batch))
