@@ -51,7 +51,7 @@ impl Progress {
             .sinks
             .iter()
             .filter_map(|&v| progress.vertices.get(v))
-            .map(|v| v.records_in)
+            .map(|v| v.records_to_last)
             .sum();
         let rejected: u64 = progress.vertices.iter().map(|v| v.records_rejected).sum();
         let seconds = progress.elapsed.as_secs_f64().max(1e-9);

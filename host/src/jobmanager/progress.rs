@@ -15,6 +15,8 @@ pub struct VertexProgress {
     pub records_in: u64,
     /// Records out.
     pub records_out: u64,
+    /// Records that reached the last operator of the vertex's chain.
+    pub records_to_last: u64,
     /// Records rejected to the dead-letter sink.
     pub records_rejected: u64,
     /// Share of wall time its subtasks spent processing (0..1, averaged).
@@ -50,6 +52,7 @@ impl JobProgress {
                     parallelism: tasks.len() as u32,
                     records_in: sum(&|t| TaskMetrics::get(&t.records_in)),
                     records_out: sum(&|t| TaskMetrics::get(&t.records_out)),
+                    records_to_last: sum(&|t| TaskMetrics::get(&t.records_to_last)),
                     records_rejected: sum(&|t| TaskMetrics::get(&t.records_rejected)),
                     busy_ratio: sum(&|t| TaskMetrics::get(&t.busy_ns)) as f64 / wall / n,
                     backpressured_ratio: sum(&|t| TaskMetrics::get(&t.backpressured_ns)) as f64
@@ -63,14 +66,5 @@ impl JobProgress {
             })
             .collect();
         JobProgress { elapsed, vertices }
-    }
-
-    /// Records read by the sources.
-    pub fn records_read(&self, graph_sources: &[usize]) -> u64 {
-        graph_sources
-            .iter()
-            .filter_map(|&v| self.vertices.get(v))
-            .map(|v| v.records_in)
-            .sum()
     }
 }

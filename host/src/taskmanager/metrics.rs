@@ -25,6 +25,9 @@ pub struct TaskMetrics {
     pub records_in: AtomicU64,
     /// Records emitted downstream.
     pub records_out: AtomicU64,
+    /// Records that reached the last operator of the chain (for a chain ending in a sink: the
+    /// records written out).
+    pub records_to_last: AtomicU64,
     /// Records rejected (to the dead-letter sink).
     pub records_rejected: AtomicU64,
     /// Nanoseconds spent processing.

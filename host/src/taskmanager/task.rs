@@ -284,7 +284,7 @@ impl Task {
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
-        let result = run_operators(&mut self.chain.1, batch, &mut self.rejects);
+        let result = run_operators(&mut self.chain.1, batch, &mut self.rejects, &self.metrics);
         self.outputs.route_rejects(&mut self.rejects)?;
         self.outputs.emit(result?)
     }
@@ -295,9 +295,9 @@ impl Task {
         let operators = &mut self.chain.1;
         for i in 0..operators.len() {
             let (head, tail) = operators.split_at_mut(i + 1);
-            let (rejects, outputs) = (&mut self.rejects, &mut self.outputs);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
             head[i].finish(&mut |batch| {
-                let result = run_operators(tail, batch, rejects);
+                let result = run_operators(tail, batch, rejects, metrics);
                 outputs.route_rejects(rejects)?;
                 outputs.emit(result?)
             })?;
@@ -306,15 +306,20 @@ impl Task {
     }
 }
 
-/// Passes `batch` through `operators` in order.
+/// Passes `batch` through `operators` in order, counting what reaches the last one.
 fn run_operators(
     operators: &mut [Box<dyn Operator>],
     mut batch: RecordBatch,
     rejects: &mut Rejects,
+    metrics: &TaskMetrics,
 ) -> Result<RecordBatch, TaskError> {
-    for operator in operators {
+    let last = operators.len().saturating_sub(1);
+    for (i, operator) in operators.iter_mut().enumerate() {
         if batch.is_empty() {
             break;
+        }
+        if i == last {
+            TaskMetrics::add(&metrics.records_to_last, batch.len() as u64);
         }
         batch = operator.process(batch, rejects)?;
     }
