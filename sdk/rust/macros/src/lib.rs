@@ -1,0 +1,106 @@
+//! The attribute macros of weir-sdk. Each keeps the user's item as it is and adds the export of
+//! the matching `weir:udf` interface, calling the item through weir-sdk's batch loops.
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::{Item, ItemFn, parse_macro_input};
+
+/// Exports a function `fn(Record) -> T` as a map (`weir:udf/transform`).
+#[proc_macro_attribute]
+pub fn map(_args: TokenStream, item: TokenStream) -> TokenStream {
+    transform(item, quote!(run_map))
+}
+
+/// Exports a function `fn(Record) -> bool` as a filter (`weir:udf/transform`).
+#[proc_macro_attribute]
+pub fn filter(_args: TokenStream, item: TokenStream) -> TokenStream {
+    transform(item, quote!(run_filter))
+}
+
+/// Exports a function `fn(Record) -> Vec<T>` as a flat_map (`weir:udf/transform`).
+#[proc_macro_attribute]
+pub fn flat_map(_args: TokenStream, item: TokenStream) -> TokenStream {
+    transform(item, quote!(run_flat_map))
+}
+
+fn transform(item: TokenStream, runner: proc_macro2::TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    let name = &function.sig.ident;
+    quote! {
+        #function
+        const _: () = {
+            struct __WeirUdf;
+            impl ::weir_sdk::__private::TransformGuest for __WeirUdf {
+                fn process(input: ::weir_sdk::__private::TransformBatch) -> ::weir_sdk::__private::TransformOutput {
+                    ::weir_sdk::__private::#runner(input, #name)
+                }
+            }
+            ::weir_sdk::bindings::transform::export_transform!(__WeirUdf with_types_in ::weir_sdk::bindings::transform);
+        };
+    }
+    .into()
+}
+
+/// Exports a function `fn(Record) -> K` (K: bytes or text) as a key selector.
+#[proc_macro_attribute]
+pub fn key_selector(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    let name = &function.sig.ident;
+    quote! {
+        #function
+        const _: () = {
+            struct __WeirUdf;
+            impl ::weir_sdk::__private::KeyGuest for __WeirUdf {
+                fn select_keys(input: ::weir_sdk::__private::KeyBatch) -> ::weir_sdk::__private::KeysOutput {
+                    ::weir_sdk::__private::run_key_selector(input, #name)
+                }
+            }
+            ::weir_sdk::bindings::key::export_key_selector!(__WeirUdf with_types_in ::weir_sdk::bindings::key);
+        };
+    }
+    .into()
+}
+
+/// Exports a type implementing `weir_sdk::Aggregate` as an aggregate function.
+#[proc_macro_attribute]
+pub fn aggregate(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as Item);
+    let name = match &item {
+        Item::Struct(s) => &s.ident,
+        Item::Enum(e) => &e.ident,
+        _ => {
+            return syn::Error::new_spanned(&item, "#[weir_sdk::aggregate] goes on the struct or enum that implements weir_sdk::Aggregate")
+                .to_compile_error()
+                .into();
+        }
+    };
+    quote! {
+        #item
+        const _: () = {
+            struct __WeirUdf;
+            impl ::weir_sdk::__private::AggregateGuest for __WeirUdf {
+                fn create_accumulator() -> ::std::vec::Vec<u8> {
+                    ::weir_sdk::__private::create_accumulator::<#name>()
+                }
+                fn add(
+                    accumulators: ::weir_sdk::__private::AggregateBlobs,
+                    groups: ::std::vec::Vec<u32>,
+                    input: ::weir_sdk::__private::AggregateBatch,
+                ) -> ::weir_sdk::__private::AddOutput {
+                    ::weir_sdk::__private::add::<#name>(accumulators, groups, input)
+                }
+                fn merge(
+                    left: ::weir_sdk::__private::AggregateBlobs,
+                    right: ::weir_sdk::__private::AggregateBlobs,
+                ) -> ::weir_sdk::__private::AggregateBlobs {
+                    ::weir_sdk::__private::merge::<#name>(left, right)
+                }
+                fn get_result(accumulators: ::weir_sdk::__private::AggregateBlobs) -> ::weir_sdk::__private::AggregateBlobs {
+                    ::weir_sdk::__private::get_result::<#name>(accumulators)
+                }
+            }
+            ::weir_sdk::bindings::aggregate::export_aggregate!(__WeirUdf with_types_in ::weir_sdk::bindings::aggregate);
+        };
+    }
+    .into()
+}
