@@ -215,9 +215,14 @@ pub fn build_stream_graph(
         by_name.insert(name.clone(), output);
         previous = Some((name, output));
     }
-    if let Some(dangling) = (0..graph.nodes.len())
-        .find(|&n| !read[n] && !matches!(graph.nodes[n].kind, OperatorKind::Sink(_)))
-    {
+    if let Some(dangling) = (0..graph.nodes.len()).find(|&n| {
+        // A native operator may be a sink of its own (the builder API's escape hatch).
+        !read[n]
+            && !matches!(
+                graph.nodes[n].kind,
+                OperatorKind::Sink(_) | OperatorKind::Native(_)
+            )
+    }) {
         let index = spec
             .pipeline
             .iter()
