@@ -46,7 +46,7 @@ impl Progress {
             .sources
             .iter()
             .filter_map(|&v| progress.vertices.get(v))
-            .map(|v| v.records_out)
+            .map(|v| v.records_in)
             .sum();
         let written: u64 = self
             .sinks
