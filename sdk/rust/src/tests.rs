@@ -1,7 +1,10 @@
 use crate::__private::{TransformBatch, run_filter, run_flat_map, run_map};
 use crate::{AccCodec, Out, Record};
 
-fn batch(records: &[(Option<&[u8]>, &[u8], i64)]) -> TransformBatch {
+/// A record as a test writes it: key, value, timestamp.
+type Row<'a> = (Option<&'a [u8]>, &'a [u8], i64);
+
+fn batch(records: &[Row<'_>]) -> TransformBatch {
     let mut b = crate::batch::Builder::default();
     for (key, value, ts) in records {
         b.push(*key, value, *ts);
