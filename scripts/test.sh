@@ -14,4 +14,7 @@ for workspace in udfs/rust tests/udfs/rust; do
 done
 
 echo "== tests" >&2
-WEIR_BIN="$CARGO_TARGET_DIR/release/weir" cargo test --release --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+WEIR_BIN="$CARGO_TARGET_DIR/release/weir" cargo test --release --workspace 2>&1 | tee "$log"
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
