@@ -2,7 +2,7 @@
 
 use super::output;
 use super::{Outcome, home};
-use crate::client::udf::{Language, UdfBuilder, scaffold};
+use crate::client::udf::{BuildError, Language, UdfBuilder, scaffold};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -40,14 +40,7 @@ pub(crate) fn udf(command: UdfCommand) -> Outcome {
                 eprintln!("{} {how}: sha256 {}", dir.display(), built.sha256);
                 Outcome::Done
             }
-            Err(error) => {
-                let hint = error
-                    .hint()
-                    .map(|h| format!("\n  hint: {h}"))
-                    .unwrap_or_default();
-                output::error(&format!("{error}{hint}"));
-                Outcome::BadInput
-            }
+            Err(error) => build_failed(&error),
         },
         UdfCommand::New { lang, name, sdk } => match scaffold(&name, lang, sdk.as_deref()) {
             Ok(files) => {
@@ -57,14 +50,17 @@ pub(crate) fn udf(command: UdfCommand) -> Outcome {
                 eprintln!("build it with: weir udf build {}", name.display());
                 Outcome::Done
             }
-            Err(error) => {
-                let hint = error
-                    .hint()
-                    .map(|h| format!("\n  hint: {h}"))
-                    .unwrap_or_default();
-                output::error(&format!("{error}{hint}"));
-                Outcome::BadInput
-            }
+            Err(error) => build_failed(&error),
         },
     }
+}
+
+/// Prints a build error with its hint.
+fn build_failed(error: &BuildError) -> Outcome {
+    let hint = error
+        .hint()
+        .map(|h| format!("\n  hint: {h}"))
+        .unwrap_or_default();
+    output::error(&format!("{error}{hint}"));
+    Outcome::BadInput
 }

@@ -25,17 +25,7 @@ pub(crate) fn isolate_poison(
         single.clear();
         single.push_ref(record);
         match call_one(&mut single) {
-            Ok(errors) => {
-                for error in errors {
-                    rejects.reject(record_error(
-                        operator,
-                        module,
-                        export,
-                        error.message,
-                        record.into(),
-                    ))?;
-                }
-            }
+            Ok(errors) => reject_errors(errors, &single, operator, module, export, rejects)?,
             Err(error) if error.failure.is_deterministic() => {
                 rejects.reject(Rejection {
                     operator: operator.to_string(),
@@ -58,20 +48,24 @@ pub(crate) fn isolate_poison(
     Ok(())
 }
 
-/// The rejection for a record the guest itself reported as bad.
-pub(crate) fn record_error(
+/// Rejects the records of `batch` that the guest itself reported as bad.
+pub(crate) fn reject_errors(
+    errors: Vec<RecordError>,
+    batch: &RecordBatch,
     operator: &str,
     module: &ModuleIdentity,
     export: &str,
-    message: String,
-    record: OwnedRecord,
-) -> Rejection {
-    Rejection {
-        operator: operator.to_string(),
-        module: Some(module.clone()),
-        export: Some(export.to_string()),
-        error: message,
-        origin: None,
-        record,
+    rejects: &mut dyn RejectSink,
+) -> Result<(), TaskError> {
+    for error in errors {
+        rejects.reject(Rejection {
+            operator: operator.to_string(),
+            module: Some(module.clone()),
+            export: Some(export.to_string()),
+            error: error.message,
+            origin: None,
+            record: batch.get(error.index as usize).into(),
+        })?;
     }
+    Ok(())
 }

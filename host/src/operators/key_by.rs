@@ -1,7 +1,7 @@
 //! key_by: gives each record a key, by a JSON field or a Wasm key selector. The edge after it
 //! hash-partitions by that key.
 
-use super::isolate::{isolate_poison, record_error};
+use super::isolate::{isolate_poison, reject_errors};
 use super::{Operator, RejectSink, Rejection};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath};
@@ -73,17 +73,17 @@ impl Operator for KeyByUdf {
         match self.udf.select_keys(&mut batch) {
             Ok((keys, errors)) => {
                 let mut failed = vec![false; batch.len()];
-                for error in errors {
+                for error in &errors {
                     failed[error.index as usize] = true;
-                    let record = batch.get(error.index as usize).into();
-                    rejects.reject(record_error(
-                        &self.operator,
-                        self.udf.module(),
-                        &self.export,
-                        error.message,
-                        record,
-                    ))?;
                 }
+                reject_errors(
+                    errors,
+                    &batch,
+                    &self.operator,
+                    self.udf.module(),
+                    &self.export,
+                    rejects,
+                )?;
                 rekey(&batch, &failed, &keys, &mut out);
             }
             Err(_) => {

@@ -1,6 +1,6 @@
 //! Wasm map, filter and flat_map: one UDF call per batch.
 
-use super::isolate::{isolate_poison, record_error};
+use super::isolate::{isolate_poison, reject_errors};
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
 use crate::wasm::TransformUdf;
@@ -32,16 +32,14 @@ impl Operator for WasmTransform {
     ) -> Result<RecordBatch, TaskError> {
         match self.udf.process(&mut batch) {
             Ok((output, errors)) => {
-                for error in errors {
-                    let record = batch.get(error.index as usize).into();
-                    rejects.reject(record_error(
-                        &self.operator,
-                        self.udf.module(),
-                        &self.export,
-                        error.message,
-                        record,
-                    ))?;
-                }
+                reject_errors(
+                    errors,
+                    &batch,
+                    &self.operator,
+                    self.udf.module(),
+                    &self.export,
+                    rejects,
+                )?;
                 Ok(output)
             }
             Err(first) => {

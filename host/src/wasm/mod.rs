@@ -21,4 +21,4 @@ mod udf;
 
 pub use engine::{EngineConfig, LoadedModule, SandboxLimits, WasmEngine};
 pub use error::{ModuleError, ModuleIdentity, UdfError, UdfFailure};
-pub use udf::{AggregateUdf, KeyUdf, RecordError, TransformUdf, UdfKind};
+pub use udf::{AggregateUdf, KeyUdf, RecordError, TransformUdf};

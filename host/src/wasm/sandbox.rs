@@ -133,20 +133,21 @@ impl<W: World> Sandbox<W> {
             .as_millis()
             .div_ceil(EPOCH_TICK.as_millis()) as u64
             + 1;
-        if self.live.is_none() {
-            self.live = Some(self.instantiate(function, deadline_ticks)?);
-        }
-        let Some((store, bindings)) = self.live.as_mut() else {
-            unreachable!("instantiated above");
+        let (mut store, bindings) = match self.live.take() {
+            Some(live) => live,
+            None => self.instantiate(function, deadline_ticks)?,
         };
         store.set_epoch_deadline(deadline_ticks);
         store.data().stderr.begin_call();
         store.data().stdout.begin_call();
-        match call(bindings, store) {
-            Ok(result) => Ok(result),
+        match call(&bindings, &mut store) {
+            Ok(result) => {
+                self.live = Some((store, bindings));
+                Ok(result)
+            }
             Err(error) => {
+                // The instance is dropped here: a store that trapped is never used again.
                 let failure = classify(&self.limits, &error, store.data());
-                self.live = None;
                 Err(self.error(function, failure))
             }
         }

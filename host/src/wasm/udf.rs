@@ -9,17 +9,6 @@ use wasmtime::Store;
 use wasmtime::component::InstancePre;
 use weir_proto::{Blobs, RecordBatch};
 
-/// The kinds of UDF export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UdfKind {
-    /// `weir:udf/transform`: map, filter, flat_map.
-    Transform,
-    /// `weir:udf/key-selector`.
-    KeySelector,
-    /// `weir:udf/aggregate`.
-    Aggregate,
-}
-
 /// A guest's verdict that one input record is bad (not a trap: the UDF is fine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {

@@ -57,7 +57,9 @@ pub(super) fn build(dir: &Path) -> Result<RustBuild, BuildError> {
         .stderr(Stdio::inherit());
     // Guests need SIMD (14x slower loops without it). A project's own .cargo/config.toml may set
     // it already; setting it again by environment would make cargo rebuild every other time.
-    let configured = dir.ancestors().any(|d| d.join(".cargo/config.toml").exists());
+    let configured = dir
+        .ancestors()
+        .any(|d| d.join(".cargo/config.toml").exists());
     if !configured && std::env::var_os("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS").is_none() {
         command.env(
             "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",

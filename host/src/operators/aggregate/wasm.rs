@@ -2,7 +2,7 @@
 
 use super::key_of;
 use crate::error::TaskError;
-use crate::operators::isolate::{isolate_poison, record_error};
+use crate::operators::isolate::{isolate_poison, reject_errors};
 use crate::operators::{Operator, RejectSink};
 use crate::wasm::{AggregateUdf, UdfError};
 use std::collections::HashMap;
@@ -97,16 +97,14 @@ impl Operator for WasmAggregate {
         } = grouped;
         match self.udf.add(&mut accumulators, &groups, &mut keyed) {
             Ok(errors) => {
-                for error in errors {
-                    let record = keyed.get(error.index as usize).into();
-                    rejects.reject(record_error(
-                        &self.operator,
-                        self.udf.module(),
-                        &self.export,
-                        error.message,
-                        record,
-                    ))?;
-                }
+                reject_errors(
+                    errors,
+                    &keyed,
+                    &self.operator,
+                    self.udf.module(),
+                    &self.export,
+                    rejects,
+                )?;
                 for (key, acc) in keys.into_iter().zip(accumulators.iter()) {
                     self.state.insert(key, acc.to_vec());
                 }

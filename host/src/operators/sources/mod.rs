@@ -4,6 +4,7 @@ mod datagen;
 mod file;
 mod lines;
 mod nexmark;
+mod numbered;
 mod pacer;
 mod stdin;
 

@@ -6,8 +6,8 @@
 //! log-uniform. Every choice comes from a generator seeded by `(seed, j)`, so an event's content
 //! depends only on its number — the same at any parallelism.
 
-use super::pacer::Pacer;
-use super::{GENERATOR_EPOCH_MS, Share, splitmix64};
+use super::numbered::Numbered;
+use super::{GENERATOR_EPOCH_MS, splitmix64};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
@@ -224,12 +224,8 @@ fn recent_person(j: u64, rng: &mut Rng) -> u64 {
 /// The Nexmark source: this subtask's share of the event numbers.
 pub(crate) struct NexmarkSource {
     generator: NexmarkGenerator,
-    count: Option<u64>,
     only: Option<NexmarkEvent>,
-    share: Share,
-    next: u64,
-    batch_size: usize,
-    pacer: Option<Pacer>,
+    numbers: Numbered,
 }
 
 impl NexmarkSource {
@@ -241,15 +237,8 @@ impl NexmarkSource {
     ) -> Self {
         NexmarkSource {
             generator: NexmarkGenerator::new(spec.seed, spec.events_per_second),
-            count: spec.count,
             only: spec.only,
-            share: Share {
-                subtask: subtask as u64,
-                parallelism: parallelism as u64,
-            },
-            next: 0,
-            batch_size: batch_size.max(1),
-            pacer: spec.rate.map(|rate| Pacer::new(rate / parallelism as u64)),
+            numbers: Numbered::new(spec.count, spec.rate, subtask, parallelism, batch_size),
         }
     }
 }
@@ -259,35 +248,14 @@ impl Source for NexmarkSource {
         &mut self,
         _rejects: &mut dyn RejectSink,
     ) -> Result<Option<RecordBatch>, TaskError> {
-        let limit = self
-            .pacer
-            .as_ref()
-            .map_or(self.batch_size, |p| p.batch_size(self.batch_size));
-        let mut batch = RecordBatch::with_capacity(limit, 200);
-        while batch.len() < limit {
-            let j = self.share.index(self.next);
-            if self.count.is_some_and(|count| j >= count) {
-                break;
+        let (generator, only) = (&self.generator, self.only);
+        Ok(self.numbers.next_batch(200, |j, batch| {
+            if only.is_none_or(|only| only == NexmarkGenerator::event_type(j)) {
+                batch.push_with(None, generator.timestamp(j), |out| {
+                    generator.write_event(j, out);
+                });
             }
-            self.next += 1;
-            if self
-                .only
-                .is_some_and(|only| only != NexmarkGenerator::event_type(j))
-            {
-                continue;
-            }
-            let ts = self.generator.timestamp(j);
-            batch.push_with(None, ts, |out| {
-                self.generator.write_event(j, out);
-            });
-        }
-        if batch.is_empty() {
-            return Ok(None);
-        }
-        if let Some(pacer) = &mut self.pacer {
-            pacer.admit(batch.len() as u64);
-        }
-        Ok(Some(batch))
+        }))
     }
 }
 
