@@ -70,3 +70,26 @@ fn stdin_json_lines_with_a_bad_line_and_no_dead_letter_sink_fails_naming_the_lin
         run.stderr
     );
 }
+
+#[test]
+fn broadcast_sends_every_record_to_every_subtask() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let yaml = format!(
+        "name: b\npipeline:\n  - source: {{ datagen: {{ count: 100 }} }}\n  - broadcast: {{}}\n  - sink: {{ file: {{ path: {:?} }} }}\n    parallelism: 3\n",
+        out.display().to_string()
+    );
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    weir(&["run", "--quiet", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = (0..100).map(|id| format!("{{\"id\":{id}}}")).collect();
+        ids.sort();
+        ids
+    };
+    for part in 0..3 {
+        let text = std::fs::read_to_string(out.join(format!("part-{part}"))).expect("part file");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        assert_eq!(lines, expected, "part {part}");
+    }
+}

@@ -6,5 +6,6 @@ mod dead_letters;
 mod errors;
 mod harness;
 mod nexmark;
+mod stateful_udfs;
 mod udf_cli;
 mod wordcount;

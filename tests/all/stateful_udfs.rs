@@ -1,0 +1,91 @@
+//! Wasm key selectors and Wasm aggregates, and the precompiled-module cache.
+
+use crate::harness::{job_file, udf, weir};
+use std::collections::BTreeMap;
+
+fn bids_job(dir: &std::path::Path, steps: &str) -> std::path::PathBuf {
+    let yaml = format!(
+        "name: bids\nparallelism: ${{P:-1}}\nmodules:\n  key: {{ path: {:?} }}\n  agg: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: 30000, seed: 7, only: bid }} }}\n{steps}  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+        udf("auction_key"),
+        udf("sum_count")
+    );
+    job_file(dir, &format!("job-{}.yaml", steps.len()), &yaml)
+}
+
+#[test]
+fn wasm_key_selector_and_wasm_aggregate_equal_a_reference() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = bids_job(dir.path(), "");
+    let bids = weir(&["run", "--quiet", raw.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let mut per_auction: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+    for line in bids.stdout.lines() {
+        let bid: serde_json::Value = serde_json::from_str(line).expect("JSON bid");
+        let entry = per_auction
+            .entry(bid["auction"].as_i64().expect("auction"))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += bid["price"].as_i64().expect("price");
+    }
+    let mut expected: Vec<String> = per_auction
+        .values()
+        .map(|(n, s)| format!("{{\"count\":{n},\"sum\":{s}}}"))
+        .collect();
+    expected.sort();
+    let job = bids_job(
+        dir.path(),
+        "  - key_by: { module: key }\n  - aggregate: { module: agg }\n",
+    );
+    for parallelism in ["1", "3"] {
+        let run = weir(
+            &["run", "--quiet", job.to_str().expect("utf-8")],
+            &[("P", parallelism)],
+            None,
+        )
+        .expect_code(0);
+        let mut results: Vec<String> = run.stdout.lines().map(str::to_string).collect();
+        results.sort();
+        assert_eq!(results, expected, "parallelism {parallelism}");
+    }
+}
+
+#[test]
+fn a_module_compiles_once_then_loads_precompiled() {
+    let home = tempfile::tempdir().expect("temp WEIR_HOME");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "name: once\nmodules:\n  m: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ count: 10 }} }}\n  - map: {{ module: m }}\n  - sink: {{ blackhole: {{}} }}\n",
+        udf("trap_on_poison")
+    );
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    let env = [
+        ("WEIR_HOME", home.path().to_str().expect("utf-8")),
+        ("WEIR_LOG", "info"),
+    ];
+    let first = weir(
+        &["run", "--quiet", job.to_str().expect("utf-8")],
+        &env,
+        None,
+    )
+    .expect_code(0);
+    assert!(first.stderr.contains("compiled module"), "{}", first.stderr);
+    let cached: Vec<_> = std::fs::read_dir(home.path().join("modules"))
+        .expect("module cache")
+        .collect();
+    assert_eq!(cached.len(), 1, "one precompiled module on disk");
+    let second = weir(
+        &["run", "--quiet", job.to_str().expect("utf-8")],
+        &env,
+        None,
+    )
+    .expect_code(0);
+    assert!(
+        !second.stderr.contains("compiled module"),
+        "loaded from the cache: {}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("building Rust UDF"),
+        "build cache hit: {}",
+        second.stderr
+    );
+}
