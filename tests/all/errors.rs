@@ -163,3 +163,22 @@ fn a_module_path_that_does_not_exist_is_named() {
         run.stderr
     );
 }
+
+#[test]
+fn a_module_over_the_size_limit_is_refused_before_compiling() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let huge = dir.path().join("huge.wasm");
+    let file = std::fs::File::create(&huge).expect("create");
+    file.set_len(65 << 20).expect("grow past 64 MiB");
+    let job = job_file(
+        dir.path(),
+        "job.yaml",
+        &map_job(&huge.display().to_string(), ""),
+    );
+    let run = weir(&["run", job.to_str().expect("utf-8")], &[], Some(b"x\n")).expect_code(1);
+    assert!(
+        run.stderr.contains("module `m`") && run.stderr.contains("module size limit"),
+        "{}",
+        run.stderr
+    );
+}

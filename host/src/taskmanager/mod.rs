@@ -10,6 +10,9 @@ mod metrics;
 mod task;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
 pub use metrics::{TaskActivity, TaskMetrics};
 pub use task::{TaskDeployment, TaskEvent, spawn_task};
