@@ -10,6 +10,7 @@ pub mod batch;
 pub mod graph;
 pub mod keygroup;
 pub mod spec;
+pub mod wire;
 
 pub use batch::{Blobs, RecordBatch, RecordRef};
 

@@ -11,7 +11,12 @@ mod tests;
 pub const FLAG_HAS_KEY: u8 = 1;
 
 /// A batch of records in Weir's flat layout (see the module docs and `proto/wit/udf.wit`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its rkyv archive (see [`crate::wire`]) has the same columns, so a receiver reads records in
+/// place, without deserializing.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct RecordBatch {
     /// Keys and values of all records back to back.
     pub data: Vec<u8>,
@@ -183,35 +188,13 @@ impl RecordBatch {
 
     /// Checks that the columns describe valid records, so [`RecordBatch::get`] cannot panic.
     pub fn validate(&self) -> Result<(), BatchLayoutError> {
-        let n = self.timestamps.len();
-        if self.ends.len() != 2 * n || self.flags.len() != n {
-            return Err(BatchLayoutError::ColumnLengths {
-                ends: self.ends.len(),
-                timestamps: n,
-                flags: self.flags.len(),
-            });
-        }
-        let mut previous = 0u32;
-        for (i, &end) in self.ends.iter().enumerate() {
-            if end < previous || end as usize > self.data.len() {
-                return Err(BatchLayoutError::BadOffset {
-                    record: i / 2,
-                    offset: end,
-                    len: self.data.len(),
-                });
-            }
-            if i % 2 == 0 {
-                let flags = self.flags[i / 2];
-                if flags & !FLAG_HAS_KEY != 0 || (flags & FLAG_HAS_KEY == 0 && end != previous) {
-                    return Err(BatchLayoutError::BadFlags {
-                        record: i / 2,
-                        flags,
-                    });
-                }
-            }
-            previous = end;
-        }
-        Ok(())
+        validate_columns(
+            self.data.len(),
+            self.ends.iter().copied(),
+            self.ends.len(),
+            self.timestamps.len(),
+            &self.flags,
+        )
     }
 
     /// Keeps the records whose entry in `keep` is true, in place and in order.
@@ -288,4 +271,42 @@ impl Blobs {
         }
         Ok(())
     }
+}
+
+/// The layout rules of a batch, over its columns as any representation holds them.
+pub(crate) fn validate_columns(
+    data_len: usize,
+    ends: impl Iterator<Item = u32>,
+    ends_len: usize,
+    records: usize,
+    flags: &[u8],
+) -> Result<(), BatchLayoutError> {
+    if ends_len != 2 * records || flags.len() != records {
+        return Err(BatchLayoutError::ColumnLengths {
+            ends: ends_len,
+            timestamps: records,
+            flags: flags.len(),
+        });
+    }
+    let mut previous = 0u32;
+    for (i, end) in ends.enumerate() {
+        if end < previous || end as usize > data_len {
+            return Err(BatchLayoutError::BadOffset {
+                record: i / 2,
+                offset: end,
+                len: data_len,
+            });
+        }
+        if i % 2 == 0 {
+            let flag = flags[i / 2];
+            if flag & !FLAG_HAS_KEY != 0 || (flag & FLAG_HAS_KEY == 0 && end != previous) {
+                return Err(BatchLayoutError::BadFlags {
+                    record: i / 2,
+                    flags: flag,
+                });
+            }
+        }
+        previous = end;
+    }
+    Ok(())
 }
