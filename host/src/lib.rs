@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod jobmanager;
 pub mod json;
+pub mod net;
 pub mod operators;
 pub mod paths;
 pub mod taskmanager;
