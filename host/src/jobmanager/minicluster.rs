@@ -1,6 +1,7 @@
 //! The embedded mini-cluster: a JobManager and one TaskManager in this process.
 
 use super::deploy::deployments;
+use super::job_status::JobStatus;
 use super::progress::JobProgress;
 use crate::error::TaskError;
 use crate::operators::{NativeRegistry, OperatorFactory};
@@ -73,6 +74,8 @@ impl MiniCluster {
         on_progress: &mut dyn FnMut(&JobProgress),
     ) -> Result<JobOutcome, JobError> {
         let started = Instant::now();
+        let mut status = Lifecycle::new(&graph.name);
+        status.enter(JobStatus::Scheduling);
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
             modules.insert(
@@ -121,6 +124,11 @@ impl MiniCluster {
             }
         }
         drop(events_sender);
+        status.enter(if spawn_error.is_some() {
+            JobStatus::Failing
+        } else {
+            JobStatus::Running
+        });
         let cancel_all = |controls: &[crossbeam_channel::Sender<Control>]| {
             for control in controls {
                 let _ = control.try_send(Control::Cancel);
@@ -149,6 +157,7 @@ impl MiniCluster {
                     let task = task_name(&event);
                     if let Err(error) = event.result {
                         if failures.is_empty() {
+                            status.enter(JobStatus::Failing);
                             cancel_all(&controls);
                         }
                         failures.push((task, error));
@@ -166,6 +175,7 @@ impl MiniCluster {
             let _ = thread.join();
         }
         if let Some(error) = spawn_error {
+            status.enter(JobStatus::Failed);
             return Err(error);
         }
         let root = failures
@@ -173,11 +183,40 @@ impl MiniCluster {
             .position(|(_, e)| !e.is_secondary())
             .unwrap_or(0);
         if !failures.is_empty() {
+            status.enter(JobStatus::Failed);
             let (task, error) = failures.swap_remove(root);
             return Err(JobError::Task { task, error });
         }
         let progress = JobProgress::snapshot(started.elapsed(), &metrics);
         on_progress(&progress);
+        status.enter(JobStatus::Finishing);
+        status.enter(JobStatus::Finished);
         Ok(JobOutcome { progress })
+    }
+}
+
+/// The job's status, moved only along legal transitions (an illegal one is logged as the bug it
+/// is and not applied).
+struct Lifecycle<'a> {
+    job: &'a str,
+    status: JobStatus,
+}
+
+impl<'a> Lifecycle<'a> {
+    fn new(job: &'a str) -> Self {
+        Lifecycle {
+            job,
+            status: JobStatus::Created,
+        }
+    }
+
+    fn enter(&mut self, to: JobStatus) {
+        match self.status.become_(to) {
+            Ok(status) => {
+                tracing::debug!(job = self.job, from = %self.status, to = %status, "job status");
+                self.status = status;
+            }
+            Err(error) => tracing::error!(job = self.job, %error, "illegal job status transition"),
+        }
     }
 }

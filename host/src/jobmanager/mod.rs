@@ -3,8 +3,12 @@
 //! TaskManager, through the same deployment path a cluster uses.
 
 mod deploy;
+mod heartbeat;
+mod job_status;
 mod minicluster;
 mod progress;
 
+pub use heartbeat::FailureDetector;
+pub use job_status::{IllegalTransition, JobStatus};
 pub use minicluster::{JobError, JobOutcome, MiniCluster};
 pub use progress::{JobProgress, VertexProgress};

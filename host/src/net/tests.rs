@@ -52,7 +52,11 @@ fn floating_buffers_go_to_the_channel_with_a_backlog() {
         vec![(0, 3)],
         "three floating buffers lent to channel 0"
     );
-    assert_eq!(gate.buffers(), (5, 1), "2 exclusive + 3 lent are held, 1 left in the pool");
+    assert_eq!(
+        gate.buffers(),
+        (5, 1),
+        "2 exclusive + 3 lent are held, 1 left in the pool"
+    );
 }
 
 /// Senders with random amounts of data, a consumer reading at random: every buffer arrives once,
