@@ -1,11 +1,16 @@
-//! The data plane between TaskManagers. This part is the sans-IO protocol core: credit-based
-//! flow control as state machines that take events and return what to announce or send. The
-//! QUIC transport (issue 3) drives them; they never read a clock or a socket.
+//! The data plane between TaskManagers: QUIC connections with mutual TLS under a cluster CA,
+//! one stream per logical channel carrying rkyv frames, sent against credits. The credit
+//! protocol is a sans-IO core ([`GateCredits`], [`CreditSender`]) that never reads a clock or a
+//! socket; [`DataSender`] and [`DataReceiver`] drive it over QUIC.
 #![deny(clippy::unwrap_used)]
 
+mod channel;
 mod credit;
+mod tls;
 
 #[cfg(test)]
 mod tests;
 
+pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES};
 pub use credit::{CreditError, CreditSender, GateCredits};
+pub use tls::{ALPN, ClusterCa, NodeIdentity, TlsError, client_config, server_config, transport};

@@ -116,3 +116,155 @@ fn random_traffic_is_delivered_exactly_once_within_bounded_memory() {
         }
     }
 }
+
+mod quic {
+    use crate::net::{ClusterCa, DataReceiver, DataSender, client_config, server_config};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    use weir_proto::RecordBatch;
+    use weir_proto::wire::WireElement;
+
+    fn batch(n: u64) -> RecordBatch {
+        let mut batch = RecordBatch::default();
+        for i in 0..100 {
+            batch.push(
+                Some(&n.to_le_bytes()),
+                format!("record {n}/{i}").as_bytes(),
+                (n * 100 + i) as i64,
+            );
+        }
+        batch
+    }
+
+    fn endpoints(
+        server_ca: &ClusterCa,
+        client_ca: &ClusterCa,
+    ) -> (quinn::Endpoint, quinn::Endpoint, SocketAddr) {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let server_identity = server_ca.issue("tm-1").expect("issue");
+        let server = quinn::Endpoint::server(
+            server_config(&server_ca.certificate(), &server_identity).expect("server config"),
+            any,
+        )
+        .expect("server endpoint");
+        let address = server.local_addr().expect("bound");
+        let mut client = quinn::Endpoint::client(any).expect("client endpoint");
+        let client_identity = client_ca.issue("tm-2").expect("issue");
+        // The client trusts the server's CA but presents a certificate from its own.
+        let mut config_ca = server_ca.certificate();
+        if std::ptr::eq(server_ca, client_ca) {
+            config_ca = client_ca.certificate();
+        }
+        client.set_default_client_config(
+            client_config(&config_ca, &client_identity).expect("client config"),
+        );
+        (server, client, address)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_cross_a_real_quic_connection_exactly_once_within_bounded_buffers() {
+        let ca = ClusterCa::generate("test").expect("CA");
+        let (server, client, address) = endpoints(&ca, &ca);
+        let receiving = tokio::spawn(async move {
+            let connection = server
+                .accept()
+                .await
+                .expect("incoming")
+                .await
+                .expect("handshake");
+            let (credits, data) = connection.accept_bi().await.expect("stream");
+            let (channel, mut receiver) = DataReceiver::accept("tm-2", data, credits, 2, 4)
+                .await
+                .expect("channel header");
+            let mut batches = Vec::new();
+            let mut most_held = 0;
+            while let Some(batch) = receiver.next().await.expect("next") {
+                most_held = most_held.max(receiver.buffers_held());
+                batches.push(batch);
+            }
+            (channel, batches, most_held)
+        });
+        let connection = client
+            .connect(address, "tm-1")
+            .expect("connect")
+            .await
+            .expect("handshake");
+        let (send, credits) = connection.open_bi().await.expect("stream");
+        let mut sender = DataSender::open("tm-1", send, credits, 42, 8)
+            .await
+            .expect("open");
+        for n in 0..2000 {
+            sender
+                .send(&WireElement::Records(batch(n)))
+                .await
+                .expect("send");
+            if n % 500 == 0 {
+                sender
+                    .send(&WireElement::Watermark(n as i64))
+                    .await
+                    .expect("watermark");
+            }
+        }
+        sender.finish().await.expect("finish");
+        let (channel, batches, most_held) = receiving.await.expect("receiver task");
+        assert_eq!(channel, 42);
+        assert_eq!(batches.len(), 2000, "every batch, once");
+        for (n, received) in batches.iter().enumerate() {
+            assert_eq!(received, &batch(n as u64), "batch {n} intact and in order");
+        }
+        assert!(
+            most_held <= 2 + 4,
+            "the receiver never holds more than its buffers ({most_held})"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
+        let (ca, stranger) = (
+            ClusterCa::generate("ours").expect("CA"),
+            ClusterCa::generate("theirs").expect("CA"),
+        );
+        let (server, client, address) = endpoints(&ca, &stranger);
+        let accepting = tokio::spawn(async move {
+            let incoming = server.accept().await.expect("incoming");
+            incoming.await.map(|_| ())
+        });
+        let dialled = async {
+            let connection = client
+                .connect(address, "tm-1")
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+            let (mut send, _recv) = connection.open_bi().await.map_err(|e| e.to_string())?;
+            send.write_all(b"WEIR").await.map_err(|e| e.to_string())?;
+            connection.closed().await;
+            Ok::<(), String>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), dialled).await;
+        let accepted = tokio::time::timeout(Duration::from_secs(10), accepting)
+            .await
+            .expect("server decided")
+            .expect("task");
+        assert!(
+            accepted.is_err(),
+            "the server must refuse a client certificate from another CA"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_not_matching_the_dialled_identity_is_refused() {
+        let ca = ClusterCa::generate("test").expect("CA");
+        let (server, client, address) = endpoints(&ca, &ca);
+        let accepting = tokio::spawn(async move {
+            if let Some(incoming) = server.accept().await {
+                let _ = incoming.await;
+            }
+        });
+        let result = client.connect(address, "tm-9").expect("connect").await;
+        assert!(
+            result.is_err(),
+            "tm-1's certificate does not prove it is tm-9"
+        );
+        accepting.abort();
+    }
+}
