@@ -32,6 +32,9 @@ pub(crate) struct BenchArgs {
     /// Print and cross-check the output checksums of (b), (c) and (d).
     #[arg(long)]
     check: bool,
+    /// Measure only one data channel over loopback QUIC (mTLS, credits, checked decoding).
+    #[arg(long)]
+    net: bool,
     /// Directory of the Rust example UDFs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../udfs/rust"))]
     udfs: PathBuf,
@@ -188,6 +191,17 @@ pub(crate) fn bench(args: BenchArgs) -> Outcome {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<bool, String> {
+    if args.net {
+        let batches = (args.events / 1024).max(1);
+        let (records, bytes) = super::bench_net::quic_channel(batches)?;
+        println!(
+            "QUIC data channel, {} batches of 1024 binary bids: {:.2} M records/s, {:.0} MB/s",
+            count(batches),
+            records / 1e6,
+            bytes / 1e6
+        );
+        return Ok(true);
+    }
     let engine =
         WasmEngine::new(EngineConfig::new(home().join("modules"))).map_err(|e| e.to_string())?;
     let checksum: Checksum = Arc::default();

@@ -84,7 +84,7 @@ fn roots(ca: &CertificateDer<'static>) -> Result<Arc<rustls::RootCertStore>, Tls
 pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut transport = quinn::TransportConfig::default();
     let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(9000);
+    mtu.upper_bound(65_000);
     transport
         .max_concurrent_bidi_streams(1024u32.into())
         .stream_receive_window((8u32 << 20).into())

@@ -1,0 +1,91 @@
+//! `weir bench --net`: throughput of one data channel over loopback QUIC, with mutual TLS,
+//! credit-based flow control and checked decoding on receipt — the path records take between
+//! TaskManagers.
+
+use crate::net::{ClusterCa, DataReceiver, DataSender, client_config, server_config};
+use crate::operators::sources::bid_row;
+use std::net::SocketAddr;
+use std::time::Instant;
+use weir_proto::RecordBatch;
+use weir_proto::wire::WireElement;
+
+/// Records per second and bytes per second sending `batches` batches of 1024 binary bids.
+pub(crate) fn quic_channel(batches: u64) -> Result<(f64, f64), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(run(batches))
+}
+
+fn bids(n: u64) -> RecordBatch {
+    let mut batch = RecordBatch::with_capacity(1024, 24);
+    for j in n * 1024..(n + 1) * 1024 {
+        let (auction, bidder, price, ts) = bid_row(j);
+        batch.push_with(None, ts, |out| {
+            for v in [auction, bidder, price] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        });
+    }
+    batch
+}
+
+async fn run(batches: u64) -> Result<(f64, f64), String> {
+    let ca = ClusterCa::generate("bench").map_err(|e| e.to_string())?;
+    let any: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+    let server_id = ca.issue("receiver").map_err(|e| e.to_string())?;
+    let server = quinn::Endpoint::server(
+        server_config(&ca.certificate(), &server_id).map_err(|e| e.to_string())?,
+        any,
+    )
+    .map_err(|e| e.to_string())?;
+    let address = server.local_addr().map_err(|e| e.to_string())?;
+    let mut client = quinn::Endpoint::client(any).map_err(|e| e.to_string())?;
+    let client_id = ca.issue("sender").map_err(|e| e.to_string())?;
+    client.set_default_client_config(
+        client_config(&ca.certificate(), &client_id).map_err(|e| e.to_string())?,
+    );
+    let receiving = tokio::spawn(async move {
+        let incoming = server.accept().await.ok_or("no connection")?;
+        let connection = incoming.await.map_err(|e| e.to_string())?;
+        let (credits, data) = connection.accept_bi().await.map_err(|e| e.to_string())?;
+        let (_, mut receiver) = DataReceiver::accept("sender", data, credits, 4, 16)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut records, mut bytes) = (0u64, 0u64);
+        while let Some(batch) = receiver.next().await.map_err(|e| e.to_string())? {
+            records += batch.len() as u64;
+            bytes += batch.data_len() as u64 + batch.len() as u64 * 17;
+        }
+        Ok::<(u64, u64), String>((records, bytes))
+    });
+    let prepared: Vec<WireElement> = (0..64).map(|n| WireElement::Records(bids(n))).collect();
+    let started = Instant::now();
+    let connection = client
+        .connect(address, "receiver")
+        .map_err(|e| e.to_string())?
+        .await
+        .map_err(|e| e.to_string())?;
+    let (send, credits) = connection.open_bi().await.map_err(|e| e.to_string())?;
+    let mut sender = DataSender::open("receiver", send, credits, 0, 16)
+        .await
+        .map_err(|e| e.to_string())?;
+    for n in 0..batches {
+        sender
+            .send(&prepared[(n % 64) as usize])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    sender.finish().await.map_err(|e| e.to_string())?;
+    let (records, bytes) = receiving.await.map_err(|e| e.to_string())??;
+    let seconds = started.elapsed().as_secs_f64();
+    if records != batches * 1024 {
+        return Err(format!(
+            "sent {} records, received {records}",
+            batches * 1024
+        ));
+    }
+    Ok((records as f64 / seconds, bytes as f64 / seconds))
+}
