@@ -2,6 +2,7 @@
 //! Each test asserts exact outputs — whole results, counts with nothing lost or duplicated.
 
 mod builtins;
+mod cluster;
 mod dead_letters;
 mod errors;
 mod harness;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_net;
+mod cluster;
 mod output;
 mod run;
 mod udf;
@@ -30,6 +31,9 @@ enum Command {
     Udf(udf::UdfCommand),
     /// Measure throughput on the shared benchmark data (PROBES.md), Wasm against native.
     Bench(bench::BenchArgs),
+    /// Set up a cluster: certificates and tokens.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// How a command ended.
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run::validate(args),
         Command::Udf(command) => udf::udf(command),
         Command::Bench(args) => bench::bench(args),
+        Command::Cluster(command) => cluster::cluster(command),
     };
     match outcome {
         Outcome::Done => ExitCode::SUCCESS,

@@ -13,4 +13,7 @@ mod tests;
 
 pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES};
 pub use credit::{CreditError, CreditSender, GateCredits};
-pub use tls::{ALPN, ClusterCa, NodeIdentity, TlsError, client_config, server_config, transport};
+pub use tls::{
+    ALPN, ClusterCa, NodeIdentity, TlsError, client_config, identity_paths, load_ca, server_config,
+    transport,
+};

@@ -1,4 +1,7 @@
 use super::*;
+use crate::net::tls::{
+    ClusterCa, NodeIdentity, TlsError, client_config, identity_paths, load_ca, server_config,
+};
 
 /// A deterministic xorshift stream for the simulation.
 struct Rng(u64);
@@ -267,4 +270,44 @@ mod quic {
         );
         accepting.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_written_as_pem_load_back_and_connect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ClusterCa::generate("saved").expect("CA");
+    std::fs::write(dir.path().join("ca.pem"), ca.certificate_pem()).expect("write CA");
+    for name in ["jobmanager", "taskmanager-1"] {
+        let identity = ca.issue(name).expect("issue");
+        let (cert, key) = identity_paths(dir.path(), name);
+        std::fs::write(cert, identity.chain_pem()).expect("write cert");
+        std::fs::write(key, identity.key_pem()).expect("write key");
+    }
+    let ca_der = load_ca(dir.path()).expect("load CA");
+    let jobmanager = NodeIdentity::load(dir.path(), "jobmanager").expect("load jobmanager");
+    let taskmanager = NodeIdentity::load(dir.path(), "taskmanager-1").expect("load taskmanager");
+    let server = quinn::Endpoint::server(
+        server_config(&ca_der, &jobmanager).expect("server"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .expect("endpoint");
+    let address = server.local_addr().expect("bound");
+    let mut client =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    client.set_default_client_config(client_config(&ca_der, &taskmanager).expect("client"));
+    let accepting =
+        tokio::spawn(async move { server.accept().await.expect("incoming").await.map(|_| ()) });
+    client
+        .connect(address, "jobmanager")
+        .expect("connect")
+        .await
+        .expect("handshake with loaded identities");
+    accepting
+        .await
+        .expect("task")
+        .expect("server accepted the loaded client certificate");
+    assert!(matches!(
+        NodeIdentity::load(dir.path(), "nobody"),
+        Err(TlsError::File { .. })
+    ));
 }

@@ -4,7 +4,9 @@
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,14 @@ pub enum TlsError {
     /// rustls refused the configuration.
     #[error("invalid TLS configuration: {0}")]
     Config(String),
+    /// A certificate or key file could not be read or written.
+    #[error("{path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 /// The cluster's certificate authority.
@@ -32,7 +42,7 @@ pub struct NodeIdentity {
     /// The identity the certificate names (also its DNS subject alternative name).
     pub name: String,
     chain: Vec<CertificateDer<'static>>,
-    key: PrivatePkcs8KeyDer<'static>,
+    key: PrivateKeyDer<'static>,
 }
 
 impl ClusterCa {
@@ -62,9 +72,85 @@ impl ClusterCa {
         Ok(NodeIdentity {
             name: name.to_string(),
             chain: vec![certificate.der().clone(), self.certificate()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         })
     }
+
+    /// The CA certificate as PEM.
+    pub fn certificate_pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// The CA's private key as PEM: whoever holds it can issue cluster certificates.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+}
+
+impl NodeIdentity {
+    /// The certificate chain as PEM (node certificate first).
+    pub fn chain_pem(&self) -> String {
+        self.chain
+            .iter()
+            .map(|der| pem("CERTIFICATE", der))
+            .collect()
+    }
+
+    /// The private key as PEM.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", self.key.secret_der())
+    }
+
+    /// Reads identity `name` from `<dir>/<name>.pem` and `<dir>/<name>-key.pem`.
+    pub fn load(dir: &Path, name: &str) -> Result<Self, TlsError> {
+        let (cert_path, key_path) = identity_paths(dir, name);
+        let file_error = |path: &Path, e: &dyn std::fmt::Display| TlsError::File {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let chain = CertificateDer::pem_file_iter(&cert_path)
+            .map_err(|e| file_error(&cert_path, &e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_error(&cert_path, &e))?;
+        if chain.is_empty() {
+            return Err(file_error(&cert_path, &"holds no certificate"));
+        }
+        let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_error(&key_path, &e))?;
+        Ok(NodeIdentity {
+            name: name.to_string(),
+            chain,
+            key,
+        })
+    }
+}
+
+/// Where identity `name` is kept in a cluster directory.
+pub fn identity_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}-key.pem")),
+    )
+}
+
+/// Reads the cluster CA certificate from `<dir>/ca.pem`.
+pub fn load_ca(dir: &Path) -> Result<CertificateDer<'static>, TlsError> {
+    let path = dir.join("ca.pem");
+    CertificateDer::from_pem_file(&path).map_err(|e| TlsError::File {
+        path,
+        detail: e.to_string(),
+    })
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -108,10 +194,7 @@ pub fn server_config(
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            node.chain.clone(),
-            PrivateKeyDer::Pkcs8(node.key.clone_key()),
-        )
+        .with_single_cert(node.chain.clone(), node.key.clone_key())
         .map_err(|e| TlsError::Config(e.to_string()))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
@@ -129,10 +212,7 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_root_certificates(roots(ca)?)
-        .with_client_auth_cert(
-            node.chain.clone(),
-            PrivateKeyDer::Pkcs8(node.key.clone_key()),
-        )
+        .with_client_auth_cert(node.chain.clone(), node.key.clone_key())
         .map_err(|e| TlsError::Config(e.to_string()))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
