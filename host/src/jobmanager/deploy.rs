@@ -1,15 +1,46 @@
-//! Deployment: the local channels of every edge and the operators of every subtask, all made
-//! before any task starts, so a job that cannot start fails with nothing running.
+//! Deployment: the channels of every edge and the operators of every subtask, all made before
+//! any task starts, so a job that cannot start fails with nothing running. Channels come from a
+//! [`ChannelFactory`]: local bounded queues, or queues bridged over QUIC when producer and
+//! consumer run on different TaskManagers.
 
 use crate::error::TaskError;
 use crate::operators::{OperatorFactory, build_chain};
 use crate::taskmanager::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
+use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 use weir_proto::graph::{JobGraph, Partitioning};
 
 /// Batches a local channel holds before its producer blocks.
-const CHANNEL_CAPACITY: usize = 4;
+pub const CHANNEL_CAPACITY: usize = 4;
+
+/// One end-to-end channel of an edge: the producer subtask's sending end and the consumer
+/// subtask's receiving end.
+pub type ChannelEnds = (Sender<StreamElement>, Receiver<StreamElement>);
+
+/// Makes the channel from subtask `producer.1` of vertex `producer.0` to subtask `consumer.1` of
+/// vertex `consumer.0`.
+pub trait ChannelFactory {
+    /// The channel's two ends.
+    fn channel(
+        &mut self,
+        producer: (usize, u32),
+        consumer: (usize, u32),
+    ) -> Result<ChannelEnds, TaskError>;
+}
+
+/// Every channel local: all subtasks in one TaskManager.
+pub struct LocalChannels;
+
+impl ChannelFactory for LocalChannels {
+    fn channel(
+        &mut self,
+        _producer: (usize, u32),
+        _consumer: (usize, u32),
+    ) -> Result<ChannelEnds, TaskError> {
+        Ok(crossbeam_channel::bounded(CHANNEL_CAPACITY))
+    }
+}
 
 /// A subtask that could not be deployed.
 #[derive(Debug)]
@@ -22,6 +53,7 @@ pub(crate) struct DeployError {
 pub(crate) fn deployments(
     graph: &JobGraph,
     factory: &OperatorFactory<'_>,
+    channels: &mut dyn ChannelFactory,
 ) -> Result<Vec<TaskDeployment>, DeployError> {
     let batch_size = graph.config.batch_size as usize;
     let mut inputs: Vec<Vec<Vec<InputChannel>>> = graph
@@ -48,8 +80,12 @@ pub(crate) fn deployments(
             };
             let mut senders = Vec::with_capacity(targets.len());
             for j in targets {
-                let (sender, receiver) =
-                    crossbeam_channel::bounded::<StreamElement>(CHANNEL_CAPACITY);
+                let (sender, receiver) = channels
+                    .channel((edge.source, i as u32), (edge.target, j as u32))
+                    .map_err(|error| DeployError {
+                        task: format!("{}[{}/{}]", producer.name, i + 1, producer.parallelism),
+                        error,
+                    })?;
                 senders.push(sender);
                 inputs[edge.target][j].push(InputChannel {
                     receiver,

@@ -1,6 +1,6 @@
 //! The embedded mini-cluster: a JobManager and one TaskManager in this process.
 
-use super::deploy::deployments;
+use super::deploy::{ChannelFactory, LocalChannels, deployments};
 use super::job_status::JobStatus;
 use super::progress::JobProgress;
 use crate::error::TaskError;
@@ -66,12 +66,24 @@ impl MiniCluster {
         MiniCluster { engine, native }
     }
 
-    /// Runs `graph` to its end, calling `on_progress` about every `interval`.
+    /// Runs `graph` to its end with every channel local, calling `on_progress` about every
+    /// `interval`.
     pub fn run(
         &self,
         graph: &JobGraph,
         interval: Duration,
         on_progress: &mut dyn FnMut(&JobProgress),
+    ) -> Result<JobOutcome, JobError> {
+        self.run_with_channels(graph, interval, on_progress, &mut LocalChannels)
+    }
+
+    /// Runs `graph` with channels from `channels` (e.g. bridged over QUIC between TaskManagers).
+    pub fn run_with_channels(
+        &self,
+        graph: &JobGraph,
+        interval: Duration,
+        on_progress: &mut dyn FnMut(&JobProgress),
+        channels: &mut dyn ChannelFactory,
     ) -> Result<JobOutcome, JobError> {
         let started = Instant::now();
         let mut status = Lifecycle::new(&graph.name);
@@ -91,7 +103,7 @@ impl MiniCluster {
             limits: self.engine.limits_for(&graph.config.limits),
             batch_size: graph.config.batch_size as usize,
         };
-        let deployments = deployments(graph, &factory).map_err(|e| JobError::Task {
+        let deployments = deployments(graph, &factory, channels).map_err(|e| JobError::Task {
             task: e.task,
             error: e.error,
         })?;

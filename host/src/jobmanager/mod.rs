@@ -2,12 +2,13 @@
 //! job to its end. The embedded mini-cluster (`weir run`) runs it in-process with one
 //! TaskManager, through the same deployment path a cluster uses.
 
-mod deploy;
+pub(crate) mod deploy;
 mod heartbeat;
 mod job_status;
 mod minicluster;
 mod progress;
 
+pub use deploy::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, LocalChannels};
 pub use heartbeat::FailureDetector;
 pub use job_status::{IllegalTransition, JobStatus};
 pub use minicluster::{JobError, JobOutcome, MiniCluster};

@@ -156,6 +156,7 @@ pub struct DataReceiver {
     gate: GateCredits,
     holding: bool,
     ended: bool,
+    sender_done: bool,
 }
 
 impl DataReceiver {
@@ -189,6 +190,7 @@ impl DataReceiver {
             gate: GateCredits::new(1, exclusive, floating),
             holding: false,
             ended: false,
+            sender_done: false,
         };
         Ok((u64::from_le_bytes(id), receiver))
     }
@@ -225,10 +227,16 @@ impl DataReceiver {
                     .map_err(|e: CreditError| self.protocol(e))?;
             }
             for (_, credits) in self.gate.take_announcements() {
-                self.credits
-                    .write_all(&credits.to_le_bytes())
-                    .await
-                    .map_err(|e| self.lost(e))?;
+                if self.sender_done {
+                    continue;
+                }
+                match self.credits.write_all(&credits.to_le_bytes()).await {
+                    Ok(()) => {}
+                    // A sender that sent end-of-stream stops reading credits; whether anything is
+                    // really wrong, the data stream tells.
+                    Err(quinn::WriteError::Stopped(_)) => self.sender_done = true,
+                    Err(error) => return Err(self.lost(error)),
+                }
             }
             let mut header = [0u8; 8];
             self.recv

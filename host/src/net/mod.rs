@@ -4,15 +4,19 @@
 //! socket; [`DataSender`] and [`DataReceiver`] drive it over QUIC.
 #![deny(clippy::unwrap_used)]
 
+mod bridge;
 mod channel;
 mod credit;
+mod split;
 mod tls;
 
 #[cfg(test)]
 mod tests;
 
+pub use bridge::{spawn_inbound, spawn_outbound};
 pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES};
 pub use credit::{CreditError, CreditSender, GateCredits};
+pub use split::SplitChannels;
 pub use tls::{
     ALPN, ClusterCa, NodeIdentity, TlsError, client_config, identity_paths, load_ca, server_config,
     transport,

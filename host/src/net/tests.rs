@@ -311,3 +311,100 @@ async fn identities_written_as_pem_load_back_and_connect() {
         Err(TlsError::File { .. })
     ));
 }
+
+/// The same job, run with every channel local and with its subtasks spread over TaskManagers
+/// connected by QUIC, writes the same output.
+#[test]
+fn a_job_split_over_taskmanagers_by_quic_equals_the_local_run() {
+    use crate::client::builder::JobBuilder;
+    use crate::client::spec::{LoadedSpec, Locations};
+    use crate::client::udf::UdfBuilder;
+    use crate::jobmanager::MiniCluster;
+    use crate::operators::NativeRegistry;
+    use crate::wasm::{EngineConfig, WasmEngine};
+    use std::time::Duration;
+    use weir_proto::spec::{
+        AggregateFn, BuiltinAggregate, DatagenMode, DatagenSpec, FileSinkSpec, PayloadFormat,
+        SinkFormat, SinkSpec, SourceSpec,
+    };
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |out: &str, channels: Option<&mut SplitChannels>| {
+        let source = DatagenSpec {
+            mode: DatagenMode::Bids,
+            count: Some(30_000),
+            rate: None,
+            seed: 0,
+            payload: PayloadFormat::Json,
+        };
+        let functions = vec![
+            BuiltinAggregate {
+                function: AggregateFn::Count,
+                field: None,
+                output: None,
+            },
+            BuiltinAggregate {
+                function: AggregateFn::Max,
+                field: Some("price".into()),
+                output: None,
+            },
+        ];
+        let path = dir.path().join(out).display().to_string();
+        let spec = JobBuilder::new("split")
+            .parallelism(2)
+            .batch_size(256)
+            .source(SourceSpec::Datagen(source))
+            .key_by_field("auction")
+            .aggregate(functions)
+            .sink(SinkSpec::File(FileSinkSpec {
+                path: path.clone(),
+                format: SinkFormat::Json,
+            }))
+            .build();
+        let loaded = LoadedSpec {
+            spec,
+            file: "<test>".into(),
+            dir: dir.path().to_path_buf(),
+            locations: Locations::default(),
+        };
+        let graph = crate::client::job_graph(&loaded, &UdfBuilder::new(dir.path().join("home")))
+            .expect("graph");
+        let engine =
+            WasmEngine::new(EngineConfig::new(dir.path().join("modules"))).expect("engine");
+        let cluster = MiniCluster::new(engine, NativeRegistry::default());
+        let result = match channels {
+            Some(channels) => {
+                cluster.run_with_channels(&graph, Duration::from_secs(60), &mut |_| {}, channels)
+            }
+            None => cluster.run(&graph, Duration::from_secs(60), &mut |_| {}),
+        };
+        result.expect("job runs");
+        let mut lines: Vec<String> = std::fs::read_dir(&path)
+            .expect("part files")
+            .flat_map(|part| {
+                std::fs::read_to_string(part.expect("entry").path())
+                    .expect("read part")
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        (graph, lines)
+    };
+    let (graph, local) = run("local", None);
+    let auctions: std::collections::HashSet<u64> = (0..30_000)
+        .map(|j| crate::operators::sources::bid_row(j).0)
+        .collect();
+    assert_eq!(local.len(), auctions.len(), "one line per auction");
+    let parallelism: Vec<u32> = graph.vertices.iter().map(|v| v.parallelism).collect();
+    for taskmanagers in [2, 3] {
+        let mut split = SplitChannels::new(taskmanagers, parallelism.clone()).expect("network");
+        let (_, remote) = run(&format!("split-{taskmanagers}"), Some(&mut split));
+        assert!(
+            split.remote_channels() > 0,
+            "some channels crossed TaskManagers"
+        );
+        assert_eq!(remote, local, "{taskmanagers} TaskManagers");
+    }
+}

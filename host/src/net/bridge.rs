@@ -1,0 +1,57 @@
+//! Bridges between a task's bounded local queues and QUIC data channels, on dedicated threads:
+//! tasks stay on their own threads and never touch the async runtime, and backpressure passes
+//! through unchanged (a full queue blocks the task; no credit blocks the bridge).
+
+use super::channel::{ChannelError, DataReceiver, DataSender};
+use crate::taskmanager::StreamElement;
+use crossbeam_channel::{Receiver, Sender};
+use tokio::runtime::Handle;
+use weir_proto::wire::WireElement;
+
+/// Forwards everything a producer task puts in `queue` to `channel`, until end-of-stream.
+pub fn spawn_outbound(
+    name: String,
+    queue: Receiver<StreamElement>,
+    mut channel: DataSender,
+    runtime: Handle,
+) -> std::io::Result<std::thread::JoinHandle<Result<(), ChannelError>>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        loop {
+            match queue.recv() {
+                Ok(StreamElement::Records(batch)) => {
+                    runtime.block_on(channel.send(&WireElement::Records(batch)))?
+                }
+                Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
+                // The producer stopped without end-of-stream (it failed or was cancelled): dropping
+                // the channel resets the stream, and the consumer reports its upstream lost.
+                Err(_) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Hands everything `channel` receives to a consumer task's `queue`, then end-of-stream.
+pub fn spawn_inbound(
+    name: String,
+    mut channel: DataReceiver,
+    queue: Sender<StreamElement>,
+    runtime: Handle,
+) -> std::io::Result<std::thread::JoinHandle<Result<(), ChannelError>>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        loop {
+            // On an error the queue is dropped without end-of-stream: the task fails naming its
+            // upstream, and the error is returned for the log.
+            match runtime.block_on(channel.next())? {
+                Some(batch) => {
+                    if queue.send(StreamElement::Records(batch)).is_err() {
+                        return Ok(());
+                    }
+                }
+                None => {
+                    let _ = queue.send(StreamElement::EndOfStream);
+                    return Ok(());
+                }
+            }
+        }
+    })
+}
