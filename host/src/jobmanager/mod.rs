@@ -7,9 +7,11 @@ mod heartbeat;
 mod job_status;
 mod minicluster;
 mod progress;
+mod scheduler;
 
 pub use deploy::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, LocalChannels};
 pub use heartbeat::FailureDetector;
 pub use job_status::{IllegalTransition, JobStatus};
 pub use minicluster::{JobError, JobOutcome, MiniCluster};
 pub use progress::{JobProgress, VertexProgress};
+pub use scheduler::{NotEnoughSlots, Placement, Slot, SlotOffer, schedule};

@@ -6,17 +6,16 @@ use super::bridge::{spawn_inbound, spawn_outbound};
 use super::channel::{DataReceiver, DataSender};
 use super::tls::{ClusterCa, client_config, server_config};
 use crate::error::TaskError;
-use crate::jobmanager::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory};
+use crate::jobmanager::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, Placement};
 use std::net::SocketAddr;
 
-/// Places subtask `s` (counted over all vertices) on TaskManager `s % n`, and connects every pair
-/// of TaskManagers over loopback QUIC.
+/// Runs each subtask on the TaskManager a [`Placement`] gives it, connecting every pair of
+/// TaskManagers over loopback QUIC.
 pub struct SplitChannels {
     runtime: tokio::runtime::Runtime,
     /// `connections[a][b]`: TaskManager `a`'s connection to `b`, and `b`'s end of it.
     connections: Vec<Vec<Option<(quinn::Connection, quinn::Connection)>>>,
-    taskmanagers: usize,
-    parallelism: Vec<u32>,
+    placement: Placement,
     next_channel: u64,
     remote: usize,
 }
@@ -26,8 +25,8 @@ fn net_error(detail: impl ToString) -> TaskError {
 }
 
 impl SplitChannels {
-    /// `taskmanagers` endpoints on loopback for a job whose vertices have `parallelism`.
-    pub fn new(taskmanagers: usize, parallelism: Vec<u32>) -> Result<Self, TaskError> {
+    /// `taskmanagers` endpoints on loopback, running subtasks where `placement` says.
+    pub fn new(taskmanagers: usize, placement: Placement) -> Result<Self, TaskError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -73,16 +72,14 @@ impl SplitChannels {
         Ok(SplitChannels {
             runtime,
             connections,
-            taskmanagers,
-            parallelism,
+            placement,
             next_channel: 0,
             remote: 0,
         })
     }
 
     fn place(&self, vertex: usize, subtask: u32) -> usize {
-        let before: u32 = self.parallelism[..vertex].iter().sum();
-        (before + subtask) as usize % self.taskmanagers
+        self.placement.taskmanager(vertex, subtask)
     }
 
     /// How many channels crossed TaskManagers.

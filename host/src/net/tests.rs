@@ -319,7 +319,7 @@ fn a_job_split_over_taskmanagers_by_quic_equals_the_local_run() {
     use crate::client::builder::JobBuilder;
     use crate::client::spec::{LoadedSpec, Locations};
     use crate::client::udf::UdfBuilder;
-    use crate::jobmanager::MiniCluster;
+    use crate::jobmanager::{MiniCluster, SlotOffer, schedule};
     use crate::operators::NativeRegistry;
     use crate::wasm::{EngineConfig, WasmEngine};
     use std::time::Duration;
@@ -351,7 +351,7 @@ fn a_job_split_over_taskmanagers_by_quic_equals_the_local_run() {
         ];
         let path = dir.path().join(out).display().to_string();
         let spec = JobBuilder::new("split")
-            .parallelism(2)
+            .parallelism(3)
             .batch_size(256)
             .source(SourceSpec::Datagen(source))
             .key_by_field("auction")
@@ -397,14 +397,22 @@ fn a_job_split_over_taskmanagers_by_quic_equals_the_local_run() {
         .map(|j| crate::operators::sources::bid_row(j).0)
         .collect();
     assert_eq!(local.len(), auctions.len(), "one line per auction");
-    let parallelism: Vec<u32> = graph.vertices.iter().map(|v| v.parallelism).collect();
-    for taskmanagers in [2, 3] {
-        let mut split = SplitChannels::new(taskmanagers, parallelism.clone()).expect("network");
-        let (_, remote) = run(&format!("split-{taskmanagers}"), Some(&mut split));
+    for slots in [vec![2, 2], vec![1, 1, 1]] {
+        let offers: Vec<SlotOffer> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| SlotOffer {
+                taskmanager: format!("taskmanager-{}", i + 1),
+                slots: n,
+            })
+            .collect();
+        let placement = schedule(&graph, &offers).expect("enough slots");
+        let mut split = SplitChannels::new(slots.len(), placement).expect("network");
+        let (_, remote) = run(&format!("split-{}", slots.len()), Some(&mut split));
         assert!(
             split.remote_channels() > 0,
             "some channels crossed TaskManagers"
         );
-        assert_eq!(remote, local, "{taskmanagers} TaskManagers");
+        assert_eq!(remote, local, "slots {slots:?}");
     }
 }
