@@ -2,6 +2,7 @@
 //! job to its end. The embedded mini-cluster (`weir run`) runs it in-process with one
 //! TaskManager, through the same deployment path a cluster uses.
 
+mod blob_store;
 pub(crate) mod deploy;
 mod heartbeat;
 mod job_status;
@@ -9,6 +10,7 @@ mod minicluster;
 mod progress;
 mod scheduler;
 
+pub use blob_store::{BlobError, BlobStore};
 pub use deploy::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, LocalChannels};
 pub use heartbeat::FailureDetector;
 pub use job_status::{IllegalTransition, JobStatus};

@@ -2,6 +2,7 @@
 //! the component it produced. Unchanged inputs mean no build at all (not even `cargo`'s check).
 
 use super::{BuildError, BuiltModule};
+use crate::jobmanager::BlobStore;
 use crate::paths::sha256_hex;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -61,12 +62,13 @@ impl BuildCache {
             let path = path.to_path_buf();
             move |source| BuildError::Io { path, source }
         };
-        let bytes = std::fs::read(wasm).map_err(io(wasm))?;
-        let sha256 = sha256_hex(&bytes);
-        std::fs::create_dir_all(&self.blobs).map_err(io(&self.blobs))?;
+        let blob_error = |e: crate::jobmanager::BlobError| BuildError::Failed {
+            dir: dir.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let blobs = BlobStore::open(self.blobs.clone(), u64::MAX).map_err(blob_error)?;
+        let (sha256, path) = blobs.put_file(wasm).map_err(blob_error)?;
         std::fs::create_dir_all(&self.builds).map_err(io(&self.builds))?;
-        let path = self.blobs.join(format!("{sha256}.wasm"));
-        write_atomically(&path, &bytes)?;
         let mut hashed = Vec::new();
         for input in inputs {
             if let Ok(bytes) = std::fs::read(input) {
