@@ -49,6 +49,24 @@ fn a_scaffolded_udf_builds_and_runs_in_a_job() {
     )
     .expect_code(0);
     assert_eq!(run.stdout, "HELLO\nWÖRLD\n");
+    // A changed source is stale: the next run rebuilds it by itself.
+    let source = udf_dir.join("src/lib.rs");
+    let edited = std::fs::read_to_string(&source)
+        .expect("source")
+        .replace("to_uppercase()", "to_lowercase()");
+    std::fs::write(&source, edited).expect("edit source");
+    let run = weir(
+        &["run", "--quiet", job.to_str().expect("utf-8")],
+        &[("WEIR_LOG", "info")],
+        Some("HeLLo\n".as_bytes()),
+    )
+    .expect_code(0);
+    assert_eq!(run.stdout, "hello\n");
+    assert!(
+        run.stderr.contains("building Rust UDF"),
+        "rebuilt: {}",
+        run.stderr
+    );
 }
 
 #[test]
