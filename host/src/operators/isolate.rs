@@ -1,4 +1,5 @@
-//! Poison-record isolation: when a UDF fails on a batch, find the records that make it fail.
+//! Where a Wasm operator's failures are attributed, and poison-record isolation: when a UDF fails
+//! on a batch, find the records that make it fail.
 //!
 //! The batch is replayed one record at a time on a fresh instance. Records that fail
 //! deterministically (a trap, the memory limit) become rejections; the others produce their
@@ -10,62 +11,67 @@ use crate::error::TaskError;
 use crate::wasm::{ModuleIdentity, RecordError, UdfError};
 use weir_proto::RecordBatch;
 
-/// Replays `batch` record by record through `call_one`, which returns the guest's record errors
-/// for its one-record batch and keeps whatever output it produced.
-pub(crate) fn isolate_poison(
-    batch: &RecordBatch,
-    operator: &str,
-    module: &ModuleIdentity,
-    export: &str,
-    mut call_one: impl FnMut(&mut RecordBatch) -> Result<Vec<RecordError>, UdfError>,
-    rejects: &mut dyn RejectSink,
-) -> Result<(), TaskError> {
-    let mut single = RecordBatch::with_capacity(1, 64);
-    for record in batch.iter() {
-        single.clear();
-        single.push_ref(record);
-        match call_one(&mut single) {
-            Ok(errors) => reject_errors(errors, &single, operator, module, export, rejects)?,
-            Err(error) if error.failure.is_deterministic() => {
-                rejects.reject(Rejection {
-                    operator: operator.to_string(),
-                    module: Some(error.module),
-                    export: Some(error.export),
-                    error: error.failure.to_string(),
-                    origin: None,
-                    record: record.into(),
-                })?;
-            }
-            Err(error) => {
-                return Err(TaskError::Udf {
-                    operator: operator.to_string(),
-                    error,
-                    record: Some(OwnedRecord::from(record).to_string()),
-                });
-            }
-        }
-    }
-    Ok(())
+/// A Wasm operator's identity for its rejections and errors: step, module, export.
+pub(crate) struct UdfSite {
+    pub(crate) operator: String,
+    pub(crate) module: ModuleIdentity,
+    pub(crate) export: String,
 }
 
-/// Rejects the records of `batch` that the guest itself reported as bad.
-pub(crate) fn reject_errors(
-    errors: Vec<RecordError>,
-    batch: &RecordBatch,
-    operator: &str,
-    module: &ModuleIdentity,
-    export: &str,
-    rejects: &mut dyn RejectSink,
-) -> Result<(), TaskError> {
-    for error in errors {
-        rejects.reject(Rejection {
-            operator: operator.to_string(),
-            module: Some(module.clone()),
-            export: Some(export.to_string()),
-            error: error.message,
-            origin: None,
-            record: batch.get(error.index as usize).into(),
-        })?;
+impl UdfSite {
+    /// Rejects the records of `batch` that the guest itself reported as bad.
+    pub(crate) fn reject_errors(
+        &self,
+        errors: Vec<RecordError>,
+        batch: &RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<(), TaskError> {
+        for error in errors {
+            rejects.reject(Rejection {
+                operator: self.operator.clone(),
+                module: Some(self.module.clone()),
+                export: Some(self.export.clone()),
+                error: error.message,
+                origin: None,
+                record: batch.get(error.index as usize).into(),
+            })?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Replays `batch` record by record through `call_one`, which returns the guest's record
+    /// errors for its one-record batch and keeps whatever output it produced.
+    pub(crate) fn isolate_poison(
+        &self,
+        batch: &RecordBatch,
+        mut call_one: impl FnMut(&mut RecordBatch) -> Result<Vec<RecordError>, UdfError>,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<(), TaskError> {
+        let mut single = RecordBatch::with_capacity(1, 64);
+        for record in batch.iter() {
+            single.clear();
+            single.push_ref(record);
+            match call_one(&mut single) {
+                Ok(errors) => self.reject_errors(errors, &single, rejects)?,
+                Err(error) if error.failure.is_deterministic() => {
+                    rejects.reject(Rejection {
+                        operator: self.operator.clone(),
+                        module: Some(error.module),
+                        export: Some(error.export),
+                        error: error.failure.to_string(),
+                        origin: None,
+                        record: record.into(),
+                    })?;
+                }
+                Err(error) => {
+                    return Err(TaskError::Udf {
+                        operator: self.operator.clone(),
+                        error,
+                        record: Some(OwnedRecord::from(record).to_string()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }

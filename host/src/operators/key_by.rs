@@ -1,7 +1,7 @@
 //! key_by: gives each record a key, by a JSON field or a Wasm key selector. The edge after it
 //! hash-partitions by that key.
 
-use super::isolate::{isolate_poison, reject_errors};
+use super::isolate::UdfSite;
 use super::{Operator, RejectSink, Rejection};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath};
@@ -47,19 +47,18 @@ impl Operator for KeyByField {
 
 /// key_by a Wasm key selector.
 pub(crate) struct KeyByUdf {
-    operator: String,
+    site: UdfSite,
     udf: KeyUdf,
-    export: String,
 }
 
 impl KeyByUdf {
     pub(crate) fn new(operator: String, udf: KeyUdf) -> Self {
-        let export = udf.export();
-        KeyByUdf {
+        let site = UdfSite {
             operator,
-            udf,
-            export,
-        }
+            module: udf.module().clone(),
+            export: udf.export(),
+        };
+        KeyByUdf { site, udf }
     }
 }
 
@@ -76,24 +75,13 @@ impl Operator for KeyByUdf {
                 for error in &errors {
                     failed[error.index as usize] = true;
                 }
-                reject_errors(
-                    errors,
-                    &batch,
-                    &self.operator,
-                    self.udf.module(),
-                    &self.export,
-                    rejects,
-                )?;
+                self.site.reject_errors(errors, &batch, rejects)?;
                 rekey(&batch, &failed, &keys, &mut out);
             }
             Err(_) => {
-                let module = self.udf.module().clone();
                 let udf = &mut self.udf;
-                isolate_poison(
+                self.site.isolate_poison(
                     &batch,
-                    &self.operator,
-                    &module,
-                    &self.export,
                     |single| {
                         let (keys, errors) = udf.select_keys(single)?;
                         rekey(single, &[!errors.is_empty()], &keys, &mut out);

@@ -1,6 +1,6 @@
 //! Wasm map, filter and flat_map: one UDF call per batch.
 
-use super::isolate::{isolate_poison, reject_errors};
+use super::isolate::UdfSite;
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
 use crate::wasm::TransformUdf;
@@ -8,19 +8,18 @@ use weir_proto::RecordBatch;
 
 /// A map, filter or flat_map step backed by a `weir:udf/transform` component.
 pub(crate) struct WasmTransform {
-    operator: String,
+    site: UdfSite,
     udf: TransformUdf,
-    export: String,
 }
 
 impl WasmTransform {
     pub(crate) fn new(operator: String, udf: TransformUdf) -> Self {
-        let export = udf.export();
-        WasmTransform {
+        let site = UdfSite {
             operator,
-            udf,
-            export,
-        }
+            module: udf.module().clone(),
+            export: udf.export(),
+        };
+        WasmTransform { site, udf }
     }
 }
 
@@ -32,26 +31,15 @@ impl Operator for WasmTransform {
     ) -> Result<RecordBatch, TaskError> {
         match self.udf.process(&mut batch) {
             Ok((output, errors)) => {
-                reject_errors(
-                    errors,
-                    &batch,
-                    &self.operator,
-                    self.udf.module(),
-                    &self.export,
-                    rejects,
-                )?;
+                self.site.reject_errors(errors, &batch, rejects)?;
                 Ok(output)
             }
             Err(first) => {
-                tracing::debug!(operator = %self.operator, error = %first, records = batch.len(), "UDF failed on a batch; isolating the records that cause it");
+                tracing::debug!(operator = %self.site.operator, error = %first, records = batch.len(), "UDF failed on a batch; isolating the records that cause it");
                 let mut output = RecordBatch::default();
-                let module = self.udf.module().clone();
                 let udf = &mut self.udf;
-                isolate_poison(
+                self.site.isolate_poison(
                     &batch,
-                    &self.operator,
-                    &module,
-                    &self.export,
                     |single| {
                         let (out, errors) = udf.process(single)?;
                         output.append(&out);

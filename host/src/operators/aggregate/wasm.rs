@@ -2,7 +2,7 @@
 
 use super::key_of;
 use crate::error::TaskError;
-use crate::operators::isolate::{isolate_poison, reject_errors};
+use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
 use crate::wasm::{AggregateUdf, UdfError};
 use std::collections::HashMap;
@@ -10,9 +10,8 @@ use weir_proto::{Blobs, RecordBatch};
 
 /// Accumulators per key in a `weir:udf/aggregate` component's own encoding.
 pub(crate) struct WasmAggregate {
-    operator: String,
+    site: UdfSite,
     udf: AggregateUdf,
-    export: String,
     initial: Option<Vec<u8>>,
     state: HashMap<Vec<u8>, Vec<u8>>,
     batch_size: usize,
@@ -20,11 +19,14 @@ pub(crate) struct WasmAggregate {
 
 impl WasmAggregate {
     pub(crate) fn new(operator: String, udf: AggregateUdf, batch_size: usize) -> Self {
-        let export = udf.export();
-        WasmAggregate {
+        let site = UdfSite {
             operator,
+            module: udf.module().clone(),
+            export: udf.export(),
+        };
+        WasmAggregate {
+            site,
             udf,
-            export,
             initial: None,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
@@ -45,7 +47,7 @@ impl WasmAggregate {
 
     fn failed(&self, error: UdfError) -> TaskError {
         TaskError::Udf {
-            operator: self.operator.clone(),
+            operator: self.site.operator.clone(),
             error,
             record: None,
         }
@@ -75,7 +77,7 @@ impl Operator for WasmAggregate {
         };
         let mut index: HashMap<&[u8], u32> = HashMap::new();
         for record in batch.iter() {
-            let Some(key) = key_of(record, &self.operator, rejects)? else {
+            let Some(key) = key_of(record, &self.site.operator, rejects)? else {
                 continue;
             };
             let next = index.len() as u32;
@@ -97,26 +99,15 @@ impl Operator for WasmAggregate {
         } = grouped;
         match self.udf.add(&mut accumulators, &groups, &mut keyed) {
             Ok(errors) => {
-                reject_errors(
-                    errors,
-                    &keyed,
-                    &self.operator,
-                    self.udf.module(),
-                    &self.export,
-                    rejects,
-                )?;
+                self.site.reject_errors(errors, &keyed, rejects)?;
                 for (key, acc) in keys.into_iter().zip(accumulators.iter()) {
                     self.state.insert(key, acc.to_vec());
                 }
             }
             Err(_) => {
-                let module = self.udf.module().clone();
                 let (udf, state) = (&mut self.udf, &mut self.state);
-                isolate_poison(
+                self.site.isolate_poison(
                     &keyed,
-                    &self.operator,
-                    &module,
-                    &self.export,
                     |single| {
                         let key = single.get(0).key.unwrap_or_default().to_vec();
                         let mut accs = Blobs::default();
