@@ -2,7 +2,7 @@
 //! credit-based flow control and checked decoding on receipt — the path records take between
 //! TaskManagers.
 
-use crate::net::{ClusterCa, DataReceiver, DataSender, client_config, server_config};
+use crate::net::{ClusterCa, DataReceiver, DataSender, InputGate, client_config, server_config};
 use crate::operators::sources::bid_row;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -51,9 +51,10 @@ async fn run(batches: u64) -> Result<(f64, f64), String> {
         let incoming = server.accept().await.ok_or("no connection")?;
         let connection = incoming.await.map_err(|e| e.to_string())?;
         let (credits, data) = connection.accept_bi().await.map_err(|e| e.to_string())?;
-        let (_, mut receiver) = DataReceiver::accept("sender", data, credits, 4, 16)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (_, mut receiver) =
+            DataReceiver::accept("sender", data, credits, &InputGate::new(4, 16))
+                .await
+                .map_err(|e| e.to_string())?;
         let (mut records, mut bytes) = (0u64, 0u64);
         while let Some(batch) = receiver.next().await.map_err(|e| e.to_string())? {
             records += batch.len() as u64;

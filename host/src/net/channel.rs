@@ -8,9 +8,11 @@
 //! buffer is free again when the consumer asks for the next element. Every received frame is
 //! checked ([`weir_proto::wire::decode`]) before anything reads it.
 
-use super::credit::{CreditError, CreditSender, GateCredits};
+use super::credit::CreditSender;
+use super::gate::InputGate;
 use quinn::{RecvStream, SendStream};
 use rkyv::util::AlignedVec;
+use std::sync::Arc;
 use weir_proto::RecordBatch;
 use weir_proto::wire::{ArchivedWireElement, WireElement, WireError, decode, encode};
 
@@ -148,25 +150,25 @@ impl DataSender {
     }
 }
 
-/// The receiving end of a data channel, with its own buffers (`exclusive` + `floating`).
+/// The receiving end of a data channel; its buffers belong to an [`InputGate`] it may share with
+/// the consumer's other channels.
 pub struct DataReceiver {
     peer: String,
     recv: RecvStream,
-    credits: SendStream,
-    gate: GateCredits,
+    gate: Arc<InputGate>,
+    channel: usize,
     holding: bool,
     ended: bool,
-    sender_done: bool,
 }
 
 impl DataReceiver {
-    /// Accepts a channel on `recv`, granting credits on `credits`; returns the channel's id.
+    /// Accepts a channel on `recv` into `gate`, which grants credits on `credits`; returns the
+    /// channel's id.
     pub async fn accept(
         peer: &str,
         mut recv: RecvStream,
         credits: SendStream,
-        exclusive: u32,
-        floating: u32,
+        gate: &Arc<InputGate>,
     ) -> Result<(u64, Self), ChannelError> {
         let mut header = [0u8; 12];
         recv.read_exact(&mut header)
@@ -183,14 +185,14 @@ impl DataReceiver {
         }
         let mut id = [0u8; 8];
         id.copy_from_slice(&header[4..]);
+        let channel = gate.add_channel(credits);
         let receiver = DataReceiver {
             peer: peer.to_string(),
             recv,
-            credits,
-            gate: GateCredits::new(1, exclusive, floating),
+            gate: gate.clone(),
+            channel,
             holding: false,
             ended: false,
-            sender_done: false,
         };
         Ok((u64::from_le_bytes(id), receiver))
     }
@@ -209,7 +211,7 @@ impl DataReceiver {
         }
     }
 
-    /// Buffers held by this channel (in use or credited): bounded by construction.
+    /// Buffers held by the gate's channels (in use or credited): bounded by construction.
     pub fn buffers_held(&self) -> u32 {
         self.gate.buffers().0
     }
@@ -223,20 +225,8 @@ impl DataReceiver {
             }
             if std::mem::take(&mut self.holding) {
                 self.gate
-                    .on_buffer_consumed(0)
-                    .map_err(|e: CreditError| self.protocol(e))?;
-            }
-            for (_, credits) in self.gate.take_announcements() {
-                if self.sender_done {
-                    continue;
-                }
-                match self.credits.write_all(&credits.to_le_bytes()).await {
-                    Ok(()) => {}
-                    // A sender that sent end-of-stream stops reading credits; whether anything is
-                    // really wrong, the data stream tells.
-                    Err(quinn::WriteError::Stopped(_)) => self.sender_done = true,
-                    Err(error) => return Err(self.lost(error)),
-                }
+                    .consumed(self.channel)
+                    .map_err(|e| self.protocol(e))?;
             }
             let mut header = [0u8; 8];
             self.recv
@@ -251,7 +241,7 @@ impl DataReceiver {
                 )));
             }
             self.gate
-                .on_buffer_received(0, backlog)
+                .received(self.channel, backlog)
                 .map_err(|e| self.protocol(e))?;
             self.holding = true;
             let mut bytes = AlignedVec::<16>::with_capacity(len as usize);

@@ -144,6 +144,33 @@ impl GateCredits {
         Ok(())
     }
 
+    /// Adds a channel with `exclusive` buffers of its own (all unannounced credit); returns its index.
+    pub fn add_channel(&mut self, exclusive: u32) -> usize {
+        self.channels.push(Channel {
+            credited: exclusive,
+            unannounced: exclusive,
+            ..Channel::default()
+        });
+        self.channels.len() - 1
+    }
+
+    /// Credits to announce on `channel` since the last call.
+    pub fn take_announcement(&mut self, channel: usize) -> u32 {
+        self.channels
+            .get_mut(channel)
+            .map_or(0, |c| std::mem::take(&mut c.unannounced))
+    }
+
+    /// The channels with credits to announce.
+    pub fn pending(&self) -> Vec<usize> {
+        self.channels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.unannounced > 0)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Credits to announce, per channel, since the last call.
     pub fn take_announcements(&mut self) -> Vec<(usize, u32)> {
         let mut announcements = Vec::new();

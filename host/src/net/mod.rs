@@ -7,6 +7,7 @@
 mod bridge;
 mod channel;
 mod credit;
+mod gate;
 mod split;
 mod tls;
 
@@ -16,6 +17,7 @@ mod tests;
 pub use bridge::{spawn_inbound, spawn_outbound};
 pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES};
 pub use credit::{CreditError, CreditSender, GateCredits};
+pub use gate::InputGate;
 pub use split::SplitChannels;
 pub use tls::{
     ALPN, ClusterCa, NodeIdentity, TlsError, client_config, identity_paths, load_ca, server_config,

@@ -4,10 +4,13 @@
 
 use super::bridge::{spawn_inbound, spawn_outbound};
 use super::channel::{DataReceiver, DataSender};
+use super::gate::InputGate;
 use super::tls::{ClusterCa, client_config, server_config};
 use crate::error::TaskError;
 use crate::jobmanager::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, Placement};
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Runs each subtask on the TaskManager a [`Placement`] gives it, connecting every pair of
 /// TaskManagers over loopback QUIC.
@@ -16,6 +19,7 @@ pub struct SplitChannels {
     /// `connections[a][b]`: TaskManager `a`'s connection to `b`, and `b`'s end of it.
     connections: Vec<Vec<Option<(quinn::Connection, quinn::Connection)>>>,
     placement: Placement,
+    gates: HashMap<(usize, u32), Arc<InputGate>>,
     next_channel: u64,
     remote: usize,
 }
@@ -73,6 +77,7 @@ impl SplitChannels {
             runtime,
             connections,
             placement,
+            gates: HashMap::new(),
             next_channel: 0,
             remote: 0,
         })
@@ -106,6 +111,12 @@ impl ChannelFactory for SplitChannels {
         };
         let id = self.next_channel;
         self.next_channel += 1;
+        // One input gate per consumer subtask: its remote channels share a floating pool.
+        let gate = self
+            .gates
+            .entry(consumer)
+            .or_insert_with(|| InputGate::new(2, 8))
+            .clone();
         let (sender, receiver) = self.runtime.block_on(async {
             let (send, credits) = outgoing.open_bi().await.map_err(net_error)?;
             let sender = DataSender::open(
@@ -119,7 +130,7 @@ impl ChannelFactory for SplitChannels {
             .map_err(net_error)?;
             let (credits, data) = incoming.accept_bi().await.map_err(net_error)?;
             let (received_id, receiver) =
-                DataReceiver::accept(&format!("taskmanager-{}", a + 1), data, credits, 2, 4)
+                DataReceiver::accept(&format!("taskmanager-{}", a + 1), data, credits, &gate)
                     .await
                     .map_err(net_error)?;
             if received_id != id {

@@ -176,9 +176,10 @@ mod quic {
                 .await
                 .expect("handshake");
             let (credits, data) = connection.accept_bi().await.expect("stream");
-            let (channel, mut receiver) = DataReceiver::accept("tm-2", data, credits, 2, 4)
-                .await
-                .expect("channel header");
+            let (channel, mut receiver) =
+                DataReceiver::accept("tm-2", data, credits, &crate::net::InputGate::new(2, 4))
+                    .await
+                    .expect("channel header");
             let mut batches = Vec::new();
             let mut most_held = 0;
             while let Some(batch) = receiver.next().await.expect("next") {
@@ -218,6 +219,86 @@ mod quic {
         assert!(
             most_held <= 2 + 4,
             "the receiver never holds more than its buffers ({most_held})"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn channels_sharing_an_input_gate_all_deliver_within_its_buffers() {
+        let ca = ClusterCa::generate("test").expect("CA");
+        let (server, client, address) = endpoints(&ca, &ca);
+        let gate = crate::net::InputGate::new(1, 2);
+        let receiving_gate = gate.clone();
+        let receiving = tokio::spawn(async move {
+            let connection = server
+                .accept()
+                .await
+                .expect("incoming")
+                .await
+                .expect("handshake");
+            let mut readers = Vec::new();
+            for _ in 0..2 {
+                let (credits, data) = connection.accept_bi().await.expect("stream");
+                let (id, mut receiver) =
+                    DataReceiver::accept("tm-2", data, credits, &receiving_gate)
+                        .await
+                        .expect("header");
+                let gate = receiving_gate.clone();
+                readers.push(tokio::spawn(async move {
+                    let mut batches = Vec::new();
+                    while let Some(batch) = receiver.next().await.expect("next") {
+                        let (held, pool) = gate.buffers();
+                        assert!(
+                            held + pool <= 4,
+                            "never more than 2 exclusive + 2 floating buffers"
+                        );
+                        batches.push(batch);
+                    }
+                    (id, batches)
+                }));
+            }
+            let mut results = Vec::new();
+            for reader in readers {
+                results.push(reader.await.expect("reader"));
+            }
+            results.sort_by_key(|(id, _)| *id);
+            results
+        });
+        let connection = client
+            .connect(address, "tm-1")
+            .expect("connect")
+            .await
+            .expect("handshake");
+        let mut senders = Vec::new();
+        for id in 0..2u64 {
+            let (send, credits) = connection.open_bi().await.expect("stream");
+            let mut sender = DataSender::open("tm-1", send, credits, id, 4)
+                .await
+                .expect("open");
+            senders.push(tokio::spawn(async move {
+                for n in 0..300 {
+                    sender
+                        .send(&WireElement::Records(batch(id * 1000 + n)))
+                        .await
+                        .expect("send");
+                }
+                sender.finish().await.expect("finish");
+            }));
+        }
+        for sender in senders {
+            sender.await.expect("sender");
+        }
+        let results = receiving.await.expect("receiver");
+        for (id, batches) in results {
+            let expected: Vec<RecordBatch> = (0..300).map(|n| batch(id * 1000 + n)).collect();
+            assert_eq!(
+                batches, expected,
+                "channel {id}: every batch once, in order"
+            );
+        }
+        assert_eq!(
+            gate.buffers(),
+            (2, 2),
+            "at the end each channel holds its exclusive buffer, the pool is whole"
         );
     }
 
