@@ -2,7 +2,8 @@
 //!
 //! This crate is the runtime, organised by Flink's roles: the [`client`] turns a job spec into a
 //! JobGraph, the [`jobmanager`] schedules it, the [`taskmanager`] runs its tasks, whose
-//! [`operators`] call Wasm UDFs through [`wasm`].
+//! [`operators`] call Wasm UDFs through [`wasm`]. Between processes, [`rpc`] is the control
+//! plane and [`net`] the data plane.
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -14,5 +15,6 @@ pub mod json;
 pub mod net;
 pub mod operators;
 pub mod paths;
+pub mod rpc;
 pub mod taskmanager;
 pub mod wasm;

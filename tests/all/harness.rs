@@ -31,7 +31,7 @@ pub(crate) fn weir_bin() -> PathBuf {
 }
 
 /// One Weir home for the whole test run, so modules compile and build once.
-fn weir_home() -> PathBuf {
+pub(crate) fn weir_home() -> PathBuf {
     let home = weir_bin().parent().expect("bin dir").join("weir-test-home");
     std::fs::create_dir_all(&home).expect("create test WEIR_HOME");
     home

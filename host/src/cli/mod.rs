@@ -5,6 +5,8 @@ mod bench;
 mod bench_net;
 mod cluster;
 mod output;
+mod processes;
+mod remote;
 mod run;
 mod udf;
 
@@ -34,6 +36,18 @@ enum Command {
     /// Set up a cluster: certificates and tokens.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Run a JobManager: TaskManagers register with it, clients submit jobs to it.
+    Jobmanager(processes::JobManagerArgs),
+    /// Run a TaskManager: it registers with the JobManager and runs the tasks deployed to it.
+    Taskmanager(processes::TaskManagerArgs),
+    /// Submit a job to a cluster and follow it to its end.
+    Submit(remote::SubmitArgs),
+    /// List a cluster's jobs.
+    List(remote::ListArgs),
+    /// Show a job's status and per-vertex counters.
+    Status(remote::JobArgs),
+    /// Cancel a job.
+    Cancel(remote::JobArgs),
 }
 
 /// How a command ended.
@@ -53,6 +67,12 @@ pub fn main() -> ExitCode {
         Command::Udf(command) => udf::udf(command),
         Command::Bench(args) => bench::bench(args),
         Command::Cluster(command) => cluster::cluster(command),
+        Command::Jobmanager(args) => processes::jobmanager(args),
+        Command::Taskmanager(args) => processes::taskmanager(args),
+        Command::Submit(args) => remote::submit(args),
+        Command::List(args) => remote::list(args),
+        Command::Status(args) => remote::status(args),
+        Command::Cancel(args) => remote::cancel(args),
     };
     match outcome {
         Outcome::Done => ExitCode::SUCCESS,

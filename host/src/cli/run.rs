@@ -29,7 +29,7 @@ pub(crate) struct ValidateArgs {
     job: PathBuf,
 }
 
-fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outcome> {
+pub(super) fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outcome> {
     let loaded = spec::load(job, &|name| std::env::var(name).ok()).map_err(|e| {
         output::error(&e);
         Outcome::BadInput
@@ -72,7 +72,10 @@ pub(crate) fn run(args: RunArgs) -> Outcome {
 }
 
 /// Vertices containing an operator that matches.
-fn vertices_where(graph: &JobGraph, matches: impl Fn(&OperatorKind) -> bool) -> Vec<usize> {
+pub(super) fn vertices_where(
+    graph: &JobGraph,
+    matches: impl Fn(&OperatorKind) -> bool,
+) -> Vec<usize> {
     graph
         .vertices
         .iter()

@@ -14,19 +14,30 @@ use weir_proto::graph::{JobGraph, Partitioning};
 /// Batches a local channel holds before its producer blocks.
 pub const CHANNEL_CAPACITY: usize = 4;
 
-/// One end-to-end channel of an edge: the producer subtask's sending end and the consumer
-/// subtask's receiving end.
-pub type ChannelEnds = (Sender<StreamElement>, Receiver<StreamElement>);
+/// The ends of a channel that live in this TaskManager: the sending end if the producer runs
+/// here, the receiving end if the consumer does.
+pub type LocalEnds = (
+    Option<Sender<StreamElement>>,
+    Option<Receiver<StreamElement>>,
+);
 
-/// Makes the channel from subtask `producer.1` of vertex `producer.0` to subtask `consumer.1` of
-/// vertex `consumer.0`.
+/// Makes the channels of a job's edges, and says which subtasks run in this TaskManager.
 pub trait ChannelFactory {
-    /// The channel's two ends.
+    /// Whether subtask `subtask` of vertex `vertex` runs here (by default every one does).
+    fn runs_here(&self, _vertex: usize, _subtask: u32) -> bool {
+        true
+    }
+
+    /// The channel from subtask `producer.1` of vertex `producer.0` to subtask `consumer.1` of
+    /// vertex `consumer.0`. `index` numbers the job's channels in the order every TaskManager
+    /// enumerates them, so both ends of a channel crossing TaskManagers name it alike. Called
+    /// only when at least one end runs here.
     fn channel(
         &mut self,
+        index: u64,
         producer: (usize, u32),
         consumer: (usize, u32),
-    ) -> Result<ChannelEnds, TaskError>;
+    ) -> Result<LocalEnds, TaskError>;
 }
 
 /// Every channel local: all subtasks in one TaskManager.
@@ -35,10 +46,12 @@ pub struct LocalChannels;
 impl ChannelFactory for LocalChannels {
     fn channel(
         &mut self,
+        _index: u64,
         _producer: (usize, u32),
         _consumer: (usize, u32),
-    ) -> Result<ChannelEnds, TaskError> {
-        Ok(crossbeam_channel::bounded(CHANNEL_CAPACITY))
+    ) -> Result<LocalEnds, TaskError> {
+        let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        Ok((Some(sender), Some(receiver)))
     }
 }
 
@@ -71,6 +84,7 @@ pub(crate) fn deployments(
         .iter()
         .map(|v| (0..v.parallelism).map(|_| None).collect())
         .collect();
+    let mut index = 0u64;
     for edge in &graph.edges {
         let (producer, consumer) = (&graph.vertices[edge.source], &graph.vertices[edge.target]);
         for i in 0..producer.parallelism as usize {
@@ -78,19 +92,30 @@ pub(crate) fn deployments(
                 Partitioning::Forward => vec![i],
                 _ => (0..consumer.parallelism as usize).collect(),
             };
+            let producer_here = channels.runs_here(edge.source, i as u32);
             let mut senders = Vec::with_capacity(targets.len());
             for j in targets {
+                let channel = index;
+                index += 1;
+                if !producer_here && !channels.runs_here(edge.target, j as u32) {
+                    continue;
+                }
                 let (sender, receiver) = channels
-                    .channel((edge.source, i as u32), (edge.target, j as u32))
+                    .channel(channel, (edge.source, i as u32), (edge.target, j as u32))
                     .map_err(|error| DeployError {
                         task: format!("{}[{}/{}]", producer.name, i + 1, producer.parallelism),
                         error,
                     })?;
-                senders.push(sender);
-                inputs[edge.target][j].push(InputChannel {
-                    receiver,
-                    upstream: producer.name.clone(),
-                });
+                senders.extend(sender);
+                if let Some(receiver) = receiver {
+                    inputs[edge.target][j].push(InputChannel {
+                        receiver,
+                        upstream: producer.name.clone(),
+                    });
+                }
+            }
+            if !producer_here {
+                continue;
             }
             let writer = RecordWriter::new(
                 consumer.name.clone(),
@@ -117,6 +142,9 @@ pub(crate) fn deployments(
             .zip(vertex_dead_letters)
             .enumerate()
         {
+            if !channels.runs_here(vertex.id, subtask as u32) {
+                continue;
+            }
             let name = format!("{}[{}/{}]", vertex.name, subtask + 1, vertex.parallelism);
             let chain =
                 build_chain(factory, vertex, subtask as u32).map_err(|error| DeployError {

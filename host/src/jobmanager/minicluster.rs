@@ -5,11 +5,10 @@ use super::job_status::JobStatus;
 use super::progress::JobProgress;
 use crate::error::TaskError;
 use crate::operators::{NativeRegistry, OperatorFactory};
-use crate::taskmanager::{Control, TaskEvent, TaskMetrics, spawn_task};
+use crate::taskmanager::RunningTasks;
 use crate::wasm::{LoadedModule, ModuleError, WasmEngine};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir_proto::graph::JobGraph;
 
@@ -88,6 +87,61 @@ impl MiniCluster {
         let started = Instant::now();
         let mut status = Lifecycle::new(&graph.name);
         status.enter(JobStatus::Scheduling);
+        let mut tasks = match self.start(graph, channels) {
+            Ok(tasks) => tasks,
+            Err(error) => {
+                status.enter(JobStatus::Failing);
+                status.enter(JobStatus::Failed);
+                return Err(error);
+            }
+        };
+        status.enter(JobStatus::Running);
+        let vertices = vertex_names(graph);
+        let mut failures: Vec<(String, TaskError)> = Vec::new();
+        let mut last_report = Instant::now();
+        while tasks.remaining() > 0 {
+            if let Some(event) = tasks.next_event(interval.min(Duration::from_millis(200)))
+                && let Err(error) = event.result
+            {
+                if failures.is_empty() {
+                    status.enter(JobStatus::Failing);
+                    tasks.cancel();
+                }
+                failures.push((tasks.task_name(event.vertex, event.subtask), error));
+            }
+            if last_report.elapsed() >= interval {
+                on_progress(&JobProgress::aggregate(
+                    started.elapsed(),
+                    &vertices,
+                    &tasks.counters(),
+                ));
+                last_report = Instant::now();
+            }
+        }
+        tasks.join();
+        let root = failures
+            .iter()
+            .position(|(_, e)| !e.is_secondary())
+            .unwrap_or(0);
+        if !failures.is_empty() {
+            status.enter(JobStatus::Failed);
+            let (task, error) = failures.swap_remove(root);
+            return Err(JobError::Task { task, error });
+        }
+        let progress = JobProgress::aggregate(started.elapsed(), &vertices, &tasks.counters());
+        on_progress(&progress);
+        status.enter(JobStatus::Finishing);
+        status.enter(JobStatus::Finished);
+        Ok(JobOutcome { progress })
+    }
+
+    /// Loads `graph`'s modules, deploys the subtasks `channels` says run here, and starts them.
+    /// Nothing runs if any of it fails.
+    pub fn start(
+        &self,
+        graph: &JobGraph,
+        channels: &mut dyn ChannelFactory,
+    ) -> Result<RunningTasks, JobError> {
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
             modules.insert(
@@ -107,104 +161,20 @@ impl MiniCluster {
             task: e.task,
             error: e.error,
         })?;
-        let mut metrics: Vec<(String, Vec<Arc<TaskMetrics>>)> = graph
-            .vertices
-            .iter()
-            .map(|v| (v.name.clone(), Vec::new()))
-            .collect();
-        let names: Vec<String> = deployments.iter().map(|d| d.name.clone()).collect();
-        let (events_sender, events) =
-            crossbeam_channel::bounded::<TaskEvent>(deployments.len().max(1));
-        let mut controls = Vec::new();
-        let mut threads = Vec::new();
-        let mut spawn_error = None;
-        for deployment in deployments {
-            metrics[deployment.vertex]
-                .1
-                .push(deployment.metrics.clone());
-            let (control_sender, control) = crossbeam_channel::bounded(1);
-            let name = deployment.name.clone();
-            match spawn_task(deployment, control, events_sender.clone()) {
-                Ok(thread) => {
-                    controls.push(control_sender);
-                    threads.push(thread);
-                }
-                Err(source) => {
-                    spawn_error = Some(JobError::Spawn { task: name, source });
-                    break;
-                }
-            }
-        }
-        drop(events_sender);
-        status.enter(if spawn_error.is_some() {
-            JobStatus::Failing
-        } else {
-            JobStatus::Running
-        });
-        let cancel_all = |controls: &[crossbeam_channel::Sender<Control>]| {
-            for control in controls {
-                let _ = control.try_send(Control::Cancel);
-            }
-        };
-        if spawn_error.is_some() {
-            cancel_all(&controls);
-        }
-        let task_name = |event: &TaskEvent| {
-            let offset: usize = graph.vertices[..event.vertex]
-                .iter()
-                .map(|v| v.parallelism as usize)
-                .sum();
-            names
-                .get(offset + event.subtask as usize)
-                .cloned()
-                .unwrap_or_default()
-        };
-        let mut failures: Vec<(String, TaskError)> = Vec::new();
-        let mut running = threads.len();
-        let mut last_report = Instant::now();
-        while running > 0 {
-            match events.recv_timeout(interval.min(Duration::from_millis(200))) {
-                Ok(event) => {
-                    running -= 1;
-                    let task = task_name(&event);
-                    if let Err(error) = event.result {
-                        if failures.is_empty() {
-                            status.enter(JobStatus::Failing);
-                            cancel_all(&controls);
-                        }
-                        failures.push((task, error));
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
-            if last_report.elapsed() >= interval {
-                on_progress(&JobProgress::snapshot(started.elapsed(), &metrics));
-                last_report = Instant::now();
-            }
-        }
-        for thread in threads {
-            let _ = thread.join();
-        }
-        if let Some(error) = spawn_error {
-            status.enter(JobStatus::Failed);
-            return Err(error);
-        }
-        let root = failures
-            .iter()
-            .position(|(_, e)| !e.is_secondary())
-            .unwrap_or(0);
-        if !failures.is_empty() {
-            status.enter(JobStatus::Failed);
-            let (task, error) = failures.swap_remove(root);
-            return Err(JobError::Task { task, error });
-        }
-        let progress = JobProgress::snapshot(started.elapsed(), &metrics);
-        on_progress(&progress);
-        status.enter(JobStatus::Finishing);
-        status.enter(JobStatus::Finished);
-        Ok(JobOutcome { progress })
+        RunningTasks::spawn(deployments).map_err(|e| JobError::Spawn {
+            task: e.task,
+            source: e.source,
+        })
     }
+}
+
+/// Each vertex's name and parallelism, as progress snapshots need them.
+pub(crate) fn vertex_names(graph: &JobGraph) -> Vec<(String, u32)> {
+    graph
+        .vertices
+        .iter()
+        .map(|v| (v.name.clone(), v.parallelism))
+        .collect()
 }
 
 /// The job's status, moved only along legal transitions (an illegal one is logged as the bug it

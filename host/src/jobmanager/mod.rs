@@ -3,6 +3,7 @@
 //! TaskManager, through the same deployment path a cluster uses.
 
 mod blob_store;
+pub mod cluster;
 pub(crate) mod deploy;
 mod heartbeat;
 mod job_status;
@@ -11,9 +12,9 @@ mod progress;
 mod scheduler;
 
 pub use blob_store::{BlobError, BlobStore};
-pub use deploy::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, LocalChannels};
+pub use deploy::{CHANNEL_CAPACITY, ChannelFactory, LocalChannels, LocalEnds};
 pub use heartbeat::FailureDetector;
 pub use job_status::{IllegalTransition, JobStatus};
 pub use minicluster::{JobError, JobOutcome, MiniCluster};
-pub use progress::{JobProgress, VertexProgress};
+pub use progress::{JobProgress, TaskCounters, VertexProgress};
 pub use scheduler::{NotEnoughSlots, Placement, Slot, SlotOffer, schedule};

@@ -1,11 +1,53 @@
-//! Snapshots of a running job's counters, for progress lines and the final summary.
+//! Snapshots of a running job's counters, for progress lines, the REST API and the final
+//! summary. A TaskManager reads its tasks' counters into [`TaskCounters`]; whoever sees every
+//! task (the mini-cluster, or the JobManager from TaskManagers' reports) sums them per vertex.
 
 use crate::taskmanager::{TaskActivity, TaskMetrics};
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// One subtask's counters at one moment, as they travel from a TaskManager to the JobManager.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCounters {
+    /// Index of the vertex.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// Records in (read, for a source).
+    pub records_in: u64,
+    /// Records out.
+    pub records_out: u64,
+    /// Records that reached the last operator of the chain.
+    pub records_to_last: u64,
+    /// Records rejected to the dead-letter sink.
+    pub records_rejected: u64,
+    /// Nanoseconds spent processing.
+    pub busy_ns: u64,
+    /// Nanoseconds spent waiting for downstream room.
+    pub backpressured_ns: u64,
+    /// Whether it is blocked on a full output right now.
+    pub backpressured_now: bool,
+}
+
+impl TaskCounters {
+    /// Reads the live counters of subtask `subtask` of `vertex`.
+    pub fn read(vertex: usize, subtask: u32, metrics: &TaskMetrics) -> Self {
+        TaskCounters {
+            vertex,
+            subtask,
+            records_in: TaskMetrics::get(&metrics.records_in),
+            records_out: TaskMetrics::get(&metrics.records_out),
+            records_to_last: TaskMetrics::get(&metrics.records_to_last),
+            records_rejected: TaskMetrics::get(&metrics.records_rejected),
+            busy_ns: TaskMetrics::get(&metrics.busy_ns),
+            backpressured_ns: TaskMetrics::get(&metrics.backpressured_ns),
+            backpressured_now: metrics.activity() == TaskActivity::Backpressured,
+        }
+    }
+}
+
 /// Counters of one vertex, summed over its subtasks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VertexProgress {
     /// The vertex's name.
     pub name: String,
@@ -28,7 +70,7 @@ pub struct VertexProgress {
 }
 
 /// A snapshot of the whole job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobProgress {
     /// Time since the job started.
     pub elapsed: Duration,
@@ -37,34 +79,43 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
-    pub(crate) fn snapshot(
+    /// Sums `tasks` per vertex; `vertices` gives each vertex's name and parallelism.
+    pub fn aggregate<'a>(
         elapsed: Duration,
-        vertices: &[(String, Vec<Arc<TaskMetrics>>)],
+        vertices: &[(String, u32)],
+        tasks: impl IntoIterator<Item = &'a TaskCounters>,
     ) -> Self {
-        let wall = elapsed.as_nanos().max(1) as f64;
-        let vertices = vertices
+        let mut summed: Vec<VertexProgress> = vertices
             .iter()
-            .map(|(name, tasks)| {
-                let sum = |f: &dyn Fn(&TaskMetrics) -> u64| tasks.iter().map(|t| f(t)).sum::<u64>();
-                let n = tasks.len().max(1) as f64;
-                VertexProgress {
-                    name: name.clone(),
-                    parallelism: tasks.len() as u32,
-                    records_in: sum(&|t| TaskMetrics::get(&t.records_in)),
-                    records_out: sum(&|t| TaskMetrics::get(&t.records_out)),
-                    records_to_last: sum(&|t| TaskMetrics::get(&t.records_to_last)),
-                    records_rejected: sum(&|t| TaskMetrics::get(&t.records_rejected)),
-                    busy_ratio: sum(&|t| TaskMetrics::get(&t.busy_ns)) as f64 / wall / n,
-                    backpressured_ratio: sum(&|t| TaskMetrics::get(&t.backpressured_ns)) as f64
-                        / wall
-                        / n,
-                    backpressured_now: tasks
-                        .iter()
-                        .filter(|t| t.activity() == TaskActivity::Backpressured)
-                        .count() as u32,
-                }
+            .map(|(name, parallelism)| VertexProgress {
+                name: name.clone(),
+                parallelism: *parallelism,
+                records_in: 0,
+                records_out: 0,
+                records_to_last: 0,
+                records_rejected: 0,
+                busy_ratio: 0.0,
+                backpressured_ratio: 0.0,
+                backpressured_now: 0,
             })
             .collect();
-        JobProgress { elapsed, vertices }
+        let wall = elapsed.as_nanos().max(1) as f64;
+        for task in tasks {
+            let Some(vertex) = summed.get_mut(task.vertex) else {
+                continue;
+            };
+            let n = f64::from(vertex.parallelism.max(1));
+            vertex.records_in += task.records_in;
+            vertex.records_out += task.records_out;
+            vertex.records_to_last += task.records_to_last;
+            vertex.records_rejected += task.records_rejected;
+            vertex.busy_ratio += task.busy_ns as f64 / wall / n;
+            vertex.backpressured_ratio += task.backpressured_ns as f64 / wall / n;
+            vertex.backpressured_now += u32::from(task.backpressured_now);
+        }
+        JobProgress {
+            elapsed,
+            vertices: summed,
+        }
     }
 }

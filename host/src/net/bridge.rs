@@ -12,46 +12,64 @@ use weir_proto::wire::WireElement;
 pub fn spawn_outbound(
     name: String,
     queue: Receiver<StreamElement>,
-    mut channel: DataSender,
+    channel: DataSender,
     runtime: Handle,
 ) -> std::io::Result<std::thread::JoinHandle<Result<(), ChannelError>>> {
-    std::thread::Builder::new().name(name).spawn(move || {
-        loop {
-            match queue.recv() {
-                Ok(StreamElement::Records(batch)) => {
-                    runtime.block_on(channel.send(&WireElement::Records(batch)))?
-                }
-                Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
-                // The producer stopped without end-of-stream (it failed or was cancelled): dropping
-                // the channel resets the stream, and the consumer reports its upstream lost.
-                Err(_) => return Ok(()),
-            }
-        }
-    })
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || forward_outbound(queue, channel, &runtime))
 }
 
 /// Hands everything `channel` receives to a consumer task's `queue`, then end-of-stream.
 pub fn spawn_inbound(
     name: String,
-    mut channel: DataReceiver,
+    channel: DataReceiver,
     queue: Sender<StreamElement>,
     runtime: Handle,
 ) -> std::io::Result<std::thread::JoinHandle<Result<(), ChannelError>>> {
-    std::thread::Builder::new().name(name).spawn(move || {
-        loop {
-            // On an error the queue is dropped without end-of-stream: the task fails naming its
-            // upstream, and the error is returned for the log.
-            match runtime.block_on(channel.next())? {
-                Some(batch) => {
-                    if queue.send(StreamElement::Records(batch)).is_err() {
-                        return Ok(());
-                    }
-                }
-                None => {
-                    let _ = queue.send(StreamElement::EndOfStream);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || forward_inbound(channel, queue, &runtime))
+}
+
+/// The outbound bridge's loop, on the calling thread.
+pub fn forward_outbound(
+    queue: Receiver<StreamElement>,
+    mut channel: DataSender,
+    runtime: &Handle,
+) -> Result<(), ChannelError> {
+    loop {
+        match queue.recv() {
+            Ok(StreamElement::Records(batch)) => {
+                runtime.block_on(channel.send(&WireElement::Records(batch)))?
+            }
+            Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
+            // The producer stopped without end-of-stream (it failed or was cancelled): dropping
+            // the channel resets the stream, and the consumer reports its upstream lost.
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// The inbound bridge's loop, on the calling thread.
+pub fn forward_inbound(
+    mut channel: DataReceiver,
+    queue: Sender<StreamElement>,
+    runtime: &Handle,
+) -> Result<(), ChannelError> {
+    loop {
+        // On an error the queue is dropped without end-of-stream: the task fails naming its
+        // upstream, and the error is returned for the log.
+        match runtime.block_on(channel.next())? {
+            Some(batch) => {
+                if queue.send(StreamElement::Records(batch)).is_err() {
                     return Ok(());
                 }
             }
+            None => {
+                let _ = queue.send(StreamElement::EndOfStream);
+                return Ok(());
+            }
         }
-    })
+    }
 }

@@ -150,6 +150,26 @@ impl DataSender {
     }
 }
 
+/// Reads a channel's header from a newly accepted stream; returns the channel's id.
+pub async fn read_header(peer: &str, recv: &mut RecvStream) -> Result<u64, ChannelError> {
+    let mut header = [0u8; 12];
+    recv.read_exact(&mut header)
+        .await
+        .map_err(|e| ChannelError::Lost {
+            peer: peer.to_string(),
+            detail: e.to_string(),
+        })?;
+    if &header[..4] != MAGIC {
+        return Err(ChannelError::Protocol {
+            peer: peer.to_string(),
+            detail: "the stream does not start with a Weir channel header".into(),
+        });
+    }
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&header[4..]);
+    Ok(u64::from_le_bytes(id))
+}
+
 /// The receiving end of a data channel; its buffers belong to an [`InputGate`] it may share with
 /// the consumer's other channels.
 pub struct DataReceiver {
@@ -170,31 +190,21 @@ impl DataReceiver {
         credits: SendStream,
         gate: &Arc<InputGate>,
     ) -> Result<(u64, Self), ChannelError> {
-        let mut header = [0u8; 12];
-        recv.read_exact(&mut header)
-            .await
-            .map_err(|e| ChannelError::Lost {
-                peer: peer.to_string(),
-                detail: e.to_string(),
-            })?;
-        if &header[..4] != MAGIC {
-            return Err(ChannelError::Protocol {
-                peer: peer.to_string(),
-                detail: "the stream does not start with a Weir channel header".into(),
-            });
-        }
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&header[4..]);
+        let id = read_header(peer, &mut recv).await?;
+        Ok((id, DataReceiver::new(peer, recv, credits, gate)))
+    }
+
+    /// The receiving end of a channel whose header [`read_header`] already read.
+    pub fn new(peer: &str, recv: RecvStream, credits: SendStream, gate: &Arc<InputGate>) -> Self {
         let channel = gate.add_channel(credits);
-        let receiver = DataReceiver {
+        DataReceiver {
             peer: peer.to_string(),
             recv,
             gate: gate.clone(),
             channel,
             holding: false,
             ended: false,
-        };
-        Ok((u64::from_le_bytes(id), receiver))
+        }
     }
 
     fn lost(&self, detail: impl ToString) -> ChannelError {

@@ -14,8 +14,8 @@ mod tls;
 #[cfg(test)]
 mod tests;
 
-pub use bridge::{spawn_inbound, spawn_outbound};
-pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES};
+pub use bridge::{forward_inbound, forward_outbound, spawn_inbound, spawn_outbound};
+pub use channel::{ChannelError, DataReceiver, DataSender, MAX_FRAME_BYTES, read_header};
 pub use credit::{CreditError, CreditSender, GateCredits};
 pub use gate::InputGate;
 pub use split::SplitChannels;

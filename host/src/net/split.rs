@@ -7,7 +7,7 @@ use super::channel::{DataReceiver, DataSender};
 use super::gate::InputGate;
 use super::tls::{ClusterCa, client_config, server_config};
 use crate::error::TaskError;
-use crate::jobmanager::{CHANNEL_CAPACITY, ChannelEnds, ChannelFactory, Placement};
+use crate::jobmanager::{CHANNEL_CAPACITY, ChannelFactory, LocalEnds, Placement};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,15 +96,17 @@ impl SplitChannels {
 impl ChannelFactory for SplitChannels {
     fn channel(
         &mut self,
+        _index: u64,
         producer: (usize, u32),
         consumer: (usize, u32),
-    ) -> Result<ChannelEnds, TaskError> {
+    ) -> Result<LocalEnds, TaskError> {
         let (a, b) = (
             self.place(producer.0, producer.1),
             self.place(consumer.0, consumer.1),
         );
         if a == b {
-            return Ok(crossbeam_channel::bounded(CHANNEL_CAPACITY));
+            let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+            return Ok((Some(sender), Some(receiver)));
         }
         let Some((outgoing, incoming)) = self.connections[a][b].clone() else {
             return Err(net_error("no connection between the TaskManagers"));
@@ -152,6 +154,6 @@ impl ChannelFactory for SplitChannels {
         .map_err(net_error)?;
         spawn_inbound(format!("weir-net-in-{id}"), receiver, inbound, handle).map_err(net_error)?;
         self.remote += 1;
-        Ok((producer_end, consumer_end))
+        Ok((Some(producer_end), Some(consumer_end)))
     }
 }

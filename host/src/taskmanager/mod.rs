@@ -7,6 +7,8 @@
 
 mod channel;
 mod metrics;
+pub mod process;
+mod running;
 mod task;
 mod writer;
 
@@ -15,5 +17,6 @@ mod tests;
 
 pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
 pub use metrics::{TaskActivity, TaskMetrics};
+pub use running::{RunningTasks, SpawnError};
 pub use task::{TaskDeployment, TaskEvent, spawn_task};
 pub use writer::RecordWriter;

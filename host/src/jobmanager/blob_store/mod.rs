@@ -83,7 +83,12 @@ impl BlobStore {
         Ok(self.dir.join(format!("{sha256}.wasm")))
     }
 
-    /// Whether blob `sha256` is stored: a sender need not send it again.
+    /// The largest blob accepted: what a reader may allocate for one.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Whether the store holds `sha256` (so nobody needs to send it again).
     pub fn contains(&self, sha256: &str) -> bool {
         self.path(sha256).is_ok_and(|path| path.exists())
     }

@@ -1,0 +1,237 @@
+//! `weir submit`, `weir list`, `weir status` and `weir cancel`: a cluster's jobs from the client.
+
+use super::Outcome;
+use super::output::{self, Progress};
+use super::run::{load, vertices_where};
+use crate::client::rest::RestClient;
+use crate::jobmanager::JobStatus;
+use crate::jobmanager::cluster::JobView;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+use weir_proto::graph::OperatorKind;
+
+/// Where the JobManager is and how to prove the right to use it.
+#[derive(Args)]
+pub(crate) struct Connection {
+    /// The JobManager's REST URL.
+    #[arg(long, env = "WEIR_JOBMANAGER", default_value = "http://127.0.0.1:8081")]
+    jobmanager: String,
+    /// The REST API token (default: the `rest-token` file of --dir).
+    #[arg(long, env = "WEIR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A cluster directory to read the token from.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+impl Connection {
+    fn client(&self) -> Result<RestClient, Outcome> {
+        let token = match (&self.token, &self.dir) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(dir)) => {
+                let path = dir.join("rest-token");
+                match std::fs::read_to_string(&path) {
+                    Ok(token) => Some(token.trim().to_string()),
+                    Err(e) => {
+                        output::error(&format!("{}: {e}", path.display()));
+                        return Err(Outcome::BadInput);
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        Ok(RestClient::new(&self.jobmanager, token))
+    }
+}
+
+/// Arguments of `weir submit`.
+#[derive(Args)]
+pub(crate) struct SubmitArgs {
+    /// The job spec (YAML).
+    job: PathBuf,
+    #[command(flatten)]
+    connection: Connection,
+    /// Return once the job is accepted, printing its id, instead of following it.
+    #[arg(long)]
+    detach: bool,
+    /// Print no progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Arguments naming one job.
+#[derive(Args)]
+pub(crate) struct JobArgs {
+    /// The job's id.
+    job: String,
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `weir list`.
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn failed(error: impl std::fmt::Display) -> Outcome {
+    output::error(&error);
+    Outcome::JobFailed
+}
+
+pub(crate) fn submit(args: SubmitArgs) -> Outcome {
+    let (_, graph) = match load(&args.job) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return outcome,
+    };
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    match client.upload_modules(&graph) {
+        Ok(0) => {}
+        Ok(sent) => tracing::info!(modules = sent, "modules uploaded"),
+        Err(e) => return failed(e),
+    }
+    let id = match client.submit(&graph) {
+        Ok(id) => id,
+        Err(e) => return failed(e),
+    };
+    if args.detach {
+        println!("{id}");
+        return Outcome::Done;
+    }
+    eprintln!("job `{}` submitted as {id}", graph.name);
+    let sources = vertices_where(&graph, |k| matches!(k, OperatorKind::Source(_)));
+    let sinks = vertices_where(&graph, |k| matches!(k, OperatorKind::Sink(_)));
+    let mut progress = Progress::new(args.quiet, sources, sinks);
+    loop {
+        let view = match client.job(&id) {
+            Ok(view) => view,
+            Err(e) => return failed(e),
+        };
+        if view.summary.status.is_terminal() {
+            return finish(&view, &progress);
+        }
+        progress.update(&view.progress);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn finish(view: &JobView, progress: &Progress) -> Outcome {
+    let ok = view.summary.status == JobStatus::Finished;
+    progress.finish(&view.progress, ok);
+    match view.summary.status {
+        JobStatus::Finished => Outcome::Done,
+        status => {
+            output::error(&format!(
+                "job `{}` ({}) {status}: {}",
+                view.summary.name,
+                view.summary.id,
+                view.error.as_deref().unwrap_or("no reason given")
+            ));
+            Outcome::JobFailed
+        }
+    }
+}
+
+pub(crate) fn list(args: ListArgs) -> Outcome {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    let jobs = match client.jobs() {
+        Ok(jobs) => jobs,
+        Err(e) => return failed(e),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&jobs).unwrap_or_default()
+        );
+        return Outcome::Done;
+    }
+    println!("{:<16}  {:<10}  {:>10}  NAME", "ID", "STATUS", "DURATION");
+    for job in jobs {
+        println!(
+            "{:<16}  {:<10}  {:>9.1}s  {}",
+            job.id,
+            job.status.to_string(),
+            job.duration_ms as f64 / 1000.0,
+            job.name
+        );
+    }
+    Outcome::Done
+}
+
+pub(crate) fn status(args: JobArgs) -> Outcome {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    let view = match client.job(&args.job) {
+        Ok(view) => view,
+        Err(e) => return failed(e),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&view).unwrap_or_default()
+        );
+        return Outcome::Done;
+    }
+    println!(
+        "job {} `{}`: {} after {:.1}s on {}",
+        view.summary.id,
+        view.summary.name,
+        view.summary.status,
+        view.summary.duration_ms as f64 / 1000.0,
+        if view.taskmanagers.is_empty() {
+            "no TaskManager".to_string()
+        } else {
+            view.taskmanagers.join(", ")
+        }
+    );
+    if let Some(error) = &view.error {
+        println!("error: {error}");
+    }
+    println!(
+        "{:<40} {:>4} {:>14} {:>14} {:>6} {:>6}",
+        "VERTEX", "PAR", "RECORDS IN", "RECORDS OUT", "BUSY", "BACKPR"
+    );
+    for vertex in &view.progress.vertices {
+        let name: String = vertex.name.chars().take(40).collect();
+        println!(
+            "{:<40} {:>4} {:>14} {:>14} {:>5.0}% {:>5.0}%",
+            name,
+            vertex.parallelism,
+            output::count(vertex.records_in),
+            output::count(vertex.records_out),
+            vertex.busy_ratio * 100.0,
+            vertex.backpressured_ratio * 100.0
+        );
+    }
+    Outcome::Done
+}
+
+pub(crate) fn cancel(args: JobArgs) -> Outcome {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    match client.cancel(&args.job) {
+        Ok(()) => {
+            println!("job {} cancelling", args.job);
+            Outcome::Done
+        }
+        Err(e) => failed(e),
+    }
+}

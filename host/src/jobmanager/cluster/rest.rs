@@ -1,0 +1,184 @@
+//! The REST API (HTTP/JSON). Every route needs `Authorization: Bearer <token>` when the cluster
+//! has a token; a refused call is logged with its caller.
+//!
+//! - `GET /v1/overview`, `GET /v1/taskmanagers`
+//! - `GET /v1/blobs/{sha256}` (404 if absent), `PUT /v1/blobs/{sha256}` (verified before kept)
+//! - `POST /v1/jobs` (a JobGraph; its modules must be uploaded), `GET /v1/jobs`,
+//!   `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`
+
+use super::Shared;
+use super::views::Submitted;
+use crate::jobmanager::BlobError;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use weir_proto::graph::JobGraph;
+
+type Reply = Result<Response, (StatusCode, Json<serde_json::Value>)>;
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> (StatusCode, Json<serde_json::Value>) {
+    (status, Json(serde_json::json!({ "error": message.into() })))
+}
+
+/// Serves the API on `listener` until the process stops.
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+) -> Result<(), String> {
+    let body_limit = shared.blobs.max_bytes() as usize + 1024;
+    let router = Router::new()
+        .route("/v1/overview", get(overview))
+        .route("/v1/taskmanagers", get(taskmanagers))
+        .route("/v1/blobs/{sha256}", get(blob_exists).put(upload_blob))
+        .route("/v1/jobs", get(jobs).post(submit))
+        .route("/v1/jobs/{id}", get(job))
+        .route("/v1/jobs/{id}/cancel", post(cancel))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            authorize,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(shared);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(|e| format!("REST endpoint failed: {e}"))
+}
+
+async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(caller): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &shared.token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let why = match presented {
+            None => Some("no bearer token"),
+            Some(presented) if !constant_time_eq(presented.as_bytes(), token.as_bytes()) => {
+                Some("a wrong bearer token")
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            tracing::warn!(%caller, method = %request.method(), path = %request.uri().path(), "refused a REST call with {why}");
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                format!("{why}: this JobManager requires `Authorization: Bearer <token>` (the token is in the cluster directory's rest-token file)"),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn overview(State(shared): State<Arc<Shared>>) -> Reply {
+    Ok(Json(shared.read(|state, _| state.overview())).into_response())
+}
+
+async fn taskmanagers(State(shared): State<Arc<Shared>>) -> Reply {
+    Ok(Json(shared.read(|state, now| state.taskmanagers(now))).into_response())
+}
+
+async fn blob_exists(State(shared): State<Arc<Shared>>, Path(sha256): Path<String>) -> Reply {
+    if shared.blobs.contains(&sha256) {
+        Ok(Json(serde_json::json!({ "sha256": sha256 })).into_response())
+    } else {
+        Err(refuse(StatusCode::NOT_FOUND, format!("no module {sha256}")))
+    }
+}
+
+async fn upload_blob(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(caller): ConnectInfo<SocketAddr>,
+    Path(sha256): Path<String>,
+    body: Bytes,
+) -> Reply {
+    match shared.blobs.put(&sha256, &body) {
+        Ok(_) => {
+            tracing::info!(%caller, sha256, bytes = body.len(), "module uploaded");
+            Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "sha256": sha256 })),
+            )
+                .into_response())
+        }
+        Err(error) => {
+            tracing::warn!(%caller, %error, "refused a module upload");
+            let status = match error {
+                BlobError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                BlobError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(refuse(status, error.to_string()))
+        }
+    }
+}
+
+async fn jobs(State(shared): State<Arc<Shared>>) -> Reply {
+    Ok(Json(shared.read(|state, now| state.jobs(now))).into_response())
+}
+
+async fn job(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Reply {
+    match shared.read(|state, now| state.job(&id, now)) {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(refuse(StatusCode::NOT_FOUND, format!("no job `{id}`"))),
+    }
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Reply {
+    let graph: JobGraph = serde_json::from_slice(&body)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("not a JobGraph: {e}")))?;
+    if graph.vertices.is_empty() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "the job has no vertices"));
+    }
+    for module in graph.modules.values() {
+        if !shared.blobs.contains(&module.sha256) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "module `{}` ({}) has not been uploaded: PUT it to /v1/blobs/{} first",
+                    module.name, module.sha256, module.sha256
+                ),
+            ));
+        }
+    }
+    let id = new_job_id().map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    tracing::info!(job = id, name = graph.name, "job submitted");
+    shared.update(|state, now| ((), state.submit(id.clone(), graph, now)));
+    Ok((StatusCode::ACCEPTED, Json(Submitted { id })).into_response())
+}
+
+async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Reply {
+    let result = shared.update(|state, now| match state.cancel(&id, now) {
+        Ok(out) => (Ok(()), out),
+        Err(e) => (Err(e), Vec::new()),
+    });
+    match result {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Err(e) if e.starts_with("no job") => Err(refuse(StatusCode::NOT_FOUND, e)),
+        Err(e) => Err(refuse(StatusCode::CONFLICT, e)),
+    }
+}
+
+fn new_job_id() -> Result<String, String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
+    Ok(hex::encode(bytes))
+}

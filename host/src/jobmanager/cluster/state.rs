@@ -1,0 +1,520 @@
+//! The JobManager's state, sans-IO: TaskManagers and their slots, jobs and their tasks. Every
+//! input (a registration, a heartbeat, a task's end, a submission, a tick of the clock) is a
+//! method taking `now`; every output is a message for a TaskManager, returned to the caller to
+//! send. Job status changes only through [`JobStatus::become_`], so the lifecycle's rules hold.
+
+use super::views::{JobSummary, JobView, Overview, TaskManagerView};
+use crate::jobmanager::minicluster::vertex_names;
+use crate::jobmanager::{
+    FailureDetector, JobProgress, JobStatus, SlotOffer, TaskCounters, schedule,
+};
+use crate::rpc::{Deployment, PeerInfo, RemoteTaskError, ToTaskManager};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weir_proto::graph::JobGraph;
+
+/// A message for the TaskManager named first.
+pub type Outgoing = (String, ToTaskManager);
+
+/// Timeouts of the cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterTimeouts {
+    /// Silence after which a TaskManager is lost.
+    pub heartbeat: Duration,
+    /// How long a job waits for enough free slots before it fails.
+    pub slot_wait: Duration,
+}
+
+struct TaskManagerEntry {
+    session: u64,
+    slots: u32,
+    used: u32,
+    data_address: SocketAddr,
+    last_seen: Instant,
+}
+
+struct Job {
+    id: String,
+    sequence: u32,
+    graph: Arc<JobGraph>,
+    status: JobStatus,
+    submitted: Instant,
+    started: Option<Instant>,
+    ended: Option<Instant>,
+    /// TaskManager → slots held.
+    slots: Vec<(String, u32)>,
+    /// Tasks not yet ended → the TaskManager running them.
+    pending: HashMap<(usize, u32), String>,
+    counters: HashMap<(usize, u32), TaskCounters>,
+    error: Option<String>,
+    /// Whether `error` only echoes another failure (a better root cause may still come).
+    error_is_secondary: bool,
+}
+
+impl Job {
+    fn enter(&mut self, to: JobStatus) {
+        match self.status.become_(to) {
+            Ok(status) => {
+                tracing::info!(job = self.id, name = self.graph.name, from = %self.status, to = %status, "job status");
+                self.status = status;
+            }
+            Err(error) => tracing::error!(job = self.id, %error, "illegal job status transition"),
+        }
+    }
+
+    fn taskmanagers(&self) -> Vec<String> {
+        self.slots.iter().map(|(tm, _)| tm.clone()).collect()
+    }
+
+    /// Keeps the first root cause; a secondary failure only until a root cause arrives.
+    fn blame(&mut self, message: String, secondary: bool) {
+        if self.error.is_none() || (self.error_is_secondary && !secondary) {
+            self.error = Some(message);
+            self.error_is_secondary = secondary;
+        }
+    }
+
+    fn summary(&self, now: Instant) -> JobSummary {
+        let duration = match (self.started, self.ended) {
+            (Some(started), Some(ended)) => ended - started,
+            (Some(started), None) => now - started,
+            _ => Duration::ZERO,
+        };
+        JobSummary {
+            id: self.id.clone(),
+            name: self.graph.name.clone(),
+            status: self.status,
+            duration_ms: duration.as_millis() as u64,
+        }
+    }
+}
+
+/// TaskManagers, slots and jobs.
+pub struct ClusterState {
+    timeouts: ClusterTimeouts,
+    taskmanagers: BTreeMap<String, TaskManagerEntry>,
+    detector: FailureDetector<String>,
+    jobs: BTreeMap<u32, Job>,
+    ids: HashMap<String, u32>,
+    next_sequence: u32,
+    next_session: u64,
+}
+
+impl ClusterState {
+    /// An empty cluster.
+    pub fn new(timeouts: ClusterTimeouts) -> Self {
+        ClusterState {
+            timeouts,
+            taskmanagers: BTreeMap::new(),
+            detector: FailureDetector::new(timeouts.heartbeat),
+            jobs: BTreeMap::new(),
+            ids: HashMap::new(),
+            next_sequence: 1,
+            next_session: 1,
+        }
+    }
+
+    /// TaskManager `name` registered; returns its session number (what its later messages and
+    /// its loss are matched against) and messages for others. A TaskManager registering again
+    /// under a live name replaces the old session, which is treated as lost.
+    pub fn register(
+        &mut self,
+        name: &str,
+        slots: u32,
+        data_address: SocketAddr,
+        now: Instant,
+    ) -> (u64, Vec<Outgoing>) {
+        let mut out = Vec::new();
+        if let Some(old) = self.taskmanagers.get(name).map(|tm| tm.session) {
+            out = self.taskmanager_lost(
+                name,
+                old,
+                "it registered again (the old session is gone)",
+                now,
+            );
+        }
+        let session = self.next_session;
+        self.next_session += 1;
+        self.taskmanagers.insert(
+            name.to_string(),
+            TaskManagerEntry {
+                session,
+                slots,
+                used: 0,
+                data_address,
+                last_seen: now,
+            },
+        );
+        self.detector.on_heartbeat(name.to_string(), now);
+        tracing::info!(taskmanager = name, slots, data = %data_address, "TaskManager registered");
+        (session, out)
+    }
+
+    /// A heartbeat from `name`.
+    pub fn heartbeat(&mut self, name: &str, session: u64, now: Instant) {
+        if let Some(tm) = self
+            .taskmanagers
+            .get_mut(name)
+            .filter(|tm| tm.session == session)
+        {
+            tm.last_seen = now;
+            self.detector.on_heartbeat(name.to_string(), now);
+        }
+    }
+
+    /// The session of `name` ended (`reason`): its tasks are lost, their jobs fail.
+    pub fn taskmanager_lost(
+        &mut self,
+        name: &str,
+        session: u64,
+        reason: &str,
+        now: Instant,
+    ) -> Vec<Outgoing> {
+        let Some(tm) = self.taskmanagers.get(name) else {
+            return Vec::new();
+        };
+        if tm.session != session {
+            return Vec::new();
+        }
+        let address = tm.data_address;
+        self.taskmanagers.remove(name);
+        self.detector.remove(&name.to_string());
+        tracing::error!(taskmanager = name, %address, reason, "TaskManager lost");
+        let mut out = Vec::new();
+        for job in self.jobs.values_mut() {
+            let before = job.pending.len();
+            job.pending.retain(|_, tm| tm != name);
+            job.slots.retain(|(tm, _)| tm != name);
+            if before == job.pending.len() {
+                continue;
+            }
+            job.blame(
+                format!("TaskManager `{name}` ({address}) lost: {reason}"),
+                false,
+            );
+            if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
+                job.enter(JobStatus::Failing);
+                out.extend(cancel_messages(job));
+            }
+        }
+        self.settle(now);
+        out
+    }
+
+    /// Accepts `graph` as a new job; it waits for slots from the next [`ClusterState::tick`].
+    pub fn submit(&mut self, id: String, graph: JobGraph, now: Instant) -> Vec<Outgoing> {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let mut job = Job {
+            id: id.clone(),
+            sequence,
+            graph: Arc::new(graph),
+            status: JobStatus::Created,
+            submitted: now,
+            started: None,
+            ended: None,
+            slots: Vec::new(),
+            pending: HashMap::new(),
+            counters: HashMap::new(),
+            error: None,
+            error_is_secondary: false,
+        };
+        job.enter(JobStatus::Scheduling);
+        self.ids.insert(id, sequence);
+        self.jobs.insert(sequence, job);
+        self.tick(now)
+    }
+
+    /// Time passed: lost TaskManagers, jobs that can now be scheduled, jobs that waited too long.
+    pub fn tick(&mut self, now: Instant) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for name in self.detector.poll_lost(now) {
+            if let Some(session) = self.taskmanagers.get(&name).map(|tm| tm.session) {
+                let reason = format!("no heartbeat for {:?}", self.timeouts.heartbeat);
+                out.extend(self.taskmanager_lost(&name, session, &reason, now));
+            }
+        }
+        let waiting: Vec<u32> = self
+            .jobs
+            .values()
+            .filter(|job| job.status == JobStatus::Scheduling)
+            .map(|job| job.sequence)
+            .collect();
+        for sequence in waiting {
+            out.extend(self.try_schedule(sequence, now));
+        }
+        out
+    }
+
+    fn try_schedule(&mut self, sequence: u32, now: Instant) -> Vec<Outgoing> {
+        let offers: Vec<SlotOffer> = self
+            .taskmanagers
+            .iter()
+            .filter(|(_, tm)| tm.slots > tm.used)
+            .map(|(name, tm)| SlotOffer {
+                taskmanager: name.clone(),
+                slots: tm.slots - tm.used,
+            })
+            .collect();
+        let Some(job) = self.jobs.get_mut(&sequence) else {
+            return Vec::new();
+        };
+        let placement = match schedule(&job.graph, &offers) {
+            Ok(placement) => placement,
+            Err(not_enough) => {
+                let waited = now.saturating_duration_since(job.submitted);
+                if waited >= self.timeouts.slot_wait {
+                    job.blame(
+                        format!("no slots after waiting {waited:.0?}: {not_enough}"),
+                        false,
+                    );
+                    job.enter(JobStatus::Failing);
+                    job.enter(JobStatus::Failed);
+                    job.ended = Some(now);
+                }
+                return Vec::new();
+            }
+        };
+        let peers: Vec<PeerInfo> = offers
+            .iter()
+            .map(|offer| PeerInfo {
+                name: offer.taskmanager.clone(),
+                data_address: self.taskmanagers[&offer.taskmanager].data_address,
+            })
+            .collect();
+        let mut held = vec![0u32; offers.len()];
+        for slot in &placement.slots {
+            held[slot.taskmanager] += 1;
+        }
+        job.slots = offers
+            .iter()
+            .zip(&held)
+            .filter(|(_, n)| **n > 0)
+            .map(|(offer, n)| (offer.taskmanager.clone(), *n))
+            .collect();
+        for (name, n) in &job.slots {
+            if let Some(tm) = self.taskmanagers.get_mut(name) {
+                tm.used += n;
+            }
+        }
+        let mut where_: Vec<Vec<usize>> = Vec::new();
+        for vertex in &job.graph.vertices {
+            let row: Vec<usize> = (0..vertex.parallelism)
+                .map(|subtask| placement.taskmanager(vertex.id, subtask))
+                .collect();
+            for (subtask, tm) in row.iter().enumerate() {
+                job.pending
+                    .insert((vertex.id, subtask as u32), peers[*tm].name.clone());
+            }
+            where_.push(row);
+        }
+        let deployment = Deployment {
+            job: job.id.clone(),
+            sequence,
+            graph: (*job.graph).clone(),
+            placement: where_,
+            taskmanagers: peers,
+        };
+        job.started = Some(now);
+        job.enter(JobStatus::Running);
+        job.slots
+            .iter()
+            .map(|(tm, _)| {
+                (
+                    tm.clone(),
+                    ToTaskManager::Deploy(Box::new(deployment.clone())),
+                )
+            })
+            .collect()
+    }
+
+    /// A task of `job` ended on TaskManager `from`.
+    pub fn task_ended(
+        &mut self,
+        from: &str,
+        job: &str,
+        task: (usize, u32),
+        counters: TaskCounters,
+        result: Result<(), RemoteTaskError>,
+        now: Instant,
+    ) -> Vec<Outgoing> {
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Vec::new();
+        };
+        if job.pending.get(&task).map(String::as_str) != Some(from) {
+            return Vec::new();
+        }
+        job.pending.remove(&task);
+        job.counters.insert(task, counters);
+        let mut out = Vec::new();
+        if let Err(error) = result {
+            job.blame(
+                format!("task {} on `{from}` failed: {}", error.task, error.message),
+                error.secondary,
+            );
+            if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
+                job.enter(JobStatus::Failing);
+                out.extend(cancel_messages(job));
+            }
+        }
+        self.settle(now);
+        out
+    }
+
+    /// TaskManager `from` could not deploy its share of `job`.
+    pub fn deploy_failed(
+        &mut self,
+        from: &str,
+        job: &str,
+        error: &str,
+        now: Instant,
+    ) -> Vec<Outgoing> {
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Vec::new();
+        };
+        job.pending.retain(|_, tm| tm != from);
+        job.blame(format!("cannot deploy on `{from}`: {error}"), false);
+        let mut out = Vec::new();
+        if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
+            job.enter(JobStatus::Failing);
+            out.extend(cancel_messages(job));
+        }
+        self.settle(now);
+        out
+    }
+
+    /// Live counters of `job`'s tasks on one TaskManager.
+    pub fn progress(&mut self, job: &str, tasks: Vec<TaskCounters>) {
+        if let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) {
+            for counters in tasks {
+                if job
+                    .pending
+                    .contains_key(&(counters.vertex, counters.subtask))
+                {
+                    job.counters
+                        .insert((counters.vertex, counters.subtask), counters);
+                }
+            }
+        }
+    }
+
+    /// Asks `job` to stop; `Err` says why it cannot.
+    pub fn cancel(&mut self, job: &str, now: Instant) -> Result<Vec<Outgoing>, String> {
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Err(format!("no job `{job}`"));
+        };
+        if job.status.is_terminal() {
+            return Err(format!("job `{}` already {}", job.id, job.status));
+        }
+        if matches!(job.status, JobStatus::Failing | JobStatus::Cancelling) {
+            return Ok(Vec::new());
+        }
+        job.enter(JobStatus::Cancelling);
+        let out = cancel_messages(job);
+        self.settle(now);
+        Ok(out)
+    }
+
+    /// Ends jobs with no task left and frees their slots.
+    fn settle(&mut self, now: Instant) {
+        for job in self.jobs.values_mut() {
+            if !job.pending.is_empty() || job.status.is_terminal() {
+                continue;
+            }
+            match job.status {
+                JobStatus::Running => {
+                    job.enter(JobStatus::Finishing);
+                    job.enter(JobStatus::Finished);
+                }
+                JobStatus::Failing => job.enter(JobStatus::Failed),
+                JobStatus::Cancelling => job.enter(JobStatus::Cancelled),
+                _ => continue,
+            }
+            job.ended.get_or_insert(now);
+            for (name, n) in job.slots.drain(..) {
+                if let Some(tm) = self.taskmanagers.get_mut(&name) {
+                    tm.used = tm.used.saturating_sub(n);
+                }
+            }
+        }
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self, now: Instant) -> Vec<JobSummary> {
+        self.jobs.values().map(|job| job.summary(now)).collect()
+    }
+
+    /// One job in full.
+    pub fn job(&self, id: &str, now: Instant) -> Option<JobView> {
+        let job = self.ids.get(id).and_then(|s| self.jobs.get(s))?;
+        let summary = job.summary(now);
+        let elapsed = Duration::from_millis(summary.duration_ms);
+        Some(JobView {
+            progress: JobProgress::aggregate(
+                elapsed,
+                &vertex_names(&job.graph),
+                job.counters.values(),
+            ),
+            summary,
+            error: job.error.clone(),
+            taskmanagers: job.taskmanagers(),
+        })
+    }
+
+    /// Every registered TaskManager.
+    pub fn taskmanagers(&self, now: Instant) -> Vec<TaskManagerView> {
+        self.taskmanagers
+            .iter()
+            .map(|(name, tm)| TaskManagerView {
+                name: name.clone(),
+                data_address: tm.data_address.to_string(),
+                slots: tm.slots,
+                free_slots: tm.slots.saturating_sub(tm.used),
+                last_heartbeat_ms: now.saturating_duration_since(tm.last_seen).as_millis() as u64,
+            })
+            .collect()
+    }
+
+    /// The cluster at a glance.
+    pub fn overview(&self) -> Overview {
+        let count = |status: JobStatus| self.jobs.values().filter(|j| j.status == status).count();
+        Overview {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            taskmanagers: self.taskmanagers.len(),
+            slots: self.taskmanagers.values().map(|tm| tm.slots).sum(),
+            free_slots: self
+                .taskmanagers
+                .values()
+                .map(|tm| tm.slots.saturating_sub(tm.used))
+                .sum(),
+            jobs_active: self
+                .jobs
+                .values()
+                .filter(|j| !j.status.is_terminal())
+                .count(),
+            jobs_finished: count(JobStatus::Finished),
+            jobs_failed: count(JobStatus::Failed),
+            jobs_cancelled: count(JobStatus::Cancelled),
+        }
+    }
+}
+
+/// Cancel messages for every TaskManager still running tasks of `job`.
+fn cancel_messages(job: &Job) -> Vec<Outgoing> {
+    let mut targets: Vec<&String> = job.pending.values().collect();
+    targets.sort();
+    targets.dedup();
+    targets
+        .into_iter()
+        .map(|tm| {
+            (
+                tm.clone(),
+                ToTaskManager::Cancel {
+                    job: job.id.clone(),
+                },
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! What the REST API shows: the JSON the JobManager serves and the client reads.
+
+use crate::jobmanager::{JobProgress, JobStatus};
+use serde::{Deserialize, Serialize};
+
+/// A job in the job list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// The job's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where it is in its lifecycle.
+    pub status: JobStatus,
+    /// Milliseconds since it started running (0 before).
+    pub duration_ms: u64,
+}
+
+/// One job in full.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobView {
+    /// Id, name, status and duration.
+    #[serde(flatten)]
+    pub summary: JobSummary,
+    /// Why it failed, when it did: the root cause, naming the task (and TaskManager).
+    pub error: Option<String>,
+    /// The TaskManagers its subtasks run on.
+    pub taskmanagers: Vec<String>,
+    /// Counters per vertex.
+    pub progress: JobProgress,
+}
+
+/// A registered TaskManager.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskManagerView {
+    /// Its identity.
+    pub name: String,
+    /// Its data endpoint.
+    pub data_address: String,
+    /// Slots it offers.
+    pub slots: u32,
+    /// Slots not held by a job.
+    pub free_slots: u32,
+    /// Milliseconds since its last heartbeat.
+    pub last_heartbeat_ms: u64,
+}
+
+/// The cluster at a glance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Overview {
+    /// Weir's version on the JobManager.
+    pub version: String,
+    /// Registered TaskManagers.
+    pub taskmanagers: usize,
+    /// All their slots.
+    pub slots: u32,
+    /// Slots not held by a job.
+    pub free_slots: u32,
+    /// Jobs not yet ended.
+    pub jobs_active: usize,
+    /// Jobs that finished.
+    pub jobs_finished: usize,
+    /// Jobs that failed.
+    pub jobs_failed: usize,
+    /// Jobs that were cancelled.
+    pub jobs_cancelled: usize,
+}
+
+/// The JobManager's answer to a job submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Submitted {
+    /// The new job's id.
+    pub id: String,
+}
