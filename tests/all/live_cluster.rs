@@ -120,7 +120,12 @@ impl LiveCluster {
 
     /// Starts a TaskManager with `extra` arguments and waits until the JobManager lists
     /// `expect_registered` TaskManagers.
-    pub(crate) fn add_taskmanager(&mut self, netns: Option<&str>, extra: &[&str], expect_registered: usize) {
+    pub(crate) fn add_taskmanager(
+        &mut self,
+        netns: Option<&str>,
+        extra: &[&str],
+        expect_registered: usize,
+    ) {
         let index = self.taskmanagers.len();
         let cluster = self.cluster_dir();
         let mut args = vec![
@@ -168,7 +173,12 @@ impl LiveCluster {
     pub(crate) fn rest(&self, args: &[&str]) -> Run {
         let cluster = self.cluster_dir();
         let mut all: Vec<&str> = args.to_vec();
-        all.extend_from_slice(&["--jobmanager", &self.rest, "--dir", cluster.to_str().expect("utf-8")]);
+        all.extend_from_slice(&[
+            "--jobmanager",
+            &self.rest,
+            "--dir",
+            cluster.to_str().expect("utf-8"),
+        ]);
         weir(&all, &[], None)
     }
 
@@ -188,7 +198,12 @@ impl LiveCluster {
     }
 
     /// Polls `condition` every 100 ms until it holds, failing the test after `timeout`.
-    pub(crate) fn wait_for(&self, what: &str, timeout: Duration, condition: impl Fn(&Self) -> bool) {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&Self) -> bool,
+    ) {
         let start = Instant::now();
         while !condition(self) {
             assert!(
@@ -203,7 +218,11 @@ impl LiveCluster {
 
 impl Drop for LiveCluster {
     fn drop(&mut self) {
-        for child in self.taskmanagers.iter_mut().chain(std::iter::once(&mut self.jobmanager)) {
+        for child in self
+            .taskmanagers
+            .iter_mut()
+            .chain(std::iter::once(&mut self.jobmanager))
+        {
             let _ = child.kill();
             let _ = child.wait();
         }

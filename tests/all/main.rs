@@ -3,9 +3,12 @@
 
 mod builtins;
 mod cluster;
+mod cluster_jobs;
+mod cluster_refusals;
 mod dead_letters;
 mod errors;
 mod harness;
+mod live_cluster;
 mod nexmark;
 mod stateful_udfs;
 mod udf_cli;

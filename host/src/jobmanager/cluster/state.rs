@@ -43,8 +43,10 @@ struct Job {
     submitted: Instant,
     started: Option<Instant>,
     ended: Option<Instant>,
-    /// TaskManager → slots held.
+    /// TaskManager → slots held (until the job ends).
     slots: Vec<(String, u32)>,
+    /// The TaskManagers its subtasks were deployed to.
+    deployed_on: Vec<String>,
     /// Tasks not yet ended → the TaskManager running them.
     pending: HashMap<(usize, u32), String>,
     counters: HashMap<(usize, u32), TaskCounters>,
@@ -62,10 +64,6 @@ impl Job {
             }
             Err(error) => tracing::error!(job = self.id, %error, "illegal job status transition"),
         }
-    }
-
-    fn taskmanagers(&self) -> Vec<String> {
-        self.slots.iter().map(|(tm, _)| tm.clone()).collect()
     }
 
     /// Keeps the first root cause; a secondary failure only until a root cause arrives.
@@ -216,6 +214,7 @@ impl ClusterState {
             started: None,
             ended: None,
             slots: Vec::new(),
+            deployed_on: Vec::new(),
             pending: HashMap::new(),
             counters: HashMap::new(),
             error: None,
@@ -299,6 +298,7 @@ impl ClusterState {
                 tm.used += n;
             }
         }
+        job.deployed_on = job.slots.iter().map(|(tm, _)| tm.clone()).collect();
         let mut where_: Vec<Vec<usize>> = Vec::new();
         for vertex in &job.graph.vertices {
             let row: Vec<usize> = (0..vertex.parallelism)
@@ -459,7 +459,7 @@ impl ClusterState {
             ),
             summary,
             error: job.error.clone(),
-            taskmanagers: job.taskmanagers(),
+            taskmanagers: job.deployed_on.clone(),
         })
     }
 
