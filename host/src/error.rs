@@ -68,6 +68,16 @@ pub enum TaskError {
         /// The upstream vertex's name.
         upstream: String,
     },
+    /// A channel from another TaskManager broke.
+    #[error("input from `{upstream}`: {detail}")]
+    Network {
+        /// The upstream vertex's name.
+        upstream: String,
+        /// What broke.
+        detail: String,
+        /// Whether the peer went away (an echo of its failure) rather than sent bad data.
+        peer_lost: bool,
+    },
     /// A downstream task went away (it failed or was cancelled).
     #[error("output to `{downstream}` is closed: that task stopped")]
     DownstreamLost {
@@ -89,7 +99,7 @@ impl TaskError {
             TaskError::Udf { error, .. } => (ErrorOrigin::User, !error.failure.is_deterministic()),
             TaskError::Rejected(_) | TaskError::Config { .. } => (ErrorOrigin::User, false),
             TaskError::Module(_) => (ErrorOrigin::User, false),
-            TaskError::Io { .. } => (ErrorOrigin::External, true),
+            TaskError::Io { .. } | TaskError::Network { .. } => (ErrorOrigin::External, true),
             TaskError::UpstreamLost { .. }
             | TaskError::DownstreamLost { .. }
             | TaskError::Cancelled => (ErrorOrigin::Internal, true),
@@ -106,6 +116,10 @@ impl TaskError {
             TaskError::UpstreamLost { .. }
                 | TaskError::DownstreamLost { .. }
                 | TaskError::Cancelled
+                | TaskError::Network {
+                    peer_lost: true,
+                    ..
+                }
         )
     }
 }

@@ -76,6 +76,14 @@ fn a_job_across_two_taskmanagers_writes_exactly_the_embedded_output_and_ships_mo
         1,
         "uploaded once: {log}"
     );
+    for index in 0..2 {
+        let log = cluster.taskmanager_log(index);
+        assert_eq!(
+            log.matches("module fetched from the JobManager").count(),
+            1,
+            "{log}"
+        );
+    }
     let listed = cluster.rest(&["list"]).expect_code(0);
     assert_eq!(
         listed.stdout.matches("finished").count(),

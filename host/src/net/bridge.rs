@@ -44,6 +44,8 @@ pub fn forward_outbound(
                 runtime.block_on(channel.send(&WireElement::Records(batch)))?
             }
             Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
+            // Producers never send these; treat one like a producer that stopped.
+            Ok(StreamElement::Broken { .. }) => return Ok(()),
             // The producer stopped without end-of-stream (it failed or was cancelled): dropping
             // the channel resets the stream, and the consumer reports its upstream lost.
             Err(_) => return Ok(()),
@@ -58,9 +60,19 @@ pub fn forward_inbound(
     runtime: &Handle,
 ) -> Result<(), ChannelError> {
     loop {
-        // On an error the queue is dropped without end-of-stream: the task fails naming its
-        // upstream, and the error is returned for the log.
-        match runtime.block_on(channel.next())? {
+        // On an error the task hears why (and fails naming its upstream); the error is also
+        // returned for the log.
+        let next = match runtime.block_on(channel.next()) {
+            Ok(next) => next,
+            Err(error) => {
+                let _ = queue.send(StreamElement::Broken {
+                    detail: error.to_string(),
+                    peer_lost: matches!(error, ChannelError::Lost { .. }),
+                });
+                return Err(error);
+            }
+        };
+        match next {
             Some(batch) => {
                 if queue.send(StreamElement::Records(batch)).is_err() {
                     return Ok(());

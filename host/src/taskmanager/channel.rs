@@ -12,6 +12,13 @@ pub enum StreamElement {
     Records(RecordBatch),
     /// The producer has no more records for this channel.
     EndOfStream,
+    /// A channel from another TaskManager broke: the stream is over without its end.
+    Broken {
+        /// What the network layer said (a lost peer, a corrupt frame).
+        detail: String,
+        /// Whether the peer went away (an echo of its failure) rather than sent bad data.
+        peer_lost: bool,
+    },
 }
 
 /// Mail from the JobManager to a task.

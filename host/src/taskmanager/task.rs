@@ -273,6 +273,13 @@ impl Task {
                     select.remove(index);
                     open -= 1;
                 }
+                Ok(StreamElement::Broken { detail, peer_lost }) => {
+                    return Err(TaskError::Network {
+                        upstream: self.inputs[index].upstream.clone(),
+                        detail,
+                        peer_lost,
+                    });
+                }
                 Err(_) => {
                     return Err(TaskError::UpstreamLost {
                         upstream: self.inputs[index].upstream.clone(),

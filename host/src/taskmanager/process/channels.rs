@@ -42,13 +42,32 @@ impl RemoteChannels {
         me: usize,
         deployment: &Deployment,
     ) -> Self {
+        Self::with_placement(
+            plane,
+            runtime,
+            me,
+            deployment.sequence,
+            deployment.placement.clone(),
+            deployment.taskmanagers.clone(),
+        )
+    }
+
+    /// The channels of job `sequence` whose subtasks run where `placement` says, on `peers`.
+    pub(crate) fn with_placement(
+        plane: Arc<DataPlane>,
+        runtime: Handle,
+        me: usize,
+        sequence: u32,
+        placement: Vec<Vec<usize>>,
+        peers: Vec<PeerInfo>,
+    ) -> Self {
         RemoteChannels {
             plane,
             runtime,
             me,
-            sequence: deployment.sequence,
-            placement: deployment.placement.clone(),
-            peers: deployment.taskmanagers.clone(),
+            sequence,
+            placement,
+            peers,
             gates: HashMap::new(),
         }
     }

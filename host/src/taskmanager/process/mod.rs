@@ -8,6 +8,9 @@ mod data_plane;
 mod identity;
 mod job;
 
+#[cfg(test)]
+mod tests;
+
 use crate::jobmanager::{BlobStore, MiniCluster};
 use crate::net::{NodeIdentity, load_ca};
 use crate::operators::NativeRegistry;
