@@ -7,7 +7,7 @@ use crate::live_cluster::LiveCluster;
 use std::time::Duration;
 
 /// Word count at parallelism 2 whose hash exchange crosses TaskManagers, written to `out`.
-fn wordcount_job(dir: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn wordcount_job(dir: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
     let input = repo().join("examples/data/pride-and-prejudice-ch1.txt");
     job_file(
         dir,
@@ -21,7 +21,7 @@ fn wordcount_job(dir: &std::path::Path, out: &std::path::Path) -> std::path::Pat
     )
 }
 
-fn sorted_lines(path: &std::path::Path) -> Vec<String> {
+pub(crate) fn sorted_lines(path: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines.sort();

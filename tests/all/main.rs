@@ -4,6 +4,7 @@
 mod builtins;
 mod cluster;
 mod cluster_jobs;
+mod cluster_netns;
 mod cluster_refusals;
 mod dead_letters;
 mod errors;
