@@ -3,6 +3,7 @@
 
 mod builtins;
 mod cluster;
+mod cluster_backpressure;
 mod cluster_jobs;
 mod cluster_netns;
 mod cluster_refusals;

@@ -4,7 +4,7 @@ use super::Outcome;
 use super::output;
 use crate::jobmanager::cluster::{ClusterTimeouts, JobManagerConfig, run_jobmanager};
 use crate::taskmanager::process::{
-    TaskManagerConfig, TaskManagerError, claim_identity, run_taskmanager,
+    NetworkBuffers, TaskManagerConfig, TaskManagerError, claim_identity, run_taskmanager,
 };
 use clap::Args;
 use std::io::Write;
@@ -63,6 +63,12 @@ pub(crate) struct TaskManagerArgs {
     /// Silence after which the JobManager is declared lost (its tasks are cancelled).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     heartbeat_timeout: Duration,
+    /// Network buffers (one record batch each) every remote input channel owns.
+    #[arg(long, default_value_t = NetworkBuffers::default().exclusive)]
+    exclusive_buffers: u32,
+    /// Network buffers every input gate lends to its channels with a backlog.
+    #[arg(long, default_value_t = NetworkBuffers::default().floating)]
+    floating_buffers: u32,
 }
 
 /// Parses `250ms`, `5s`, `2m` or a plain number of seconds.
@@ -129,6 +135,10 @@ pub(crate) fn taskmanager(args: TaskManagerArgs) -> Outcome {
         heartbeat_interval: args.heartbeat_interval,
         heartbeat_timeout: args.heartbeat_timeout,
         max_module_bytes: MAX_MODULE_BYTES,
+        network: NetworkBuffers {
+            exclusive: args.exclusive_buffers.max(1),
+            floating: args.floating_buffers,
+        },
     };
     match run_taskmanager(config) {
         Ok(()) => Outcome::Done,

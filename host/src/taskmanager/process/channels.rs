@@ -18,10 +18,25 @@ use tokio::runtime::Handle;
 /// How long a TaskManager waits for a peer's connection or channel stream.
 pub(crate) const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Exclusive buffers per remote input channel and floating buffers per input gate (Flink's
-/// defaults are 2 and 8).
-const EXCLUSIVE_BUFFERS: u32 = 2;
-const FLOATING_BUFFERS: u32 = 8;
+/// Network buffers of a TaskManager, each holding one record batch: what bounds the memory its
+/// remote channels use (Flink's defaults are 2 exclusive buffers per channel, 8 floating per
+/// gate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkBuffers {
+    /// Buffers each remote input channel owns.
+    pub exclusive: u32,
+    /// Buffers each input gate (one per consumer subtask) lends to its busiest channels.
+    pub floating: u32,
+}
+
+impl Default for NetworkBuffers {
+    fn default() -> Self {
+        NetworkBuffers {
+            exclusive: 2,
+            floating: 8,
+        }
+    }
+}
 
 /// The channel factory of one deployment on this TaskManager.
 pub(crate) struct RemoteChannels {
@@ -32,6 +47,7 @@ pub(crate) struct RemoteChannels {
     placement: Vec<Vec<usize>>,
     peers: Vec<PeerInfo>,
     gates: HashMap<(usize, u32), Arc<InputGate>>,
+    buffers: NetworkBuffers,
 }
 
 impl RemoteChannels {
@@ -41,15 +57,18 @@ impl RemoteChannels {
         runtime: Handle,
         me: usize,
         deployment: &Deployment,
+        buffers: NetworkBuffers,
     ) -> Self {
-        Self::with_placement(
+        let mut channels = Self::with_placement(
             plane,
             runtime,
             me,
             deployment.sequence,
             deployment.placement.clone(),
             deployment.taskmanagers.clone(),
-        )
+        );
+        channels.buffers = buffers;
+        channels
     }
 
     /// The channels of job `sequence` whose subtasks run where `placement` says, on `peers`.
@@ -69,6 +88,7 @@ impl RemoteChannels {
             placement,
             peers,
             gates: HashMap::new(),
+            buffers: NetworkBuffers::default(),
         }
     }
 
@@ -123,20 +143,35 @@ impl RemoteChannels {
         consumer: (usize, u32),
     ) -> Result<Receiver<StreamElement>, TaskError> {
         let (queue, consumer_end) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let buffers = self.buffers;
         let gate = self
             .gates
             .entry(consumer)
-            .or_insert_with(|| InputGate::new(EXCLUSIVE_BUFFERS, FLOATING_BUFFERS))
+            .or_insert_with(|| InputGate::new(buffers.exclusive, buffers.floating))
             .clone();
         let (plane, runtime) = (self.plane.clone(), self.runtime.clone());
         spawn(format!("weir-net-in-{id:x}"), move || {
-            let Some(stream) = runtime.block_on(plane.inbound(id, PEER_TIMEOUT)) else {
-                tracing::error!(
-                    channel = id,
-                    peer = peer.name,
-                    "the data channel from the peer never arrived within {PEER_TIMEOUT:?}"
-                );
-                return;
+            // The pair's connection is dialled by the TaskManager whose name sorts first, which
+            // may be this consumer: make sure it exists before waiting for the stream on it.
+            let stream = runtime.block_on(async {
+                plane.connection(&peer, PEER_TIMEOUT).await?;
+                plane.inbound(id, PEER_TIMEOUT).await.ok_or_else(|| {
+                    format!(
+                        "the data channel from TaskManager `{}` did not arrive within {PEER_TIMEOUT:?}",
+                        peer.name
+                    )
+                })
+            });
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err(detail) => {
+                    tracing::error!(channel = id, "{detail}");
+                    let _ = queue.send(StreamElement::Broken {
+                        detail,
+                        peer_lost: true,
+                    });
+                    return;
+                }
             };
             // The gate starts the channel's credit writer on the runtime.
             let receiver = {

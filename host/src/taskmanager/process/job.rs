@@ -2,7 +2,7 @@
 //! from the JobManager unless cached, tasks started, and every task end and progress snapshot
 //! reported upward. Runs on its own thread; Wasm and task threads never block the runtime.
 
-use super::channels::RemoteChannels;
+use super::channels::{NetworkBuffers, RemoteChannels};
 use super::data_plane::DataPlane;
 use crate::jobmanager::{BlobStore, MiniCluster, TaskCounters};
 use crate::rpc::{
@@ -88,6 +88,7 @@ pub(crate) struct JobContext {
     pub(crate) runtime: Handle,
     pub(crate) me: usize,
     pub(crate) outbox: UnboundedSender<ToJobManager>,
+    pub(crate) buffers: NetworkBuffers,
 }
 
 /// Runs this TaskManager's share of `deployment` to its end; `cancel` stops it early.
@@ -102,6 +103,7 @@ pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Rec
         context.runtime.clone(),
         context.me,
         &deployment,
+        context.buffers,
     );
     let mut tasks = match context.executor.start(&deployment.graph, &mut channels) {
         Ok(tasks) => tasks,

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub use channels::NetworkBuffers;
 pub use identity::claim_identity;
 
 /// How a TaskManager is set up.
@@ -46,6 +47,8 @@ pub struct TaskManagerConfig {
     pub heartbeat_timeout: Duration,
     /// Largest module accepted.
     pub max_module_bytes: u64,
+    /// Buffers of remote input channels.
+    pub network: NetworkBuffers,
 }
 
 /// Why the TaskManager stopped for good.
@@ -295,6 +298,7 @@ fn deploy(
             runtime: tokio::runtime::Handle::current(),
             me,
             outbox: outbox.clone(),
+            buffers: tm.config.network,
         };
         let thread_tm = tm.clone();
         let thread_job = job.clone();
