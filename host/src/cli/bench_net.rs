@@ -1,6 +1,7 @@
 //! `weir bench --net`: throughput of one data channel over loopback QUIC, with mutual TLS,
 //! credit-based flow control and checked decoding on receipt — the path records take between
-//! TaskManagers.
+//! TaskManagers — against the same frames over plain TCP (no TLS, no credits: the kernel's flow
+//! control only), measured in the same run.
 
 use crate::net::{ClusterCa, DataReceiver, DataSender, InputGate, client_config, server_config};
 use crate::operators::sources::bid_row;
@@ -11,12 +12,87 @@ use weir_proto::wire::WireElement;
 
 /// Records per second and bytes per second sending `batches` batches of 1024 binary bids.
 pub(crate) fn quic_channel(batches: u64) -> Result<(f64, f64), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(run(batches))
+}
+
+/// The same over one plain TCP connection on loopback: the baseline QUIC is measured against.
+pub(crate) fn tcp_channel(batches: u64) -> Result<(f64, f64), String> {
+    runtime()?.block_on(run_tcp(batches))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Bytes a batch stands for in the figures: its payloads plus 17 bytes of per-record metadata.
+fn batch_bytes(batch: &RecordBatch) -> u64 {
+    batch.data_len() as u64 + batch.len() as u64 * 17
+}
+
+async fn run_tcp(batches: u64) -> Result<(f64, f64), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
         .map_err(|e| e.to_string())?;
-    runtime.block_on(run(batches))
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let receiving = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let mut stream = tokio::io::BufReader::with_capacity(1 << 20, stream);
+        let (mut records, mut bytes) = (0u64, 0u64);
+        loop {
+            let len = match stream.read_u32_le().await {
+                Ok(len) => len as usize,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut frame = rkyv::util::AlignedVec::<16>::with_capacity(len);
+            frame.resize(len, 0);
+            stream
+                .read_exact(&mut frame)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Checked and copied out exactly as the QUIC receiver does.
+            if let weir_proto::wire::ArchivedWireElement::Records(batch) =
+                weir_proto::wire::decode(&frame).map_err(|e| e.to_string())?
+            {
+                let batch = rkyv::deserialize::<RecordBatch, rkyv::rancor::Error>(batch)
+                    .map_err(|e| e.to_string())?;
+                records += batch.len() as u64;
+                bytes += batch_bytes(&batch);
+            }
+        }
+        Ok::<(u64, u64), String>((records, bytes))
+    });
+    let prepared: Vec<WireElement> = (0..64).map(|n| WireElement::Records(bids(n))).collect();
+    let started = Instant::now();
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut stream = tokio::io::BufWriter::with_capacity(1 << 20, stream);
+    for n in 0..batches {
+        let frame =
+            weir_proto::wire::encode(&prepared[(n % 64) as usize]).map_err(|e| e.to_string())?;
+        stream
+            .write_u32_le(frame.len() as u32)
+            .await
+            .map_err(|e| e.to_string())?;
+        stream.write_all(&frame).await.map_err(|e| e.to_string())?;
+    }
+    stream.shutdown().await.map_err(|e| e.to_string())?;
+    let (records, bytes) = receiving.await.map_err(|e| e.to_string())??;
+    let seconds = started.elapsed().as_secs_f64();
+    if records != batches * 1024 {
+        return Err(format!(
+            "sent {} records, received {records}",
+            batches * 1024
+        ));
+    }
+    Ok((records as f64 / seconds, bytes as f64 / seconds))
 }
 
 fn bids(n: u64) -> RecordBatch {
@@ -58,7 +134,7 @@ async fn run(batches: u64) -> Result<(f64, f64), String> {
         let (mut records, mut bytes) = (0u64, 0u64);
         while let Some(batch) = receiver.next().await.map_err(|e| e.to_string())? {
             records += batch.len() as u64;
-            bytes += batch.data_len() as u64 + batch.len() as u64 * 17;
+            bytes += batch_bytes(&batch);
         }
         Ok::<(u64, u64), String>((records, bytes))
     });
