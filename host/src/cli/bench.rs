@@ -35,6 +35,10 @@ pub(crate) struct BenchArgs {
     /// Measure only one data channel over loopback QUIC (mTLS, credits, checked decoding).
     #[arg(long)]
     net: bool,
+    /// Measure the Nexmark q1/q2 job with a hash exchange on a real cluster: two TaskManagers
+    /// against one.
+    #[arg(long)]
+    cluster: bool,
     /// Directory of the Rust example UDFs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../udfs/rust"))]
     udfs: PathBuf,
@@ -191,6 +195,10 @@ pub(crate) fn bench(args: BenchArgs) -> Outcome {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<bool, String> {
+    if args.cluster {
+        super::bench_cluster::cluster_bench(args.events, args.runs, &args.udfs)?;
+        return Ok(true);
+    }
     if args.net {
         let batches = (args.events / 1024).max(1);
         let tcp = super::bench_net::tcp_channel(batches)?;

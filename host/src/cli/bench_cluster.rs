@@ -1,0 +1,178 @@
+//! `weir bench --cluster`: the Nexmark q1/q2 job with a hash exchange, on a real cluster of
+//! processes — once with both subtasks of every vertex in one TaskManager, once spread over two
+//! TaskManagers so the exchange crosses QUIC — and the ratio of the two in the same run.
+
+use super::home;
+use crate::client::rest::RestClient;
+use crate::client::spec;
+use crate::client::udf::UdfBuilder;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weir_proto::graph::JobGraph;
+
+/// Child processes killed when dropped.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A cluster of this binary's processes: one JobManager, TaskManagers with `slots` each.
+struct BenchCluster {
+    rest: String,
+    token: String,
+    _processes: Processes,
+}
+
+fn weir_exe() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find the weir binary: {e}"))
+}
+
+impl BenchCluster {
+    fn start(dir: &Path, slots: &[u32]) -> Result<Self, String> {
+        let exe = weir_exe()?;
+        let mut processes = Processes(Vec::new());
+        let mut jobmanager = Command::new(&exe)
+            .args(["jobmanager", "--dir"])
+            .arg(dir)
+            .args(["--rpc", "127.0.0.1:0", "--rest", "127.0.0.1:0"])
+            .env("WEIR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start a jobmanager: {e}"))?;
+        let stdout = jobmanager.stdout.take().ok_or("no jobmanager stdout")?;
+        processes.0.push(jobmanager);
+        let mut lines = BufReader::new(stdout).lines();
+        let mut endpoint = |prefix: &str| -> Result<String, String> {
+            let line = lines
+                .next()
+                .and_then(Result::ok)
+                .ok_or("the jobmanager did not start")?;
+            line.strip_prefix(prefix)
+                .map(str::to_string)
+                .ok_or_else(|| format!("unexpected jobmanager output {line:?}"))
+        };
+        let rpc = endpoint("rpc ")?;
+        let rest = endpoint("rest ")?;
+        for (i, slots) in slots.iter().enumerate() {
+            let child = Command::new(&exe)
+                .args(["taskmanager", "--dir"])
+                .arg(dir)
+                .args(["--jobmanager", &rpc, "--slots", &slots.to_string()])
+                .args(["--name", &format!("taskmanager-{}", i + 1)])
+                .env("WEIR_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| format!("cannot start a taskmanager: {e}"))?;
+            processes.0.push(child);
+        }
+        let token = std::fs::read_to_string(dir.join("rest-token"))
+            .map_err(|e| format!("rest-token: {e}"))?
+            .trim()
+            .to_string();
+        let cluster = BenchCluster {
+            rest,
+            token,
+            _processes: processes,
+        };
+        let client = cluster.client();
+        let started = Instant::now();
+        while client.taskmanagers().map(|t| t.len()).unwrap_or(0) < slots.len() {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err("the TaskManagers did not register within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(cluster)
+    }
+
+    fn client(&self) -> RestClient {
+        RestClient::new(&self.rest, Some(self.token.clone()))
+    }
+
+    /// Runs `graph` to its end; returns its duration as the JobManager measured it.
+    fn run(&self, graph: &JobGraph) -> Result<Duration, String> {
+        let client = self.client();
+        client.upload_modules(graph)?;
+        let id = client.submit(graph).map_err(|e| e.to_string())?;
+        loop {
+            let view = client.job(&id).map_err(|e| e.to_string())?;
+            if view.summary.status.is_terminal() {
+                if view.summary.status.to_string() != "finished" {
+                    return Err(format!("the job {}: {:?}", view.summary.status, view.error));
+                }
+                return Ok(Duration::from_millis(view.summary.duration_ms));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The job: Nexmark bids → q1 (Wasm map) → key by auction (hash exchange) → q2 (Wasm filter) →
+/// blackhole, every vertex at parallelism 2.
+fn job_graph(dir: &Path, udfs: &Path, events: u64) -> Result<JobGraph, String> {
+    let yaml = format!(
+        "name: nexmark-q1-q2-exchange\nparallelism: 2\nmodules:\n  q1: {{ path: {:?} }}\n  q2: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid }} }}\n  - map: {{ module: q1 }}\n  - key_by: {{ field: auction }}\n  - filter: {{ module: q2 }}\n  - sink: {{ blackhole: {{}} }}\n",
+        udfs.join("currency_convert"),
+        udfs.join("bid_filter")
+    );
+    let path = dir.join("exchange.yaml");
+    std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+    let loaded = spec::load(&path, &|_| None).map_err(|e| e.to_string())?;
+    crate::client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())
+}
+
+/// Runs the comparison and prints it.
+pub(crate) fn cluster_bench(events: u64, runs: usize, udfs: &Path) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let init = Command::new(weir_exe()?)
+        .args(["cluster", "init"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cluster init: {e}"))?;
+    if !init.success() {
+        return Err("weir cluster init failed".into());
+    }
+    let result = compare(&dir, events, runs, udfs);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn compare(dir: &Path, events: u64, runs: usize, udfs: &Path) -> Result<(), String> {
+    let graph = job_graph(dir, udfs, events)?;
+    let bids = events / 50 * 46;
+    let mut rates = Vec::new();
+    for (name, slots) in [
+        ("one TaskManager (2 slots)", vec![2]),
+        ("two TaskManagers (1 slot each)", vec![1, 1]),
+    ] {
+        let cluster = BenchCluster::start(dir, &slots)?;
+        cluster.run(&graph)?; // warm-up: modules shipped and compiled
+        let mut seconds: Vec<f64> = (0..runs.max(1))
+            .map(|_| cluster.run(&graph).map(|d| d.as_secs_f64().max(1e-3)))
+            .collect::<Result<_, _>>()?;
+        seconds.sort_by(f64::total_cmp);
+        let rate = bids as f64 / seconds[seconds.len() / 2];
+        println!(
+            "nexmark q1/q2 with a hash exchange, p=2, {name:<31}: {:>6.2} M bids/s",
+            rate / 1e6
+        );
+        rates.push(rate);
+    }
+    println!(
+        "crossing TaskManagers keeps {:.0} % of the throughput (target: costs under 30 %)",
+        rates[1] / rates[0] * 100.0
+    );
+    Ok(())
+}
