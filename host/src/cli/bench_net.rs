@@ -3,7 +3,9 @@
 //! TaskManagers — against the same frames over plain TCP (no TLS, no credits: the kernel's flow
 //! control only), measured in the same run.
 
-use crate::net::{ClusterCa, DataReceiver, DataSender, InputGate, client_config, server_config};
+use crate::net::{
+    ClusterCa, DataReceiver, DataSender, InputGate, bind_endpoint, client_config, server_config,
+};
 use crate::operators::sources::bid_row;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -73,15 +75,19 @@ async fn run_tcp(batches: u64) -> Result<(f64, f64), String> {
         .await
         .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut stream = tokio::io::BufWriter::with_capacity(1 << 20, stream);
+    let mut stream = stream;
+    let mut frame_bytes = Vec::new();
     for n in 0..batches {
+        // One write per frame, as the QUIC sender writes one frame per batch.
         let frame =
             weir_proto::wire::encode(&prepared[(n % 64) as usize]).map_err(|e| e.to_string())?;
+        frame_bytes.clear();
+        frame_bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        frame_bytes.extend_from_slice(&frame);
         stream
-            .write_u32_le(frame.len() as u32)
+            .write_all(&frame_bytes)
             .await
             .map_err(|e| e.to_string())?;
-        stream.write_all(&frame).await.map_err(|e| e.to_string())?;
     }
     stream.shutdown().await.map_err(|e| e.to_string())?;
     let (records, bytes) = receiving.await.map_err(|e| e.to_string())??;
@@ -112,13 +118,13 @@ async fn run(batches: u64) -> Result<(f64, f64), String> {
     let ca = ClusterCa::generate("bench").map_err(|e| e.to_string())?;
     let any: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
     let server_id = ca.issue("receiver").map_err(|e| e.to_string())?;
-    let server = quinn::Endpoint::server(
-        server_config(&ca.certificate(), &server_id).map_err(|e| e.to_string())?,
+    let server = bind_endpoint(
         any,
+        Some(server_config(&ca.certificate(), &server_id).map_err(|e| e.to_string())?),
     )
     .map_err(|e| e.to_string())?;
     let address = server.local_addr().map_err(|e| e.to_string())?;
-    let mut client = quinn::Endpoint::client(any).map_err(|e| e.to_string())?;
+    let mut client = bind_endpoint(any, None).map_err(|e| e.to_string())?;
     let client_id = ca.issue("sender").map_err(|e| e.to_string())?;
     client.set_default_client_config(
         client_config(&ca.certificate(), &client_id).map_err(|e| e.to_string())?,

@@ -20,6 +20,6 @@ pub use credit::{CreditError, CreditSender, GateCredits};
 pub use gate::InputGate;
 pub use split::SplitChannels;
 pub use tls::{
-    ALPN, ClusterCa, NodeIdentity, TlsError, client_config, identity_paths, load_ca, server_config,
-    transport,
+    ALPN, ClusterCa, NodeIdentity, TlsError, bind_endpoint, client_config, identity_paths, load_ca,
+    server_config, transport,
 };

@@ -5,7 +5,7 @@
 use super::bridge::{spawn_inbound, spawn_outbound};
 use super::channel::{DataReceiver, DataSender};
 use super::gate::InputGate;
-use super::tls::{ClusterCa, client_config, server_config};
+use super::tls::{ClusterCa, bind_endpoint, client_config, server_config};
 use crate::error::TaskError;
 use crate::jobmanager::{CHANNEL_CAPACITY, ChannelFactory, LocalEnds, Placement};
 use std::collections::HashMap;
@@ -44,9 +44,9 @@ impl SplitChannels {
         for index in 0..taskmanagers {
             let name = format!("taskmanager-{}", index + 1);
             let identity = ca.issue(&name).map_err(net_error)?;
-            let mut endpoint = quinn::Endpoint::server(
-                server_config(&ca.certificate(), &identity).map_err(net_error)?,
+            let mut endpoint = bind_endpoint(
                 any,
+                Some(server_config(&ca.certificate(), &identity).map_err(net_error)?),
             )
             .map_err(net_error)?;
             endpoint.set_default_client_config(

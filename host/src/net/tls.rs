@@ -177,8 +177,38 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
         .receive_window((64u32 << 20).into())
         .send_window(64 << 20)
         .mtu_discovery_config(Some(mtu))
+        // GSO batches segments into one send of at most 64 KiB: with jumbo datagrams it loses
+        // them, and MTU discovery falls back to 1200 bytes. Large datagrams save more.
+        .enable_segmentation_offload(false)
         .keep_alive_interval(Some(Duration::from_secs(5)));
     Arc::new(transport)
+}
+
+/// Socket buffers of every QUIC endpoint: loopback and LAN bursts overflow the kernel's default
+/// receive buffer and each lost datagram halves the congestion window (PROBES.md).
+const SOCKET_BUFFER_BYTES: usize = 8 << 20;
+
+/// A QUIC endpoint on `address` with large socket buffers, serving `server` if given.
+pub fn bind_endpoint(
+    address: std::net::SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> std::io::Result<quinn::Endpoint> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    // The kernel may cap these (net.core.rmem_max); a smaller buffer still works.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+    socket.bind(&address.into())?;
+    // quinn caps datagrams at 1472 bytes unless told otherwise, whatever MTU discovery finds.
+    let mut config = quinn::EndpointConfig::default();
+    config
+        .max_udp_payload_size(65_527)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    quinn::Endpoint::new(config, server, socket.into(), Arc::new(quinn::TokioRuntime))
 }
 
 /// The server side of `node`: requires a client certificate from the cluster CA.

@@ -2,11 +2,11 @@
 //! and module streams on which TaskManagers fetch the modules of their deployments.
 
 use super::{JobManagerConfig, Shared};
-use crate::net::{NodeIdentity, load_ca, server_config};
+use crate::net::{NodeIdentity, bind_endpoint, load_ca, server_config};
 use crate::rpc::{
     ModuleReply, ModuleRequest, ToJobManager, ToTaskManager, peer_is, read_frame, write_frame,
 };
-use quinn::{Connection, Endpoint, RecvStream, SendStream};
+use quinn::{Connection, RecvStream, SendStream};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ pub(super) fn listen(config: &JobManagerConfig, shared: Arc<Shared>) -> Result<S
     let ca = load_ca(&config.dir).map_err(|e| e.to_string())?;
     let identity = NodeIdentity::load(&config.dir, "jobmanager").map_err(|e| e.to_string())?;
     let server = server_config(&ca, &identity).map_err(|e| e.to_string())?;
-    let endpoint = Endpoint::server(server, config.rpc)
+    let endpoint = bind_endpoint(config.rpc, Some(server))
         .map_err(|e| format!("cannot bind the control endpoint {}: {e}", config.rpc))?;
     let address = endpoint
         .local_addr()

@@ -2,7 +2,7 @@
 //! name sorts first dials, so a pair never holds two), one stream per logical channel. Streams
 //! that arrive before their consumer is deployed wait, keyed by channel id, until it asks.
 
-use crate::net::{NodeIdentity, client_config, read_header, server_config};
+use crate::net::{NodeIdentity, bind_endpoint, client_config, read_header, server_config};
 use crate::rpc::{PeerInfo, peer_is};
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 use rustls::pki_types::CertificateDer;
@@ -49,7 +49,7 @@ impl DataPlane {
         address: SocketAddr,
     ) -> Result<Arc<Self>, String> {
         let server = server_config(ca, identity).map_err(|e| net_error("TLS", e))?;
-        let mut endpoint = Endpoint::server(server, address)
+        let mut endpoint = bind_endpoint(address, Some(server))
             .map_err(|e| net_error(&format!("cannot bind {address}"), e))?;
         endpoint.set_default_client_config(
             client_config(ca, identity).map_err(|e| net_error("TLS", e))?,
