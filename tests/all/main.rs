@@ -10,6 +10,7 @@ mod cluster_refusals;
 mod dead_letters;
 mod errors;
 mod harness;
+mod languages;
 mod live_cluster;
 mod nexmark;
 mod stateful_udfs;
