@@ -134,7 +134,8 @@ function forEach(batch, name, options, body) {
         return;
       }
       const preview = decoder.decode(record.value.subarray(0, 200));
-      console.error(`weir_udf: \`${name}\` threw on record ${i} (${JSON.stringify(preview)}):\n${e && e.stack ? e.stack : e}`);
+      const what = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e);
+      console.error(`weir_udf: \`${name}\` threw on record ${i} (${JSON.stringify(preview)}):\n${what}`);
       throw e;
     }
   });
