@@ -16,4 +16,23 @@ if ! rustc --print target-libdir --target wasm32-wasip2 >/dev/null 2>&1 \
   rustup target add wasm32-wasip2
 fi
 
+# Guest toolchains for UDFs in Python, JavaScript and C (docs/languages.md), each installed only
+# when missing. Versions are the ones Weir is tested with.
+if ! command -v componentize-py >/dev/null 2>&1; then
+  echo "installing componentize-py (Python UDFs)" >&2
+  python3 -m pip install --quiet componentize-py==0.25.1 >&2
+fi
+if [ ! -f "$(npm root -g 2>/dev/null)/@bytecodealliance/componentize-js/src/componentize.js" ]; then
+  echo "installing componentize-js (JavaScript UDFs)" >&2
+  npm install -g --no-audit --no-fund --loglevel=error @bytecodealliance/componentize-js@0.23.0 >&2
+fi
+if ! command -v clang >/dev/null 2>&1 || [ ! -d /usr/include/wasm32-wasi ] \
+   || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
+  echo "installing clang, lld and wasi-libc (C UDFs)" >&2
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -q \
+    clang lld wasi-libc libclang-rt-14-dev-wasm32 >&2
+fi
+
 cargo build --release -p weir >&2

@@ -39,6 +39,9 @@ pub(crate) struct BenchArgs {
     /// against one.
     #[arg(long)]
     cluster: bool,
+    /// Measure the q1 map written in Rust, Python, JavaScript and C: start-up and records/s.
+    #[arg(long)]
+    languages: bool,
     /// Directory of the Rust example UDFs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../udfs/rust"))]
     udfs: PathBuf,
@@ -195,6 +198,11 @@ pub(crate) fn bench(args: BenchArgs) -> Outcome {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<bool, String> {
+    if args.languages {
+        let udfs = args.udfs.parent().unwrap_or(&args.udfs);
+        super::bench_languages::language_bench(udfs, args.events.min(2_000_000), args.runs)?;
+        return Ok(true);
+    }
     if args.cluster {
         super::bench_cluster::cluster_bench(args.events, args.runs, &args.udfs)?;
         return Ok(true);

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_cluster;
+mod bench_languages;
 mod bench_net;
 mod cluster;
 mod output;
