@@ -196,3 +196,83 @@ fn the_polyglot_example_writes_exactly_the_reference_totals() {
         );
     }
 }
+
+#[test]
+fn scaffolded_python_javascript_and_c_udfs_build_and_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (language, step, input, expected) in [
+        (
+            "python",
+            "map",
+            "{\"a\":1}\n",
+            "{\"python_udf\":{\"a\":1}}\n",
+        ),
+        ("js", "map", "{\"a\":1}\n", "{\"js_udf\":{\"a\":1}}\n"),
+        (
+            "c",
+            "filter",
+            "{\"price\":50}\n{\"price\":150}\n",
+            "{\"price\":150}\n",
+        ),
+    ] {
+        let udf_dir = dir.path().join(format!("{language}_udf"));
+        let path = udf_dir.to_str().expect("utf-8");
+        weir(&["udf", "new", "--lang", language, path], &[], None).expect_code(0);
+        let job = job_file(
+            dir.path(),
+            &format!("{language}.yaml"),
+            &format!(
+                "name: new\nmodules:\n  m: {{ path: {path:?} }}\npipeline:\n  - source: {{ stdin: {{}} }}\n  - {step}: {{ module: m }}\n  - sink: {{ stdout: {{}} }}\n"
+            ),
+        );
+        let run = weir(
+            &["run", "--quiet", job.to_str().expect("utf-8")],
+            &[],
+            Some(input.as_bytes()),
+        )
+        .expect_code(0);
+        assert_eq!(run.stdout, expected, "{language}");
+        let again = weir(&["udf", "build", path], &[], None).expect_code(0);
+        assert!(
+            again.stderr.contains("from the build cache"),
+            "{}",
+            again.stderr
+        );
+    }
+}
+
+#[test]
+fn a_missing_toolchain_names_the_install_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty_path = dir.path().join("bin");
+    std::fs::create_dir_all(&empty_path).expect("dir");
+    for (language, install) in [
+        ("python", "pip install componentize-py==0.25.1"),
+        (
+            "js",
+            "npm install -g @bytecodealliance/componentize-js@0.23.0",
+        ),
+        (
+            "c",
+            "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32",
+        ),
+    ] {
+        let path = example(language, "currency_convert");
+        // A fresh Weir home: nothing cached, so the build must run and look for its tools.
+        let home = dir.path().join(format!("home-{language}"));
+        let run = weir(
+            &["udf", "build", &path],
+            &[
+                ("PATH", empty_path.to_str().expect("utf-8")),
+                ("WEIR_HOME", home.to_str().expect("utf-8")),
+            ],
+            None,
+        )
+        .expect_code(2);
+        assert!(
+            run.stderr.contains("is not installed") && run.stderr.contains(install),
+            "{language}: {}",
+            run.stderr
+        );
+    }
+}
