@@ -45,12 +45,7 @@ fn a_slow_sink_slows_the_source_across_taskmanagers_within_bounded_memory_losing
             "name: slow\nparallelism: 2\npipeline:\n  - source: {{ datagen: {{ count: {RECORDS} }} }}\n  - key_by: {{ field: id }}\n  - parallelism: 1\n    sink: {{ file: {{ path: {fifo:?} }} }}\n"
         ),
     );
-    let id = cluster
-        .submit(&job, &["--detach"], &[])
-        .expect_code(0)
-        .stdout
-        .trim()
-        .to_string();
+    let id = cluster.submit_detached(&job);
 
     // The reader trickles (≈ 400 KB/s) until told to drain at full speed.
     let trickle = Arc::new(AtomicBool::new(true));

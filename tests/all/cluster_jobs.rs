@@ -123,12 +123,7 @@ fn killing_a_taskmanager_fails_the_job_naming_it_and_the_jobmanager_runs_the_nex
         "endless.yaml",
         "name: endless\nparallelism: 2\npipeline:\n  - source: { datagen: { rate: 20000 } }\n  - key_by: { field: id }\n  - sink: { blackhole: {} }\n",
     );
-    let id = cluster
-        .submit(&endless, &["--detach"], &[])
-        .expect_code(0)
-        .stdout
-        .trim()
-        .to_string();
+    let id = cluster.submit_detached(&endless);
     cluster.wait_for("records to flow", Duration::from_secs(30), |c| {
         c.client().job(&id).is_ok_and(|v| {
             v.progress
@@ -194,12 +189,7 @@ fn a_cancelled_job_stops_and_frees_its_slots() {
         "endless.yaml",
         "name: endless\nparallelism: 2\npipeline:\n  - source: { datagen: { rate: 1000 } }\n  - sink: { blackhole: {} }\n",
     );
-    let id = cluster
-        .submit(&endless, &["--detach"], &[])
-        .expect_code(0)
-        .stdout
-        .trim()
-        .to_string();
+    let id = cluster.submit_detached(&endless);
     cluster.wait_for("the job to run", Duration::from_secs(30), |c| {
         c.client()
             .job(&id)

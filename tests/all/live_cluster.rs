@@ -197,6 +197,15 @@ impl LiveCluster {
         weir(&args, env, None)
     }
 
+    /// Submits `job` with `--detach`; returns the job's id.
+    pub(crate) fn submit_detached(&self, job: &Path) -> String {
+        self.submit(job, &["--detach"], &[])
+            .expect_code(0)
+            .stdout
+            .trim()
+            .to_string()
+    }
+
     /// Polls `condition` every 100 ms until it holds, failing the test after `timeout`.
     pub(crate) fn wait_for(
         &self,

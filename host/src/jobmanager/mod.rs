@@ -10,6 +10,8 @@ mod job_status;
 mod minicluster;
 mod progress;
 mod scheduler;
+#[cfg(test)]
+mod test_graphs;
 
 pub use blob_store::{BlobError, BlobStore};
 pub use deploy::{CHANNEL_CAPACITY, ChannelFactory, LocalChannels, LocalEnds};

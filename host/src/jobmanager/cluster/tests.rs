@@ -1,33 +1,8 @@
 use super::state::{ClusterState, ClusterTimeouts, Outgoing};
+use crate::jobmanager::test_graphs::graph;
 use crate::jobmanager::{JobStatus, TaskCounters};
 use crate::rpc::{RemoteTaskError, ToTaskManager};
 use std::time::{Duration, Instant};
-use weir_proto::graph::{JobConfig, JobGraph, JobVertex};
-use weir_proto::spec::UdfLimits;
-
-fn graph(parallelism: &[u32]) -> JobGraph {
-    JobGraph {
-        name: "g".into(),
-        config: JobConfig {
-            max_parallelism: 128,
-            batch_size: 1024,
-            buffer_timeout_ms: 100,
-            limits: UdfLimits::default(),
-        },
-        modules: Default::default(),
-        vertices: parallelism
-            .iter()
-            .enumerate()
-            .map(|(id, &p)| JobVertex {
-                id,
-                name: format!("v{id}"),
-                parallelism: p,
-                operators: Vec::new(),
-            })
-            .collect(),
-        edges: Vec::new(),
-    }
-}
 
 fn cluster(now: Instant, taskmanagers: u32) -> ClusterState {
     let mut state = ClusterState::new(ClusterTimeouts {

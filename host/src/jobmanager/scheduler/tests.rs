@@ -1,30 +1,5 @@
 use super::*;
-use weir_proto::graph::{JobConfig, JobVertex};
-use weir_proto::spec::UdfLimits;
-
-fn graph(parallelism: &[u32]) -> JobGraph {
-    JobGraph {
-        name: "g".into(),
-        config: JobConfig {
-            max_parallelism: 128,
-            batch_size: 1024,
-            buffer_timeout_ms: 100,
-            limits: UdfLimits::default(),
-        },
-        modules: Default::default(),
-        vertices: parallelism
-            .iter()
-            .enumerate()
-            .map(|(id, &p)| JobVertex {
-                id,
-                name: format!("v{id}"),
-                parallelism: p,
-                operators: Vec::new(),
-            })
-            .collect(),
-        edges: Vec::new(),
-    }
-}
+use crate::jobmanager::test_graphs::graph;
 
 fn offers(slots: &[u32]) -> Vec<SlotOffer> {
     slots
