@@ -5,7 +5,9 @@
 //! it are absolute and every module is pinned by sha256, so the graph means the same thing on
 //! any machine that can fetch those modules.
 
-use crate::spec::{AggregateSpec, KeyBySpec, SinkSpec, SourceSpec, UdfLimits, WasmCall};
+use crate::spec::{
+    AggregateSpec, KeyBySpec, SinkSpec, SourceSpec, UdfLimits, WasmCall, WatermarkSpec,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -86,7 +88,9 @@ pub enum OperatorKind {
     FlatMap(WasmCall),
     /// Sets each record's key.
     KeyBy(KeyBySpec),
-    /// Aggregates per key until the end of input.
+    /// Assigns event time and generates watermarks.
+    Watermark(WatermarkSpec),
+    /// Aggregates per key until the end of input, or per event-time window.
     Aggregate {
         /// The functions.
         spec: AggregateSpec,
@@ -113,6 +117,7 @@ impl OperatorKind {
             | OperatorKind::FlatMap(_)
             | OperatorKind::KeyBy(_)
             | OperatorKind::Aggregate { .. }
+            | OperatorKind::Watermark(_)
             | OperatorKind::Sink(_) => true,
             OperatorKind::DeadLetter(_) | OperatorKind::Native(_) => false,
         }

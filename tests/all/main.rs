@@ -15,4 +15,5 @@ mod live_cluster;
 mod nexmark;
 mod stateful_udfs;
 mod udf_cli;
+mod windows;
 mod wordcount;

@@ -131,6 +131,7 @@ impl JobBuilder {
     /// Aggregates per key with built-in functions.
     pub fn aggregate(self, functions: Vec<BuiltinAggregate>) -> Self {
         let aggregate = AggregateSpec {
+            window: None,
             module: None,
             functions,
             key_as: None,

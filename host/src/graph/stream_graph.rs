@@ -334,7 +334,39 @@ fn operator_kind(
         }
         return Ok(OperatorKind::KeyBy(key_by.clone()));
     }
+    if let Some(watermark) = &step.watermark {
+        if watermark.timestamp_field.as_deref() == Some("") {
+            return Err(error(
+                format!("{field}.watermark.timestamp_field"),
+                "an empty field name",
+                None,
+            ));
+        }
+        return Ok(OperatorKind::Watermark(watermark.clone()));
+    }
     if let Some(aggregate) = &step.aggregate {
+        if let Some(window) = &aggregate.window {
+            let bad = match *window {
+                weir_proto::spec::WindowSpec::Tumbling { size_ms } => size_ms == 0,
+                weir_proto::spec::WindowSpec::Sliding { size_ms, slide_ms } => {
+                    slide_ms == 0 || size_ms == 0 || slide_ms > size_ms
+                }
+            };
+            if bad {
+                return Err(error(
+                    format!("{field}.aggregate.window"),
+                    "a window needs a size above 0 (and a slide above 0, at most the size)",
+                    None,
+                ));
+            }
+            if aggregate.module.is_some() {
+                return Err(error(
+                    format!("{field}.aggregate.window"),
+                    "windows take built-in `functions` (Wasm aggregates over windows are not supported yet)",
+                    None,
+                ));
+            }
+        }
         let key_field = match input.map(|n| &n.kind) {
             Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
             _ => {

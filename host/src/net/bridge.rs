@@ -43,6 +43,9 @@ pub fn forward_outbound(
             Ok(StreamElement::Records(batch)) => {
                 runtime.block_on(channel.send(&WireElement::Records(batch)))?
             }
+            Ok(StreamElement::Watermark(watermark)) => {
+                runtime.block_on(channel.send(&WireElement::Watermark(watermark)))?
+            }
             Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
             // Producers never send these; treat one like a producer that stopped.
             Ok(StreamElement::Broken { .. }) => return Ok(()),
@@ -62,7 +65,7 @@ pub fn forward_inbound(
     loop {
         // On an error the task hears why (and fails naming its upstream); the error is also
         // returned for the log.
-        let next = match runtime.block_on(channel.next()) {
+        let next = match runtime.block_on(channel.next_element()) {
             Ok(next) => next,
             Err(error) => {
                 let _ = queue.send(StreamElement::Broken {
@@ -73,8 +76,8 @@ pub fn forward_inbound(
             }
         };
         match next {
-            Some(batch) => {
-                if queue.send(StreamElement::Records(batch)).is_err() {
+            Some(element) => {
+                if queue.send(element).is_err() {
                     return Ok(());
                 }
             }

@@ -10,6 +10,7 @@
 
 use super::credit::CreditSender;
 use super::gate::InputGate;
+use crate::taskmanager::StreamElement;
 use quinn::{RecvStream, SendStream};
 use rkyv::util::AlignedVec;
 use std::sync::Arc;
@@ -226,55 +227,67 @@ impl DataReceiver {
         self.gate.buffers().0
     }
 
-    /// The next batch (watermarks are skipped until the task handles them), or `None` at
-    /// end-of-stream. The previous batch's buffer is released first.
+    /// The next batch, or `None` at end-of-stream (watermarks are skipped). The previous
+    /// element's buffer is released first.
     pub async fn next(&mut self) -> Result<Option<RecordBatch>, ChannelError> {
         loop {
-            if self.ended {
-                return Ok(None);
+            match self.next_element().await? {
+                Some(StreamElement::Records(batch)) => return Ok(Some(batch)),
+                Some(_) => continue,
+                None => return Ok(None),
             }
-            if std::mem::take(&mut self.holding) {
-                self.gate
-                    .consumed(self.channel)
-                    .map_err(|e| self.protocol(e))?;
-            }
-            let mut header = [0u8; 8];
-            self.recv
-                .read_exact(&mut header)
-                .await
-                .map_err(|e| self.lost(e))?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            let backlog = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            if len > MAX_FRAME_BYTES {
-                return Err(self.protocol(format!(
-                    "a {len}-byte frame exceeds the {MAX_FRAME_BYTES}-byte limit"
-                )));
-            }
+        }
+    }
+
+    /// The next element — a batch or a watermark — or `None` at end-of-stream. The previous
+    /// element's buffer is released first.
+    pub async fn next_element(&mut self) -> Result<Option<StreamElement>, ChannelError> {
+        if self.ended {
+            return Ok(None);
+        }
+        if std::mem::take(&mut self.holding) {
             self.gate
-                .received(self.channel, backlog)
+                .consumed(self.channel)
                 .map_err(|e| self.protocol(e))?;
-            self.holding = true;
-            let mut bytes = AlignedVec::<16>::with_capacity(len as usize);
-            bytes.resize(len as usize, 0);
-            self.recv
-                .read_exact(&mut bytes)
-                .await
-                .map_err(|e| self.lost(e))?;
-            let element = decode(&bytes).map_err(|error| ChannelError::Wire {
-                peer: self.peer.clone(),
-                error,
-            })?;
-            match element {
-                ArchivedWireElement::Records(batch) => {
-                    let batch = rkyv::deserialize::<RecordBatch, rkyv::rancor::Error>(batch)
-                        .map_err(|e| self.protocol(e))?;
-                    return Ok(Some(batch));
-                }
-                ArchivedWireElement::Watermark(_) => continue,
-                ArchivedWireElement::EndOfStream => {
-                    self.ended = true;
-                    return Ok(None);
-                }
+        }
+        let mut header = [0u8; 8];
+        self.recv
+            .read_exact(&mut header)
+            .await
+            .map_err(|e| self.lost(e))?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let backlog = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if len > MAX_FRAME_BYTES {
+            return Err(self.protocol(format!(
+                "a {len}-byte frame exceeds the {MAX_FRAME_BYTES}-byte limit"
+            )));
+        }
+        self.gate
+            .received(self.channel, backlog)
+            .map_err(|e| self.protocol(e))?;
+        self.holding = true;
+        let mut bytes = AlignedVec::<16>::with_capacity(len as usize);
+        bytes.resize(len as usize, 0);
+        self.recv
+            .read_exact(&mut bytes)
+            .await
+            .map_err(|e| self.lost(e))?;
+        let element = decode(&bytes).map_err(|error| ChannelError::Wire {
+            peer: self.peer.clone(),
+            error,
+        })?;
+        match element {
+            ArchivedWireElement::Records(batch) => {
+                let batch = rkyv::deserialize::<RecordBatch, rkyv::rancor::Error>(batch)
+                    .map_err(|e| self.protocol(e))?;
+                Ok(Some(StreamElement::Records(batch)))
+            }
+            ArchivedWireElement::Watermark(watermark) => {
+                Ok(Some(StreamElement::Watermark(watermark.to_native())))
+            }
+            ArchivedWireElement::EndOfStream => {
+                self.ended = true;
+                Ok(None)
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
-use super::aggregate::{BuiltinAggregate, WasmAggregate};
+use super::aggregate::{BuiltinAggregate, WasmAggregate, WindowAggregate};
 use super::key_by::{KeyByField, KeyByUdf};
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
@@ -81,15 +81,8 @@ pub fn build_chain(
                     )));
                 }
             },
-            OperatorKind::Aggregate { spec, key_as } => match &spec.module {
-                Some(m) => Box::new(WasmAggregate::new(
-                    name.clone(),
-                    AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
-                    factory.batch_size,
-                )),
-                None => Box::new(BuiltinAggregate::new(
-                    name.clone(),
-                    key_as.clone(),
+            OperatorKind::Aggregate { spec, key_as } => {
+                let functions = || {
                     spec.functions
                         .iter()
                         .map(|f| super::aggregate::BuiltinFunction {
@@ -97,10 +90,32 @@ pub fn build_chain(
                             field: f.field.as_deref().map(FieldPath::parse),
                             output: f.output_name(),
                         })
-                        .collect(),
-                    factory.batch_size,
-                )),
-            },
+                        .collect()
+                };
+                match (&spec.module, &spec.window) {
+                    (Some(m), _) => Box::new(WasmAggregate::new(
+                        name.clone(),
+                        AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                        factory.batch_size,
+                    )),
+                    (None, Some(window)) => Box::new(WindowAggregate::new(
+                        name.clone(),
+                        key_as,
+                        *window,
+                        functions(),
+                        factory.batch_size,
+                    )),
+                    (None, None) => Box::new(BuiltinAggregate::new(
+                        name.clone(),
+                        key_as.clone(),
+                        functions(),
+                        factory.batch_size,
+                    )),
+                }
+            }
+            OperatorKind::Watermark(spec) => {
+                Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
+            }
             OperatorKind::Sink(spec) | OperatorKind::DeadLetter(spec) => {
                 build_sink(spec, name.clone(), subtask, parallelism)?
             }

@@ -13,6 +13,7 @@ mod rejection;
 pub mod sinks;
 pub mod sources;
 mod wasm_transform;
+mod watermark;
 
 pub use build::{Chain, OperatorFactory, build_chain};
 pub use native::{NativeFactory, NativeOperator, NativeRegistry};
@@ -41,6 +42,22 @@ pub trait Operator: Send {
     /// and flushes what it wrote (sinks).
     fn finish(
         &mut self,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// A watermark this operator generated from the records it has seen since the last call (a
+    /// watermark assigner); the task hands it to the operators after this one and downstream.
+    fn generated_watermark(&mut self) -> Option<i64> {
+        None
+    }
+
+    /// Event time has reached `watermark` (no record at or before it will follow): emit what
+    /// that completes, such as fired windows.
+    fn on_watermark(
+        &mut self,
+        _watermark: i64,
         _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         Ok(())

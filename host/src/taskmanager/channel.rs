@@ -10,6 +10,8 @@ use weir_proto::RecordBatch;
 pub enum StreamElement {
     /// A batch of records.
     Records(RecordBatch),
+    /// Event time on this channel has reached this many milliseconds since the epoch.
+    Watermark(i64),
     /// The producer has no more records for this channel.
     EndOfStream,
     /// A channel from another TaskManager broke: the stream is over without its end.

@@ -10,6 +10,7 @@ mod metrics;
 pub mod process;
 mod running;
 mod task;
+mod watermarks;
 mod writer;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use super::channel::{Control, InputChannel, StreamElement};
 use super::metrics::{TaskActivity, TaskMetrics};
+use super::watermarks::InputWatermarks;
 use super::writer::RecordWriter;
 use crate::error::TaskError;
 use crate::operators::{Chain, Operator, RejectSink, Rejection};
@@ -156,6 +157,16 @@ impl Outputs {
             .min()
     }
 
+    /// Sends `watermark` to every downstream subtask (not to the dead-letter sink).
+    fn watermark(&mut self, watermark: i64) -> Result<(), TaskError> {
+        let mut blocked = 0;
+        for writer in &mut self.writers {
+            blocked += writer.watermark(watermark, &self.control)?;
+        }
+        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), TaskError> {
         let control = self.control.clone();
         for writer in self.all_writers() {
@@ -243,6 +254,7 @@ impl Task {
         let control = self.control.clone();
         let control_index = select.recv(&control);
         let mut open = receivers.len();
+        let mut watermarks = InputWatermarks::new(receivers.len());
         while open > 0 {
             self.metrics.set_activity(TaskActivity::WaitingForInput);
             let operation = match self.outputs.next_deadline(self.buffer_timeout) {
@@ -269,9 +281,17 @@ impl Task {
                     TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
                     self.outputs.flush_expired(self.buffer_timeout)?;
                 }
+                Ok(StreamElement::Watermark(watermark)) => {
+                    if let Some(watermark) = watermarks.on_watermark(index, watermark) {
+                        self.advance_watermark(0, watermark)?;
+                    }
+                }
                 Ok(StreamElement::EndOfStream) => {
                     select.remove(index);
                     open -= 1;
+                    if let Some(watermark) = watermarks.on_end(index) {
+                        self.advance_watermark(0, watermark)?;
+                    }
                 }
                 Ok(StreamElement::Broken { detail, peer_lost }) => {
                     return Err(TaskError::Network {
@@ -293,7 +313,30 @@ impl Task {
     fn process(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
         let result = run_operators(&mut self.chain.1, batch, &mut self.rejects, &self.metrics);
         self.outputs.route_rejects(&mut self.rejects)?;
-        self.outputs.emit(result?)
+        self.outputs.emit(result?)?;
+        // A watermark assigner in the chain may have moved event time on.
+        for i in 0..self.chain.1.len() {
+            if let Some(watermark) = self.chain.1[i].generated_watermark() {
+                self.advance_watermark(i + 1, watermark)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Event time reached `watermark` for operators `from..` of the chain: each emits what that
+    /// completes (through the operators after it), then the watermark goes downstream.
+    fn advance_watermark(&mut self, from: usize, watermark: i64) -> Result<(), TaskError> {
+        let operators = &mut self.chain.1;
+        for i in from..operators.len() {
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
+            head[i].on_watermark(watermark, &mut |batch| {
+                let result = run_operators(tail, batch, rejects, metrics);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
+        }
+        self.outputs.watermark(watermark)
     }
 
     /// End of input: each operator emits what it holds, through the operators after it.

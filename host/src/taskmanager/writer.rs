@@ -152,6 +152,21 @@ impl RecordWriter {
             .map(|since| *since + timeout)
     }
 
+    /// Sends everything buffered, then `watermark` on every channel (records before a watermark
+    /// stay before it).
+    pub fn watermark(
+        &mut self,
+        watermark: i64,
+        control: &Receiver<Control>,
+    ) -> Result<u64, TaskError> {
+        let mut blocked = 0;
+        for channel in 0..self.channels.len() {
+            blocked += self.flush(channel, control)?;
+            blocked += self.send(channel, StreamElement::Watermark(watermark), control)?;
+        }
+        Ok(blocked)
+    }
+
     /// Sends everything buffered, then end-of-stream on every channel.
     pub fn finish(&mut self, control: &Receiver<Control>) -> Result<u64, TaskError> {
         let mut blocked = 0;

@@ -8,7 +8,9 @@ mod operator;
 mod sink;
 mod source;
 
-pub use operator::{AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall};
+pub use operator::{
+    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall, WatermarkSpec, WindowSpec,
+};
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
     DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkEvent, NexmarkSpec, PayloadFormat,
@@ -106,7 +108,10 @@ pub struct StepSpec {
     /// Sends every record to every subtask of the next step.
     #[serde(default, deserialize_with = "present")]
     pub broadcast: bool,
-    /// Aggregates per key over the whole (bounded) input.
+    /// Assigns event time and generates watermarks.
+    #[serde(default)]
+    pub watermark: Option<WatermarkSpec>,
+    /// Aggregates per key over the whole (bounded) input, or per event-time window.
     #[serde(default)]
     pub aggregate: Option<AggregateSpec>,
     /// Writes records out of the job.
@@ -130,6 +135,7 @@ impl StepSpec {
             ("key_by", self.key_by.is_some()),
             ("rebalance", self.rebalance),
             ("broadcast", self.broadcast),
+            ("watermark", self.watermark.is_some()),
             ("aggregate", self.aggregate.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
@@ -152,6 +158,7 @@ pub const STEP_KINDS: &[&str] = &[
     "key_by",
     "rebalance",
     "broadcast",
+    "watermark",
     "aggregate",
     "sink",
 ];

@@ -35,6 +35,67 @@ pub struct AggregateSpec {
     /// The output field holding the key; defaults to the last part of the `key_by` field, or `key`.
     #[serde(default)]
     pub key_as: Option<String>,
+    /// Aggregate per event-time window instead of over the whole input: each window's result
+    /// is emitted when the watermark passes its end.
+    #[serde(default)]
+    pub window: Option<WindowSpec>,
+}
+
+/// Event-time windows (times in milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WindowSpec {
+    /// Fixed, non-overlapping windows of this size, aligned to the epoch.
+    Tumbling {
+        /// Window length.
+        size_ms: u64,
+    },
+    /// Windows of `size_ms` starting every `slide_ms` (a record is in size/slide windows).
+    Sliding {
+        /// Window length.
+        size_ms: u64,
+        /// Distance between window starts.
+        slide_ms: u64,
+    },
+}
+
+impl WindowSpec {
+    /// The start of every window a record at `timestamp` belongs to, oldest first.
+    pub fn starts(&self, timestamp: i64) -> impl Iterator<Item = i64> {
+        let (size, slide) = match *self {
+            WindowSpec::Tumbling { size_ms } => (size_ms as i64, size_ms as i64),
+            WindowSpec::Sliding { size_ms, slide_ms } => (size_ms as i64, slide_ms as i64),
+        };
+        let last = timestamp - timestamp.rem_euclid(slide);
+        let count = (size + slide - 1) / slide;
+        (0..count)
+            .rev()
+            .map(move |i| last - i * slide)
+            .filter(move |start| start + size > timestamp)
+    }
+
+    /// A window's length.
+    pub fn size_ms(&self) -> i64 {
+        match *self {
+            WindowSpec::Tumbling { size_ms } | WindowSpec::Sliding { size_ms, .. } => {
+                size_ms as i64
+            }
+        }
+    }
+}
+
+/// Event time for the records that pass: where their timestamps come from and how late they may
+/// arrive (the bounded-out-of-orderness strategy: watermark = highest timestamp seen − delay − 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatermarkSpec {
+    /// How far behind the highest timestamp seen a record may still arrive, in milliseconds.
+    #[serde(default)]
+    pub out_of_orderness_ms: u64,
+    /// A JSON field (milliseconds since the epoch) to take each record's timestamp from; by
+    /// default the source's own timestamps stand.
+    #[serde(default)]
+    pub timestamp_field: Option<String>,
 }
 
 /// One built-in aggregate function.

@@ -6,8 +6,8 @@ use crate::json::{self, FieldPath, Number};
 use crate::operators::{Operator, RejectSink, Rejection};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use weir_proto::RecordBatch;
 use weir_proto::spec::AggregateFn;
+use weir_proto::{RecordBatch, RecordRef};
 
 /// One function of the aggregate and where it writes.
 pub(crate) struct BuiltinFunction {
@@ -17,7 +17,7 @@ pub(crate) struct BuiltinFunction {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Acc {
+pub(super) enum Acc {
     Count(u64),
     Sum(Number),
     Min(Option<Number>),
@@ -91,13 +91,91 @@ fn less(a: Number, b: Number) -> bool {
 }
 
 /// Built-in functions of JSON fields, per key; emits `{"<key_as>": key, "<output>": value, ...}`.
+/// The built-in functions of one aggregate step: reads their fields from a record, keeps their
+/// accumulators, writes their results as JSON fields. Shared by whole-input and windowed
+/// aggregates.
+pub(super) struct Functions {
+    operator: String,
+    functions: Vec<BuiltinFunction>,
+    names: Vec<String>,
+    values: Vec<Option<Number>>,
+}
+
+impl Functions {
+    pub(super) fn new(operator: String, functions: Vec<BuiltinFunction>) -> Self {
+        let names = functions
+            .iter()
+            .map(|f| serde_json::Value::from(f.output.as_str()).to_string())
+            .collect();
+        Functions {
+            operator,
+            functions,
+            names,
+            values: Vec::new(),
+        }
+    }
+
+    /// Reads every function's field of `record` first, so a bad record changes no accumulator;
+    /// `false` when it was rejected.
+    pub(super) fn read(
+        &mut self,
+        record: RecordRef<'_>,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<bool, TaskError> {
+        self.values.clear();
+        for function in &self.functions {
+            match &function.field {
+                None => self.values.push(None),
+                Some(field) => match json::number(record.value, field) {
+                    Ok(number) => self.values.push(Some(number)),
+                    Err(error) => {
+                        rejects.reject(Rejection {
+                            operator: self.operator.clone(),
+                            module: None,
+                            export: None,
+                            error: format!("{} of `{field}`: {error}", function.function.name()),
+                            origin: None,
+                            record: record.into(),
+                        })?;
+                        return Ok(false);
+                    }
+                },
+            }
+        }
+        Ok(true)
+    }
+
+    /// Fresh accumulators.
+    pub(super) fn accumulators(&self) -> Vec<Acc> {
+        self.functions
+            .iter()
+            .map(|f| Acc::new(f.function))
+            .collect()
+    }
+
+    /// Adds the values last [`Functions::read`] to `accs`.
+    pub(super) fn add(&self, accs: &mut [Acc]) {
+        for (acc, value) in accs.iter_mut().zip(&self.values) {
+            acc.add(*value);
+        }
+    }
+
+    /// Appends `,"name":result` for every function.
+    pub(super) fn write(&self, line: &mut String, accs: &[Acc]) {
+        for (name, acc) in self.names.iter().zip(accs) {
+            let _ = write!(line, ",{name}:");
+            acc.write_json(line);
+        }
+    }
+}
+
+/// Built-in functions per key over the whole input.
 pub(crate) struct BuiltinAggregate {
     operator: String,
     key_as: String,
-    functions: Vec<BuiltinFunction>,
+    functions: Functions,
     state: HashMap<Vec<u8>, Vec<Acc>>,
     batch_size: usize,
-    values: Vec<Option<Number>>,
 }
 
 impl BuiltinAggregate {
@@ -108,12 +186,11 @@ impl BuiltinAggregate {
         batch_size: usize,
     ) -> Self {
         BuiltinAggregate {
+            functions: Functions::new(operator.clone(), functions),
             operator,
             key_as,
-            functions,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
-            values: Vec::new(),
         }
     }
 }
@@ -124,46 +201,21 @@ impl Operator for BuiltinAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        'records: for record in batch.iter() {
+        for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
             };
-            // Read every field first, so a bad record changes no accumulator.
-            self.values.clear();
-            for function in &self.functions {
-                match &function.field {
-                    None => self.values.push(None),
-                    Some(field) => match json::number(record.value, field) {
-                        Ok(number) => self.values.push(Some(number)),
-                        Err(error) => {
-                            rejects.reject(Rejection {
-                                operator: self.operator.clone(),
-                                module: None,
-                                export: None,
-                                error: format!(
-                                    "{} of `{field}`: {error}",
-                                    function.function.name()
-                                ),
-                                origin: None,
-                                record: record.into(),
-                            })?;
-                            continue 'records;
-                        }
-                    },
-                }
+            if !self.functions.read(record, rejects)? {
+                continue;
             }
             let accs = match self.state.get_mut(key) {
                 Some(accs) => accs,
-                None => self.state.entry(key.to_vec()).or_insert_with(|| {
-                    self.functions
-                        .iter()
-                        .map(|f| Acc::new(f.function))
-                        .collect()
-                }),
+                None => self
+                    .state
+                    .entry(key.to_vec())
+                    .or_insert_with(|| self.functions.accumulators()),
             };
-            for (acc, value) in accs.iter_mut().zip(&self.values) {
-                acc.add(*value);
-            }
+            self.functions.add(accs);
         }
         Ok(RecordBatch::default())
     }
@@ -175,20 +227,12 @@ impl Operator for BuiltinAggregate {
         let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
         keys.sort_unstable();
         let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
-        let names: Vec<String> = self
-            .functions
-            .iter()
-            .map(|f| serde_json::Value::from(f.output.as_str()).to_string())
-            .collect();
         let mut out = RecordBatch::with_capacity(self.batch_size, 48);
         let mut line = String::new();
         for key in keys {
             line.clear();
             let _ = write!(line, "{{{key_field}:{}", key_json(key));
-            for (name, acc) in names.iter().zip(&self.state[key]) {
-                let _ = write!(line, ",{name}:");
-                acc.write_json(&mut line);
-            }
+            self.functions.write(&mut line, &self.state[key]);
             line.push('}');
             out.push(Some(key), line.as_bytes(), 0);
             if out.len() >= self.batch_size {

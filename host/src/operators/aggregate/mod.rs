@@ -1,11 +1,14 @@
-//! Per-key aggregates over bounded input: state per key until the end of input, then one
-//! output record per key, in key order (so output is the same at any parallelism).
+//! Per-key aggregates: over the whole (bounded) input — state per key until the end of input,
+//! then one output record per key, in key order (so output is the same at any parallelism) — or
+//! per event-time window, emitted as the watermark passes each window.
 
 mod builtin;
 mod wasm;
+mod window;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction};
 pub(crate) use wasm::WasmAggregate;
+pub(crate) use window::WindowAggregate;
 
 use super::{RejectSink, Rejection};
 use crate::error::TaskError;

@@ -1,0 +1,86 @@
+//! The watermark assigner: gives records their event time (from a JSON field, or the source's
+//! own timestamps) and generates watermarks with bounded out-of-orderness — after each batch,
+//! the highest timestamp seen minus the allowed delay minus one, whenever that advances.
+
+use super::{Operator, RejectSink, Rejection};
+use crate::error::TaskError;
+use crate::json::{self, FieldPath, Number};
+use weir_proto::RecordBatch;
+use weir_proto::spec::WatermarkSpec;
+
+/// Assigns timestamps and generates watermarks.
+pub(crate) struct WatermarkAssigner {
+    operator: String,
+    field: Option<FieldPath>,
+    delay: i64,
+    max_timestamp: i64,
+    emitted: i64,
+}
+
+impl WatermarkAssigner {
+    pub(crate) fn new(operator: String, spec: &WatermarkSpec) -> Self {
+        WatermarkAssigner {
+            operator,
+            field: spec.timestamp_field.as_deref().map(FieldPath::parse),
+            delay: i64::try_from(spec.out_of_orderness_ms).unwrap_or(i64::MAX),
+            max_timestamp: i64::MIN,
+            emitted: i64::MIN,
+        }
+    }
+}
+
+impl Operator for WatermarkAssigner {
+    fn process(
+        &mut self,
+        mut batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        if let Some(field) = &self.field {
+            let mut keep = Vec::with_capacity(batch.len());
+            let mut timestamps = Vec::with_capacity(batch.len());
+            for record in batch.iter() {
+                let why = match json::number(record.value, field) {
+                    Ok(Number::Int(ms)) => {
+                        timestamps.push(ms);
+                        keep.push(true);
+                        continue;
+                    }
+                    Ok(Number::Float(_)) => "not a whole number of milliseconds".to_string(),
+                    Err(error) => error.to_string(),
+                };
+                rejects.reject(Rejection {
+                    operator: self.operator.clone(),
+                    module: None,
+                    export: None,
+                    error: format!("event time from `{field}`: {why}"),
+                    origin: None,
+                    record: record.into(),
+                })?;
+                timestamps.push(record.timestamp);
+                keep.push(false);
+            }
+            batch.timestamps = timestamps;
+            if keep.contains(&false) {
+                batch.retain_mask(&keep);
+            }
+        }
+        if let Some(&max) = batch.timestamps.iter().max() {
+            self.max_timestamp = self.max_timestamp.max(max);
+        }
+        Ok(batch)
+    }
+
+    fn generated_watermark(&mut self) -> Option<i64> {
+        if self.max_timestamp == i64::MIN {
+            return None;
+        }
+        let watermark = self
+            .max_timestamp
+            .saturating_sub(self.delay)
+            .saturating_sub(1);
+        (watermark > self.emitted).then(|| {
+            self.emitted = watermark;
+            watermark
+        })
+    }
+}

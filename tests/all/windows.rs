@@ -1,0 +1,174 @@
+//! Event time and windows: out-of-order records, watermarks with bounded out-of-orderness,
+//! tumbling and sliding windows with built-in functions, equal to a reference computed here, at
+//! parallelism 1 and 3; records later than the watermark allows go to the dead-letter sink.
+
+use crate::harness::{job_file, weir};
+use std::collections::BTreeMap;
+
+/// `n` JSON bids whose `ts` jitters up to `jitter` ms around a steady clock (10 ms apart).
+fn bids(n: u64, jitter: i64) -> Vec<(i64, i64, i64)> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..n)
+        .map(|i| {
+            let auction = 1000 + (next() % 7) as i64;
+            let price = 1 + (next() % 1000) as i64;
+            let ts = 1_767_225_600_000 + i as i64 * 10 + (next() % (2 * jitter as u64 + 1)) as i64
+                - jitter;
+            (auction, price, ts)
+        })
+        .collect()
+}
+
+fn write_bids(dir: &std::path::Path, bids: &[(i64, i64, i64)]) -> std::path::PathBuf {
+    let path = dir.join("bids.jsonl");
+    let text: String = bids
+        .iter()
+        .map(|(a, p, t)| format!("{{\"auction\":{a},\"price\":{p},\"ts\":{t}}}\n"))
+        .collect();
+    std::fs::write(&path, text).expect("write bids");
+    path
+}
+
+fn job(dir: &std::path::Path, input: &std::path::Path, window: &str) -> std::path::PathBuf {
+    job_file(
+        dir,
+        "windows.yaml",
+        &format!(
+            "name: windows\nparallelism: ${{P:-1}}\ndead_letter:\n  stderr: {{}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {window}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
+        ),
+    )
+}
+
+/// (auction, window start) → (count, max price) over `bids`, windows of `size` every `slide`.
+fn reference(bids: &[(i64, i64, i64)], size: i64, slide: i64) -> BTreeMap<(i64, i64), (u64, i64)> {
+    let mut windows = BTreeMap::new();
+    for &(auction, price, ts) in bids {
+        let mut start = ts - ts.rem_euclid(slide);
+        while start + size > ts {
+            let entry = windows.entry((auction, start)).or_insert((0u64, i64::MIN));
+            entry.0 += 1;
+            entry.1 = entry.1.max(price);
+            start -= slide;
+        }
+    }
+    windows
+}
+
+/// Panics naming the first few windows where `actual` and `expected` differ.
+fn assert_same(
+    actual: &BTreeMap<(i64, i64), (u64, i64)>,
+    expected: &BTreeMap<(i64, i64), (u64, i64)>,
+    what: &str,
+) {
+    let differences: Vec<String> = expected
+        .keys()
+        .chain(actual.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| actual.get(k) != expected.get(k))
+        .take(5)
+        .map(|k| {
+            format!(
+                "{k:?}: got {:?}, expected {:?}",
+                actual.get(k),
+                expected.get(k)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{what}: {} windows, {} expected; first differences:\n{}",
+        actual.len(),
+        expected.len(),
+        differences.join("\n")
+    );
+}
+
+fn results(stdout: &str, size: i64) -> BTreeMap<(i64, i64), (u64, i64)> {
+    stdout
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+            let start = v["window_start"].as_i64().expect("window_start");
+            assert_eq!(v["window_end"].as_i64(), Some(start + size), "{line}");
+            let key = (v["auction"].as_i64().expect("auction"), start);
+            let value = (
+                v["count"].as_u64().expect("count"),
+                v["max_price"].as_i64().expect("max"),
+            );
+            (key, value)
+        })
+        .collect()
+}
+
+#[test]
+fn tumbling_and_sliding_windows_over_out_of_order_records_equal_a_reference() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Two records disagree by at most 2 × 200 ms: within the 500 ms the watermark allows.
+    let bids = bids(20_000, 200);
+    let input = write_bids(dir.path(), &bids);
+    for (window, size, slide) in [
+        ("{ tumbling: { size_ms: 1000 } }", 1000, 1000),
+        ("{ sliding: { size_ms: 3000, slide_ms: 1000 } }", 3000, 1000),
+    ] {
+        let expected = reference(&bids, size, slide);
+        let job = job(dir.path(), &input, window);
+        for parallelism in ["1", "3"] {
+            let run = weir(
+                &["run", "-q", job.to_str().expect("utf-8")],
+                &[("P", parallelism)],
+                None,
+            )
+            .expect_code(0);
+            assert_eq!(
+                run.stdout.lines().count(),
+                expected.len(),
+                "{window} p={parallelism}: one line per window and key"
+            );
+            assert_same(
+                &results(&run.stdout, size),
+                &expected,
+                &format!("{window} at parallelism {parallelism}"),
+            );
+            assert!(
+                !run.stderr.contains("late record"),
+                "no record is late: {}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn records_later_than_the_watermark_allows_go_to_the_dead_letter_sink() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bids = bids(5_000, 0);
+    // 50 s after the start, a record from the first second arrives: its window fired long ago.
+    bids.push((1000, 999, 1_767_225_600_000 + 10));
+    bids.extend((0..10).map(|i| (1001, 1, 1_767_225_600_000 + 50_000 + i)));
+    let input = write_bids(dir.path(), &bids);
+    let job = job(dir.path(), &input, "{ tumbling: { size_ms: 1000 } }");
+    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    assert_eq!(
+        run.stderr.matches("late record").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let on_time: Vec<_> = bids[..5_000]
+        .iter()
+        .chain(&bids[5_001..])
+        .copied()
+        .collect();
+    assert_same(
+        &results(&run.stdout, 1000),
+        &reference(&on_time, 1000, 1000),
+        "late",
+    );
+}
