@@ -5,6 +5,7 @@ mod bench;
 mod bench_cluster;
 mod bench_languages;
 mod bench_net;
+mod bench_w3;
 mod cluster;
 mod output;
 mod processes;
