@@ -172,3 +172,22 @@ fn records_later_than_the_watermark_allows_go_to_the_dead_letter_sink() {
         "late",
     );
 }
+
+#[test]
+fn w3_gives_flinks_checksums_on_the_same_data() {
+    // PROBES.md: for N = 2,000,000, Flink's W3 emits 20,000 rows over 2 windows,
+    // sum(count) = 2,000,000, sum(max price) = 19,809,267.
+    let run = weir(
+        &["bench", "--w3", "--events", "2000000", "--runs", "1", "--check"],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    assert!(
+        run.stdout.contains(
+            "20,000 rows over 2 windows, sum(count) = 2,000,000, sum(max price) = 19,809,267"
+        ),
+        "{}",
+        run.stdout
+    );
+}
