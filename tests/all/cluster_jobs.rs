@@ -216,3 +216,54 @@ fn a_cancelled_job_stops_and_frees_its_slots() {
         again.stderr
     );
 }
+
+#[test]
+fn windows_across_taskmanagers_fire_on_watermarks_crossing_quic_and_equal_the_embedded_run() {
+    let mut cluster = LiveCluster::start(2, &[]);
+    cluster.add_taskmanager(None, &[], 1);
+    cluster.add_taskmanager(None, &[], 2);
+    let work = tempfile::tempdir().expect("temp dir");
+    // After 50 s of event time, one record per auction from the first second: late everywhere,
+    // so each window subtask rejects its share only if the watermark reached it (over QUIC for
+    // the subtask on the other TaskManager).
+    let mut bids = crate::windows::bids(5_000, 200);
+    bids.extend((1000..1007).map(|auction| (auction, 1, 1_767_225_600_010)));
+    let input = crate::windows::write_bids(work.path(), &bids);
+    let job = |out: &std::path::Path, late: &std::path::Path| {
+        job_file(
+            work.path(),
+            "windows.yaml",
+            &format!(
+                "name: windows\nparallelism: 2\ndead_letter:\n  file: {{ path: {late:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n    parallelism: 1\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n    parallelism: 1\n  - key_by: {{ field: auction }}\n    parallelism: 1\n  - aggregate:\n      window: {{ sliding: {{ size_ms: 3000, slide_ms: 1000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - parallelism: 1\n    sink: {{ file: {{ path: {out:?} }} }}\n"
+            ),
+        )
+    };
+    let (embedded_out, embedded_late) = (
+        work.path().join("embedded.jsonl"),
+        work.path().join("embedded-late.jsonl"),
+    );
+    weir(
+        &[
+            "run",
+            "-q",
+            job(&embedded_out, &embedded_late).to_str().expect("utf-8"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let (cluster_out, cluster_late) = (
+        work.path().join("cluster.jsonl"),
+        work.path().join("cluster-late.jsonl"),
+    );
+    cluster
+        .submit(&job(&cluster_out, &cluster_late), &[], &[])
+        .expect_code(0);
+    let expected = sorted_lines(&embedded_out);
+    assert!(expected.len() > 100, "{} windows", expected.len());
+    assert_eq!(sorted_lines(&cluster_out), expected);
+    let late = sorted_lines(&cluster_late);
+    assert_eq!(late.len(), 7, "every late record rejected: {late:?}");
+    assert!(late.iter().all(|l| l.contains("late record")), "{late:?}");
+    assert_eq!(late, sorted_lines(&embedded_late));
+}

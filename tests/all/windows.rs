@@ -6,7 +6,7 @@ use crate::harness::{job_file, weir};
 use std::collections::BTreeMap;
 
 /// `n` JSON bids whose `ts` jitters up to `jitter` ms around a steady clock (10 ms apart).
-fn bids(n: u64, jitter: i64) -> Vec<(i64, i64, i64)> {
+pub(crate) fn bids(n: u64, jitter: i64) -> Vec<(i64, i64, i64)> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -25,7 +25,7 @@ fn bids(n: u64, jitter: i64) -> Vec<(i64, i64, i64)> {
         .collect()
 }
 
-fn write_bids(dir: &std::path::Path, bids: &[(i64, i64, i64)]) -> std::path::PathBuf {
+pub(crate) fn write_bids(dir: &std::path::Path, bids: &[(i64, i64, i64)]) -> std::path::PathBuf {
     let path = dir.join("bids.jsonl");
     let text: String = bids
         .iter()
@@ -178,7 +178,9 @@ fn w3_gives_flinks_checksums_on_the_same_data() {
     // PROBES.md: for N = 2,000,000, Flink's W3 emits 20,000 rows over 2 windows,
     // sum(count) = 2,000,000, sum(max price) = 19,809,267.
     let run = weir(
-        &["bench", "--w3", "--events", "2000000", "--runs", "1", "--check"],
+        &[
+            "bench", "--w3", "--events", "2000000", "--runs", "1", "--check",
+        ],
         &[],
         None,
     )
