@@ -193,3 +193,76 @@ fn w3_gives_flinks_checksums_on_the_same_data() {
         run.stdout
     );
 }
+
+/// (auction, session start, session end) → (count, max price): per key, records closer than
+/// `gap` to the next form one session ending `gap` after its last record.
+fn sessions(bids: &[(i64, i64, i64)], gap: i64) -> BTreeMap<(i64, i64, i64), (u64, i64)> {
+    let mut per_key: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for &(auction, price, ts) in bids {
+        per_key.entry(auction).or_default().push((ts, price));
+    }
+    let mut out = BTreeMap::new();
+    for (auction, mut records) in per_key {
+        records.sort_unstable();
+        let mut current: Option<(i64, i64, u64, i64)> = None;
+        for (ts, price) in records {
+            current = match current {
+                Some((start, last, count, max)) if ts < last + gap => {
+                    Some((start, ts, count + 1, max.max(price)))
+                }
+                previous => {
+                    if let Some((start, last, count, max)) = previous {
+                        out.insert((auction, start, last + gap), (count, max));
+                    }
+                    Some((ts, ts, 1, price))
+                }
+            };
+        }
+        if let Some((start, last, count, max)) = current {
+            out.insert((auction, start, last + gap), (count, max));
+        }
+    }
+    out
+}
+
+#[test]
+fn session_windows_over_out_of_order_records_equal_a_reference() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Bursts of 3 s with 3 s of silence between them: sessions with a 1 s gap break there.
+    let bids: Vec<_> = bids(20_000, 200)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (i / 300) % 2 == 0)
+        .map(|(_, bid)| bid)
+        .collect();
+    let input = write_bids(dir.path(), &bids);
+    let expected = sessions(&bids, 1000);
+    let job = job(dir.path(), &input, "{ session: { gap_ms: 1000 } }");
+    for parallelism in ["1", "3"] {
+        let run = weir(
+            &["run", "-q", job.to_str().expect("utf-8")],
+            &[("P", parallelism)],
+            None,
+        )
+        .expect_code(0);
+        let actual: BTreeMap<(i64, i64, i64), (u64, i64)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+                let field = |name: &str| v[name].as_i64().expect(name);
+                (
+                    (field("auction"), field("window_start"), field("window_end")),
+                    (v["count"].as_u64().expect("count"), field("max_price")),
+                )
+            })
+            .collect();
+        assert_eq!(run.stdout.lines().count(), expected.len());
+        assert!(
+            actual == expected,
+            "sessions at parallelism {parallelism} differ from the reference ({} vs {})",
+            actual.len(),
+            expected.len()
+        );
+    }
+}

@@ -351,11 +351,12 @@ fn operator_kind(
                 weir_proto::spec::WindowSpec::Sliding { size_ms, slide_ms } => {
                     slide_ms == 0 || size_ms == 0 || slide_ms > size_ms
                 }
+                weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms == 0,
             };
             if bad {
                 return Err(error(
                     format!("{field}.aggregate.window"),
-                    "a window needs a size above 0 (and a slide above 0, at most the size)",
+                    "a window needs a size (or session gap) above 0, and a slide above 0 and at most the size",
                     None,
                 ));
             }

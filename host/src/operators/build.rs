@@ -1,6 +1,6 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
-use super::aggregate::{BuiltinAggregate, WasmAggregate, WindowAggregate};
+use super::aggregate::{BuiltinAggregate, SessionAggregate, WasmAggregate, WindowAggregate};
 use super::key_by::{KeyByField, KeyByUdf};
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
@@ -98,13 +98,28 @@ pub fn build_chain(
                         AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                         factory.batch_size,
                     )),
-                    (None, Some(window)) => Box::new(WindowAggregate::new(
-                        name.clone(),
-                        key_as,
-                        *window,
-                        functions(),
-                        factory.batch_size,
-                    )),
+                    (None, Some(window)) => match window.aligned() {
+                        Some(aligned) => Box::new(WindowAggregate::new(
+                            name.clone(),
+                            key_as,
+                            aligned,
+                            functions(),
+                            factory.batch_size,
+                        )),
+                        None => {
+                            let gap = match *window {
+                                weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms,
+                                _ => 0,
+                            };
+                            Box::new(SessionAggregate::new(
+                                name.clone(),
+                                key_as,
+                                i64::try_from(gap).unwrap_or(i64::MAX),
+                                functions(),
+                                factory.batch_size,
+                            ))
+                        }
+                    },
                     (None, None) => Box::new(BuiltinAggregate::new(
                         name.clone(),
                         key_as.clone(),

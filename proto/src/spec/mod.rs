@@ -10,6 +10,7 @@ mod source;
 
 pub use operator::{
     AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall, WatermarkSpec, WindowSpec,
+    window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{

@@ -57,31 +57,34 @@ pub enum WindowSpec {
         /// Distance between window starts.
         slide_ms: u64,
     },
+    /// Per key, records closer than `gap_ms` to each other form one session; a session ends
+    /// `gap_ms` after its last record.
+    Session {
+        /// Inactivity that closes a session.
+        gap_ms: u64,
+    },
 }
 
 impl WindowSpec {
-    /// The start of every window a record at `timestamp` belongs to, oldest first.
-    pub fn starts(&self, timestamp: i64) -> impl Iterator<Item = i64> {
-        let (size, slide) = match *self {
-            WindowSpec::Tumbling { size_ms } => (size_ms as i64, size_ms as i64),
-            WindowSpec::Sliding { size_ms, slide_ms } => (size_ms as i64, slide_ms as i64),
-        };
-        let last = timestamp - timestamp.rem_euclid(slide);
-        let count = (size + slide - 1) / slide;
-        (0..count)
-            .rev()
-            .map(move |i| last - i * slide)
-            .filter(move |start| start + size > timestamp)
-    }
-
-    /// A window's length.
-    pub fn size_ms(&self) -> i64 {
+    /// Length and slide of windows aligned to the epoch (tumbling, sliding); `None` for sessions.
+    pub fn aligned(&self) -> Option<(i64, i64)> {
         match *self {
-            WindowSpec::Tumbling { size_ms } | WindowSpec::Sliding { size_ms, .. } => {
-                size_ms as i64
-            }
+            WindowSpec::Tumbling { size_ms } => Some((size_ms as i64, size_ms as i64)),
+            WindowSpec::Sliding { size_ms, slide_ms } => Some((size_ms as i64, slide_ms as i64)),
+            WindowSpec::Session { .. } => None,
         }
     }
+}
+
+/// The start of every aligned window of `size` every `slide` that holds `timestamp`, oldest
+/// first.
+pub fn window_starts(size: i64, slide: i64, timestamp: i64) -> impl Iterator<Item = i64> {
+    let last = timestamp - timestamp.rem_euclid(slide);
+    let count = (size + slide - 1) / slide;
+    (0..count)
+        .rev()
+        .map(move |i| last - i * slide)
+        .filter(move |start| start + size > timestamp)
 }
 
 /// Event time for the records that pass: where their timestamps come from and how late they may

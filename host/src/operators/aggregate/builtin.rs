@@ -36,6 +36,25 @@ impl Acc {
         }
     }
 
+    /// Combines another accumulator of the same function into this one (merging sessions).
+    fn merge(&mut self, other: &Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum(a), Acc::Sum(b)) => *a = add(*a, *b),
+            (Acc::Min(a), Acc::Min(Some(b))) => {
+                *a = Some(a.map_or(*b, |m| if less(*b, m) { *b } else { m }))
+            }
+            (Acc::Max(a), Acc::Max(Some(b))) => {
+                *a = Some(a.map_or(*b, |m| if less(m, *b) { *b } else { m }))
+            }
+            (Acc::Avg(sum, n), Acc::Avg(other_sum, other_n)) => {
+                *sum += other_sum;
+                *n += other_n;
+            }
+            _ => {}
+        }
+    }
+
     fn add(&mut self, value: Option<Number>) {
         match (self, value) {
             (Acc::Count(n), _) => *n += 1,
@@ -157,6 +176,13 @@ impl Functions {
     pub(super) fn add(&self, accs: &mut [Acc]) {
         for (acc, value) in accs.iter_mut().zip(&self.values) {
             acc.add(*value);
+        }
+    }
+
+    /// Merges `from` into `into`, function by function.
+    pub(super) fn merge(&self, into: &mut [Acc], from: &[Acc]) {
+        for (acc, other) in into.iter_mut().zip(from) {
+            acc.merge(other);
         }
     }
 

@@ -3,10 +3,12 @@
 //! per event-time window, emitted as the watermark passes each window.
 
 mod builtin;
+mod session;
 mod wasm;
 mod window;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction};
+pub(crate) use session::SessionAggregate;
 pub(crate) use wasm::WasmAggregate;
 pub(crate) use window::WindowAggregate;
 

@@ -1,4 +1,4 @@
-//! Built-in functions per key and event-time window (tumbling or sliding). A window's results
+//! Built-in functions per key and aligned event-time window (tumbling or sliding). A window's results
 //! are emitted, one record per key, when the watermark passes the window's end, and its state is
 //! dropped. A record for a window that has already fired is late: it is rejected (to the
 //! dead-letter sink), never silently dropped.
@@ -9,14 +9,15 @@ use crate::error::TaskError;
 use crate::operators::{Operator, RejectSink, Rejection};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use weir_proto::RecordBatch;
-use weir_proto::spec::WindowSpec;
+use weir_proto::spec::window_starts;
+use weir_proto::{RecordBatch, RecordRef};
 
 /// Windowed built-in aggregates of one subtask.
 pub(crate) struct WindowAggregate {
     operator: String,
     key_field: String,
-    window: WindowSpec,
+    size: i64,
+    slide: i64,
     functions: Functions,
     /// Window start → key → accumulators; ordered so firing takes the oldest windows first.
     windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<Acc>>>,
@@ -29,7 +30,7 @@ impl WindowAggregate {
     pub(crate) fn new(
         operator: String,
         key_as: &str,
-        window: WindowSpec,
+        (size, slide): (i64, i64),
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
     ) -> Self {
@@ -37,7 +38,8 @@ impl WindowAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
             key_field: serde_json::Value::from(key_as).to_string(),
-            window,
+            size,
+            slide,
             windows: BTreeMap::new(),
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
@@ -52,7 +54,7 @@ impl WindowAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let size = self.window.size_ms();
+        let size = self.size;
         let mut out = RecordBatch::with_capacity(self.batch_size, 64);
         let mut line = String::new();
         while let Some(entry) = self.windows.first_entry() {
@@ -65,15 +67,15 @@ impl WindowAggregate {
             let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in keys {
-                line.clear();
-                let _ = write!(
-                    line,
-                    "{{{}:{},\"window_start\":{start},\"window_end\":{end}",
-                    self.key_field,
-                    key_json(&key)
+                let window = (start, end);
+                window_line(
+                    &mut line,
+                    &self.key_field,
+                    &key,
+                    window,
+                    &self.functions,
+                    &accs,
                 );
-                self.functions.write(&mut line, &accs);
-                line.push('}');
                 out.push(Some(&key), line.as_bytes(), end - 1);
                 if out.len() >= self.batch_size {
                     emit(std::mem::take(&mut out))?;
@@ -87,35 +89,58 @@ impl WindowAggregate {
     }
 }
 
+/// The rejection of a record whose windows have all fired.
+pub(super) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rejection {
+    Rejection {
+        operator: operator.to_string(),
+        module: None,
+        export: None,
+        error: format!(
+            "late record: event time {} is behind the watermark {watermark} and its windows have fired",
+            record.timestamp
+        ),
+        origin: None,
+        record: record.into(),
+    }
+}
+
+/// One window's result: `{"<key>": key, "window_start": s, "window_end": e, <functions>}`.
+pub(super) fn window_line(
+    line: &mut String,
+    key_field: &str,
+    key: &[u8],
+    (start, end): (i64, i64),
+    functions: &Functions,
+    accs: &[Acc],
+) {
+    line.clear();
+    let _ = write!(
+        line,
+        "{{{key_field}:{},\"window_start\":{start},\"window_end\":{end}",
+        key_json(key)
+    );
+    functions.write(line, accs);
+    line.push('}');
+}
+
 impl Operator for WindowAggregate {
     fn process(
         &mut self,
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        let size = self.window.size_ms();
+        let (size, slide) = (self.size, self.slide);
         for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
             };
             self.starts.clear();
             self.starts.extend(
-                self.window
-                    .starts(record.timestamp)
+                window_starts(size, slide, record.timestamp)
                     .filter(|start| start + size - 1 > self.watermark),
             );
             if self.starts.is_empty() {
-                rejects.reject(Rejection {
-                    operator: self.operator.clone(),
-                    module: None,
-                    export: None,
-                    error: format!(
-                        "late record: event time {} is behind the watermark {} and its windows have fired",
-                        record.timestamp, self.watermark
-                    ),
-                    origin: None,
-                    record: record.into(),
-                })?;
+                rejects.reject(late(&self.operator, record, self.watermark))?;
                 continue;
             }
             if !self.functions.read(record, rejects)? {
