@@ -266,3 +266,54 @@ fn session_windows_over_out_of_order_records_equal_a_reference() {
         );
     }
 }
+
+#[test]
+fn nexmark_q11_counts_each_bidders_sessions_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = job_file(
+        dir.path(),
+        "bids.yaml",
+        "name: bids\npipeline:\n  - source: { nexmark: { count: 30000, seed: 42, only: bid } }\n  - sink: { stdout: {} }\n",
+    );
+    let bids: Vec<(i64, i64, i64)> = weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+        .map(|line| {
+            let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
+            let field = |name: &str| bid[name].as_i64().expect(name);
+            (field("bidder"), field("price"), field("dateTime"))
+        })
+        .collect();
+    let expected: BTreeMap<(i64, i64, i64), u64> = sessions(&bids, 10_000)
+        .into_iter()
+        .map(|(session, (count, _))| (session, count))
+        .collect();
+    assert!(expected.len() > 100, "{} sessions", expected.len());
+    let example = crate::harness::repo().join("examples/nexmark/q11.yaml");
+    for parallelism in ["1", "3"] {
+        let run = weir(
+            &["run", "-q", example.to_str().expect("utf-8")],
+            &[("EVENTS", "30000"), ("PARALLELISM", parallelism)],
+            None,
+        )
+        .expect_code(0);
+        let actual: BTreeMap<(i64, i64, i64), u64> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+                let field = |name: &str| v[name].as_i64().expect(name);
+                (
+                    (field("bidder"), field("window_start"), field("window_end")),
+                    v["bids"].as_u64().expect("bids"),
+                )
+            })
+            .collect();
+        assert_eq!(run.stdout.lines().count(), expected.len());
+        assert!(
+            actual == expected,
+            "q11 at parallelism {parallelism} differs from the reference"
+        );
+    }
+}
