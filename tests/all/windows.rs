@@ -317,3 +317,58 @@ fn nexmark_q11_counts_each_bidders_sessions_exactly() {
         );
     }
 }
+
+#[test]
+fn a_record_within_the_allowed_lateness_updates_its_window_and_one_beyond_it_is_rejected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start = 1_767_225_600_000;
+    let mut bids = bids(5_000, 0);
+    // One record per batch, so the watermark follows every record (the highest timestamp − 1).
+    // At ~1.5 s of event time, a record for the first second: within 1 s of allowed lateness.
+    bids.insert(150, (1000, 999, start + 10));
+    // At ~6 s, one for the first second again: beyond it.
+    bids.insert(600, (1001, 1, start + 20));
+    let input = write_bids(dir.path(), &bids);
+    let job = job_file(
+        dir.path(),
+        "lateness.yaml",
+        &format!(
+            "name: lateness\nbatch_size: 1\ndead_letter:\n  stderr: {{}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 0, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 1000 }} }}\n      allowed_lateness_ms: 1000\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n"
+        ),
+    );
+    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    assert_eq!(
+        run.stderr.matches("late record").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let last_wins = results(&run.stdout, 1000);
+    assert_eq!(
+        lines.len(),
+        last_wins.len() + 1,
+        "one window was emitted twice"
+    );
+    let on_time: Vec<_> = bids
+        .iter()
+        .copied()
+        .filter(|b| *b != (1001, 1, start + 20))
+        .collect();
+    assert_same(
+        &last_wins,
+        &reference(&on_time, 1000, 1000),
+        "with the late update",
+    );
+    let first_window: Vec<&&str> = lines
+        .iter()
+        .filter(|l| {
+            l.contains("\"auction\":1000,") && l.contains(&format!("\"window_start\":{start},"))
+        })
+        .collect();
+    assert_eq!(first_window.len(), 2, "{first_window:?}");
+    assert!(
+        first_window[1].contains("\"max_price\":999"),
+        "the update includes the late record: {first_window:?}"
+    );
+}

@@ -132,6 +132,7 @@ impl JobBuilder {
     pub fn aggregate(self, functions: Vec<BuiltinAggregate>) -> Self {
         let aggregate = AggregateSpec {
             window: None,
+            allowed_lateness_ms: 0,
             module: None,
             functions,
             key_as: None,

@@ -345,6 +345,13 @@ fn operator_kind(
         return Ok(OperatorKind::Watermark(watermark.clone()));
     }
     if let Some(aggregate) = &step.aggregate {
+        if aggregate.window.is_none() && aggregate.allowed_lateness_ms > 0 {
+            return Err(error(
+                format!("{field}.aggregate.allowed_lateness_ms"),
+                "allowed lateness needs a `window`",
+                None,
+            ));
+        }
         if let Some(window) = &aggregate.window {
             let bad = match *window {
                 weir_proto::spec::WindowSpec::Tumbling { size_ms } => size_ms == 0,
@@ -357,6 +364,13 @@ fn operator_kind(
                 return Err(error(
                     format!("{field}.aggregate.window"),
                     "a window needs a size (or session gap) above 0, and a slide above 0 and at most the size",
+                    None,
+                ));
+            }
+            if aggregate.allowed_lateness_ms > 0 && window.aligned().is_none() {
+                return Err(error(
+                    format!("{field}.aggregate.allowed_lateness_ms"),
+                    "allowed lateness applies to tumbling and sliding windows, not sessions (yet)",
                     None,
                 ));
             }

@@ -103,6 +103,7 @@ pub fn build_chain(
                             name.clone(),
                             key_as,
                             aligned,
+                            i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
                             functions(),
                             factory.batch_size,
                         )),

@@ -39,6 +39,10 @@ pub struct AggregateSpec {
     /// is emitted when the watermark passes its end.
     #[serde(default)]
     pub window: Option<WindowSpec>,
+    /// How long after a tumbling or sliding window's end its state is kept: a record arriving
+    /// that late still counts, and the window's updated result is emitted again.
+    #[serde(default)]
+    pub allowed_lateness_ms: u64,
 }
 
 /// Event-time windows (times in milliseconds).

@@ -1,7 +1,8 @@
-//! Built-in functions per key and aligned event-time window (tumbling or sliding). A window's results
-//! are emitted, one record per key, when the watermark passes the window's end, and its state is
-//! dropped. A record for a window that has already fired is late: it is rejected (to the
-//! dead-letter sink), never silently dropped.
+//! Built-in functions per key and aligned event-time window (tumbling or sliding). A window's
+//! results are emitted, one record per key, when the watermark passes the window's end. With
+//! allowed lateness its state is kept that much longer, and each late record within it emits the
+//! window's updated result at once; after that the state is dropped, and a record for a dropped
+//! window is late: rejected (to the dead-letter sink), never silently dropped.
 
 use super::builtin::{Acc, BuiltinFunction, Functions, key_json};
 use super::key_of;
@@ -18,12 +19,16 @@ pub(crate) struct WindowAggregate {
     key_field: String,
     size: i64,
     slide: i64,
+    lateness: i64,
     functions: Functions,
     /// Window start → key → accumulators; ordered so firing takes the oldest windows first.
     windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<Acc>>>,
     watermark: i64,
+    /// Windows whose last millisecond is at or before this have emitted their result.
+    emitted: i64,
     batch_size: usize,
     starts: Vec<i64>,
+    line: String,
 }
 
 impl WindowAggregate {
@@ -31,6 +36,7 @@ impl WindowAggregate {
         operator: String,
         key_as: &str,
         (size, slide): (i64, i64),
+        lateness: i64,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
     ) -> Self {
@@ -40,43 +46,56 @@ impl WindowAggregate {
             key_field: serde_json::Value::from(key_as).to_string(),
             size,
             slide,
+            lateness,
             windows: BTreeMap::new(),
             watermark: i64::MIN,
+            emitted: i64::MIN,
             batch_size: batch_size.max(1),
             starts: Vec::new(),
+            line: String::new(),
         }
     }
 
-    /// Emits and drops every window ending at or before `watermark + 1` (its last millisecond
-    /// is at or before the watermark).
+    /// Appends the result of window `start` for `key` to `out`.
+    fn push_result(&mut self, out: &mut RecordBatch, start: i64, key: &[u8], accs: &[Acc]) {
+        let end = start + self.size;
+        window_line(
+            &mut self.line,
+            &self.key_field,
+            key,
+            (start, end),
+            &self.functions,
+            accs,
+        );
+        out.push(Some(key), self.line.as_bytes(), end - 1);
+    }
+
+    /// Emits every window whose last millisecond is newly at or before `up_to`, then drops the
+    /// windows that are past their allowed lateness too.
     fn fire(
         &mut self,
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let size = self.size;
+        let (from, to) = (self.emitted, up_to);
+        let due: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .take_while(|start| start + size - 1 <= to)
+            .filter(|start| start + size - 1 > from)
+            .collect();
         let mut out = RecordBatch::with_capacity(self.batch_size, 64);
-        let mut line = String::new();
-        while let Some(entry) = self.windows.first_entry() {
-            let start = *entry.key();
-            let end = start + size;
-            if end - 1 > up_to {
-                break;
-            }
-            let keys = entry.remove();
-            let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
+        for start in due {
+            let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = self
+                .windows
+                .get(&start)
+                .map(|keys| keys.iter().map(|(k, a)| (k.clone(), a.clone())).collect())
+                .unwrap_or_default();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in keys {
-                let window = (start, end);
-                window_line(
-                    &mut line,
-                    &self.key_field,
-                    &key,
-                    window,
-                    &self.functions,
-                    &accs,
-                );
-                out.push(Some(&key), line.as_bytes(), end - 1);
+                self.push_result(&mut out, start, &key, &accs);
                 if out.len() >= self.batch_size {
                     emit(std::mem::take(&mut out))?;
                 }
@@ -84,6 +103,14 @@ impl WindowAggregate {
         }
         if !out.is_empty() {
             emit(out)?;
+        }
+        self.emitted = self.emitted.max(up_to);
+        let lateness = self.lateness;
+        while let Some(entry) = self.windows.first_entry() {
+            if (*entry.key() + size - 1).saturating_add(lateness) > up_to {
+                break;
+            }
+            entry.remove();
         }
         Ok(())
     }
@@ -129,7 +156,10 @@ impl Operator for WindowAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        let (size, slide) = (self.size, self.slide);
+        let (size, slide, lateness, watermark) =
+            (self.size, self.slide, self.lateness, self.watermark);
+        // Updated results of windows that had fired, for records within the allowed lateness.
+        let mut updates = RecordBatch::default();
         for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
@@ -137,16 +167,17 @@ impl Operator for WindowAggregate {
             self.starts.clear();
             self.starts.extend(
                 window_starts(size, slide, record.timestamp)
-                    .filter(|start| start + size - 1 > self.watermark),
+                    .filter(|start| (start + size - 1).saturating_add(lateness) > watermark),
             );
             if self.starts.is_empty() {
-                rejects.reject(late(&self.operator, record, self.watermark))?;
+                rejects.reject(late(&self.operator, record, watermark))?;
                 continue;
             }
             if !self.functions.read(record, rejects)? {
                 continue;
             }
-            for &start in &self.starts {
+            for i in 0..self.starts.len() {
+                let start = self.starts[i];
                 let keys = self.windows.entry(start).or_default();
                 let accs = match keys.get_mut(key) {
                     Some(accs) => accs,
@@ -155,9 +186,13 @@ impl Operator for WindowAggregate {
                         .or_insert_with(|| self.functions.accumulators()),
                 };
                 self.functions.add(accs);
+                if start + size - 1 <= self.emitted {
+                    let accs = accs.clone();
+                    self.push_result(&mut updates, start, key, &accs);
+                }
             }
         }
-        Ok(RecordBatch::default())
+        Ok(updates)
     }
 
     fn on_watermark(
