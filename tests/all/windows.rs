@@ -372,3 +372,33 @@ fn a_record_within_the_allowed_lateness_updates_its_window_and_one_beyond_it_is_
         "the update includes the late record: {first_window:?}"
     );
 }
+
+#[test]
+fn ingestion_time_windows_count_every_record_once_in_windows_around_now() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let job = job_file(
+        dir.path(),
+        "ingestion.yaml",
+        "name: ingestion\npipeline:\n  - source: { datagen: { mode: bids, count: 50000 } }\n  - watermark: { ingestion_time: true }\n  - key_by: { field: auction }\n  - aggregate:\n      window: { tumbling: { size_ms: 100 } }\n      functions:\n        - { fn: count }\n  - sink: { stdout: {} }\n",
+    );
+    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let mut total = 0;
+    for line in run.stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+        let start = v["window_start"].as_i64().expect("window_start");
+        assert!(
+            start >= before - 100 && start <= after,
+            "window {start} not within the run [{before}, {after}]"
+        );
+        total += v["count"].as_u64().expect("count");
+    }
+    assert_eq!(total, 50_000, "every record counted once");
+}

@@ -342,6 +342,13 @@ fn operator_kind(
                 None,
             ));
         }
+        if watermark.ingestion_time && watermark.timestamp_field.is_some() {
+            return Err(error(
+                format!("{field}.watermark"),
+                "give either `timestamp_field` (event time) or `ingestion_time: true`, not both",
+                None,
+            ));
+        }
         return Ok(OperatorKind::Watermark(watermark.clone()));
     }
     if let Some(aggregate) = &step.aggregate {

@@ -1,5 +1,5 @@
-//! The watermark assigner: gives records their event time (from a JSON field, or the source's
-//! own timestamps) and generates watermarks with bounded out-of-orderness — after each batch,
+//! The watermark assigner: gives records their event time (from a JSON field, the source's own
+//! timestamps, or the wall clock for ingestion time) and generates watermarks with bounded out-of-orderness — after each batch,
 //! the highest timestamp seen minus the allowed delay minus one, whenever that advances.
 
 use super::{Operator, RejectSink, Rejection};
@@ -12,6 +12,7 @@ use weir_proto::spec::WatermarkSpec;
 pub(crate) struct WatermarkAssigner {
     operator: String,
     field: Option<FieldPath>,
+    ingestion_time: bool,
     delay: i64,
     max_timestamp: i64,
     emitted: i64,
@@ -22,6 +23,7 @@ impl WatermarkAssigner {
         WatermarkAssigner {
             operator,
             field: spec.timestamp_field.as_deref().map(FieldPath::parse),
+            ingestion_time: spec.ingestion_time,
             delay: i64::try_from(spec.out_of_orderness_ms).unwrap_or(i64::MAX),
             max_timestamp: i64::MIN,
             emitted: i64::MIN,
@@ -35,6 +37,12 @@ impl Operator for WatermarkAssigner {
         mut batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
+        if self.ingestion_time {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            batch.timestamps.iter_mut().for_each(|t| *t = now);
+        }
         if let Some(field) = &self.field {
             let mut keep = Vec::with_capacity(batch.len());
             let mut timestamps = Vec::with_capacity(batch.len());

@@ -103,6 +103,10 @@ pub struct WatermarkSpec {
     /// default the source's own timestamps stand.
     #[serde(default)]
     pub timestamp_field: Option<String>,
+    /// Ingestion time: each record's timestamp is the wall-clock time it passes this step
+    /// (instead of a time the data carries).
+    #[serde(default)]
+    pub ingestion_time: bool,
 }
 
 /// One built-in aggregate function.
