@@ -402,3 +402,52 @@ fn ingestion_time_windows_count_every_record_once_in_windows_around_now() {
     }
     assert_eq!(total, 50_000, "every record counted once");
 }
+
+#[test]
+fn nexmark_q7_finds_the_highest_price_of_each_window_over_all_bids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = job_file(
+        dir.path(),
+        "bids.yaml",
+        "name: bids\npipeline:\n  - source: { nexmark: { count: 300000, seed: 42, only: bid } }\n  - sink: { stdout: {} }\n",
+    );
+    let mut expected: BTreeMap<i64, (i64, u64)> = BTreeMap::new();
+    for line in weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+    {
+        let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
+        let ts = bid["dateTime"].as_i64().expect("dateTime");
+        let entry = expected
+            .entry(ts - ts.rem_euclid(10_000))
+            .or_insert((i64::MIN, 0));
+        entry.0 = entry.0.max(bid["price"].as_i64().expect("price"));
+        entry.1 += 1;
+    }
+    assert!(expected.len() >= 3, "{} windows", expected.len());
+    let example = crate::harness::repo().join("examples/nexmark/q7.yaml");
+    for parallelism in ["1", "3"] {
+        let run = weir(
+            &["run", "-q", example.to_str().expect("utf-8")],
+            &[("EVENTS", "300000"), ("PARALLELISM", parallelism)],
+            None,
+        )
+        .expect_code(0);
+        let actual: BTreeMap<i64, (i64, u64)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+                (
+                    v["window_start"].as_i64().expect("window_start"),
+                    (
+                        v["highest_price"].as_i64().expect("highest_price"),
+                        v["bids"].as_u64().expect("bids"),
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(actual, expected, "q7 at parallelism {parallelism}");
+    }
+}

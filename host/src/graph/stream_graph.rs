@@ -160,10 +160,14 @@ pub fn build_stream_graph(
             modules,
             input.map(|o| &graph.nodes[o.node]),
         )?;
+        let global_window =
+            matches!(&operator, OperatorKind::Aggregate { key_as, .. } if key_as.is_empty());
         let default_parallelism = match (&operator, input) {
             // key_by runs beside its input so it chains with it; the hash edge follows it.
             (OperatorKind::KeyBy(_), Some(input)) => graph.nodes[input.node].parallelism,
             (OperatorKind::Source(SourceSpec::Stdin(_)), _) => 1,
+            // A window over all records sees every record: one subtask.
+            _ if global_window => 1,
             _ => spec.parallelism,
         };
         let parallelism = step.parallelism.unwrap_or(default_parallelism);
@@ -175,6 +179,13 @@ pub fn build_stream_graph(
                     spec.max_parallelism
                 ),
                 Some("raise `max_parallelism` to run more subtasks".into()),
+            ));
+        }
+        if global_window && parallelism != 1 {
+            return Err(error(
+                format!("{field}.parallelism"),
+                "a window over all records (no key_by before it) has exactly one subtask",
+                Some("key the stream with a `key_by` step to window per key in parallel".into()),
             ));
         }
         if matches!(operator, OperatorKind::Source(SourceSpec::Stdin(_))) && parallelism != 1 {
@@ -391,6 +402,17 @@ fn operator_kind(
         }
         let key_field = match input.map(|n| &n.kind) {
             Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
+            // A window needs no key: without one it covers all records (Flink's windowAll).
+            _ if aggregate.window.is_some() && aggregate.module.is_none() => {
+                if aggregate.key_as.is_some() {
+                    return Err(error(
+                        format!("{field}.aggregate.key_as"),
+                        "a window over all records has no key to name",
+                        None,
+                    ));
+                }
+                None
+            }
             _ => {
                 return Err(error(
                     format!("{field}.aggregate"),
@@ -425,13 +447,19 @@ fn operator_kind(
                 ));
             }
         }
-        let key_as = aggregate.key_as.clone().unwrap_or_else(|| {
-            key_field
-                .as_deref()
-                .and_then(|f| f.rsplit('.').next())
-                .unwrap_or("key")
-                .to_string()
-        });
+        let global = !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_)));
+        // An empty `key_as` marks a window over all records.
+        let key_as = if global {
+            String::new()
+        } else {
+            aggregate.key_as.clone().unwrap_or_else(|| {
+                key_field
+                    .as_deref()
+                    .and_then(|f| f.rsplit('.').next())
+                    .unwrap_or("key")
+                    .to_string()
+            })
+        };
         return Ok(OperatorKind::Aggregate {
             spec: aggregate.clone(),
             key_as,

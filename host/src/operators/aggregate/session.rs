@@ -71,7 +71,7 @@ impl SessionAggregate {
             let window = (session.start, session.end);
             window_line(
                 &mut line,
-                &self.key_field,
+                Some(&self.key_field),
                 &key,
                 window,
                 &self.functions,

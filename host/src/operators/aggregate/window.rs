@@ -16,7 +16,8 @@ use weir_proto::{RecordBatch, RecordRef};
 /// Windowed built-in aggregates of one subtask.
 pub(crate) struct WindowAggregate {
     operator: String,
-    key_field: String,
+    /// The output field of the key, as JSON; `None` for a window over all records.
+    key_field: Option<String>,
     size: i64,
     slide: i64,
     lateness: i64,
@@ -43,7 +44,7 @@ impl WindowAggregate {
         WindowAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: serde_json::Value::from(key_as).to_string(),
+            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
             size,
             slide,
             lateness,
@@ -61,7 +62,7 @@ impl WindowAggregate {
         let end = start + self.size;
         window_line(
             &mut self.line,
-            &self.key_field,
+            self.key_field.as_deref(),
             key,
             (start, end),
             &self.functions,
@@ -131,21 +132,22 @@ pub(super) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rej
     }
 }
 
-/// One window's result: `{"<key>": key, "window_start": s, "window_end": e, <functions>}`.
+/// One window's result: `{"<key>": key, "window_start": s, "window_end": e, <functions>}`
+/// (no key field for a window over all records).
 pub(super) fn window_line(
     line: &mut String,
-    key_field: &str,
+    key_field: Option<&str>,
     key: &[u8],
     (start, end): (i64, i64),
     functions: &Functions,
     accs: &[Acc],
 ) {
     line.clear();
-    let _ = write!(
-        line,
-        "{{{key_field}:{},\"window_start\":{start},\"window_end\":{end}",
-        key_json(key)
-    );
+    line.push('{');
+    if let Some(key_field) = key_field {
+        let _ = write!(line, "{key_field}:{},", key_json(key));
+    }
+    let _ = write!(line, "\"window_start\":{start},\"window_end\":{end}");
     functions.write(line, accs);
     line.push('}');
 }
@@ -161,8 +163,12 @@ impl Operator for WindowAggregate {
         // Updated results of windows that had fired, for records within the allowed lateness.
         let mut updates = RecordBatch::default();
         for record in batch.iter() {
-            let Some(key) = key_of(record, &self.operator, rejects)? else {
-                continue;
+            let key = match self.key_field {
+                Some(_) => match key_of(record, &self.operator, rejects)? {
+                    Some(key) => key,
+                    None => continue,
+                },
+                None => &[],
             };
             self.starts.clear();
             self.starts.extend(
