@@ -89,3 +89,71 @@ fn a_module_compiles_once_then_loads_precompiled() {
         second.stderr
     );
 }
+
+#[test]
+fn keyed_state_counts_each_keys_records_across_batches_at_any_parallelism() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = bids_job(dir.path(), "");
+    let mut per_auction: BTreeMap<String, u64> = BTreeMap::new();
+    for line in weir(&["run", "--quiet", raw.to_str().expect("utf-8")], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+    {
+        let bid: serde_json::Value = serde_json::from_str(line).expect("JSON bid");
+        *per_auction.entry(bid["auction"].to_string()).or_default() += 1;
+    }
+    let job = job_file(
+        dir.path(),
+        "running.yaml",
+        &format!(
+            "name: running\nparallelism: ${{P:-1}}\nbatch_size: 100\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: 30000, seed: 7, only: bid }} }}\n  - key_by: {{ field: auction }}\n  - map: {{ module: count }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            udf("running_count")
+        ),
+    );
+    for parallelism in ["1", "3"] {
+        let run = weir(
+            &["run", "--quiet", job.to_str().expect("utf-8")],
+            &[("P", parallelism)],
+            None,
+        )
+        .expect_code(0);
+        let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for line in run.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON count");
+            counts
+                .entry(v["key"].as_str().expect("key").to_string())
+                .or_default()
+                .push(v["count"].as_u64().expect("count"));
+        }
+        assert_eq!(counts.len(), per_auction.len(), "parallelism {parallelism}");
+        for (key, mut seen) in counts {
+            seen.sort_unstable();
+            let n = per_auction[&key];
+            assert_eq!(
+                seen,
+                (1..=n).collect::<Vec<u64>>(),
+                "key {key} at parallelism {parallelism}: 1..=n, each once"
+            );
+        }
+    }
+}
+
+#[test]
+fn keyed_state_without_a_key_by_fails_naming_the_fix() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = job_file(
+        dir.path(),
+        "unkeyed.yaml",
+        &format!(
+            "name: unkeyed\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ count: 10 }} }}\n  - map: {{ module: count }}\n  - sink: {{ stdout: {{}} }}\n",
+            udf("running_count")
+        ),
+    );
+    let run = weir(&["run", job.to_str().expect("utf-8")], &[], None).expect_code(1);
+    assert!(
+        run.stderr.contains("module `count`") && run.stderr.contains("has no key"),
+        "{}",
+        run.stderr
+    );
+}

@@ -3,7 +3,11 @@
 #![allow(missing_docs, unreachable_pub, unused_qualifications, clippy::all)]
 
 pub(crate) mod transform {
-    wasmtime::component::bindgen!({ path: "../proto/wit", world: "transform-udf" });
+    wasmtime::component::bindgen!({
+        path: "../proto/wit",
+        world: "transform-udf",
+        imports: { default: trappable },
+    });
 }
 
 pub(crate) mod key {

@@ -107,6 +107,11 @@ impl WasmEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| ModuleError::Engine(format!("{e:#}")))?;
+        super::bindings::transform::weir::udf::keyed_state::add_to_linker::<
+            StoreState,
+            wasmtime::component::HasSelf<StoreState>,
+        >(&mut linker, |state| state)
+        .map_err(|e| ModuleError::Engine(format!("{e:#}")))?;
         let cache = ModuleCache::new(config.cache_dir.clone(), &engine)?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone())?;

@@ -10,11 +10,86 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// What a UDF's store holds: its WASI context (stdio only) and its memory accounting.
 pub(crate) struct StoreState {
+    /// The keys of the batch being processed and the operator's keyed state, while a keyed
+    /// step's call runs.
+    pub(crate) keyed: Option<KeyedScope>,
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
     stderr: GuestLog,
     stdout: GuestLog,
+}
+
+/// Values per key and name, for one subtask of one operator.
+pub(crate) type KeyedState =
+    std::collections::HashMap<Vec<u8>, std::collections::HashMap<String, Vec<u8>>>;
+
+/// What the keyed-state imports see during one call.
+pub(crate) struct KeyedScope {
+    /// The key of each record of the input batch (`None`: the record has no key).
+    pub(crate) keys: Vec<Option<Vec<u8>>>,
+    /// The operator's state; shared so it outlives an instance thrown away after a trap.
+    pub(crate) state: std::sync::Arc<std::sync::Mutex<KeyedState>>,
+}
+
+impl StoreState {
+    fn key(&self, index: u32) -> wasmtime::Result<&[u8]> {
+        let Some(scope) = &self.keyed else {
+            return Err(wasmtime::Error::msg(
+                "keyed state used outside a keyed step: put a `key_by` step before this one",
+            ));
+        };
+        match scope.keys.get(index as usize) {
+            Some(Some(key)) => Ok(key),
+            Some(None) => Err(wasmtime::Error::msg(format!(
+                "keyed state used for record {index}, which has no key: put a `key_by` step before this one"
+            ))),
+            None => Err(wasmtime::Error::msg(format!(
+                "keyed state used for record {index} of a {}-record batch",
+                scope.keys.len()
+            ))),
+        }
+    }
+
+    fn with_state<R>(
+        &self,
+        index: u32,
+        f: impl FnOnce(&mut KeyedState, &[u8]) -> R,
+    ) -> wasmtime::Result<R> {
+        let key = self.key(index)?;
+        let Some(scope) = &self.keyed else {
+            return Err(wasmtime::Error::msg(
+                "keyed state used outside a keyed step",
+            ));
+        };
+        let mut state = scope.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&mut state, key))
+    }
+}
+
+impl super::bindings::transform::weir::udf::keyed_state::Host for StoreState {
+    fn get(&mut self, index: u32, name: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.with_state(index, |state, key| {
+            state.get(key).and_then(|names| names.get(&name)).cloned()
+        })
+    }
+
+    fn set(&mut self, index: u32, name: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.with_state(index, |state, key| {
+            state.entry(key.to_vec()).or_default().insert(name, value);
+        })
+    }
+
+    fn clear(&mut self, index: u32, name: String) -> wasmtime::Result<()> {
+        self.with_state(index, |state, key| {
+            if let Some(names) = state.get_mut(key) {
+                names.remove(&name);
+                if names.is_empty() {
+                    state.remove(key);
+                }
+            }
+        })
+    }
 }
 
 impl WasiView for StoreState {
@@ -183,6 +258,7 @@ impl<W: World> Sandbox<W> {
             .allow_ip_name_lookup(false)
             .build();
         let state = StoreState {
+            keyed: None,
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {

@@ -4,7 +4,8 @@
 use super::bindings::{aggregate, key, transform};
 use super::engine::{LoadedModule, SandboxLimits, WasmEngine};
 use super::error::{ModuleError, ModuleIdentity, UdfError};
-use super::sandbox::{Sandbox, StoreState, World};
+use super::sandbox::{KeyedScope, KeyedState, Sandbox, StoreState, World};
+use std::sync::{Arc, Mutex};
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 use weir_proto::{Blobs, RecordBatch};
@@ -89,6 +90,8 @@ fn check_errors(errors: &[RecordError], input_len: usize) -> Result<(), String> 
 /// A map, filter or flat_map instance.
 pub struct TransformUdf {
     sandbox: Sandbox<TransformWorld>,
+    /// The subtask's keyed state, when the component imports `weir:udf/keyed-state`.
+    keyed: Option<Arc<Mutex<KeyedState>>>,
 }
 
 impl TransformUdf {
@@ -99,8 +102,14 @@ impl TransformUdf {
         step_kind: &'static str,
         limits: SandboxLimits,
     ) -> Result<Self, ModuleError> {
+        let uses_state = module
+            .component
+            .component_type()
+            .imports(engine.engine())
+            .any(|(name, _)| name.starts_with("weir:udf/keyed-state"));
         Ok(TransformUdf {
             sandbox: Sandbox::new(engine, module, step_kind, limits)?,
+            keyed: uses_state.then(Arc::default),
         })
     }
 
@@ -114,9 +123,17 @@ impl TransformUdf {
         &mut self,
         input: &mut RecordBatch,
     ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
+        // Only a component using keyed state pays for a copy of the batch's keys.
+        let scope = self.keyed.as_ref().map(|state| KeyedScope {
+            keys: input.iter().map(|r| r.key.map(<[u8]>::to_vec)).collect(),
+            state: state.clone(),
+        });
         let batch = transform::weir::udf::types::Batch::from(std::mem::take(input));
         let result = self.sandbox.call("process", |b, store| {
-            b.weir_udf_transform().call_process(store, &batch)
+            store.data_mut().keyed = scope;
+            let result = b.weir_udf_transform().call_process(&mut *store, &batch);
+            store.data_mut().keyed = None;
+            result
         });
         *input = batch.into();
         let output = result?;

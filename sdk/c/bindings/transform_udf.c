@@ -3,6 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Imported Functions from `weir:udf/keyed-state@0.1.0`
+
+__attribute__((__import_module__("weir:udf/keyed-state@0.1.0"), __import_name__("get")))
+extern void __wasm_import_weir_udf_keyed_state_get(int32_t, uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("weir:udf/keyed-state@0.1.0"), __import_name__("set")))
+extern void __wasm_import_weir_udf_keyed_state_set(int32_t, uint8_t *, size_t, uint8_t *, size_t);
+
+__attribute__((__import_module__("weir:udf/keyed-state@0.1.0"), __import_name__("clear")))
+extern void __wasm_import_weir_udf_keyed_state_clear(int32_t, uint8_t *, size_t);
+
 // Exported Functions from `weir:udf/transform@0.1.0`
 
 __attribute__((__weak__, __export_name__("cabi_post_weir:udf/transform@0.1.0#process")))
@@ -80,6 +91,12 @@ void transform_udf_list_u8_free(transform_udf_list_u8_t *ptr) {
     for (size_t i = 0; i < list_len; i++) {
     }
     free(list_ptr);
+  }
+}
+
+void transform_udf_option_list_u8_free(transform_udf_option_list_u8_t *ptr) {
+  if (ptr->is_some) {
+    transform_udf_list_u8_free(&ptr->val);
   }
 }
 
@@ -169,6 +186,35 @@ void transform_udf_string_free(transform_udf_string_t *ret) {
 }
 
 // Component Adapters
+
+bool weir_udf_keyed_state_get(uint32_t index, transform_udf_string_t *name, transform_udf_list_u8_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_udf_keyed_state_get((int32_t) (index), (uint8_t *) (*name).ptr, (*name).len, ptr);
+  transform_udf_option_list_u8_t option;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = (transform_udf_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  *ret = option.val;
+  return option.is_some;
+}
+
+void weir_udf_keyed_state_set(uint32_t index, transform_udf_string_t *name, transform_udf_list_u8_t *value) {
+  __wasm_import_weir_udf_keyed_state_set((int32_t) (index), (uint8_t *) (*name).ptr, (*name).len, (uint8_t *) (*value).ptr, (*value).len);
+}
+
+void weir_udf_keyed_state_clear(uint32_t index, transform_udf_string_t *name) {
+  __wasm_import_weir_udf_keyed_state_clear((int32_t) (index), (uint8_t *) (*name).ptr, (*name).len);
+}
 
 __attribute__((__export_name__("weir:udf/transform@0.1.0#process")))
 uint8_t * __wasm_export_exports_weir_udf_transform_process(uint8_t * arg, size_t arg0, uint8_t * arg1, size_t arg2, uint8_t * arg3, size_t arg4, uint8_t * arg5, size_t arg6) {

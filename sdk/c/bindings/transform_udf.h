@@ -20,6 +20,11 @@ typedef struct {
 } transform_udf_list_u8_t;
 
 typedef struct {
+  bool is_some;
+  transform_udf_list_u8_t val;
+} transform_udf_option_list_u8_t;
+
+typedef struct {
   uint32_t *ptr;
   size_t len;
 } transform_udf_list_u32_t;
@@ -79,12 +84,22 @@ typedef struct exports_weir_udf_transform_transform_output_t {
   exports_weir_udf_transform_list_record_error_t   errors;
 } exports_weir_udf_transform_transform_output_t;
 
+// Imported Functions from `weir:udf/keyed-state@0.1.0`
+// The value of state `name` for record `index`'s key, if any.
+extern bool weir_udf_keyed_state_get(uint32_t index, transform_udf_string_t *name, transform_udf_list_u8_t *ret);
+// Sets state `name` for record `index`'s key.
+extern void weir_udf_keyed_state_set(uint32_t index, transform_udf_string_t *name, transform_udf_list_u8_t *value);
+// Removes state `name` for record `index`'s key.
+extern void weir_udf_keyed_state_clear(uint32_t index, transform_udf_string_t *name);
+
 // Exported Functions from `weir:udf/transform@0.1.0`
 void exports_weir_udf_transform_process(exports_weir_udf_transform_batch_t *input, exports_weir_udf_transform_transform_output_t *ret);
 
 // Helper Functions
 
 void transform_udf_list_u8_free(transform_udf_list_u8_t *ptr);
+
+void transform_udf_option_list_u8_free(transform_udf_option_list_u8_t *ptr);
 
 void transform_udf_list_u32_free(transform_udf_list_u32_t *ptr);
 

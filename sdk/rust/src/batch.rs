@@ -11,6 +11,8 @@ pub struct Record<'a> {
     key: Option<&'a [u8]>,
     value: &'a [u8],
     timestamp: i64,
+    /// Its position in the batch being processed: how keyed state names its key to the host.
+    pub(crate) index: u32,
 }
 
 impl<'a> Record<'a> {
@@ -20,6 +22,7 @@ impl<'a> Record<'a> {
             key,
             value,
             timestamp,
+            index: 0,
         }
     }
 
@@ -80,6 +83,7 @@ impl<'a> Columns<'a> {
             key: (self.flags[i] & HAS_KEY != 0).then_some(key),
             value,
             timestamp: self.timestamps[i],
+            index: i as u32,
         }
     }
 }

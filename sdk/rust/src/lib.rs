@@ -21,6 +21,7 @@
 mod aggregate;
 mod batch;
 mod output;
+mod state;
 
 #[cfg(test)]
 mod tests;

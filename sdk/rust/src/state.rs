@@ -1,0 +1,35 @@
+//! Keyed state: values Weir keeps per key (and name) for a map, filter or flat_map that runs
+//! after a `key_by`, across records and batches. The host holds the values; each call crosses
+//! the boundary once, naming the record, never copying its key.
+//!
+//! ```text
+//! #[weir_sdk::map]
+//! fn running_count(record: Record) -> String {
+//!     let n = record.state("count").map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default())) + 1;
+//!     record.set_state("count", &n.to_le_bytes());
+//!     n.to_string()
+//! }
+//! ```
+//!
+//! Using state in a step without a `key_by` before it, or for a record without a key, traps with
+//! a message saying so.
+
+use crate::Record;
+use crate::bindings::transform::weir::udf::keyed_state;
+
+impl Record<'_> {
+    /// The value of state `name` for this record's key, if set.
+    pub fn state(&self, name: &str) -> Option<Vec<u8>> {
+        keyed_state::get(self.index, name)
+    }
+
+    /// Sets state `name` for this record's key.
+    pub fn set_state(&self, name: &str, value: &[u8]) {
+        keyed_state::set(self.index, name, value);
+    }
+
+    /// Removes state `name` for this record's key.
+    pub fn clear_state(&self, name: &str) {
+        keyed_state::clear(self.index, name);
+    }
+}
