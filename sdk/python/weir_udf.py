@@ -33,6 +33,9 @@ import traceback
 __all__ = [
     "Record",
     "RecordError",
+    "get_state",
+    "set_state",
+    "clear_state",
     "map",
     "filter",
     "flat_map",
@@ -60,6 +63,40 @@ class Record:
         return _parse(self.value)
 
 
+# The index of the record being processed: how keyed state names its key to the host.
+_current = [0]
+
+# Imported when the module loads (componentize-py snapshots what is imported then); only the
+# transform world has keyed state.
+try:
+    from wit_world.imports import keyed_state as _keyed_state
+except ImportError:
+    _keyed_state = None
+
+
+def _state():
+    if _keyed_state is None:
+        raise RuntimeError("keyed state is only available to map, filter and flat_map UDFs")
+    return _keyed_state
+
+
+def get_state(name):
+    """The value (bytes) of keyed state `name` for the current record's key, or None.
+
+    Keyed state needs a `key_by` step before this one; Weir keeps it per key and name."""
+    return _state().get(_current[0], name)
+
+
+def set_state(name, value):
+    """Sets keyed state `name` (bytes) for the current record's key."""
+    _state().set(_current[0], name, bytes(value))
+
+
+def clear_state(name):
+    """Removes keyed state `name` for the current record's key."""
+    _state().clear(_current[0], name)
+
+
 def _parse(value):
     try:
         return json.loads(value)
@@ -82,6 +119,7 @@ def _records(batch):
     for i, timestamp in enumerate(batch.timestamps):
         key_end, value_end = ends[2 * i], ends[2 * i + 1]
         key = data[start:key_end] if flags[i] & 1 else None
+        _current[0] = i
         yield i, key, data[key_end:value_end], timestamp
         start = value_end
 

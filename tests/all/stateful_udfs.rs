@@ -111,7 +111,20 @@ fn keyed_state_counts_each_keys_records_across_batches_at_any_parallelism() {
             udf("running_count")
         ),
     );
-    for parallelism in ["1", "3"] {
+    let python = crate::harness::repo().join("udfs/python/running_count");
+    let python_job = job_file(
+        dir.path(),
+        "running-python.yaml",
+        &std::fs::read_to_string(&job)
+            .expect("job")
+            .replace(&udf("running_count"), &python.display().to_string()),
+    );
+    for (job, parallelism) in [
+        (&job, "1"),
+        (&job, "3"),
+        (&python_job, "1"),
+        (&python_job, "3"),
+    ] {
         let run = weir(
             &["run", "--quiet", job.to_str().expect("utf-8")],
             &[("P", parallelism)],
