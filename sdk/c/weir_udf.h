@@ -66,6 +66,8 @@ typedef struct {
     const uint8_t *value;
     size_t value_len;
     int64_t timestamp;
+    /// Its position in the batch being processed: how keyed state names its key to the host.
+    uint32_t index;
 } weir_record;
 
 /// Why the current record is rejected (set it with weir_reject).
@@ -208,8 +210,35 @@ static weir_record weir__record(const weir_udf_types_batch_t *batch, size_t i) {
     record.value = batch->data.ptr + key_end;
     record.value_len = value_end - key_end;
     record.timestamp = batch->timestamps.ptr[i];
+    record.index = (uint32_t)i;
     return record;
 }
+
+#if !defined(WEIR_WORLD_AGGREGATE) && !defined(WEIR_WORLD_KEY)
+/// Keyed state (map, filter, flat_map after a `key_by`): appends the value of state `name` for
+/// `record`'s key to `out`; false when there is none.
+static inline bool weir_state_get(const weir_record *record, const char *name, weir_buffer *out) {
+    transform_udf_string_t text = {(uint8_t *)name, strlen(name)};
+    transform_udf_list_u8_t value = {0};
+    if (!weir_udf_keyed_state_get(record->index, &text, &value)) return false;
+    weir_buffer_append(out, value.ptr, value.len);
+    free(value.ptr);
+    return true;
+}
+
+/// Sets keyed state `name` for `record`'s key.
+static inline void weir_state_set(const weir_record *record, const char *name, const void *bytes, size_t len) {
+    transform_udf_string_t text = {(uint8_t *)name, strlen(name)};
+    transform_udf_list_u8_t value = {(uint8_t *)bytes, len};
+    weir_udf_keyed_state_set(record->index, &text, &value);
+}
+
+/// Removes keyed state `name` for `record`'s key.
+static inline void weir_state_clear(const weir_record *record, const char *name) {
+    transform_udf_string_t text = {(uint8_t *)name, strlen(name)};
+    weir_udf_keyed_state_clear(record->index, &text);
+}
+#endif
 
 static void weir__blobs(weir_udf_types_blobs_t *blobs, weir_buffer *data, uint32_t *ends, size_t count) {
     blobs->data.ptr = data->data;
