@@ -48,7 +48,7 @@ function eachRecord(batch, visit) {
     const keyEnd = ends[2 * i];
     const valueEnd = ends[2 * i + 1];
     const key = recordFlags[i] & 1 ? data.subarray(start, keyEnd) : null;
-    visit(i, { key, value: data.subarray(keyEnd, valueEnd), timestamp: timestamps[i] });
+    visit(i, { key, value: data.subarray(keyEnd, valueEnd), timestamp: timestamps[i], index: i });
     start = valueEnd;
   }
 }
@@ -118,6 +118,7 @@ function view(record) {
     key: record.key === null ? null : decoder.decode(record.key),
     value: decoder.decode(record.value),
     timestamp: record.timestamp,
+    index: record.index,
   };
 }
 

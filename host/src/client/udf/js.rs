@@ -9,6 +9,8 @@ use std::process::Command;
 pub(super) const INSTALL: &str = "npm install -g @bytecodealliance/componentize-js@0.23.0";
 
 const SDK: &str = include_str!("../../../../sdk/js/weir_udf.js");
+/// Keyed-state helpers: they import `weir:udf/keyed-state`, which only the transform world has.
+const STATE: &str = include_str!("../../../../sdk/js/weir_state.js");
 const DRIVER: &str = include_str!("../../../../sdk/js/componentize.mjs");
 
 /// Writes the SDK and the build driver into `scratch`; returns the files a build reads there.
@@ -16,7 +18,12 @@ pub(super) fn prepare(scratch: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let sdk = scratch.join("sdk");
     super::write_if_changed(&sdk.join("weir_udf.js"), SDK)?;
     super::write_if_changed(&sdk.join("componentize.mjs"), DRIVER)?;
-    Ok(vec![sdk.join("weir_udf.js"), sdk.join("componentize.mjs")])
+    super::write_if_changed(&sdk.join("weir_state.js"), STATE)?;
+    Ok(vec![
+        sdk.join("weir_udf.js"),
+        sdk.join("componentize.mjs"),
+        sdk.join("weir_state.js"),
+    ])
 }
 
 /// The installed componentize-js entry module.
@@ -63,6 +70,9 @@ pub(super) fn build(dir: &Path, scratch: &Path) -> Result<LanguageBuild, BuildEr
         super::write_if_changed(&src.join(name), &contents)?;
     }
     super::write_if_changed(&src.join("weir_udf.js"), SDK)?;
+    if world == "transform-udf" {
+        super::write_if_changed(&src.join("weir_state.js"), STATE)?;
+    }
     let wit = super::wit_dir(scratch)?;
     let wasm = scratch.join("udf.wasm");
     tracing::info!(dir = %dir.display(), world, "building JavaScript UDF");
