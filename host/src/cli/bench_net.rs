@@ -90,14 +90,23 @@ async fn run_tcp(batches: u64) -> Result<(f64, f64), String> {
             .map_err(|e| e.to_string())?;
     }
     stream.shutdown().await.map_err(|e| e.to_string())?;
-    let (records, bytes) = receiving.await.map_err(|e| e.to_string())??;
-    let seconds = started.elapsed().as_secs_f64();
+    let received = receiving.await.map_err(|e| e.to_string())??;
+    rates(batches, received, started)
+}
+
+/// Records/s and bytes/s since `started`, once every record sent was received.
+fn rates(
+    batches: u64,
+    (records, bytes): (u64, u64),
+    started: Instant,
+) -> Result<(f64, f64), String> {
     if records != batches * 1024 {
         return Err(format!(
             "sent {} records, received {records}",
             batches * 1024
         ));
     }
+    let seconds = started.elapsed().as_secs_f64();
     Ok((records as f64 / seconds, bytes as f64 / seconds))
 }
 
@@ -162,13 +171,6 @@ async fn run(batches: u64) -> Result<(f64, f64), String> {
             .map_err(|e| e.to_string())?;
     }
     sender.finish().await.map_err(|e| e.to_string())?;
-    let (records, bytes) = receiving.await.map_err(|e| e.to_string())??;
-    let seconds = started.elapsed().as_secs_f64();
-    if records != batches * 1024 {
-        return Err(format!(
-            "sent {} records, received {records}",
-            batches * 1024
-        ));
-    }
-    Ok((records as f64 / seconds, bytes as f64 / seconds))
+    let received = receiving.await.map_err(|e| e.to_string())??;
+    rates(batches, received, started)
 }

@@ -26,8 +26,11 @@ pub(crate) type KeyedState =
 
 /// What the keyed-state imports see during one call.
 pub(crate) struct KeyedScope {
-    /// The key of each record of the input batch (`None`: the record has no key).
-    pub(crate) keys: Vec<Option<Vec<u8>>>,
+    /// The key of each record of the input batch, back to back (one copy per batch, not one
+    /// allocation per record)…
+    pub(crate) keys: weir_proto::Blobs,
+    /// …and whether each record has one (a record without a key has an empty entry).
+    pub(crate) has_key: Vec<bool>,
     /// The operator's state; shared so it outlives an instance thrown away after a trap.
     pub(crate) state: std::sync::Arc<std::sync::Mutex<KeyedState>>,
 }
@@ -39,14 +42,14 @@ impl StoreState {
                 "keyed state used outside a keyed step: put a `key_by` step before this one",
             ));
         };
-        match scope.keys.get(index as usize) {
-            Some(Some(key)) => Ok(key),
-            Some(None) => Err(wasmtime::Error::msg(format!(
+        match scope.has_key.get(index as usize) {
+            Some(true) => Ok(scope.keys.get(index as usize)),
+            Some(false) => Err(wasmtime::Error::msg(format!(
                 "keyed state used for record {index}, which has no key: put a `key_by` step before this one"
             ))),
             None => Err(wasmtime::Error::msg(format!(
                 "keyed state used for record {index} of a {}-record batch",
-                scope.keys.len()
+                scope.has_key.len()
             ))),
         }
     }

@@ -124,9 +124,18 @@ impl TransformUdf {
         input: &mut RecordBatch,
     ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
         // Only a component using keyed state pays for a copy of the batch's keys.
-        let scope = self.keyed.as_ref().map(|state| KeyedScope {
-            keys: input.iter().map(|r| r.key.map(<[u8]>::to_vec)).collect(),
-            state: state.clone(),
+        let scope = self.keyed.as_ref().map(|state| {
+            let mut keys = Blobs::default();
+            let mut has_key = Vec::with_capacity(input.len());
+            for record in input.iter() {
+                keys.push(record.key.unwrap_or_default());
+                has_key.push(record.key.is_some());
+            }
+            KeyedScope {
+                keys,
+                has_key,
+                state: state.clone(),
+            }
         });
         let batch = transform::weir::udf::types::Batch::from(std::mem::take(input));
         let result = self.sandbox.call("process", |b, store| {

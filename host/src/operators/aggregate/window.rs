@@ -88,20 +88,25 @@ impl WindowAggregate {
             .filter(|start| start + size - 1 > from)
             .collect();
         let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut line = std::mem::take(&mut self.line);
         for start in due {
-            let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = self
-                .windows
-                .get(&start)
-                .map(|keys| keys.iter().map(|(k, a)| (k.clone(), a.clone())).collect())
-                .unwrap_or_default();
-            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for (key, accs) in keys {
-                self.push_result(&mut out, start, &key, &accs);
+            let Some(keys) = self.windows.get(&start) else {
+                continue;
+            };
+            // Results in key order, read in place: nothing is copied but the output line.
+            let mut sorted: Vec<(&Vec<u8>, &Vec<Acc>)> = keys.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let window = (start, start + size);
+            for (key, accs) in sorted {
+                let key_field = self.key_field.as_deref();
+                window_line(&mut line, key_field, key, window, &self.functions, accs);
+                out.push(Some(key), line.as_bytes(), window.1 - 1);
                 if out.len() >= self.batch_size {
                     emit(std::mem::take(&mut out))?;
                 }
             }
         }
+        self.line = line;
         if !out.is_empty() {
             emit(out)?;
         }

@@ -195,29 +195,10 @@ impl DataPlane {
             if let Some(connection) = live(&mut self.registry()) {
                 return Ok(connection);
             }
-            let connecting = self
-                .endpoint
-                .connect(peer.data_address, &peer.name)
-                .map_err(|e| {
-                    format!(
-                        "cannot reach TaskManager `{}` at {}: {e}",
-                        peer.name, peer.data_address
-                    )
-                })?;
-            let connection = tokio::time::timeout(timeout, connecting)
+            let connection = self
+                .dial(peer.data_address, &peer.name, timeout)
                 .await
-                .map_err(|_| {
-                    format!(
-                        "TaskManager `{}` at {} did not answer within {timeout:?}",
-                        peer.name, peer.data_address
-                    )
-                })?
-                .map_err(|e| {
-                    format!(
-                        "cannot connect to TaskManager `{}` at {}: {e}",
-                        peer.name, peer.data_address
-                    )
-                })?;
+                .map_err(|e| format!("TaskManager `{}`: {e}", peer.name))?;
             let mut hello = connection
                 .open_uni()
                 .await
@@ -239,15 +220,21 @@ impl DataPlane {
         }
     }
 
-    /// A connection from this endpoint to another node (the JobManager), checked against `name`.
-    pub(crate) async fn dial(&self, address: SocketAddr, name: &str) -> Result<Connection, String> {
+    /// A connection from this endpoint to node `name` at `address` (its certificate must name
+    /// it), waiting at most `timeout`.
+    pub(crate) async fn dial(
+        &self,
+        address: SocketAddr,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Connection, String> {
         let connecting = self
             .endpoint
             .connect(address, name)
-            .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(Duration::from_secs(5), connecting).await {
-            Ok(connected) => connected.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("{address} did not answer within 5 s")),
+            .map_err(|e| format!("cannot reach {address}: {e}"))?;
+        match tokio::time::timeout(timeout, connecting).await {
+            Ok(connected) => connected.map_err(|e| format!("cannot connect to {address}: {e}")),
+            Err(_) => Err(format!("{address} did not answer within {timeout:?}")),
         }
     }
 

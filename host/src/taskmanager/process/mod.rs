@@ -151,8 +151,13 @@ fn is_certificate_problem(detail: &str) -> bool {
 }
 
 impl TaskManager {
+    /// The cancel handles of the jobs running here (a poisoned lock still holds them).
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, crossbeam_channel::Sender<()>>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn cancel_all(&self) -> usize {
-        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|p| p.into_inner()));
+        let jobs = std::mem::take(&mut *self.jobs());
         for cancel in jobs.values() {
             let _ = cancel.try_send(());
         }
@@ -173,7 +178,11 @@ async fn session(tm: &Arc<TaskManager>) -> SessionEnd {
             SessionEnd::Lost(detail)
         }
     };
-    let connection = match tm.plane.dial(config.jobmanager, "jobmanager").await {
+    let connection = match tm
+        .plane
+        .dial(config.jobmanager, "jobmanager", Duration::from_secs(5))
+        .await
+    {
         Ok(connection) => connection,
         Err(e) => return lost("cannot connect", &e),
     };
@@ -242,7 +251,7 @@ async fn control_loop(
             ToTaskManager::Heartbeat | ToTaskManager::Registered => {}
             ToTaskManager::Refused { reason } => return SessionEnd::Refused(reason),
             ToTaskManager::Cancel { job } => {
-                let jobs = tm.jobs.lock().unwrap_or_else(|p| p.into_inner());
+                let jobs = tm.jobs();
                 if let Some(cancel) = jobs.get(&job) {
                     tracing::info!(job, "cancelling the job's tasks");
                     let _ = cancel.try_send(());
@@ -278,17 +287,11 @@ fn deploy(
         return;
     };
     let (cancel, cancelled) = crossbeam_channel::bounded(1);
-    tm.jobs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(job.clone(), cancel);
+    tm.jobs().insert(job.clone(), cancel);
     tokio::spawn(async move {
         if let Err(error) = fetch_modules(&connection, &tm.blobs, &mut deployment).await {
             tracing::error!(job, %error, "cannot fetch the job's modules");
-            tm.jobs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&job);
+            tm.jobs().remove(&job);
             let _ = outbox.send(ToJobManager::DeployFailed { job, error });
             return;
         }
@@ -306,17 +309,10 @@ fn deploy(
             .name(format!("weir-job-{}", &job[..job.len().min(8)]))
             .spawn(move || {
                 supervise(context, deployment, cancelled);
-                thread_tm
-                    .jobs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&thread_job);
+                thread_tm.jobs().remove(&thread_job);
             });
         if let Err(e) = spawned {
-            tm.jobs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&job);
+            tm.jobs().remove(&job);
             let _ = outbox.send(ToJobManager::DeployFailed {
                 job,
                 error: format!("cannot start the job's supervisor thread: {e}"),
