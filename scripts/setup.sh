@@ -26,13 +26,15 @@ if [ ! -f "$(npm root -g 2>/dev/null)/@bytecodealliance/componentize-js/src/comp
   echo "installing componentize-js (JavaScript UDFs)" >&2
   npm install -g --no-audit --no-fund --loglevel=error @bytecodealliance/componentize-js@0.23.0 >&2
 fi
+# libclang-dev: the rocksdb crate generates its bindings with bindgen at build time.
 if ! command -v clang >/dev/null 2>&1 || [ ! -d /usr/include/wasm32-wasi ] \
-   || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
-  echo "installing clang, lld and wasi-libc (C UDFs)" >&2
+   || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \
+   || ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1; then
+  echo "installing clang, lld, wasi-libc (C UDFs) and libclang (RocksDB bindings)" >&2
   sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_if_needed apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -q \
-    clang lld wasi-libc libclang-rt-14-dev-wasm32 >&2
+    clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-dev >&2
 fi
 
 cargo build --release -p weir >&2

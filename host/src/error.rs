@@ -84,6 +84,14 @@ pub enum TaskError {
         /// The downstream vertex's name.
         downstream: String,
     },
+    /// The state backend failed (a RocksDB read or write, its directory).
+    #[error("step `{operator}`: state backend: {detail}")]
+    State {
+        /// The step whose state it is.
+        operator: String,
+        /// What failed, naming the store's directory.
+        detail: String,
+    },
     /// The job was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -99,7 +107,9 @@ impl TaskError {
             TaskError::Udf { error, .. } => (ErrorOrigin::User, !error.failure.is_deterministic()),
             TaskError::Rejected(_) | TaskError::Config { .. } => (ErrorOrigin::User, false),
             TaskError::Module(_) => (ErrorOrigin::User, false),
-            TaskError::Io { .. } | TaskError::Network { .. } => (ErrorOrigin::External, true),
+            TaskError::Io { .. } | TaskError::Network { .. } | TaskError::State { .. } => {
+                (ErrorOrigin::External, true)
+            }
             TaskError::UpstreamLost { .. }
             | TaskError::DownstreamLost { .. }
             | TaskError::Cancelled => (ErrorOrigin::Internal, true),

@@ -16,5 +16,6 @@ pub mod net;
 pub mod operators;
 pub mod paths;
 pub mod rpc;
+pub mod state;
 pub mod taskmanager;
 pub mod wasm;

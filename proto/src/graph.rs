@@ -6,7 +6,8 @@
 //! any machine that can fetch those modules.
 
 use crate::spec::{
-    AggregateSpec, KeyBySpec, SinkSpec, SourceSpec, UdfLimits, WasmCall, WatermarkSpec,
+    AggregateSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend, UdfLimits, WasmCall,
+    WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,6 +41,9 @@ pub struct JobConfig {
     pub buffer_timeout_ms: u64,
     /// UDF sandbox overrides.
     pub limits: UdfLimits,
+    /// Where keyed state lives.
+    #[serde(default)]
+    pub state_backend: StateBackend,
 }
 
 /// A Wasm module pinned by content.

@@ -13,6 +13,7 @@ mod harness;
 mod languages;
 mod live_cluster;
 mod nexmark;
+mod nexmark_windows;
 mod stateful_udfs;
 mod udf_cli;
 mod windows;

@@ -119,18 +119,22 @@ fn keyed_state_counts_each_keys_records_across_batches_at_any_parallelism() {
             .expect("job")
             .replace(&udf("running_count"), &python.display().to_string()),
     );
-    for (job, parallelism) in [
-        (&job, "1"),
-        (&job, "3"),
-        (&python_job, "1"),
-        (&python_job, "3"),
+    for (job, parallelism, backend) in [
+        (&job, "1", "memory"),
+        (&job, "3", "memory"),
+        (&job, "1", "rocksdb"),
+        (&job, "3", "rocksdb"),
+        (&python_job, "1", "memory"),
+        (&python_job, "3", "rocksdb"),
     ] {
-        let run = weir(
-            &["run", "--quiet", job.to_str().expect("utf-8")],
-            &[("P", parallelism)],
-            None,
-        )
-        .expect_code(0);
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
         let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for line in run.stdout.lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("JSON count");
@@ -139,14 +143,18 @@ fn keyed_state_counts_each_keys_records_across_batches_at_any_parallelism() {
                 .or_default()
                 .push(v["count"].as_u64().expect("count"));
         }
-        assert_eq!(counts.len(), per_auction.len(), "parallelism {parallelism}");
+        assert_eq!(
+            counts.len(),
+            per_auction.len(),
+            "{backend} at parallelism {parallelism}"
+        );
         for (key, mut seen) in counts {
             seen.sort_unstable();
             let n = per_auction[&key];
             assert_eq!(
                 seen,
                 (1..=n).collect::<Vec<u64>>(),
-                "key {key} at parallelism {parallelism}: 1..=n, each once"
+                "key {key} on {backend} at parallelism {parallelism}: 1..=n, each once"
             );
         }
     }

@@ -35,6 +35,16 @@ pub(crate) fn write_bids(dir: &std::path::Path, bids: &[(i64, i64, i64)]) -> std
     path
 }
 
+/// Every (state backend, parallelism) a window test runs with.
+fn runs() -> [(&'static str, &'static str); 4] {
+    [
+        ("memory", "1"),
+        ("memory", "3"),
+        ("rocksdb", "1"),
+        ("rocksdb", "3"),
+    ]
+}
+
 fn job(dir: &std::path::Path, input: &std::path::Path, window: &str) -> std::path::PathBuf {
     job_file(
         dir,
@@ -119,13 +129,18 @@ fn tumbling_and_sliding_windows_over_out_of_order_records_equal_a_reference() {
     ] {
         let expected = reference(&bids, size, slide);
         let job = job(dir.path(), &input, window);
-        for parallelism in ["1", "3"] {
-            let run = weir(
-                &["run", "-q", job.to_str().expect("utf-8")],
-                &[("P", parallelism)],
-                None,
-            )
-            .expect_code(0);
+        for (backend, parallelism) in runs() {
+            let args = [
+                "run",
+                "-q",
+                "--state-backend",
+                backend,
+                // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+                "--state-write-cache",
+                "5",
+                job.to_str().expect("utf-8"),
+            ];
+            let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
             assert_eq!(
                 run.stdout.lines().count(),
                 expected.len(),
@@ -134,7 +149,7 @@ fn tumbling_and_sliding_windows_over_out_of_order_records_equal_a_reference() {
             assert_same(
                 &results(&run.stdout, size),
                 &expected,
-                &format!("{window} at parallelism {parallelism}"),
+                &format!("{window} on {backend} at parallelism {parallelism}"),
             );
             assert!(
                 !run.stderr.contains("late record"),
@@ -154,23 +169,35 @@ fn records_later_than_the_watermark_allows_go_to_the_dead_letter_sink() {
     bids.extend((0..10).map(|i| (1001, 1, 1_767_225_600_000 + 50_000 + i)));
     let input = write_bids(dir.path(), &bids);
     let job = job(dir.path(), &input, "{ tumbling: { size_ms: 1000 } }");
-    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
-    assert_eq!(
-        run.stderr.matches("late record").count(),
-        1,
-        "{}",
-        run.stderr
-    );
-    let on_time: Vec<_> = bids[..5_000]
-        .iter()
-        .chain(&bids[5_001..])
-        .copied()
-        .collect();
-    assert_same(
-        &results(&run.stdout, 1000),
-        &reference(&on_time, 1000, 1000),
-        "late",
-    );
+    for backend in ["memory", "rocksdb"] {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+            "--state-write-cache",
+            "5",
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[], None).expect_code(0);
+        assert_eq!(
+            run.stderr.matches("late record").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        let on_time: Vec<_> = bids[..5_000]
+            .iter()
+            .chain(&bids[5_001..])
+            .copied()
+            .collect();
+        assert_same(
+            &results(&run.stdout, 1000),
+            &reference(&on_time, 1000, 1000),
+            "late",
+        );
+    }
 }
 
 #[test]
@@ -196,7 +223,10 @@ fn w3_gives_flinks_checksums_on_the_same_data() {
 
 /// (auction, session start, session end) → (count, max price): per key, records closer than
 /// `gap` to the next form one session ending `gap` after its last record.
-fn sessions(bids: &[(i64, i64, i64)], gap: i64) -> BTreeMap<(i64, i64, i64), (u64, i64)> {
+pub(crate) fn sessions(
+    bids: &[(i64, i64, i64)],
+    gap: i64,
+) -> BTreeMap<(i64, i64, i64), (u64, i64)> {
     let mut per_key: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
     for &(auction, price, ts) in bids {
         per_key.entry(auction).or_default().push((ts, price));
@@ -238,13 +268,18 @@ fn session_windows_over_out_of_order_records_equal_a_reference() {
     let input = write_bids(dir.path(), &bids);
     let expected = sessions(&bids, 1000);
     let job = job(dir.path(), &input, "{ session: { gap_ms: 1000 } }");
-    for parallelism in ["1", "3"] {
-        let run = weir(
-            &["run", "-q", job.to_str().expect("utf-8")],
-            &[("P", parallelism)],
-            None,
-        )
-        .expect_code(0);
+    for (backend, parallelism) in runs() {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+            "--state-write-cache",
+            "5",
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
         let actual: BTreeMap<(i64, i64, i64), (u64, i64)> = run
             .stdout
             .lines()
@@ -260,60 +295,9 @@ fn session_windows_over_out_of_order_records_equal_a_reference() {
         assert_eq!(run.stdout.lines().count(), expected.len());
         assert!(
             actual == expected,
-            "sessions at parallelism {parallelism} differ from the reference ({} vs {})",
+            "sessions on {backend} at parallelism {parallelism} differ from the reference ({} vs {})",
             actual.len(),
             expected.len()
-        );
-    }
-}
-
-#[test]
-fn nexmark_q11_counts_each_bidders_sessions_exactly() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let raw = job_file(
-        dir.path(),
-        "bids.yaml",
-        "name: bids\npipeline:\n  - source: { nexmark: { count: 30000, seed: 42, only: bid } }\n  - sink: { stdout: {} }\n",
-    );
-    let bids: Vec<(i64, i64, i64)> = weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
-        .expect_code(0)
-        .stdout
-        .lines()
-        .map(|line| {
-            let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
-            let field = |name: &str| bid[name].as_i64().expect(name);
-            (field("bidder"), field("price"), field("dateTime"))
-        })
-        .collect();
-    let expected: BTreeMap<(i64, i64, i64), u64> = sessions(&bids, 10_000)
-        .into_iter()
-        .map(|(session, (count, _))| (session, count))
-        .collect();
-    assert!(expected.len() > 100, "{} sessions", expected.len());
-    let example = crate::harness::repo().join("examples/nexmark/q11.yaml");
-    for parallelism in ["1", "3"] {
-        let run = weir(
-            &["run", "-q", example.to_str().expect("utf-8")],
-            &[("EVENTS", "30000"), ("PARALLELISM", parallelism)],
-            None,
-        )
-        .expect_code(0);
-        let actual: BTreeMap<(i64, i64, i64), u64> = run
-            .stdout
-            .lines()
-            .map(|line| {
-                let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
-                let field = |name: &str| v[name].as_i64().expect(name);
-                (
-                    (field("bidder"), field("window_start"), field("window_end")),
-                    v["bids"].as_u64().expect("bids"),
-                )
-            })
-            .collect();
-        assert_eq!(run.stdout.lines().count(), expected.len());
-        assert!(
-            actual == expected,
-            "q11 at parallelism {parallelism} differs from the reference"
         );
     }
 }
@@ -336,41 +320,53 @@ fn a_record_within_the_allowed_lateness_updates_its_window_and_one_beyond_it_is_
             "name: lateness\nbatch_size: 1\ndead_letter:\n  stderr: {{}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 0, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 1000 }} }}\n      allowed_lateness_ms: 1000\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n"
         ),
     );
-    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
-    assert_eq!(
-        run.stderr.matches("late record").count(),
-        1,
-        "{}",
-        run.stderr
-    );
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let last_wins = results(&run.stdout, 1000);
-    assert_eq!(
-        lines.len(),
-        last_wins.len() + 1,
-        "one window was emitted twice"
-    );
-    let on_time: Vec<_> = bids
-        .iter()
-        .copied()
-        .filter(|b| *b != (1001, 1, start + 20))
-        .collect();
-    assert_same(
-        &last_wins,
-        &reference(&on_time, 1000, 1000),
-        "with the late update",
-    );
-    let first_window: Vec<&&str> = lines
-        .iter()
-        .filter(|l| {
-            l.contains("\"auction\":1000,") && l.contains(&format!("\"window_start\":{start},"))
-        })
-        .collect();
-    assert_eq!(first_window.len(), 2, "{first_window:?}");
-    assert!(
-        first_window[1].contains("\"max_price\":999"),
-        "the update includes the late record: {first_window:?}"
-    );
+    for backend in ["memory", "rocksdb"] {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+            "--state-write-cache",
+            "5",
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[], None).expect_code(0);
+        assert_eq!(
+            run.stderr.matches("late record").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let last_wins = results(&run.stdout, 1000);
+        assert_eq!(
+            lines.len(),
+            last_wins.len() + 1,
+            "one window was emitted twice"
+        );
+        let on_time: Vec<_> = bids
+            .iter()
+            .copied()
+            .filter(|b| *b != (1001, 1, start + 20))
+            .collect();
+        assert_same(
+            &last_wins,
+            &reference(&on_time, 1000, 1000),
+            "with the late update",
+        );
+        let first_window: Vec<&&str> = lines
+            .iter()
+            .filter(|l| {
+                l.contains("\"auction\":1000,") && l.contains(&format!("\"window_start\":{start},"))
+            })
+            .collect();
+        assert_eq!(first_window.len(), 2, "{first_window:?}");
+        assert!(
+            first_window[1].contains("\"max_price\":999"),
+            "the update includes the late record: {first_window:?}"
+        );
+    }
 }
 
 #[test]
@@ -401,53 +397,4 @@ fn ingestion_time_windows_count_every_record_once_in_windows_around_now() {
         total += v["count"].as_u64().expect("count");
     }
     assert_eq!(total, 50_000, "every record counted once");
-}
-
-#[test]
-fn nexmark_q7_finds_the_highest_price_of_each_window_over_all_bids() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let raw = job_file(
-        dir.path(),
-        "bids.yaml",
-        "name: bids\npipeline:\n  - source: { nexmark: { count: 300000, seed: 42, only: bid } }\n  - sink: { stdout: {} }\n",
-    );
-    let mut expected: BTreeMap<i64, (i64, u64)> = BTreeMap::new();
-    for line in weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
-        .expect_code(0)
-        .stdout
-        .lines()
-    {
-        let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
-        let ts = bid["dateTime"].as_i64().expect("dateTime");
-        let entry = expected
-            .entry(ts - ts.rem_euclid(10_000))
-            .or_insert((i64::MIN, 0));
-        entry.0 = entry.0.max(bid["price"].as_i64().expect("price"));
-        entry.1 += 1;
-    }
-    assert!(expected.len() >= 3, "{} windows", expected.len());
-    let example = crate::harness::repo().join("examples/nexmark/q7.yaml");
-    for parallelism in ["1", "3"] {
-        let run = weir(
-            &["run", "-q", example.to_str().expect("utf-8")],
-            &[("EVENTS", "300000"), ("PARALLELISM", parallelism)],
-            None,
-        )
-        .expect_code(0);
-        let actual: BTreeMap<i64, (i64, u64)> = run
-            .stdout
-            .lines()
-            .map(|line| {
-                let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
-                (
-                    v["window_start"].as_i64().expect("window_start"),
-                    (
-                        v["highest_price"].as_i64().expect("highest_price"),
-                        v["bids"].as_u64().expect("bids"),
-                    ),
-                )
-            })
-            .collect();
-        assert_eq!(actual, expected, "q7 at parallelism {parallelism}");
-    }
 }

@@ -70,6 +70,7 @@ fn throughput(cluster: &MiniCluster, dir: &Path, events: u64, runs: usize) -> Re
         seed: 42,
         events_per_second: 10_000,
         only: Some(NexmarkEvent::Bid),
+        out_of_order_ms: 0,
     };
     let job = JobBuilder::new("q1")
         .module("q1", &dir.display().to_string())

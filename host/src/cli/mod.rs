@@ -11,6 +11,7 @@ mod output;
 mod processes;
 mod remote;
 mod run;
+mod state_args;
 mod udf;
 
 use clap::{Parser, Subcommand};

@@ -69,6 +69,8 @@ pub(crate) struct TaskManagerArgs {
     /// Network buffers every input gate lends to its channels with a backlog.
     #[arg(long, default_value_t = NetworkBuffers::default().floating)]
     floating_buffers: u32,
+    #[command(flatten)]
+    state: super::state_args::StateDirArgs,
 }
 
 /// Parses `250ms`, `5s`, `2m` or a plain number of seconds.
@@ -126,7 +128,11 @@ pub(crate) fn taskmanager(args: TaskManagerArgs) -> Outcome {
             return Outcome::BadInput;
         }
     };
+    let state = args
+        .state
+        .settings(Some(&args.dir.join(&name).join("state")));
     let config = TaskManagerConfig {
+        state,
         dir: args.dir,
         jobmanager: args.jobmanager,
         name,

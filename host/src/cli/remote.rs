@@ -58,6 +58,8 @@ pub(crate) struct SubmitArgs {
     /// Print no progress lines.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    backend: super::state_args::BackendArg,
 }
 
 /// Arguments naming one job.
@@ -88,10 +90,11 @@ fn failed(error: impl std::fmt::Display) -> Outcome {
 }
 
 pub(crate) fn submit(args: SubmitArgs) -> Outcome {
-    let (_, graph) = match load(&args.job) {
+    let (_, mut graph) = match load(&args.job) {
         Ok(loaded) => loaded,
         Err(outcome) => return outcome,
     };
+    args.backend.apply(&mut graph);
     let client = match args.connection.client() {
         Ok(client) => client,
         Err(outcome) => return outcome,

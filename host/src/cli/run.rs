@@ -1,6 +1,7 @@
 //! `weir run` and `weir validate`.
 
 use super::output::{self, Progress};
+use super::state_args::{BackendArg, StateDirArgs};
 use super::{Outcome, home};
 use crate::client::spec::{self, LoadedSpec};
 use crate::client::udf::UdfBuilder;
@@ -20,6 +21,10 @@ pub(crate) struct RunArgs {
     /// Print no progress lines.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    backend: BackendArg,
+    #[command(flatten)]
+    state: StateDirArgs,
 }
 
 /// Arguments of `weir validate`.
@@ -42,10 +47,11 @@ pub(super) fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outc
 }
 
 pub(crate) fn run(args: RunArgs) -> Outcome {
-    let (_, graph) = match load(&args.job) {
+    let (_, mut graph) = match load(&args.job) {
         Ok(loaded) => loaded,
         Err(outcome) => return outcome,
     };
+    args.backend.apply(&mut graph);
     let engine = match WasmEngine::new(EngineConfig::new(home().join("modules"))) {
         Ok(engine) => engine,
         Err(e) => {
@@ -56,7 +62,8 @@ pub(crate) fn run(args: RunArgs) -> Outcome {
     let sources = vertices_where(&graph, |k| matches!(k, OperatorKind::Source(_)));
     let sinks = vertices_where(&graph, |k| matches!(k, OperatorKind::Sink(_)));
     let mut progress = Progress::new(args.quiet, sources, sinks);
-    let cluster = MiniCluster::new(engine, NativeRegistry::default());
+    let cluster =
+        MiniCluster::new(engine, NativeRegistry::default()).with_state(args.state.settings(None));
     match cluster.run(&graph, Duration::from_millis(500), &mut |p| {
         progress.update(p)
     }) {

@@ -25,6 +25,7 @@ impl JobBuilder {
                 buffer_timeout_ms: 100,
                 chaining: true,
                 limits: UdfLimits::default(),
+                state_backend: Default::default(),
                 modules: BTreeMap::new(),
                 dead_letter: None,
                 pipeline: Vec::new(),
@@ -35,6 +36,12 @@ impl JobBuilder {
     /// Default parallelism of the steps.
     pub fn parallelism(mut self, parallelism: u32) -> Self {
         self.spec.parallelism = parallelism;
+        self
+    }
+
+    /// Where keyed state lives (memory or RocksDB).
+    pub fn state_backend(mut self, backend: weir_proto::spec::StateBackend) -> Self {
+        self.spec.state_backend = backend;
         self
     }
 

@@ -46,6 +46,7 @@ pub fn build_job_graph(
             batch_size: spec.batch_size,
             buffer_timeout_ms: spec.buffer_timeout_ms,
             limits: spec.limits.clone(),
+            state_backend: spec.state_backend,
         },
         modules: modules.clone(),
         vertices,

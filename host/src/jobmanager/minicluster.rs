@@ -5,6 +5,7 @@ use super::job_status::JobStatus;
 use super::progress::JobProgress;
 use crate::error::TaskError;
 use crate::operators::{NativeRegistry, OperatorFactory};
+use crate::state::{JobState, StateSettings};
 use crate::taskmanager::RunningTasks;
 use crate::wasm::{LoadedModule, ModuleError, WasmEngine};
 use std::collections::HashMap;
@@ -57,12 +58,24 @@ pub struct JobOutcome {
 pub struct MiniCluster {
     engine: WasmEngine,
     native: NativeRegistry,
+    state: StateSettings,
 }
 
 impl MiniCluster {
-    /// A mini-cluster on `engine`, with `native` operators available to jobs.
+    /// A mini-cluster on `engine`, with `native` operators available to jobs, and state under
+    /// the system's temporary directory.
     pub fn new(engine: WasmEngine, native: NativeRegistry) -> Self {
-        MiniCluster { engine, native }
+        MiniCluster {
+            engine,
+            native,
+            state: StateSettings::default(),
+        }
+    }
+
+    /// The same, keeping state as `settings` say.
+    pub fn with_state(mut self, settings: StateSettings) -> Self {
+        self.state = settings;
+        self
     }
 
     /// Runs `graph` to its end with every channel local, calling `on_progress` about every
@@ -150,12 +163,19 @@ impl MiniCluster {
                     .load(name, Path::new(&module.path), Some(&module.sha256))?,
             );
         }
+        let state = JobState::new(
+            &self.state,
+            &graph.name,
+            graph.config.state_backend,
+            graph.config.max_parallelism,
+        );
         let factory = OperatorFactory {
             engine: &self.engine,
             modules: &modules,
             native: &self.native,
             limits: self.engine.limits_for(&graph.config.limits),
             batch_size: graph.config.batch_size as usize,
+            state: &state,
         };
         let deployments = deployments(graph, &factory, channels).map_err(|e| JobError::Task {
             task: e.task,

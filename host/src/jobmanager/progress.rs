@@ -27,6 +27,12 @@ pub struct TaskCounters {
     pub backpressured_ns: u64,
     /// Whether it is blocked on a full output right now.
     pub backpressured_now: bool,
+    /// Bytes of keyed state now.
+    #[serde(default)]
+    pub state_bytes: u64,
+    /// The most bytes of keyed state so far.
+    #[serde(default)]
+    pub state_bytes_peak: u64,
 }
 
 impl TaskCounters {
@@ -42,6 +48,8 @@ impl TaskCounters {
             busy_ns: TaskMetrics::get(&metrics.busy_ns),
             backpressured_ns: TaskMetrics::get(&metrics.backpressured_ns),
             backpressured_now: metrics.activity() == TaskActivity::Backpressured,
+            state_bytes: TaskMetrics::get(&metrics.state_bytes),
+            state_bytes_peak: TaskMetrics::get(&metrics.state_bytes_peak),
         }
     }
 }
@@ -67,6 +75,12 @@ pub struct VertexProgress {
     pub backpressured_ratio: f64,
     /// How many subtasks are blocked on a full output right now.
     pub backpressured_now: u32,
+    /// Bytes of keyed state its subtasks hold now.
+    #[serde(default)]
+    pub state_bytes: u64,
+    /// The sum of its subtasks' peak state sizes.
+    #[serde(default)]
+    pub state_bytes_peak: u64,
 }
 
 /// A snapshot of the whole job.
@@ -97,6 +111,8 @@ impl JobProgress {
                 busy_ratio: 0.0,
                 backpressured_ratio: 0.0,
                 backpressured_now: 0,
+                state_bytes: 0,
+                state_bytes_peak: 0,
             })
             .collect();
         let wall = elapsed.as_nanos().max(1) as f64;
@@ -112,6 +128,8 @@ impl JobProgress {
             vertex.busy_ratio += task.busy_ns as f64 / wall / n;
             vertex.backpressured_ratio += task.backpressured_ns as f64 / wall / n;
             vertex.backpressured_now += u32::from(task.backpressured_now);
+            vertex.state_bytes += task.state_bytes;
+            vertex.state_bytes_peak += task.state_bytes_peak;
         }
         JobProgress {
             elapsed,

@@ -12,6 +12,7 @@ pub(crate) fn graph(parallelism: &[u32]) -> JobGraph {
             batch_size: 1024,
             buffer_timeout_ms: 100,
             limits: UdfLimits::default(),
+            state_backend: Default::default(),
         },
         modules: Default::default(),
         vertices: parallelism

@@ -46,6 +46,7 @@ pub fn forward_outbound(
             Ok(StreamElement::Watermark(watermark)) => {
                 runtime.block_on(channel.send(&WireElement::Watermark(watermark)))?
             }
+            Ok(StreamElement::Idle) => runtime.block_on(channel.send(&WireElement::Idle))?,
             Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
             // Producers never send these; treat one like a producer that stopped.
             Ok(StreamElement::Broken { .. }) => return Ok(()),

@@ -285,6 +285,7 @@ impl DataReceiver {
             ArchivedWireElement::Watermark(watermark) => {
                 Ok(Some(StreamElement::Watermark(watermark.to_native())))
             }
+            ArchivedWireElement::Idle => Ok(Some(StreamElement::Idle)),
             ArchivedWireElement::EndOfStream => {
                 self.ended = true;
                 Ok(None)

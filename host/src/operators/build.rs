@@ -1,6 +1,8 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
-use super::aggregate::{BuiltinAggregate, SessionAggregate, WasmAggregate, WindowAggregate};
+use super::aggregate::{
+    BuiltinAggregate, SessionAggregate, SessionStore, WasmAggregate, WindowAggregate, WindowStore,
+};
 use super::key_by::{KeyByField, KeyByUdf};
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
@@ -8,6 +10,7 @@ use super::wasm_transform::WasmTransform;
 use super::{NativeRegistry, Operator, Source};
 use crate::error::TaskError;
 use crate::json::FieldPath;
+use crate::state::JobState;
 use crate::wasm::{AggregateUdf, KeyUdf, LoadedModule, SandboxLimits, TransformUdf, WasmEngine};
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,6 +29,8 @@ pub struct OperatorFactory<'a> {
     pub limits: SandboxLimits,
     /// Records per batch.
     pub batch_size: usize,
+    /// Where the job's keyed state lives.
+    pub state: &'a JobState,
 }
 
 /// A subtask's chain: its source, if it is a source vertex, and its operators in order.
@@ -59,14 +64,22 @@ pub fn build_chain(
                 continue;
             }
             OperatorKind::Map(call) => {
-                transform(factory, module(&call.module)?, name.clone(), "map")?
+                transform(factory, module(&call.module)?, name.clone(), "map", subtask)?
             }
-            OperatorKind::Filter(call) => {
-                transform(factory, module(&call.module)?, name.clone(), "filter")?
-            }
-            OperatorKind::FlatMap(call) => {
-                transform(factory, module(&call.module)?, name.clone(), "flat_map")?
-            }
+            OperatorKind::Filter(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                "filter",
+                subtask,
+            )?,
+            OperatorKind::FlatMap(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                "flat_map",
+                subtask,
+            )?,
             OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
                 (Some(field), _) => {
                     Box::new(KeyByField::new(name.clone(), FieldPath::parse(field)))
@@ -99,25 +112,38 @@ pub fn build_chain(
                         factory.batch_size,
                     )),
                     (None, Some(window)) => match window.aligned() {
-                        Some(aligned) => Box::new(WindowAggregate::new(
-                            name.clone(),
-                            key_as,
-                            aligned,
-                            i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
-                            functions(),
-                            factory.batch_size,
-                        )),
+                        Some(aligned) => {
+                            let store = factory
+                                .state
+                                .store(&name, subtask, Some(WindowStore::merge_operator()))?
+                                .map(|store| {
+                                    WindowStore::new(store, factory.state.write_cache_entries())
+                                });
+                            Box::new(WindowAggregate::new(
+                                name.clone(),
+                                key_as,
+                                aligned,
+                                i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
+                                functions(),
+                                factory.batch_size,
+                                store,
+                            ))
+                        }
                         None => {
                             let gap = match *window {
                                 weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms,
                                 _ => 0,
                             };
+                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                                SessionStore::new(store, factory.state.write_cache_entries())
+                            });
                             Box::new(SessionAggregate::new(
                                 name.clone(),
                                 key_as,
                                 i64::try_from(gap).unwrap_or(i64::MAX),
                                 functions(),
                                 factory.batch_size,
+                                store,
                             ))
                         }
                     },
@@ -156,11 +182,13 @@ fn transform(
     module: &LoadedModule,
     name: String,
     kind: &'static str,
+    subtask: u32,
 ) -> Result<Box<dyn Operator>, TaskError> {
-    Ok(Box::new(WasmTransform::new(
-        name,
-        TransformUdf::new(factory.engine, module, kind, factory.limits)?,
-    )))
+    let mut udf = TransformUdf::new(factory.engine, module, kind, factory.limits)?;
+    if udf.uses_keyed_state() {
+        udf.keep_state_in(factory.state.keyed_values(&name, subtask)?);
+    }
+    Ok(Box::new(WasmTransform::new(name, udf)))
 }
 
 fn build_source(

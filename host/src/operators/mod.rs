@@ -53,6 +53,24 @@ pub trait Operator: Send {
         None
     }
 
+    /// Bytes of keyed state it holds (RocksDB's files and memtables, or an estimate of its heap
+    /// objects), for metrics; polled now and then, so it may take a moment to compute.
+    fn state_bytes(&self) -> u64 {
+        0
+    }
+
+    /// When this operator next wants [`Operator::on_processing_time`] (wall-clock timers such as
+    /// an idle timeout); `None` for never.
+    fn processing_deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Wall-clock time reached `now`, at or after [`Operator::processing_deadline`]. Returns
+    /// whether the operator's output has just become idle (the task then tells downstream).
+    fn on_processing_time(&mut self, _now: std::time::Instant) -> Result<bool, TaskError> {
+        Ok(false)
+    }
+
     /// Event time has reached `watermark` (no record at or before it will follow): emit what
     /// that completes, such as fired windows.
     fn on_watermark(

@@ -24,6 +24,10 @@ impl WasmTransform {
 }
 
 impl Operator for WasmTransform {
+    fn state_bytes(&self) -> u64 {
+        self.udf.state_bytes()
+    }
+
     fn process(
         &mut self,
         mut batch: RecordBatch,

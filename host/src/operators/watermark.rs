@@ -16,6 +16,10 @@ pub(crate) struct WatermarkAssigner {
     delay: i64,
     max_timestamp: i64,
     emitted: i64,
+    idle_timeout: Option<std::time::Duration>,
+    /// When the last record came, and whether the subtask has since declared itself idle.
+    last_record: std::time::Instant,
+    idle: bool,
 }
 
 impl WatermarkAssigner {
@@ -27,6 +31,9 @@ impl WatermarkAssigner {
             delay: i64::try_from(spec.out_of_orderness_ms).unwrap_or(i64::MAX),
             max_timestamp: i64::MIN,
             emitted: i64::MIN,
+            idle_timeout: spec.idle_timeout_ms.map(std::time::Duration::from_millis),
+            last_record: std::time::Instant::now(),
+            idle: false,
         }
     }
 }
@@ -37,6 +44,10 @@ impl Operator for WatermarkAssigner {
         mut batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
+        if self.idle_timeout.is_some() {
+            self.last_record = std::time::Instant::now();
+            self.idle = false;
+        }
         if self.ingestion_time {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -76,6 +87,23 @@ impl Operator for WatermarkAssigner {
             self.max_timestamp = self.max_timestamp.max(max);
         }
         Ok(batch)
+    }
+
+    fn processing_deadline(&self) -> Option<std::time::Instant> {
+        match (self.idle, self.idle_timeout) {
+            (false, Some(timeout)) => Some(self.last_record + timeout),
+            _ => None,
+        }
+    }
+
+    fn on_processing_time(&mut self, now: std::time::Instant) -> Result<bool, TaskError> {
+        let due = self
+            .processing_deadline()
+            .is_some_and(|deadline| now >= deadline);
+        if due {
+            self.idle = true;
+        }
+        Ok(due)
     }
 
     fn generated_watermark(&mut self) -> Option<i64> {

@@ -12,6 +12,9 @@ pub enum StreamElement {
     Records(RecordBatch),
     /// Event time on this channel has reached this many milliseconds since the epoch.
     Watermark(i64),
+    /// The producer expects no records for a while (its idle timeout passed): its watermark
+    /// holds nothing back until records or a watermark come again.
+    Idle,
     /// The producer has no more records for this channel.
     EndOfStream,
     /// A channel from another TaskManager broke: the stream is over without its end.

@@ -34,6 +34,11 @@ pub struct TaskMetrics {
     pub busy_ns: AtomicU64,
     /// Nanoseconds spent waiting for downstream room.
     pub backpressured_ns: AtomicU64,
+    /// Bytes of keyed state its operators hold now (on disk and in memtables for RocksDB,
+    /// estimated for the heap)…
+    pub state_bytes: AtomicU64,
+    /// …and the most they held so far.
+    pub state_bytes_peak: AtomicU64,
     activity: AtomicU8,
 }
 
@@ -46,6 +51,12 @@ impl TaskMetrics {
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Records the size of the task's state now.
+    pub fn set_state_bytes(&self, bytes: u64) {
+        self.state_bytes.store(bytes, Ordering::Relaxed);
+        self.state_bytes_peak.fetch_max(bytes, Ordering::Relaxed);
     }
 
     /// Records what the task is doing.

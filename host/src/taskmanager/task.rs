@@ -167,6 +167,16 @@ impl Outputs {
         Ok(())
     }
 
+    /// Tells every downstream subtask that this one is idle.
+    fn idle(&mut self) -> Result<(), TaskError> {
+        let mut blocked = 0;
+        for writer in &mut self.writers {
+            blocked += writer.idle(&self.control)?;
+        }
+        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), TaskError> {
         let control = self.control.clone();
         for writer in self.all_writers() {
@@ -185,7 +195,13 @@ struct Task {
     buffer_timeout: Duration,
     control: Receiver<Control>,
     metrics: Arc<TaskMetrics>,
+    /// When the operators' state size was last read into the metrics.
+    state_polled: Instant,
 }
+
+/// How often a task reads its operators' state size (reading RocksDB's properties or walking a
+/// heap map costs too much for every watermark).
+const STATE_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Task {
     fn new(deployment: TaskDeployment, control: Receiver<Control>) -> Self {
@@ -207,6 +223,16 @@ impl Task {
             buffer_timeout: deployment.buffer_timeout,
             control,
             metrics: deployment.metrics,
+            state_polled: Instant::now(),
+        }
+    }
+
+    /// Reads the operators' state size into the metrics, if it is time (or `now_anyway`).
+    fn poll_state(&mut self, now_anyway: bool) {
+        if now_anyway || self.state_polled.elapsed() >= STATE_POLL_INTERVAL {
+            let bytes = self.chain.1.iter().map(|o| o.state_bytes()).sum();
+            self.metrics.set_state_bytes(bytes);
+            self.state_polled = Instant::now();
         }
     }
 
@@ -240,7 +266,32 @@ impl Task {
             self.process(batch)?;
             TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
             self.outputs.flush_expired(self.buffer_timeout)?;
+            self.on_processing_time()?;
         }
+    }
+
+    /// The earliest wall-clock deadline: a partly filled output batch's, or an operator's timer.
+    fn next_deadline(&self) -> Option<Instant> {
+        let operators = self.chain.1.iter().filter_map(|o| o.processing_deadline());
+        operators
+            .chain(self.outputs.next_deadline(self.buffer_timeout))
+            .min()
+    }
+
+    /// Runs the operators' wall-clock timers that are due; an operator whose output became idle
+    /// makes this subtask tell downstream.
+    fn on_processing_time(&mut self) -> Result<(), TaskError> {
+        let now = Instant::now();
+        let mut idle = false;
+        for operator in &mut self.chain.1 {
+            if operator.processing_deadline().is_some_and(|due| due <= now) {
+                idle |= operator.on_processing_time(now)?;
+            }
+        }
+        if idle {
+            self.outputs.idle()?;
+        }
+        Ok(())
     }
 
     /// A task with inputs: the mailbox loop over input channels, control mail and flush deadlines.
@@ -257,11 +308,12 @@ impl Task {
         let mut watermarks = InputWatermarks::new(receivers.len());
         while open > 0 {
             self.metrics.set_activity(TaskActivity::WaitingForInput);
-            let operation = match self.outputs.next_deadline(self.buffer_timeout) {
+            let operation = match self.next_deadline() {
                 Some(deadline) => match select.select_deadline(deadline) {
                     Ok(operation) => operation,
                     Err(_) => {
                         self.outputs.flush_expired(self.buffer_timeout)?;
+                        self.on_processing_time()?;
                         continue;
                     }
                 },
@@ -274,6 +326,7 @@ impl Task {
             }
             match operation.recv(&receivers[index]) {
                 Ok(StreamElement::Records(batch)) => {
+                    watermarks.on_records(index);
                     self.metrics.set_activity(TaskActivity::Busy);
                     let started = Instant::now();
                     TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
@@ -284,6 +337,15 @@ impl Task {
                 Ok(StreamElement::Watermark(watermark)) => {
                     if let Some(watermark) = watermarks.on_watermark(index, watermark) {
                         self.advance_watermark(0, watermark)?;
+                    }
+                }
+                Ok(StreamElement::Idle) => {
+                    let (advanced, all_idle) = watermarks.on_idle(index);
+                    if let Some(watermark) = advanced {
+                        self.advance_watermark(0, watermark)?;
+                    }
+                    if all_idle {
+                        self.outputs.idle()?;
                     }
                 }
                 Ok(StreamElement::EndOfStream) => {
@@ -336,12 +398,14 @@ impl Task {
                 outputs.emit(result?)
             })?;
         }
+        self.poll_state(false);
         self.outputs.watermark(watermark)
     }
 
     /// End of input: each operator emits what it holds, through the operators after it.
     fn finish(&mut self) -> Result<(), TaskError> {
         self.metrics.set_activity(TaskActivity::Busy);
+        self.poll_state(true);
         let operators = &mut self.chain.1;
         for i in 0..operators.len() {
             let (head, tail) = operators.split_at_mut(i + 1);

@@ -167,6 +167,16 @@ impl RecordWriter {
         Ok(blocked)
     }
 
+    /// Sends everything buffered, then the news that this producer is idle, on every channel.
+    pub fn idle(&mut self, control: &Receiver<Control>) -> Result<u64, TaskError> {
+        let mut blocked = 0;
+        for channel in 0..self.channels.len() {
+            blocked += self.flush(channel, control)?;
+            blocked += self.send(channel, StreamElement::Idle, control)?;
+        }
+        Ok(blocked)
+    }
+
     /// Sends everything buffered, then end-of-stream on every channel.
     pub fn finish(&mut self, control: &Receiver<Control>) -> Result<u64, TaskError> {
         let mut blocked = 0;

@@ -20,9 +20,8 @@ pub(crate) struct StoreState {
     stdout: GuestLog,
 }
 
-/// Values per key and name, for one subtask of one operator.
-pub(crate) type KeyedState =
-    std::collections::HashMap<Vec<u8>, std::collections::HashMap<String, Vec<u8>>>;
+/// Values per key and name, for one subtask of one operator, in the job's state backend.
+pub(crate) type KeyedState = crate::state::KeyedValues;
 
 /// What the keyed-state imports see during one call.
 pub(crate) struct KeyedScope {
@@ -54,10 +53,12 @@ impl StoreState {
         }
     }
 
+    /// Runs `f` on the state of record `index`'s key; a backend failure traps the call with
+    /// the backend's message.
     fn with_state<R>(
         &self,
         index: u32,
-        f: impl FnOnce(&mut KeyedState, &[u8]) -> R,
+        f: impl FnOnce(&mut KeyedState, &[u8]) -> Result<R, crate::state::StateError>,
     ) -> wasmtime::Result<R> {
         let key = self.key(index)?;
         let Some(scope) = &self.keyed else {
@@ -66,32 +67,21 @@ impl StoreState {
             ));
         };
         let mut state = scope.state.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(f(&mut state, key))
+        f(&mut state, key).map_err(|e| wasmtime::Error::msg(format!("state backend: {e}")))
     }
 }
 
 impl super::bindings::transform::weir::udf::keyed_state::Host for StoreState {
     fn get(&mut self, index: u32, name: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        self.with_state(index, |state, key| {
-            state.get(key).and_then(|names| names.get(&name)).cloned()
-        })
+        self.with_state(index, |state, key| state.get(key, &name))
     }
 
     fn set(&mut self, index: u32, name: String, value: Vec<u8>) -> wasmtime::Result<()> {
-        self.with_state(index, |state, key| {
-            state.entry(key.to_vec()).or_default().insert(name, value);
-        })
+        self.with_state(index, |state, key| state.set(key, name, value))
     }
 
     fn clear(&mut self, index: u32, name: String) -> wasmtime::Result<()> {
-        self.with_state(index, |state, key| {
-            if let Some(names) = state.get_mut(key) {
-                names.remove(&name);
-                if names.is_empty() {
-                    state.remove(key);
-                }
-            }
-        })
+        self.with_state(index, |state, key| state.clear(key, &name))
     }
 }
 

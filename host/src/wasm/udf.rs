@@ -92,6 +92,7 @@ pub struct TransformUdf {
     sandbox: Sandbox<TransformWorld>,
     /// The subtask's keyed state, when the component imports `weir:udf/keyed-state`.
     keyed: Option<Arc<Mutex<KeyedState>>>,
+    uses_state: bool,
 }
 
 impl TransformUdf {
@@ -109,8 +110,27 @@ impl TransformUdf {
             .any(|(name, _)| name.starts_with("weir:udf/keyed-state"));
         Ok(TransformUdf {
             sandbox: Sandbox::new(engine, module, step_kind, limits)?,
-            keyed: uses_state.then(Arc::default),
+            // Memory until the task gives it the job's backend.
+            keyed: uses_state.then(|| Arc::new(Mutex::new(KeyedState::default()))),
+            uses_state,
         })
+    }
+
+    /// Whether the component imports `weir:udf/keyed-state` (and so needs [`Self::keep_state_in`]).
+    pub fn uses_keyed_state(&self) -> bool {
+        self.uses_state
+    }
+
+    /// Bytes of keyed state it holds.
+    pub(crate) fn state_bytes(&self) -> u64 {
+        self.keyed.as_ref().map_or(0, |state| {
+            state.lock().unwrap_or_else(|p| p.into_inner()).size()
+        })
+    }
+
+    /// Gives the instance its subtask's keyed state, in the job's backend.
+    pub(crate) fn keep_state_in(&mut self, state: KeyedState) {
+        self.keyed = Some(Arc::new(Mutex::new(state)));
     }
 
     /// The module it runs.

@@ -46,6 +46,9 @@ pub struct JobSpec {
     /// Sandbox limits for this job's UDF instances; unset fields keep the TaskManager defaults.
     #[serde(default)]
     pub limits: UdfLimits,
+    /// Where keyed state (window contents, UDF state) lives while the job runs.
+    #[serde(default)]
+    pub state_backend: StateBackend,
     /// Wasm modules by the name steps use for them.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleSpec>,
@@ -54,6 +57,43 @@ pub struct JobSpec {
     pub dead_letter: Option<SinkSpec>,
     /// The steps, in order; a step reads the previous one unless it names its `input`.
     pub pipeline: Vec<StepSpec>,
+}
+
+/// Where a job keeps its keyed state. Both give the same results; they differ in how much
+/// state fits and how fast it is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// Objects on the heap: fastest, limited by the TaskManager's memory.
+    #[default]
+    Memory,
+    /// An embedded RocksDB per stateful operator subtask, on the TaskManager's disk, with a
+    /// bounded memory budget: for state larger than memory.
+    Rocksdb,
+}
+
+impl StateBackend {
+    /// Its name in job specs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateBackend::Memory => "memory",
+            StateBackend::Rocksdb => "rocksdb",
+        }
+    }
+}
+
+impl std::str::FromStr for StateBackend {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "memory" => Ok(StateBackend::Memory),
+            "rocksdb" => Ok(StateBackend::Rocksdb),
+            other => Err(format!(
+                "unknown state backend `{other}`: use `memory` or `rocksdb`"
+            )),
+        }
+    }
 }
 
 /// Per-job overrides of the UDF sandbox limits.

@@ -107,6 +107,11 @@ pub struct WatermarkSpec {
     /// (instead of a time the data carries).
     #[serde(default)]
     pub ingestion_time: bool,
+    /// After this long without records, this step's subtask declares itself idle, so that
+    /// downstream event time follows its other inputs instead of waiting for it (a quiet
+    /// partition must not stall every window); it becomes active with its next record.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// One built-in aggregate function.
@@ -149,6 +154,10 @@ pub enum AggregateFn {
     Max,
     /// Mean of a numeric field.
     Avg,
+    /// The whole records with the largest value of a numeric field: every record tied for the
+    /// maximum, as a JSON array ordered by their text (so the result does not depend on arrival
+    /// order). Nexmark q5's "hot items" is `max_by` over per-auction counts.
+    MaxBy,
 }
 
 impl AggregateFn {
@@ -160,6 +169,7 @@ impl AggregateFn {
             AggregateFn::Min => "min",
             AggregateFn::Max => "max",
             AggregateFn::Avg => "avg",
+            AggregateFn::MaxBy => "max_by",
         }
     }
 }

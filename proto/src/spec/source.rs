@@ -92,6 +92,10 @@ pub struct NexmarkSpec {
     /// Emit only events of this type (numbering, and so content, stay as in the full stream).
     #[serde(default)]
     pub only: Option<NexmarkEvent>,
+    /// Each event's time is set back by a pseudo-random 0..=this many ms (fixed by the seed), so
+    /// events arrive out of order by up to this much, as in real streams.
+    #[serde(default)]
+    pub out_of_order_ms: u64,
 }
 
 /// The types of Nexmark event.

@@ -19,6 +19,9 @@ pub enum WireElement {
     Records(RecordBatch),
     /// Event time has reached this point (ms) on this channel.
     Watermark(i64),
+    /// The producer expects no records for a while: its watermark holds nothing back until
+    /// records or a watermark come again.
+    Idle,
     /// The producer has no more records for this channel.
     EndOfStream,
 }

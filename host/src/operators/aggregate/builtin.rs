@@ -16,13 +16,15 @@ pub(crate) struct BuiltinFunction {
     pub(crate) output: String,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) enum Acc {
     Count(u64),
     Sum(Number),
     Min(Option<Number>),
     Max(Option<Number>),
     Avg(f64, u64),
+    /// The maximum and the records holding it, sorted and without repeats.
+    MaxBy(Option<Number>, Vec<Vec<u8>>),
 }
 
 impl Acc {
@@ -33,11 +35,12 @@ impl Acc {
             AggregateFn::Min => Acc::Min(None),
             AggregateFn::Max => Acc::Max(None),
             AggregateFn::Avg => Acc::Avg(0.0, 0),
+            AggregateFn::MaxBy => Acc::MaxBy(None, Vec::new()),
         }
     }
 
     /// Combines another accumulator of the same function into this one (merging sessions).
-    fn merge(&mut self, other: &Acc) {
+    pub(super) fn merge(&mut self, other: &Acc) {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
             (Acc::Sum(a), Acc::Sum(b)) => *a = add(*a, *b),
@@ -51,12 +54,18 @@ impl Acc {
                 *sum += other_sum;
                 *n += other_n;
             }
+            (Acc::MaxBy(max, records), Acc::MaxBy(Some(other), others)) => {
+                for record in others {
+                    max_by(max, records, *other, record);
+                }
+            }
             _ => {}
         }
     }
 
-    fn add(&mut self, value: Option<Number>) {
+    fn add(&mut self, value: Option<Number>, record: &[u8]) {
         match (self, value) {
+            (Acc::MaxBy(max, records), Some(v)) => max_by(max, records, v, record),
             (Acc::Count(n), _) => *n += 1,
             (Acc::Sum(sum), Some(v)) => *sum = add(*sum, v),
             (Acc::Min(min), Some(v)) => {
@@ -81,6 +90,16 @@ impl Acc {
             Number::Float(f) => out.push_str(&serde_json::Value::from(f).to_string()),
         };
         match *self {
+            Acc::MaxBy(_, ref records) => {
+                out.push('[');
+                for (i, record) in records.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&String::from_utf8_lossy(record));
+                }
+                out.push(']');
+            }
             Acc::Count(n) => {
                 let _ = write!(out, "{n}");
             }
@@ -89,6 +108,23 @@ impl Acc {
             Acc::Min(None) | Acc::Max(None) => out.push_str("null"),
             Acc::Avg(_, 0) => out.push_str("null"),
             Acc::Avg(sum, n) => number(Number::Float(sum / n as f64), out),
+        }
+    }
+}
+
+/// Folds `record` with value `value` into a maximum and the records holding it.
+fn max_by(max: &mut Option<Number>, records: &mut Vec<Vec<u8>>, value: Number, record: &[u8]) {
+    match *max {
+        Some(m) if less(value, m) => {}
+        Some(m) if !less(m, value) => {
+            if let Err(at) = records.binary_search_by(|r| r.as_slice().cmp(record)) {
+                records.insert(at, record.to_vec());
+            }
+        }
+        _ => {
+            *max = Some(value);
+            records.clear();
+            records.push(record.to_vec());
         }
     }
 }
@@ -118,6 +154,9 @@ pub(super) struct Functions {
     functions: Vec<BuiltinFunction>,
     names: Vec<String>,
     values: Vec<Option<Number>>,
+    /// The record last read, kept only when a function needs whole records (`max_by`).
+    record: Vec<u8>,
+    keeps_records: bool,
 }
 
 impl Functions {
@@ -128,9 +167,11 @@ impl Functions {
             .collect();
         Functions {
             operator,
+            keeps_records: functions.iter().any(|f| f.function == AggregateFn::MaxBy),
             functions,
             names,
             values: Vec::new(),
+            record: Vec::new(),
         }
     }
 
@@ -142,6 +183,10 @@ impl Functions {
         rejects: &mut dyn RejectSink,
     ) -> Result<bool, TaskError> {
         self.values.clear();
+        if self.keeps_records {
+            self.record.clear();
+            self.record.extend_from_slice(record.value);
+        }
         for function in &self.functions {
             match &function.field {
                 None => self.values.push(None),
@@ -175,7 +220,7 @@ impl Functions {
     /// Adds the values last [`Functions::read`] to `accs`.
     pub(super) fn add(&self, accs: &mut [Acc]) {
         for (acc, value) in accs.iter_mut().zip(&self.values) {
-            acc.add(*value);
+            acc.add(*value, &self.record);
         }
     }
 
@@ -193,6 +238,18 @@ impl Functions {
             acc.write_json(line);
         }
     }
+}
+
+/// An estimate of the heap bytes of one key's accumulators (with its map entry).
+pub(super) fn heap_bytes(key: &[u8], accs: &[Acc]) -> u64 {
+    let records: usize = accs
+        .iter()
+        .map(|acc| match acc {
+            Acc::MaxBy(_, records) => records.iter().map(|r| r.len() + 24).sum(),
+            _ => 0,
+        })
+        .sum();
+    (key.len() + size_of_val(accs) + records + 64) as u64
 }
 
 /// Built-in functions per key over the whole input.

@@ -2,15 +2,16 @@
 //! then one output record per key, in key order (so output is the same at any parallelism) — or
 //! per event-time window, emitted as the watermark passes each window.
 
+mod acc_codec;
 mod builtin;
 mod session;
 mod wasm;
 mod window;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction};
-pub(crate) use session::SessionAggregate;
+pub(crate) use session::{SessionAggregate, SessionStore};
 pub(crate) use wasm::WasmAggregate;
-pub(crate) use window::WindowAggregate;
+pub(crate) use window::{WindowAggregate, WindowStore};
 
 use super::{RejectSink, Rejection};
 use crate::error::TaskError;

@@ -4,14 +4,77 @@
 //! window's updated result at once; after that the state is dropped, and a record for a dropped
 //! window is late: rejected (to the dead-letter sink), never silently dropped.
 
-use super::builtin::{Acc, BuiltinFunction, Functions, key_json};
+use super::acc_codec;
+use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
 use crate::error::TaskError;
 use crate::operators::{Operator, RejectSink, Rejection};
+use crate::state::{RocksStore, StateError, layout, task_error};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
+
+/// A timer that emits a window's result.
+const FIRE: u8 = 0;
+/// A timer that drops a window's state once its allowed lateness has passed.
+const CLEANUP: u8 = 1;
+
+/// The windows of the RocksDB backend: the operator's in-memory windows are then only a bounded
+/// write cache, folded into the store (a merge, no read) when full and before any window fires.
+/// Each (key, window) in the store has a timer at the window's last millisecond.
+pub(crate) struct WindowStore {
+    store: RocksStore,
+    /// Entries the cache may hold.
+    cache_limit: usize,
+    /// Every timer before this time has been taken.
+    timers_from: i64,
+    scratch: Vec<u8>,
+}
+
+impl WindowStore {
+    /// Windows in `store`, with a write cache of `cache_limit` (key, window) entries.
+    pub(crate) fn new(store: RocksStore, cache_limit: usize) -> Self {
+        WindowStore {
+            store,
+            cache_limit: cache_limit.max(1),
+            timers_from: i64::MIN,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The merge function the store must be opened with.
+    pub(crate) fn merge_operator() -> (&'static str, crate::state::MergeFn) {
+        (acc_codec::MERGE_NAME, acc_codec::merge)
+    }
+
+    /// Folds `accs` into window `start` of `key`, with a timer at `time` of kind `kind`.
+    fn merge(
+        &mut self,
+        key: &[u8],
+        start: i64,
+        accs: &[Acc],
+        (time, kind): (i64, u8),
+    ) -> Result<(), StateError> {
+        self.scratch.clear();
+        acc_codec::encode(accs, &mut self.scratch);
+        let namespace = layout::ordered_i64(start);
+        self.store.merge(key, &namespace, &self.scratch)?;
+        let mut timer = namespace.to_vec();
+        timer.push(kind);
+        self.store.put_timer(time, key, &timer)
+    }
+
+    /// The whole accumulators of window `start` of `key`.
+    fn read(&mut self, key: &[u8], start: i64) -> Result<Option<Vec<Acc>>, StateError> {
+        match self.store.get(key, &layout::ordered_i64(start))? {
+            None => Ok(None),
+            Some(bytes) => acc_codec::decode(&bytes)
+                .map(Some)
+                .ok_or_else(|| self.store.corrupt("a window's accumulators are malformed")),
+        }
+    }
+}
 
 /// Windowed built-in aggregates of one subtask.
 pub(crate) struct WindowAggregate {
@@ -23,7 +86,11 @@ pub(crate) struct WindowAggregate {
     lateness: i64,
     functions: Functions,
     /// Window start → key → accumulators; ordered so firing takes the oldest windows first.
+    /// With a [`WindowStore`], only the entries not yet written to it.
     windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<Acc>>>,
+    /// (key, window) entries in `windows`.
+    entries: usize,
+    store: Option<WindowStore>,
     watermark: i64,
     /// Windows whose last millisecond is at or before this have emitted their result.
     emitted: i64,
@@ -40,8 +107,11 @@ impl WindowAggregate {
         lateness: i64,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
+        store: Option<WindowStore>,
     ) -> Self {
         WindowAggregate {
+            entries: 0,
+            store,
             functions: Functions::new(operator.clone(), functions),
             operator,
             key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
@@ -71,6 +141,51 @@ impl WindowAggregate {
         out.push(Some(key), self.line.as_bytes(), end - 1);
     }
 
+    /// The whole accumulators of window `start` of `key`, which has fired and just took a record
+    /// within its allowed lateness. On the RocksDB backend the cached entry goes to the store at
+    /// once (with a timer to drop it when the lateness has passed) and is read back whole.
+    fn late_update(&mut self, key: &[u8], start: i64) -> Result<Vec<Acc>, TaskError> {
+        let cached = self
+            .windows
+            .get_mut(&start)
+            .and_then(|keys| keys.get(key).cloned())
+            .unwrap_or_default();
+        let Some(store) = &mut self.store else {
+            return Ok(cached);
+        };
+        if let Some(keys) = self.windows.get_mut(&start) {
+            keys.remove(key);
+            self.entries = self.entries.saturating_sub(1);
+        }
+        let cleanup = (
+            (start + self.size - 1).saturating_add(self.lateness),
+            CLEANUP,
+        );
+        let operator = &self.operator;
+        store
+            .merge(key, start, &cached, cleanup)
+            .and_then(|()| store.read(key, start))
+            .map_err(|e| task_error(operator, e))
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Writes every cached entry to the store (nothing to do on the memory backend).
+    fn flush(&mut self) -> Result<(), TaskError> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let size = self.size;
+        for (start, keys) in std::mem::take(&mut self.windows) {
+            for (key, accs) in keys {
+                store
+                    .merge(&key, start, &accs, (start + size - 1, FIRE))
+                    .map_err(|e| task_error(&self.operator, e))?;
+            }
+        }
+        self.entries = 0;
+        Ok(())
+    }
+
     /// Emits every window whose last millisecond is newly at or before `up_to`, then drops the
     /// windows that are past their allowed lateness too.
     fn fire(
@@ -78,6 +193,10 @@ impl WindowAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
+        if self.store.is_some() {
+            self.flush()?;
+            return self.fire_stored(up_to, emit);
+        }
         let size = self.size;
         let (from, to) = (self.emitted, up_to);
         let due: Vec<i64> = self
@@ -120,6 +239,113 @@ impl WindowAggregate {
         }
         Ok(())
     }
+
+    /// [`Self::fire`] on the RocksDB backend: takes the due timers (window ends, then the ends
+    /// of allowed lateness) in time order, a chunk at a time.
+    fn fire_stored(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let (size, lateness) = (self.size, self.lateness);
+        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut line = std::mem::take(&mut self.line);
+        let operator = self.operator.clone();
+        let failed = |e: StateError| task_error(&operator, e);
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        loop {
+            let timers = store
+                .store
+                .take_timers(store.timers_from, up_to, self.batch_size)
+                .map_err(failed)?;
+            if timers.is_empty() {
+                break;
+            }
+            for timer in timers {
+                let (Some(start), Some(&kind)) = (
+                    timer.namespace.get(..8).and_then(|b| b.try_into().ok()),
+                    timer.namespace.get(8),
+                ) else {
+                    return Err(failed(store.store.corrupt("a window timer is malformed")));
+                };
+                let start = layout::read_ordered_i64(start);
+                let namespace = layout::ordered_i64(start);
+                if kind == CLEANUP || lateness == 0 {
+                    if kind == FIRE {
+                        emit_stored(
+                            store,
+                            &timer.key,
+                            start,
+                            size,
+                            &self.functions,
+                            self.key_field.as_deref(),
+                            &mut line,
+                            &mut out,
+                        )
+                        .map_err(failed)?;
+                    }
+                    store.store.delete(&timer.key, &namespace).map_err(failed)?;
+                } else {
+                    emit_stored(
+                        store,
+                        &timer.key,
+                        start,
+                        size,
+                        &self.functions,
+                        self.key_field.as_deref(),
+                        &mut line,
+                        &mut out,
+                    )
+                    .map_err(failed)?;
+                    let mut cleanup = namespace.to_vec();
+                    cleanup.push(CLEANUP);
+                    let time = (start + size - 1).saturating_add(lateness);
+                    store
+                        .store
+                        .put_timer(time, &timer.key, &cleanup)
+                        .map_err(failed)?;
+                }
+                if out.len() >= self.batch_size {
+                    emit(std::mem::take(&mut out))?;
+                }
+            }
+        }
+        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        self.line = line;
+        if !out.is_empty() {
+            emit(out)?;
+        }
+        self.emitted = self.emitted.max(up_to);
+        Ok(())
+    }
+}
+
+/// Appends the stored result of window `start` of `key` to `out` (nothing if it has none).
+#[allow(clippy::too_many_arguments)]
+fn emit_stored(
+    store: &mut WindowStore,
+    key: &[u8],
+    start: i64,
+    size: i64,
+    functions: &Functions,
+    key_field: Option<&str>,
+    line: &mut String,
+    out: &mut RecordBatch,
+) -> Result<(), StateError> {
+    if let Some(accs) = store.read(key, start)? {
+        window_line(
+            line,
+            key_field,
+            key,
+            (start, start + size),
+            functions,
+            &accs,
+        );
+        out.push(Some(key), line.as_bytes(), start + size - 1);
+    }
+    Ok(())
 }
 
 /// The rejection of a record whose windows have all fired.
@@ -192,18 +418,37 @@ impl Operator for WindowAggregate {
                 let keys = self.windows.entry(start).or_default();
                 let accs = match keys.get_mut(key) {
                     Some(accs) => accs,
-                    None => keys
-                        .entry(key.to_vec())
-                        .or_insert_with(|| self.functions.accumulators()),
+                    None => {
+                        self.entries += 1;
+                        keys.entry(key.to_vec())
+                            .or_insert_with(|| self.functions.accumulators())
+                    }
                 };
                 self.functions.add(accs);
                 if start + size - 1 <= self.emitted {
-                    let accs = accs.clone();
+                    let accs = self.late_update(key, start)?;
                     self.push_result(&mut updates, start, key, &accs);
                 }
             }
+            if self
+                .store
+                .as_ref()
+                .is_some_and(|store| self.entries >= store.cache_limit)
+            {
+                self.flush()?;
+            }
         }
         Ok(updates)
+    }
+
+    fn state_bytes(&self) -> u64 {
+        let cached: u64 = self
+            .windows
+            .values()
+            .flat_map(|keys| keys.iter())
+            .map(|(key, accs)| heap_bytes(key, accs))
+            .sum();
+        cached + self.store.as_ref().map_or(0, |s| s.store.size())
     }
 
     fn on_watermark(

@@ -49,6 +49,8 @@ pub struct TaskManagerConfig {
     pub max_module_bytes: u64,
     /// Buffers of remote input channels.
     pub network: NetworkBuffers,
+    /// Where RocksDB state lives and how much memory it may use.
+    pub state: crate::state::StateSettings,
 }
 
 /// Why the TaskManager stopped for good.
@@ -103,7 +105,9 @@ async fn async_main(config: TaskManagerConfig) -> Result<(), TaskManagerError> {
     let blobs =
         BlobStore::open(work.join("blobs"), config.max_module_bytes).map_err(|e| setup(&e))?;
     let tm = Arc::new(TaskManager {
-        executor: Arc::new(MiniCluster::new(engine, NativeRegistry::default())),
+        executor: Arc::new(
+            MiniCluster::new(engine, NativeRegistry::default()).with_state(config.state.clone()),
+        ),
         blobs,
         plane,
         data_address,

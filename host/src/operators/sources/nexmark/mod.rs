@@ -84,6 +84,7 @@ impl Rng {
 pub struct NexmarkGenerator {
     seed: u64,
     events_per_second: u64,
+    out_of_order_ms: u64,
 }
 
 impl NexmarkGenerator {
@@ -92,12 +93,26 @@ impl NexmarkGenerator {
         NexmarkGenerator {
             seed,
             events_per_second: events_per_second.max(1),
+            out_of_order_ms: 0,
         }
+    }
+
+    /// The same, setting each event's time back by up to `ms` (out-of-order events).
+    pub fn out_of_order(mut self, ms: u64) -> Self {
+        self.out_of_order_ms = ms;
+        self
     }
 
     /// The event time of event `j`, ms.
     pub fn timestamp(&self, j: u64) -> i64 {
-        GENERATOR_EPOCH_MS + (j as u128 * 1000 / self.events_per_second as u128) as i64
+        let on_time =
+            GENERATOR_EPOCH_MS + (j as u128 * 1000 / self.events_per_second as u128) as i64;
+        if self.out_of_order_ms == 0 {
+            return on_time;
+        }
+        // Its own stream of randomness, so the events' content is the same with or without it.
+        let delay = splitmix64(!self.seed ^ splitmix64(j)) % (self.out_of_order_ms + 1);
+        on_time - delay as i64
     }
 
     /// The type of event `j`.
@@ -236,7 +251,8 @@ impl NexmarkSource {
         batch_size: usize,
     ) -> Self {
         NexmarkSource {
-            generator: NexmarkGenerator::new(spec.seed, spec.events_per_second),
+            generator: NexmarkGenerator::new(spec.seed, spec.events_per_second)
+                .out_of_order(spec.out_of_order_ms),
             only: spec.only,
             numbers: Numbered::new(spec.count, spec.rate, subtask, parallelism, batch_size),
         }

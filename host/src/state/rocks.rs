@@ -1,0 +1,275 @@
+//! One RocksDB instance: the keyed state and timers of one stateful operator subtask.
+//!
+//! Writes skip RocksDB's write-ahead log: the store is a working copy that lives and dies with
+//! its task (its directory is removed when the store is dropped); durability is the job of
+//! checkpoints, which copy state out. Memory is bounded for the whole process by the shared
+//! [`RocksMemory`]: one block cache that memtables are charged to as well.
+
+use super::layout::{self, Timer};
+use rocksdb::{
+    BlockBasedOptions, Cache, DB, DBCompressionType, Direction, IteratorMode, MergeOperands,
+    Options, ReadOptions, WriteBufferManager, WriteOptions,
+};
+use std::path::{Path, PathBuf};
+
+/// Why a store operation failed, naming the store.
+#[derive(Debug, thiserror::Error)]
+#[error("RocksDB at {dir}: {detail}")]
+pub struct StateError {
+    dir: String,
+    detail: String,
+}
+
+impl StateError {
+    fn new(dir: &Path, detail: impl std::fmt::Display) -> Self {
+        StateError {
+            dir: dir.display().to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Memory shared by every RocksDB instance of a process: one LRU block cache, to which
+/// memtables are charged too, so block cache plus write buffers stay within `budget`.
+#[derive(Clone)]
+pub struct RocksMemory {
+    cache: Cache,
+    write_buffers: WriteBufferManager,
+    budget: usize,
+}
+
+impl RocksMemory {
+    /// A budget of `bytes` for all instances together.
+    pub fn new(bytes: usize) -> Self {
+        let cache = Cache::new_lru_cache(bytes);
+        // Memtables may take up to half of the budget before RocksDB flushes them early.
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            bytes / 2,
+            false,
+            cache.clone(),
+        );
+        RocksMemory {
+            cache,
+            write_buffers,
+            budget: bytes,
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+}
+
+impl std::fmt::Debug for RocksMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksMemory")
+            .field("budget", &self.budget)
+            .finish()
+    }
+}
+
+/// An associative merge of values (accumulators): RocksDB folds the operands written with
+/// [`RocksStore::merge`] into the stored value when it is read or compacted, so an update needs
+/// no read.
+pub(crate) type MergeFn = fn(&[u8], Option<&[u8]>, &MergeOperands) -> Option<Vec<u8>>;
+
+/// A RocksDB instance holding one operator subtask's keyed state and timers.
+pub(crate) struct RocksStore {
+    /// `None` only while dropping, so the database closes before its directory is removed.
+    db: Option<DB>,
+    dir: PathBuf,
+    write: WriteOptions,
+    max_parallelism: u32,
+    scratch: Vec<u8>,
+}
+
+impl RocksStore {
+    /// Opens a fresh store in `dir` (anything left there by an earlier run is removed first).
+    pub(crate) fn open(
+        memory: &RocksMemory,
+        dir: PathBuf,
+        max_parallelism: u32,
+        merge: Option<(&str, MergeFn)>,
+    ) -> Result<Self, StateError> {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| StateError::new(&dir, e))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| StateError::new(&dir, e))?;
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&memory.cache);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_bloom_filter(10.0, false);
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.set_block_based_table_factory(&table);
+        options.set_write_buffer_manager(&memory.write_buffers);
+        options.set_write_buffer_size((memory.budget / 8).clamp(1 << 20, 64 << 20));
+        options.set_max_write_buffer_number(2);
+        options.set_compression_type(DBCompressionType::None);
+        options.set_max_background_jobs(2);
+        options.set_max_open_files(256);
+        if let Some((name, merge)) = merge {
+            options.set_merge_operator_associative(name, merge);
+        }
+        let db = DB::open(&options, &dir).map_err(|e| StateError::new(&dir, e))?;
+        let mut write = WriteOptions::default();
+        write.disable_wal(true);
+        Ok(RocksStore {
+            db: Some(db),
+            dir,
+            write,
+            max_parallelism,
+            scratch: Vec::with_capacity(64),
+        })
+    }
+
+    fn db(&self) -> Result<&DB, StateError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| StateError::new(&self.dir, "the store is closed"))
+    }
+
+    fn error(&self, error: impl std::fmt::Display) -> StateError {
+        StateError::new(&self.dir, error)
+    }
+
+    /// The error for state this store holds that does not decode: a bug or a damaged disk.
+    pub(crate) fn corrupt(&self, what: &str) -> StateError {
+        self.error(format!("{what} (corrupt store?)"))
+    }
+
+    fn key_group(&self, key: &[u8]) -> u32 {
+        weir_proto::keygroup::key_group(key, self.max_parallelism)
+    }
+
+    /// The value of `namespace` for `key`.
+    pub(crate) fn get(
+        &mut self,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let key_group = self.key_group(key);
+        layout::state_key(&mut self.scratch, key_group, key, namespace);
+        let value = self.db()?.get_pinned(&self.scratch);
+        value
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| self.error(e))
+    }
+
+    /// Sets `namespace` of `key` to `value`.
+    pub(crate) fn put(
+        &mut self,
+        key: &[u8],
+        namespace: &[u8],
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        let key_group = self.key_group(key);
+        layout::state_key(&mut self.scratch, key_group, key, namespace);
+        let done = self.db()?.put_opt(&self.scratch, value, &self.write);
+        done.map_err(|e| self.error(e))
+    }
+
+    /// Folds `operand` into `namespace` of `key` with the store's merge function.
+    pub(crate) fn merge(
+        &mut self,
+        key: &[u8],
+        namespace: &[u8],
+        operand: &[u8],
+    ) -> Result<(), StateError> {
+        let key_group = self.key_group(key);
+        layout::state_key(&mut self.scratch, key_group, key, namespace);
+        let done = self.db()?.merge_opt(&self.scratch, operand, &self.write);
+        done.map_err(|e| self.error(e))
+    }
+
+    /// Removes `namespace` of `key`.
+    pub(crate) fn delete(&mut self, key: &[u8], namespace: &[u8]) -> Result<(), StateError> {
+        let key_group = self.key_group(key);
+        layout::state_key(&mut self.scratch, key_group, key, namespace);
+        let done = self.db()?.delete_opt(&self.scratch, &self.write);
+        done.map_err(|e| self.error(e))
+    }
+
+    /// Registers a timer (registering one twice keeps one).
+    pub(crate) fn put_timer(
+        &mut self,
+        time: i64,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<(), StateError> {
+        let key_group = self.key_group(key);
+        layout::timer_key(&mut self.scratch, time, key_group, key, namespace);
+        let done = self.db()?.put_opt(&self.scratch, [], &self.write);
+        done.map_err(|e| self.error(e))
+    }
+
+    /// Removes a timer.
+    pub(crate) fn delete_timer(
+        &mut self,
+        time: i64,
+        key: &[u8],
+        namespace: &[u8],
+    ) -> Result<(), StateError> {
+        let key_group = self.key_group(key);
+        layout::timer_key(&mut self.scratch, time, key_group, key, namespace);
+        let done = self.db()?.delete_opt(&self.scratch, &self.write);
+        done.map_err(|e| self.error(e))
+    }
+
+    /// Removes and returns up to `max` timers due at `up_to`, earliest first, starting at time
+    /// `from` (the caller's bound below which none are left, so the scan skips the tombstones
+    /// of timers taken before).
+    pub(crate) fn take_timers(
+        &mut self,
+        from: i64,
+        up_to: i64,
+        max: usize,
+    ) -> Result<Vec<Timer>, StateError> {
+        let db = self.db()?;
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(layout::timers_end());
+        let start = layout::timers_from(from);
+        let mut due = Vec::new();
+        for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
+            let (key, _) = entry.map_err(|e| self.error(e))?;
+            let timer = layout::parse_timer(&key)
+                .ok_or_else(|| self.corrupt("a timer entry is malformed"))?;
+            if timer.time > up_to || due.len() >= max {
+                break;
+            }
+            db.delete_opt(&key, &self.write)
+                .map_err(|e| self.error(e))?;
+            due.push(timer);
+        }
+        Ok(due)
+    }
+
+    /// Bytes of state on disk plus in memtables: the size of this subtask's state.
+    pub(crate) fn size(&self) -> u64 {
+        let Ok(db) = self.db() else {
+            return 0;
+        };
+        [
+            "rocksdb.total-sst-files-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ]
+        .iter()
+        .filter_map(|property| db.property_int_value(*property).ok().flatten())
+        .sum()
+    }
+}
+
+impl Drop for RocksStore {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot remove a task's state directory");
+        }
+        // The job's directory goes with its last store.
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
