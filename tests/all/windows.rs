@@ -398,3 +398,71 @@ fn ingestion_time_windows_count_every_record_once_in_windows_around_now() {
     }
     assert_eq!(total, 50_000, "every record counted once");
 }
+
+#[test]
+fn an_idle_input_does_not_stall_windows() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Every record has the same `part`, so one of the two watermark subtasks gets them all and
+    // the other none: without its idle timeout, the window would wait for it until the end of
+    // input.
+    let job = job_file(
+        dir.path(),
+        "idle.yaml",
+        "name: idle\npipeline:\n  - source: { stdin: { format: lines } }\n  - key_by: { field: part }\n  - watermark: { out_of_orderness_ms: 0, timestamp_field: ts, idle_timeout_ms: 300 }\n    parallelism: 2\n  - key_by: { field: auction }\n  - aggregate:\n      window: { tumbling: { size_ms: 1000 } }\n      functions:\n        - { fn: count }\n  - sink: { stdout: {} }\n",
+    );
+    let mut child = std::process::Command::new(crate::harness::weir_bin())
+        .args(["run", "-q", job.to_str().expect("utf-8")])
+        .env("WEIR_HOME", crate::harness::weir_home())
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn weir");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Records in [0, 1 s) and one at 1.5 s, whose watermark closes the first window.
+    for (i, ts) in [100, 200, 300, 900, 1500].into_iter().enumerate() {
+        writeln!(stdin, r#"{{"part":"x","auction":{},"ts":{ts}}}"#, i % 2).expect("write");
+    }
+    stdin.flush().expect("flush");
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first window's results arrive while input is still open.
+    let mut first: Vec<String> = Vec::new();
+    while first.len() < 2 {
+        match received.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => first.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no window result while the input stayed open: {first:?}");
+            }
+        }
+    }
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            r#"{"auction":0,"window_start":0,"window_end":1000,"count":2}"#,
+            r#"{"auction":1,"window_start":0,"window_end":1000,"count":2}"#,
+        ]
+    );
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    let rest: Vec<String> = received.try_iter().collect();
+    assert!(status.success());
+    assert_eq!(
+        rest,
+        [r#"{"auction":0,"window_start":1000,"window_end":2000,"count":1}"#],
+        "the last window fires at the end of input"
+    );
+}

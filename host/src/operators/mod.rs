@@ -84,7 +84,8 @@ pub trait Operator: Send {
 
 /// A source: the head of a chain, producing batches until its input ends.
 pub trait Source: Send {
-    /// The next batch, or `None` at the end of a bounded input.
+    /// The next batch (empty when nothing came for a moment: the task then flushes its outputs
+    /// and runs its timers), or `None` at the end of a bounded input.
     fn next_batch(
         &mut self,
         rejects: &mut dyn RejectSink,

@@ -6,9 +6,12 @@
 use super::lines::{LineDecoder, trim_newline};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::io::BufRead;
 use weir_proto::RecordBatch;
+
+/// How long a read waits for a line before handing back an empty batch.
+const QUIET_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Reads standard input to its end.
 pub(crate) struct StdinSource {
@@ -59,9 +62,13 @@ impl Source for StdinSource {
         &mut self,
         rejects: &mut dyn RejectSink,
     ) -> Result<Option<RecordBatch>, TaskError> {
-        // Block for the first line, then take what is already there.
-        let Ok(first) = self.lines.recv() else {
-            return Ok(None);
+        // Wait a little for the first line, then take what is already there. A quiet input
+        // gives an empty batch now and then, so the task still flushes its output on time,
+        // runs its timers and hears a cancel.
+        let first = match self.lines.recv_timeout(QUIET_POLL) {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => return Ok(Some(RecordBatch::default())),
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
         };
         let mut batch = RecordBatch::with_capacity(self.batch_size, 64);
         let mut next = Some(first);
