@@ -10,11 +10,13 @@ use crate::error::TaskError;
 use crate::jobmanager::MiniCluster;
 use crate::json::{self, FieldPath};
 use crate::operators::{NativeRegistry, Operator, RejectSink};
+use crate::state::StateSettings;
 use crate::wasm::{EngineConfig, WasmEngine};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
+use weir_proto::spec::StateBackend;
 
 /// What the W3 checksum sink has seen.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,8 +57,24 @@ impl Operator for W3Sink {
     }
 }
 
-/// Runs W3 over `events` bids `runs` times; returns the median records/s and the checksum.
-pub(crate) fn w3(events: u64, runs: usize) -> Result<(f64, W3Checksum), String> {
+/// One W3 measurement.
+pub(crate) struct W3Run {
+    /// Median records/s.
+    pub(crate) rate: f64,
+    /// What the sink saw (the last run's).
+    pub(crate) checksum: W3Checksum,
+    /// The most bytes of state the window held (the last run's).
+    pub(crate) state_peak: u64,
+}
+
+/// Runs W3 over `events` bids `runs` times with state in `backend`, with operators' write
+/// caches of `write_cache` entries.
+pub(crate) fn w3(
+    events: u64,
+    runs: usize,
+    backend: StateBackend,
+    write_cache: usize,
+) -> Result<W3Run, String> {
     let seen: Arc<Mutex<W3Checksum>> = Arc::default();
     let mut native = NativeRegistry::default();
     let sink_seen = seen.clone();
@@ -75,7 +93,9 @@ pub(crate) fn w3(events: u64, runs: usize) -> Result<(f64, W3Checksum), String> 
     );
     let engine =
         WasmEngine::new(EngineConfig::new(home().join("modules"))).map_err(|e| e.to_string())?;
-    let cluster = MiniCluster::new(engine, native);
+    let mut state = StateSettings::default();
+    state.write_cache_entries = write_cache;
+    let cluster = MiniCluster::new(engine, native).with_state(state);
     let dir = std::env::temp_dir().join(format!("weir-bench-w3-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("w3.yaml");
@@ -84,19 +104,26 @@ pub(crate) fn w3(events: u64, runs: usize) -> Result<(f64, W3Checksum), String> 
     );
     std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = spec::load(&path, &|_| None).map_err(|e| e.to_string())?;
-    let graph =
+    let mut graph =
         crate::client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())?;
+    graph.config.state_backend = backend;
     let _ = std::fs::remove_dir_all(&dir);
     let mut rates = Vec::new();
+    let mut state_peak = 0;
     for _ in 0..runs.max(1) {
         *seen.lock().unwrap_or_else(|p| p.into_inner()) = W3Checksum::default();
         let started = Instant::now();
-        cluster
+        let outcome = cluster
             .run(&graph, Duration::from_secs(3600), &mut |_| {})
             .map_err(|e| e.to_string())?;
         rates.push(events as f64 / started.elapsed().as_secs_f64());
+        state_peak = outcome.progress.state_bytes_peak();
     }
     rates.sort_by(f64::total_cmp);
     let checksum = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok((rates[rates.len() / 2], checksum))
+    Ok(W3Run {
+        rate: rates[rates.len() / 2],
+        checksum,
+        state_peak,
+    })
 }

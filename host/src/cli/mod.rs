@@ -6,6 +6,7 @@ mod bench_cluster;
 mod bench_languages;
 mod bench_net;
 mod bench_w3;
+mod bench_windows;
 mod cluster;
 mod output;
 mod processes;

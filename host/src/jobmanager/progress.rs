@@ -93,6 +93,12 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
+    /// The sum over vertices of their subtasks' peak state sizes: the job's state at its
+    /// largest (an upper bound, as subtasks peak at different times).
+    pub fn state_bytes_peak(&self) -> u64 {
+        self.vertices.iter().map(|v| v.state_bytes_peak).sum()
+    }
+
     /// Sums `tasks` per vertex; `vertices` gives each vertex's name and parallelism.
     pub fn aggregate<'a>(
         elapsed: Duration,

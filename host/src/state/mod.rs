@@ -34,7 +34,7 @@ pub struct StateSettings {
 /// Default RocksDB memory budget of a process: 256 MiB.
 pub const DEFAULT_ROCKSDB_MEMORY_MB: usize = 256;
 /// Default write-cache entries per operator subtask.
-pub const DEFAULT_WRITE_CACHE_ENTRIES: usize = 4096;
+pub const DEFAULT_WRITE_CACHE_ENTRIES: usize = 16 * 1024;
 
 impl StateSettings {
     /// Settings with state under `dir`, a RocksDB budget of `memory_mb` MiB, and the default

@@ -32,6 +32,9 @@ pub(crate) struct SessionStore {
     cache_limit: usize,
     /// Every timer before this time has been taken.
     timers_from: i64,
+    /// No session in the cache or the store ends before this time, so a watermark below it
+    /// needs neither a flush nor a look at the store.
+    next_due: i64,
     /// For each cached key, its sessions' (start, end) as the store has them (their timers).
     stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
 }
@@ -43,6 +46,7 @@ impl SessionStore {
             store,
             cache_limit: cache_limit.max(1),
             timers_from: i64::MIN,
+            next_due: i64::MAX,
             stored: HashMap::new(),
         }
     }
@@ -186,6 +190,13 @@ impl SessionAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|store| up_to < store.next_due)
+        {
+            return Ok(());
+        }
         self.flush()?;
         let operator = self.operator.clone();
         let failed = |e: StateError| task_error(&operator, e);
@@ -238,6 +249,11 @@ impl SessionAggregate {
             }
         }
         store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.next_due = store
+            .store
+            .next_timer(store.timers_from)
+            .map_err(failed)?
+            .unwrap_or(i64::MAX);
         if !out.is_empty() {
             emit(out)?;
         }
@@ -323,6 +339,9 @@ impl Operator for SessionAggregate {
                 } else {
                     kept.push(session);
                 }
+            }
+            if let Some(store) = &mut self.store {
+                store.next_due = store.next_due.min(merged.end - 1);
             }
             let at = kept.partition_point(|s| s.start < merged.start);
             kept.insert(at, merged);

@@ -10,7 +10,7 @@ use super::key_of;
 use crate::error::TaskError;
 use crate::operators::{Operator, RejectSink, Rejection};
 use crate::state::{RocksStore, StateError, layout, task_error};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
@@ -29,6 +29,12 @@ pub(crate) struct WindowStore {
     cache_limit: usize,
     /// Every timer before this time has been taken.
     timers_from: i64,
+    /// No window in the cache or the store is due before this time, so a watermark below it
+    /// needs neither a flush nor a look at the store (watermarks come with every batch).
+    next_due: i64,
+    /// (window start, key) pairs whose fire timer is in the store, so a flush writes each
+    /// timer once rather than with every merge; bounded (forgetting one only costs a rewrite).
+    timed: HashSet<(i64, Vec<u8>)>,
     scratch: Vec<u8>,
 }
 
@@ -39,6 +45,8 @@ impl WindowStore {
             store,
             cache_limit: cache_limit.max(1),
             timers_from: i64::MIN,
+            next_due: i64::MAX,
+            timed: HashSet::new(),
             scratch: Vec::new(),
         }
     }
@@ -60,6 +68,14 @@ impl WindowStore {
         acc_codec::encode(accs, &mut self.scratch);
         let namespace = layout::ordered_i64(start);
         self.store.merge(key, &namespace, &self.scratch)?;
+        if kind == FIRE {
+            if self.timed.len() >= self.cache_limit.saturating_mul(4) {
+                self.timed.clear();
+            }
+            if !self.timed.insert((start, key.to_vec())) {
+                return Ok(());
+            }
+        }
         let mut timer = namespace.to_vec();
         timer.push(kind);
         self.store.put_timer(time, key, &timer)
@@ -161,6 +177,7 @@ impl WindowAggregate {
             (start + self.size - 1).saturating_add(self.lateness),
             CLEANUP,
         );
+        store.next_due = store.next_due.min(cleanup.0);
         let operator = &self.operator;
         store
             .merge(key, start, &cached, cleanup)
@@ -176,7 +193,13 @@ impl WindowAggregate {
         };
         let size = self.size;
         for (start, keys) in std::mem::take(&mut self.windows) {
-            for (key, accs) in keys {
+            // In the store's order: RocksDB inserts sorted keys faster.
+            let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
+                .into_iter()
+                .map(|(key, accs)| (store.store.key_group(&key), key, accs))
+                .collect();
+            keys.sort_unstable_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
+            for (_, key, accs) in keys {
                 store
                     .merge(&key, start, &accs, (start + size - 1, FIRE))
                     .map_err(|e| task_error(&self.operator, e))?;
@@ -193,7 +216,11 @@ impl WindowAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        if self.store.is_some() {
+        if let Some(store) = &self.store {
+            if up_to < store.next_due {
+                self.emitted = self.emitted.max(up_to);
+                return Ok(());
+            }
             self.flush()?;
             return self.fire_stored(up_to, emit);
         }
@@ -313,6 +340,12 @@ impl WindowAggregate {
             }
         }
         store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store.next_due = store
+            .store
+            .next_timer(store.timers_from)
+            .map_err(failed)?
+            .unwrap_or(i64::MAX);
         self.line = line;
         if !out.is_empty() {
             emit(out)?;
@@ -420,6 +453,9 @@ impl Operator for WindowAggregate {
                     Some(accs) => accs,
                     None => {
                         self.entries += 1;
+                        if let Some(store) = &mut self.store {
+                            store.next_due = store.next_due.min(start + size - 1);
+                        }
                         keys.entry(key.to_vec())
                             .or_insert_with(|| self.functions.accumulators())
                     }
