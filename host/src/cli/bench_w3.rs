@@ -93,8 +93,10 @@ pub(crate) fn w3(
     );
     let engine =
         WasmEngine::new(EngineConfig::new(home().join("modules"))).map_err(|e| e.to_string())?;
-    let mut state = StateSettings::default();
-    state.write_cache_entries = write_cache;
+    let state = StateSettings {
+        write_cache_entries: write_cache,
+        ..StateSettings::default()
+    };
     let cluster = MiniCluster::new(engine, native).with_state(state);
     let dir = std::env::temp_dir().join(format!("weir-bench-w3-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
