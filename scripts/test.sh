@@ -6,7 +6,8 @@ source scripts/setup.sh
 
 echo "== format and lints" >&2
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+# --release: shares the release build (and its RocksDB C++ build) instead of a second debug one.
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 echo "== guest UDFs (wasm32-wasip2)" >&2
 for workspace in udfs/rust tests/udfs/rust; do

@@ -6,7 +6,7 @@
 //! any machine that can fetch those modules.
 
 use crate::spec::{
-    AggregateSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend, UdfLimits, WasmCall,
+    AggregateSpec, JoinSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend, UdfLimits, WasmCall,
     WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,8 @@ pub enum OperatorKind {
         /// Name of the key field in built-in aggregates' JSON output.
         key_as: String,
     },
+    /// Pairs two keyed inputs' records per key and window.
+    Join(JoinSpec),
     /// Writes records out.
     Sink(SinkSpec),
     /// Writes rejected records, with the reason, out.
@@ -122,6 +124,7 @@ impl OperatorKind {
             | OperatorKind::KeyBy(_)
             | OperatorKind::Aggregate { .. }
             | OperatorKind::Watermark(_)
+            | OperatorKind::Join(_)
             | OperatorKind::Sink(_) => true,
             OperatorKind::DeadLetter(_) | OperatorKind::Native(_) => false,
         }
@@ -139,6 +142,9 @@ pub struct JobEdge {
     pub partitioning: Partitioning,
     /// Whether this edge carries rejected records to the dead-letter sink.
     pub dead_letter: bool,
+    /// Which input of the consumer this edge feeds: 0, or 1 for a join's right side.
+    #[serde(default)]
+    pub input: u8,
 }
 
 /// How records on an edge are distributed over the consumer's subtasks.

@@ -1,6 +1,6 @@
-//! The windowed Nexmark examples (`examples/nexmark/q5.yaml`, `q7.yaml`, `q11.yaml`) on generated
-//! bids that arrive up to 1 s out of order: each equals a reference computed here from the same
-//! bids, on both state backends, at parallelism 1 and 3.
+//! The windowed Nexmark examples (`examples/nexmark/q5.yaml`, `q7.yaml`, `q8.yaml`,
+//! `q11.yaml`) on generated events that arrive up to 1 s out of order: each equals a reference
+//! computed here from the same events, on both state backends, at parallelism 1 and 3.
 
 use crate::harness::{job_file, repo, weir};
 use crate::windows::sessions;
@@ -14,35 +14,41 @@ struct Bid {
     time: i64,
 }
 
-/// The `events` bids the examples read (same seed and disorder), dumped by a plain job.
-fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Bid> {
+/// The `events` Nexmark events of type `only` that the examples read (same seed and disorder),
+/// dumped by a plain job.
+fn generated(dir: &std::path::Path, events: u64, only: &str) -> Vec<serde_json::Value> {
     let raw = job_file(
         dir,
-        "bids.yaml",
+        &format!("{only}.yaml"),
         &format!(
-            "name: bids\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid, out_of_order_ms: 1000 }} }}\n  - sink: {{ stdout: {{}} }}\n"
+            "name: dump\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: {only}, out_of_order_ms: 1000 }} }}\n  - sink: {{ stdout: {{}} }}\n"
         ),
     );
-    let bids: Vec<Bid> = weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
+    let all: Vec<serde_json::Value> = weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
         .expect_code(0)
         .stdout
         .lines()
-        .map(|line| {
-            let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
-            let field = |name: &str| bid[name].as_i64().expect(name);
-            Bid {
-                auction: field("auction"),
-                bidder: field("bidder"),
-                price: field("price"),
-                time: field("dateTime"),
-            }
-        })
+        .map(|line| serde_json::from_str(line).expect("event"))
         .collect();
     assert!(
-        bids.windows(2).any(|pair| pair[1].time < pair[0].time),
-        "the generated bids are out of order"
+        all.windows(2)
+            .any(|pair| int(&pair[1], "dateTime") < int(&pair[0], "dateTime")),
+        "the generated {only} events are out of order"
     );
-    bids
+    all
+}
+
+/// The `events` bids the examples read.
+fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Bid> {
+    generated(dir, events, "bid")
+        .iter()
+        .map(|bid| Bid {
+            auction: int(bid, "auction"),
+            bidder: int(bid, "bidder"),
+            price: int(bid, "price"),
+            time: int(bid, "dateTime"),
+        })
+        .collect()
 }
 
 /// Runs `example` with `events` on every backend and parallelism; gives each run's stdout
@@ -191,5 +197,50 @@ fn q11_counts_each_bidders_sessions_exactly() {
             "{label}: one result per session"
         );
         assert!(actual == expected, "q11 {label} differs from the reference");
+    }
+}
+
+#[test]
+fn q8_pairs_each_new_person_with_the_auctions_they_opened_in_the_same_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = 200_000;
+    let window = |time: i64| time - time.rem_euclid(10_000);
+    let persons: Vec<(i64, i64)> = generated(dir.path(), events, "person")
+        .iter()
+        .map(|p| (int(p, "id"), window(int(p, "dateTime"))))
+        .collect();
+    // (person id, auction id, window start) of every pair, sorted: a multiset.
+    let mut expected: Vec<(i64, i64, i64)> = Vec::new();
+    for auction in generated(dir.path(), events, "auction") {
+        let (seller, start) = (int(&auction, "seller"), window(int(&auction, "dateTime")));
+        for &(id, person_start) in &persons {
+            if id == seller && person_start == start {
+                expected.push((id, int(&auction, "id"), start));
+            }
+        }
+    }
+    expected.sort_unstable();
+    assert!(expected.len() > 1000, "{} pairs", expected.len());
+    for (label, lines) in runs("q8.yaml", events) {
+        let mut actual: Vec<(i64, i64, i64)> = lines
+            .iter()
+            .map(|v| {
+                let (person, auction) = (&v["person"], &v["auction"]);
+                assert_eq!(int(v, "key"), int(person, "id"), "{label}: {v}");
+                assert_eq!(int(person, "id"), int(auction, "seller"), "{label}: {v}");
+                (
+                    int(person, "id"),
+                    int(auction, "id"),
+                    int(v, "window_start"),
+                )
+            })
+            .collect();
+        actual.sort_unstable();
+        assert!(
+            actual == expected,
+            "q8 {label}: {} pairs, expected {}",
+            actual.len(),
+            expected.len()
+        );
     }
 }

@@ -68,6 +68,7 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
             target,
             partitioning: edge.partitioning,
             dead_letter: edge.dead_letter,
+            input: edge.input,
         };
         // A chain may hold several operators that reject records: one side-output edge is enough.
         if !edges.contains(&job_edge) {

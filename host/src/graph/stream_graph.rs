@@ -5,7 +5,9 @@ use super::GraphError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use weir_proto::graph::{ModuleRef, OperatorKind, Partitioning};
-use weir_proto::spec::{AggregateFn, JobSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec};
+use weir_proto::spec::{
+    AggregateFn, JobSpec, JoinSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec,
+};
 
 /// A node: one operator.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,8 @@ pub struct StreamEdge {
     pub partitioning: Partitioning,
     /// Whether it carries rejected records to the dead-letter sink.
     pub dead_letter: bool,
+    /// Which input of the consumer it feeds (1: a join's right side).
+    pub input: u8,
 }
 
 /// Nodes in step order (a topological order) and edges.
@@ -209,6 +213,18 @@ pub fn build_stream_graph(
                 target: node,
                 partitioning,
                 dead_letter: false,
+                input: 0,
+            });
+        }
+        if let Some(join) = &step.join {
+            let right = join_right_input(&graph, &by_name, join, &field)?;
+            read[right.node] = true;
+            graph.edges.push(StreamEdge {
+                source: right.node,
+                target: node,
+                partitioning: Partitioning::Hash,
+                dead_letter: false,
+                input: 1,
             });
         }
         let is_sink = matches!(operator, OperatorKind::Sink(_));
@@ -264,6 +280,7 @@ fn add_dead_letter_sink(graph: &mut StreamGraph, sink: SinkSpec) {
                 target: sink_node,
                 partitioning: Partitioning::Rebalance,
                 dead_letter: true,
+                input: 0,
             });
         }
     }
@@ -304,6 +321,35 @@ fn module_ref(
         format!("no module named `{name}`"),
         Some(format!("modules defined under `modules:`: {known:?}")),
     ))
+}
+
+/// The right input of a join: an earlier `key_by` step named by `with`.
+fn join_right_input(
+    graph: &StreamGraph,
+    by_name: &HashMap<String, Output>,
+    join: &JoinSpec,
+    field: &str,
+) -> Result<Output, GraphError> {
+    let right = by_name.get(&join.with).copied().ok_or_else(|| {
+        error(
+            format!("{field}.join.with"),
+            format!("no earlier step is named `{}`", join.with),
+            Some("name a `key_by` step before this one".into()),
+        )
+    })?;
+    if !matches!(graph.nodes[right.node].kind, OperatorKind::KeyBy(_))
+        || right.partitioning.is_some()
+    {
+        return Err(error(
+            format!("{field}.join.with"),
+            format!(
+                "`{}` is not a `key_by` step: a join pairs records by key",
+                join.with
+            ),
+            Some("key the right side with a `key_by` step and name that step".into()),
+        ));
+    }
+    Ok(right)
 }
 
 fn operator_kind(
@@ -464,6 +510,23 @@ fn operator_kind(
             spec: aggregate.clone(),
             key_as,
         });
+    }
+    if let Some(join) = &step.join {
+        if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
+            return Err(error(
+                format!("{field}.join"),
+                "a join needs a key_by step right before it (its left side)",
+                Some("insert `- key_by: { field: <json field> }`".into()),
+            ));
+        }
+        if join.window.aligned().is_none() {
+            return Err(error(
+                format!("{field}.join.window"),
+                "a join pairs records in tumbling or sliding windows",
+                None,
+            ));
+        }
+        return Ok(OperatorKind::Join(join.clone()));
     }
     if let Some(sink) = &step.sink {
         return Ok(OperatorKind::Sink(resolve_sink(sink, base_dir)));

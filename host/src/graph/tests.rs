@@ -136,3 +136,61 @@ fn errors_name_the_field_at_fault() {
         assert_eq!(error.field, field, "{error}");
     }
 }
+
+const JOIN: &str = "name: j
+pipeline:
+  - name: left
+    source: { datagen: { count: 10 } }
+  - name: by-a
+    key_by: { field: a }
+  - name: right
+    source: { datagen: { count: 10 } }
+  - name: by-b
+    key_by: { field: b }
+  - name: pairs
+    input: by-a
+    join: { with: by-b, window: { tumbling: { size_ms: 1000 } } }
+  - sink: { stdout: {} }
+";
+
+#[test]
+fn a_join_reads_two_keyed_inputs_on_hash_edges_one_per_side() {
+    let graph = build_job_graph(&spec(JOIN), Path::new("/jobs"), &modules()).expect("valid");
+    let join = graph
+        .vertices
+        .iter()
+        .position(|v| v.name.starts_with("pairs"))
+        .expect("a join vertex");
+    let mut inputs: Vec<(u8, Partitioning)> = graph
+        .edges
+        .iter()
+        .filter(|e| e.target == join && !e.dead_letter)
+        .map(|e| (e.input, e.partitioning))
+        .collect();
+    inputs.sort_by_key(|input| input.0);
+    assert_eq!(
+        inputs,
+        [(0, Partitioning::Hash), (1, Partitioning::Hash)],
+        "left and right, each hash-partitioned by key"
+    );
+}
+
+#[test]
+fn a_join_whose_right_side_is_not_keyed_names_the_field() {
+    let unkeyed = JOIN.replace("with: by-b", "with: right");
+    let error = build_job_graph(&spec(&unkeyed), Path::new("/jobs"), &modules())
+        .expect_err("the right side has no key");
+    assert_eq!(error.field, "pipeline[4].join.with");
+    assert!(error.message.contains("not a `key_by` step"), "{error}");
+    let unknown = JOIN.replace("with: by-b", "with: nowhere");
+    let error =
+        build_job_graph(&spec(&unknown), Path::new("/jobs"), &modules()).expect_err("no such step");
+    assert!(
+        error.message.contains("no earlier step is named `nowhere`"),
+        "{error}"
+    );
+    let session = JOIN.replace("tumbling: { size_ms: 1000 }", "session: { gap_ms: 1000 }");
+    let error = build_job_graph(&spec(&session), Path::new("/jobs"), &modules())
+        .expect_err("sessions are not for joins");
+    assert_eq!(error.field, "pipeline[4].join.window");
+}

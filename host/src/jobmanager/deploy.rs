@@ -111,6 +111,7 @@ pub(crate) fn deployments(
                     inputs[edge.target][j].push(InputChannel {
                         receiver,
                         upstream: producer.name.clone(),
+                        side: edge.input,
                     });
                 }
             }

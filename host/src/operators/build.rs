@@ -3,6 +3,7 @@
 use super::aggregate::{
     BuiltinAggregate, SessionAggregate, SessionStore, WasmAggregate, WindowAggregate, WindowStore,
 };
+use super::join::{JoinStore, WindowJoin};
 use super::key_by::{KeyByField, KeyByUdf};
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
@@ -154,6 +155,27 @@ pub fn build_chain(
                         factory.batch_size,
                     )),
                 }
+            }
+            OperatorKind::Join(spec) => {
+                let window = spec.window.aligned().ok_or_else(|| TaskError::Config {
+                    operator: name.clone(),
+                    message: "a join pairs records in tumbling or sliding windows".into(),
+                })?;
+                let store = factory
+                    .state
+                    .store(&name, subtask, Some(JoinStore::merge_operator()))?
+                    .map(JoinStore::new);
+                let sides = (
+                    spec.left_as.as_deref().unwrap_or("left"),
+                    spec.right_as.as_deref().unwrap_or("right"),
+                );
+                Box::new(WindowJoin::new(
+                    name.clone(),
+                    window,
+                    sides,
+                    factory.batch_size,
+                    store,
+                ))
             }
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))

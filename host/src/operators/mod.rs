@@ -7,6 +7,7 @@
 mod aggregate;
 mod build;
 mod isolate;
+mod join;
 mod key_by;
 mod native;
 mod rejection;
@@ -37,6 +38,17 @@ pub trait Operator: Send {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError>;
+
+    /// Processes one batch of the operator's second input (a join's right side).
+    fn process_second(
+        &mut self,
+        _batch: RecordBatch,
+        _rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        Err(TaskError::Internal(
+            "records reached a second input of a one-input operator".into(),
+        ))
+    }
 
     /// Called once when all input has ended: emits what the operator still holds (aggregates)
     /// and flushes what it wrote (sinks).

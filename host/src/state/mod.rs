@@ -7,6 +7,7 @@
 //! same results.
 
 pub(crate) mod layout;
+pub(crate) mod lists;
 mod rocks;
 mod values;
 

@@ -39,6 +39,8 @@ pub struct InputChannel {
     pub receiver: Receiver<StreamElement>,
     /// The producing vertex, for messages.
     pub upstream: String,
+    /// Which input of the task it is: 0, or 1 for a join's right side.
+    pub side: u8,
 }
 
 /// Sends `element`, waiting while the channel is full unless `control` says cancel. Returns the

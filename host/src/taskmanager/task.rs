@@ -263,7 +263,7 @@ impl Task {
             self.outputs.route_rejects(&mut self.rejects)?;
             let Some(batch) = next else { return Ok(()) };
             TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
-            self.process(batch)?;
+            self.process(batch, 0)?;
             TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
             self.outputs.flush_expired(self.buffer_timeout)?;
             self.on_processing_time()?;
@@ -330,7 +330,7 @@ impl Task {
                     self.metrics.set_activity(TaskActivity::Busy);
                     let started = Instant::now();
                     TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
-                    self.process(batch)?;
+                    self.process(batch, self.inputs[index].side)?;
                     TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
                     self.outputs.flush_expired(self.buffer_timeout)?;
                 }
@@ -372,8 +372,10 @@ impl Task {
         Ok(())
     }
 
-    fn process(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
-        let result = run_operators(&mut self.chain.1, batch, &mut self.rejects, &self.metrics);
+    /// Runs `batch` from input `side` (1: a join's right side) through the chain.
+    fn process(&mut self, batch: RecordBatch, side: u8) -> Result<(), TaskError> {
+        let operators = &mut self.chain.1;
+        let result = run_operators(operators, batch, side, &mut self.rejects, &self.metrics);
         self.outputs.route_rejects(&mut self.rejects)?;
         self.outputs.emit(result?)?;
         // A watermark assigner in the chain may have moved event time on.
@@ -393,7 +395,7 @@ impl Task {
             let (head, tail) = operators.split_at_mut(i + 1);
             let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
             head[i].on_watermark(watermark, &mut |batch| {
-                let result = run_operators(tail, batch, rejects, metrics);
+                let result = run_operators(tail, batch, 0, rejects, metrics);
                 outputs.route_rejects(rejects)?;
                 outputs.emit(result?)
             })?;
@@ -411,7 +413,7 @@ impl Task {
             let (head, tail) = operators.split_at_mut(i + 1);
             let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
             head[i].finish(&mut |batch| {
-                let result = run_operators(tail, batch, rejects, metrics);
+                let result = run_operators(tail, batch, 0, rejects, metrics);
                 outputs.route_rejects(rejects)?;
                 outputs.emit(result?)
             })?;
@@ -420,10 +422,12 @@ impl Task {
     }
 }
 
-/// Passes `batch` through `operators` in order, counting what reaches the last one.
+/// Passes `batch`, from input `side` of the first operator, through `operators` in order,
+/// counting what reaches the last one.
 fn run_operators(
     operators: &mut [Box<dyn Operator>],
     mut batch: RecordBatch,
+    side: u8,
     rejects: &mut Rejects,
     metrics: &TaskMetrics,
 ) -> Result<RecordBatch, TaskError> {
@@ -435,7 +439,10 @@ fn run_operators(
         if i == last {
             TaskMetrics::add(&metrics.records_to_last, batch.len() as u64);
         }
-        batch = operator.process(batch, rejects)?;
+        batch = match (i, side) {
+            (0, 1) => operator.process_second(batch, rejects)?,
+            _ => operator.process(batch, rejects)?,
+        };
     }
     Ok(batch)
 }

@@ -9,8 +9,8 @@ mod sink;
 mod source;
 
 pub use operator::{
-    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, WasmCall, WatermarkSpec, WindowSpec,
-    window_starts,
+    AggregateFn, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall, WatermarkSpec,
+    WindowSpec, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
@@ -155,6 +155,9 @@ pub struct StepSpec {
     /// Aggregates per key over the whole (bounded) input, or per event-time window.
     #[serde(default)]
     pub aggregate: Option<AggregateSpec>,
+    /// Joins this step's input with another keyed step's, per key and window.
+    #[serde(default)]
+    pub join: Option<JoinSpec>,
     /// Writes records out of the job.
     #[serde(default)]
     pub sink: Option<SinkSpec>,
@@ -178,6 +181,7 @@ impl StepSpec {
             ("broadcast", self.broadcast),
             ("watermark", self.watermark.is_some()),
             ("aggregate", self.aggregate.is_some()),
+            ("join", self.join.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
         ];
@@ -201,6 +205,7 @@ pub const STEP_KINDS: &[&str] = &[
     "broadcast",
     "watermark",
     "aggregate",
+    "join",
     "sink",
 ];
 

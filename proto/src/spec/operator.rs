@@ -173,3 +173,21 @@ impl AggregateFn {
         }
     }
 }
+
+/// A two-input keyed join: records of this step's input (the left side) and of the step named
+/// `with` (the right side) pair up when their keys are equal and they fall in the same
+/// event-time window; each pair is emitted when the watermark passes the window's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// The step whose records are the right side; it must be a `key_by`, like the left input.
+    pub with: String,
+    /// The windows records pair in (tumbling or sliding).
+    pub window: WindowSpec,
+    /// Output field of the left record (default `left`).
+    #[serde(default, rename = "left_as")]
+    pub left_as: Option<String>,
+    /// Output field of the right record (default `right`).
+    #[serde(default, rename = "right_as")]
+    pub right_as: Option<String>,
+}

@@ -330,7 +330,8 @@ impl Operator for BuiltinAggregate {
     }
 }
 
-/// A key as JSON: its own text when it is JSON already (keys from a JSON field), else a string.
+/// A key (or record) as JSON: its own text when it is JSON already (keys from a JSON field),
+/// else a JSON string of it.
 pub(crate) fn key_json(key: &[u8]) -> String {
     match std::str::from_utf8(key) {
         Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => text.to_string(),

@@ -8,17 +8,17 @@ mod session;
 mod wasm;
 mod window;
 
-pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction};
+pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
 pub(crate) use session::{SessionAggregate, SessionStore};
 pub(crate) use wasm::WasmAggregate;
-pub(crate) use window::{WindowAggregate, WindowStore};
+pub(crate) use window::{WindowAggregate, WindowStore, late};
 
 use super::{RejectSink, Rejection};
 use crate::error::TaskError;
 use weir_proto::RecordRef;
 
-/// The key of a record reaching an aggregate, or its rejection when it has none.
-fn key_of<'a>(
+/// The key of a record reaching a keyed operator, or its rejection when it has none.
+pub(crate) fn key_of<'a>(
     record: RecordRef<'a>,
     operator: &str,
     rejects: &mut dyn RejectSink,
@@ -30,7 +30,7 @@ fn key_of<'a>(
                 operator: operator.to_string(),
                 module: None,
                 export: None,
-                error: "record has no key: an aggregate needs a key_by step before it".to_string(),
+                error: "record has no key: this step needs a key_by step before it".to_string(),
                 origin: None,
                 record: record.into(),
             })?;

@@ -382,7 +382,7 @@ fn emit_stored(
 }
 
 /// The rejection of a record whose windows have all fired.
-pub(super) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rejection {
+pub(crate) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rejection {
     Rejection {
         operator: operator.to_string(),
         module: None,
