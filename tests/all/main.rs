@@ -14,6 +14,7 @@ mod languages;
 mod live_cluster;
 mod nexmark;
 mod nexmark_windows;
+mod state_memory;
 mod stateful_udfs;
 mod udf_cli;
 mod windows;

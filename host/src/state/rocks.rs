@@ -84,6 +84,10 @@ pub(crate) struct RocksStore {
     scratch: Vec<u8>,
     /// Writes not yet in RocksDB; every read commits them first.
     pending: WriteBatch,
+    /// Every timer that sorts before this RocksDB key has been taken: scans start here, not
+    /// among the tombstones of the timers taken before (a window of a million keys would
+    /// otherwise be read quadratically).
+    timers_seek: Vec<u8>,
 }
 
 /// Pending writes are committed at this many…
@@ -112,8 +116,13 @@ impl RocksStore {
         options.create_if_missing(true);
         options.set_block_based_table_factory(&table);
         options.set_write_buffer_manager(&memory.write_buffers);
-        // Small memtables: inserting into a large skiplist of merge operands dominated W3.
-        options.set_write_buffer_size((memory.budget / 64).clamp(1 << 20, 8 << 20));
+        // Small memtables: inserting into a large skiplist of merge operands dominated W3. Level 1
+        // and its files sized to match (RocksDB's rule of thumb: level 1 ≈ what level 0 holds
+        // when it compacts), or every small flush rewrites a default 256 MiB level 1.
+        let write_buffer = (memory.budget / 64).clamp(1 << 20, 8 << 20);
+        options.set_write_buffer_size(write_buffer);
+        options.set_target_file_size_base(write_buffer as u64);
+        options.set_max_bytes_for_level_base(4 * write_buffer as u64);
         options.set_max_write_buffer_number(2);
         options.set_compression_type(DBCompressionType::None);
         options.set_max_background_jobs(2);
@@ -131,6 +140,7 @@ impl RocksStore {
             max_parallelism,
             scratch: Vec::with_capacity(64),
             pending: WriteBatch::default(),
+            timers_seek: Vec::new(),
         })
     }
 
@@ -264,9 +274,10 @@ impl RocksStore {
         let db = self.db()?;
         let mut read = ReadOptions::default();
         read.set_iterate_upper_bound(layout::timers_end());
-        let start = layout::timers_from(from);
+        let start = layout::timers_from(from).max(self.timers_seek.clone());
         let mut due = Vec::new();
         let mut taken = WriteBatch::default();
+        let mut last: Option<Box<[u8]>> = None;
         for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
             let (key, _) = entry.map_err(|e| self.error(e))?;
             let timer = layout::parse_timer(&key)
@@ -276,6 +287,12 @@ impl RocksStore {
             }
             taken.delete(&key);
             due.push(timer);
+            last = Some(key);
+        }
+        if let Some(last) = last {
+            // The smallest key after the last one taken.
+            self.timers_seek = last.into_vec();
+            self.timers_seek.push(0);
         }
         self.pending = taken;
         Ok(due)
