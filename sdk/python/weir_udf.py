@@ -93,8 +93,38 @@ def set_state(name, value):
 
 
 def clear_state(name):
-    """Removes keyed state `name` for the current record's key."""
+    """Removes keyed state `name` (value, list or map) for the current record's key."""
     _state().clear(_current[0], name)
+
+
+def list_append(name, item):
+    """Appends `item` (bytes) to list state `name` of the current record's key."""
+    _state().list_append(_current[0], name, bytes(item))
+
+
+def list_state(name):
+    """The items (bytes) of list state `name` of the current record's key, oldest first."""
+    return _state().list_get(_current[0], name)
+
+
+def map_put(name, map_key, value):
+    """Sets entry `map_key` (bytes) of map state `name` of the current record's key."""
+    _state().map_put(_current[0], name, bytes(map_key), bytes(value))
+
+
+def map_get(name, map_key):
+    """Entry `map_key` of map state `name` of the current record's key, or None."""
+    return _state().map_get(_current[0], name, bytes(map_key))
+
+
+def map_remove(name, map_key):
+    """Removes entry `map_key` of map state `name` of the current record's key."""
+    _state().map_remove(_current[0], name, bytes(map_key))
+
+
+def map_entries(name):
+    """Every (map key, value) of map state `name` of the current record's key, by map key."""
+    return _state().map_entries(_current[0], name)
 
 
 def _parse(value):

@@ -178,3 +178,108 @@ fn keyed_state_without_a_key_by_fails_naming_the_fix() {
         run.stderr
     );
 }
+
+#[test]
+fn map_and_list_state_count_each_auctions_distinct_bidders_on_both_backends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = bids_job(dir.path(), "");
+    // auction → (bidders, bids), from the raw bids.
+    let mut expected: BTreeMap<String, (std::collections::BTreeSet<i64>, u64)> = BTreeMap::new();
+    for line in weir(&["run", "--quiet", raw.to_str().expect("utf-8")], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+    {
+        let bid: serde_json::Value = serde_json::from_str(line).expect("JSON bid");
+        let entry = expected.entry(bid["auction"].to_string()).or_default();
+        entry.0.insert(bid["bidder"].as_i64().expect("bidder"));
+        entry.1 += 1;
+    }
+    let job = job_file(
+        dir.path(),
+        "distinct.yaml",
+        &format!(
+            "name: distinct\nparallelism: ${{P:-1}}\nbatch_size: 100\nmodules:\n  distinct: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: 30000, seed: 7, only: bid }} }}\n  - key_by: {{ field: auction }}\n  - map: {{ module: distinct }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            udf("distinct_bidders")
+        ),
+    );
+    for (backend, parallelism) in [("memory", "1"), ("rocksdb", "3")] {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        // auction → (bids seen in each output, the most distinct bidders reported)
+        let mut seen: BTreeMap<String, (Vec<u64>, u64)> = BTreeMap::new();
+        for line in run.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON output");
+            let entry = seen
+                .entry(v["key"].as_str().expect("key").to_string())
+                .or_default();
+            entry.0.push(v["bids"].as_u64().expect("bids"));
+            entry.1 = entry.1.max(v["distinct"].as_u64().expect("distinct"));
+        }
+        assert_eq!(seen.len(), expected.len(), "{backend}: every auction");
+        for (auction, (mut bids, distinct)) in seen {
+            let (bidders, n) = &expected[&auction];
+            bids.sort_unstable();
+            assert_eq!(
+                bids,
+                (1..=*n).collect::<Vec<u64>>(),
+                "{backend}: auction {auction}"
+            );
+            assert_eq!(
+                distinct,
+                bidders.len() as u64,
+                "{backend}: auction {auction}"
+            );
+        }
+    }
+}
+
+#[test]
+fn state_expires_after_the_steps_ttl() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = job_file(
+        dir.path(),
+        "ttl.yaml",
+        &format!(
+            "name: ttl\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ stdin: {{ format: lines }} }}\n  - key_by: {{ field: user }}\n  - map: {{ module: count, state_ttl_ms: 400 }}\n  - sink: {{ stdout: {{}} }}\n",
+            udf("running_count")
+        ),
+    );
+    for backend in ["memory", "rocksdb"] {
+        let mut child = std::process::Command::new(crate::harness::weir_bin())
+            .args(["run", "-q", "--state-backend", backend])
+            .arg(&job)
+            .env("WEIR_HOME", crate::harness::weir_home())
+            .env_remove("CARGO_TARGET_DIR")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn weir");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut send = |user: u32| {
+            writeln!(stdin, r#"{{"user":{user}}}"#).expect("write");
+            stdin.flush().expect("flush");
+            let line = lines.next().expect("an output line").expect("utf-8");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            v["count"].as_u64().expect("count")
+        };
+        // Each output arrives before the next input: the counts are exact.
+        assert_eq!(send(1), 1, "{backend}");
+        assert_eq!(send(1), 2, "{backend}");
+        assert_eq!(send(2), 1, "{backend}");
+        std::thread::sleep(std::time::Duration::from_millis(900));
+        assert_eq!(send(1), 1, "{backend}: user 1's count expired");
+        assert_eq!(send(1), 2, "{backend}: and counts again");
+        drop(send);
+        drop(stdin);
+        assert!(child.wait().expect("wait").success(), "{backend}");
+    }
+}

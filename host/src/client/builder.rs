@@ -99,6 +99,7 @@ impl JobBuilder {
         self.step(StepSpec {
             map: Some(WasmCall {
                 module: module.into(),
+                state_ttl_ms: None,
             }),
             ..StepSpec::default()
         })
@@ -109,6 +110,7 @@ impl JobBuilder {
         self.step(StepSpec {
             filter: Some(WasmCall {
                 module: module.into(),
+                state_ttl_ms: None,
             }),
             ..StepSpec::default()
         })
@@ -119,6 +121,7 @@ impl JobBuilder {
         self.step(StepSpec {
             flat_map: Some(WasmCall {
                 module: module.into(),
+                state_ttl_ms: None,
             }),
             ..StepSpec::default()
         })

@@ -16,7 +16,7 @@ use crate::wasm::{AggregateUdf, KeyUdf, LoadedModule, SandboxLimits, TransformUd
 use std::collections::HashMap;
 use std::path::Path;
 use weir_proto::graph::{JobVertex, OperatorKind};
-use weir_proto::spec::{SinkSpec, SourceSpec};
+use weir_proto::spec::{SinkSpec, SourceSpec, WasmCall};
 
 /// What a task needs to build its operators.
 pub struct OperatorFactory<'a> {
@@ -64,21 +64,25 @@ pub fn build_chain(
                 )?);
                 continue;
             }
-            OperatorKind::Map(call) => {
-                transform(factory, module(&call.module)?, name.clone(), "map", subtask)?
-            }
+            OperatorKind::Map(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                ("map", call),
+                subtask,
+            )?,
             OperatorKind::Filter(call) => transform(
                 factory,
                 module(&call.module)?,
                 name.clone(),
-                "filter",
+                ("filter", call),
                 subtask,
             )?,
             OperatorKind::FlatMap(call) => transform(
                 factory,
                 module(&call.module)?,
                 name.clone(),
-                "flat_map",
+                ("flat_map", call),
                 subtask,
             )?,
             OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
@@ -203,12 +207,15 @@ fn transform(
     factory: &OperatorFactory<'_>,
     module: &LoadedModule,
     name: String,
-    kind: &'static str,
+    (kind, call): (&'static str, &WasmCall),
     subtask: u32,
 ) -> Result<Box<dyn Operator>, TaskError> {
     let mut udf = TransformUdf::new(factory.engine, module, kind, factory.limits)?;
     if udf.uses_keyed_state() {
-        udf.keep_state_in(factory.state.keyed_values(&name, subtask)?);
+        let state = factory
+            .state
+            .keyed_values(&name, subtask, call.state_ttl_ms)?;
+        udf.keep_state_in(state);
     }
     Ok(Box::new(WasmTransform::new(name, udf)))
 }

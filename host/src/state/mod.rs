@@ -117,15 +117,18 @@ impl JobState {
         })
     }
 
-    /// Keyed values for a UDF of `operator`'s `subtask`, in the job's backend.
+    /// Keyed state for a UDF of `operator`'s `subtask`, in the job's backend, expiring after
+    /// `ttl_ms` if given.
     pub(crate) fn keyed_values(
         &self,
         operator: &str,
         subtask: u32,
+        ttl_ms: Option<u64>,
     ) -> Result<KeyedValues, TaskError> {
-        Ok(match self.store(operator, subtask, None)? {
-            Some(store) => KeyedValues::Rocks(store),
-            None => KeyedValues::default(),
+        let append = Some((lists::APPEND_NAME, lists::append as MergeFn));
+        Ok(match self.store(operator, subtask, append)? {
+            Some(store) => KeyedValues::rocks(store, ttl_ms),
+            None => KeyedValues::memory(ttl_ms),
         })
     }
 }

@@ -21,6 +21,14 @@ pub struct StateError {
 }
 
 impl StateError {
+    /// An error of state kept on the heap (the memory backend).
+    pub(crate) fn memory(detail: &str) -> Self {
+        StateError {
+            dir: "(memory)".into(),
+            detail: detail.to_string(),
+        }
+    }
+
     fn new(dir: &Path, detail: impl std::fmt::Display) -> Self {
         StateError {
             dir: dir.display().to_string(),
@@ -296,6 +304,29 @@ impl RocksStore {
         }
         self.pending = taken;
         Ok(due)
+    }
+
+    /// Every (namespace after `prefix`, value) of `key` whose namespace starts with `prefix`,
+    /// in namespace order.
+    pub(crate) fn scan(
+        &mut self,
+        key: &[u8],
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        self.commit()?;
+        let key_group = self.key_group(key);
+        layout::state_key(&mut self.scratch, key_group, key, prefix);
+        let start = self.scratch.clone();
+        let db = self.db()?;
+        let mut found = Vec::new();
+        for entry in db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (stored, value) = entry.map_err(|e| self.error(e))?;
+            if !stored.starts_with(&start) {
+                break;
+            }
+            found.push((stored[start.len()..].to_vec(), value.into_vec()));
+        }
+        Ok(found)
     }
 
     /// The time of the earliest timer at or after `from`, if any.

@@ -76,16 +76,10 @@ fn keyed_values_are_the_same_in_both_backends() {
     let root = tempfile::tempdir().expect("tempdir");
     for backend in [StateBackend::Memory, StateBackend::Rocksdb] {
         let job = JobState::new(&settings(root.path()), "values", backend, 128);
-        let mut values = job.keyed_values("udf", 0).expect("opens");
-        values
-            .set(b"alice", "count".into(), b"1".to_vec())
-            .expect("set");
-        values
-            .set(b"alice", "last".into(), b"x".to_vec())
-            .expect("set");
-        values
-            .set(b"bob", "count".into(), b"7".to_vec())
-            .expect("set");
+        let mut values = job.keyed_values("udf", 0, None).expect("opens");
+        values.set(b"alice", "count", b"1").expect("set");
+        values.set(b"alice", "last", b"x").expect("set");
+        values.set(b"bob", "count", b"7").expect("set");
         values.clear(b"alice", "last").expect("clear");
         assert_eq!(
             values.get(b"alice", "count").expect("get"),
@@ -132,4 +126,79 @@ fn a_store_that_cannot_be_created_names_its_directory() {
         "{error}"
     );
     assert!(error.contains("not-a-dir"), "{error}");
+}
+
+#[test]
+fn lists_and_maps_are_the_same_in_both_backends_and_clear_with_their_name() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for backend in [StateBackend::Memory, StateBackend::Rocksdb] {
+        let job = JobState::new(&settings(root.path()), "lists", backend, 128);
+        let mut state = job.keyed_values("udf", 0, None).expect("opens");
+        for item in [b"a".as_slice(), b"", b"ccc"] {
+            state.list_append(b"k", "events", item).expect("append");
+        }
+        state.list_append(b"other", "events", b"z").expect("append");
+        assert_eq!(
+            state.list_get(b"k", "events").expect("list"),
+            [b"a".to_vec(), Vec::new(), b"ccc".to_vec()],
+            "{backend:?}"
+        );
+        state.map_put(b"k", "seen", b"b", b"2").expect("put");
+        state.map_put(b"k", "seen", b"a", b"1").expect("put");
+        state.map_put(b"k", "seen-too", b"x", b"9").expect("put");
+        state.map_put(b"k", "seen", b"c", b"3").expect("put");
+        state.map_remove(b"k", "seen", b"c").expect("remove");
+        assert_eq!(
+            state.map_get(b"k", "seen", b"b").expect("get"),
+            Some(b"2".to_vec())
+        );
+        assert_eq!(
+            state.map_entries(b"k", "seen").expect("entries"),
+            [
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ],
+            "{backend:?}: ordered, and `seen-too` is another map"
+        );
+        state.clear(b"k", "seen").expect("clear");
+        state.clear(b"k", "events").expect("clear");
+        assert!(state.map_entries(b"k", "seen").expect("entries").is_empty());
+        assert!(state.list_get(b"k", "events").expect("list").is_empty());
+        assert_eq!(
+            state.map_entries(b"k", "seen-too").expect("entries").len(),
+            1
+        );
+        assert_eq!(
+            state.list_get(b"other", "events").expect("list"),
+            [b"z".to_vec()]
+        );
+    }
+}
+
+#[test]
+fn state_older_than_its_ttl_reads_as_absent_in_both_backends() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for backend in [StateBackend::Memory, StateBackend::Rocksdb] {
+        let job = JobState::new(&settings(root.path()), "ttl", backend, 128);
+        let mut state = job.keyed_values("udf", 0, Some(150)).expect("opens");
+        state.set(b"k", "count", b"1").expect("set");
+        state.list_append(b"k", "events", b"old").expect("append");
+        state.map_put(b"k", "seen", b"a", b"1").expect("put");
+        assert_eq!(state.get(b"k", "count").expect("get"), Some(b"1".to_vec()));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        state.list_append(b"k", "events", b"new").expect("append");
+        assert_eq!(
+            state.get(b"k", "count").expect("get"),
+            None,
+            "{backend:?}: expired"
+        );
+        assert_eq!(
+            state.list_get(b"k", "events").expect("list"),
+            [b"new".to_vec()],
+            "{backend:?}: only the fresh item"
+        );
+        assert!(state.map_entries(b"k", "seen").expect("entries").is_empty());
+        state.set(b"k", "count", b"2").expect("a write refreshes");
+        assert_eq!(state.get(b"k", "count").expect("get"), Some(b"2".to_vec()));
+    }
 }

@@ -1,75 +1,311 @@
-//! Values that a UDF keeps per key and name (the `weir:udf/keyed-state` imports), in either
-//! backend.
+//! What a UDF keeps per key (the `weir:udf/keyed-state` imports) — values, lists and maps,
+//! with an optional time to live — in either backend.
+//!
+//! Both backends hold the same entries: per key, a namespace → bytes map. A value is at
+//! `v<name>`, a list at `l<name>` (items appended in place: a RocksDB merge, no read), and
+//! entry `k` of a map at `m<len(name)><name><k>`, so one map is one ordered range. With a TTL,
+//! every value, list item and map entry starts with the time it was written (i64 LE, ms since
+//! the epoch) and reads as absent once older than the TTL.
 
-use super::{RocksStore, StateError};
-use std::collections::HashMap;
+use super::{RocksStore, StateError, lists};
+use std::collections::{BTreeMap, HashMap};
 
-/// One operator subtask's keyed values.
-pub(crate) enum KeyedValues {
-    /// Key → name → value, on the heap.
-    Memory(HashMap<Vec<u8>, HashMap<String, Vec<u8>>>),
-    /// In the subtask's RocksDB store, the name as the namespace.
+/// Where the entries live.
+enum Entries {
+    /// Key → namespace → bytes, on the heap.
+    Memory(HashMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>),
+    /// In the subtask's RocksDB store (opened with the list-append merge).
     Rocks(RocksStore),
 }
 
-impl Default for KeyedValues {
-    fn default() -> Self {
-        KeyedValues::Memory(HashMap::new())
-    }
-}
-
-impl KeyedValues {
-    /// The value of `name` for `key`.
-    pub(crate) fn get(&mut self, key: &[u8], name: &str) -> Result<Option<Vec<u8>>, StateError> {
+impl Entries {
+    fn get(&mut self, key: &[u8], namespace: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         match self {
-            KeyedValues::Memory(map) => Ok(map.get(key).and_then(|names| names.get(name)).cloned()),
-            KeyedValues::Rocks(store) => store.get(key, name.as_bytes()),
+            Entries::Memory(map) => Ok(map.get(key).and_then(|n| n.get(namespace)).cloned()),
+            Entries::Rocks(store) => store.get(key, namespace),
         }
     }
 
-    /// Sets `name` for `key`.
-    pub(crate) fn set(
-        &mut self,
-        key: &[u8],
-        name: String,
-        value: Vec<u8>,
-    ) -> Result<(), StateError> {
+    fn put(&mut self, key: &[u8], namespace: &[u8], value: Vec<u8>) -> Result<(), StateError> {
         match self {
-            KeyedValues::Memory(map) => {
-                map.entry(key.to_vec()).or_default().insert(name, value);
+            Entries::Memory(map) => {
+                map.entry(key.to_vec())
+                    .or_default()
+                    .insert(namespace.to_vec(), value);
                 Ok(())
             }
-            KeyedValues::Rocks(store) => store.put(key, name.as_bytes(), &value),
+            Entries::Rocks(store) => store.put(key, namespace, &value),
         }
     }
 
-    /// Bytes held: RocksDB's files and memtables, or an estimate of the heap maps.
-    pub(crate) fn size(&self) -> u64 {
+    /// Appends an encoded list item.
+    fn append(&mut self, key: &[u8], namespace: &[u8], item: &[u8]) -> Result<(), StateError> {
         match self {
-            KeyedValues::Memory(map) => map
-                .iter()
-                .map(|(key, names)| {
-                    let values: usize = names.iter().map(|(n, v)| n.len() + v.len() + 64).sum();
-                    (key.len() + values + 64) as u64
-                })
-                .sum(),
-            KeyedValues::Rocks(store) => store.size(),
+            Entries::Memory(map) => {
+                let entries = map.entry(key.to_vec()).or_default();
+                entries
+                    .entry(namespace.to_vec())
+                    .or_default()
+                    .extend_from_slice(item);
+                Ok(())
+            }
+            Entries::Rocks(store) => store.merge(key, namespace, item),
         }
     }
 
-    /// Removes `name` for `key`.
-    pub(crate) fn clear(&mut self, key: &[u8], name: &str) -> Result<(), StateError> {
+    fn delete(&mut self, key: &[u8], namespace: &[u8]) -> Result<(), StateError> {
         match self {
-            KeyedValues::Memory(map) => {
-                if let Some(names) = map.get_mut(key) {
-                    names.remove(name);
-                    if names.is_empty() {
+            Entries::Memory(map) => {
+                if let Some(entries) = map.get_mut(key) {
+                    entries.remove(namespace);
+                    if entries.is_empty() {
                         map.remove(key);
                     }
                 }
                 Ok(())
             }
-            KeyedValues::Rocks(store) => store.delete(key, name.as_bytes()),
+            Entries::Rocks(store) => store.delete(key, namespace),
+        }
+    }
+
+    /// Every (namespace after `prefix`, bytes) whose namespace starts with `prefix`, in order.
+    fn scan(&mut self, key: &[u8], prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        match self {
+            Entries::Memory(map) => Ok(map
+                .get(key)
+                .map(|entries| {
+                    entries
+                        .range(prefix.to_vec()..)
+                        .take_while(|(namespace, _)| namespace.starts_with(prefix))
+                        .map(|(namespace, value)| {
+                            (namespace[prefix.len()..].to_vec(), value.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Entries::Rocks(store) => store.scan(key, prefix),
+        }
+    }
+}
+
+/// One operator subtask's keyed UDF state.
+pub(crate) struct KeyedValues {
+    entries: Entries,
+    /// Time to live in ms, if state expires.
+    ttl: Option<i64>,
+}
+
+impl Default for KeyedValues {
+    fn default() -> Self {
+        KeyedValues::memory(None)
+    }
+}
+
+fn namespace(kind: u8, name: &str) -> Vec<u8> {
+    let mut namespace = Vec::with_capacity(name.len() + 5);
+    namespace.push(kind);
+    if kind == b'm' {
+        namespace.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    }
+    namespace.extend_from_slice(name.as_bytes());
+    namespace
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl KeyedValues {
+    /// State on the heap, expiring after `ttl_ms` if given.
+    pub(crate) fn memory(ttl_ms: Option<u64>) -> Self {
+        KeyedValues {
+            entries: Entries::Memory(HashMap::new()),
+            ttl: ttl_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// State in `store`, which must have been opened with [`lists::append`] as its merge.
+    pub(crate) fn rocks(store: RocksStore, ttl_ms: Option<u64>) -> Self {
+        KeyedValues {
+            entries: Entries::Rocks(store),
+            ..KeyedValues::memory(ttl_ms)
+        }
+    }
+
+    /// `value` as stored: behind its write time when state expires.
+    fn stamped(&self, value: &[u8]) -> Vec<u8> {
+        match self.ttl {
+            None => value.to_vec(),
+            Some(_) => {
+                let mut out = Vec::with_capacity(value.len() + 8);
+                out.extend_from_slice(&now_ms().to_le_bytes());
+                out.extend_from_slice(value);
+                out
+            }
+        }
+    }
+
+    /// The value in `stored`, or `None` when it has expired.
+    fn live<'v>(&self, stored: &'v [u8], now: i64) -> Option<&'v [u8]> {
+        let Some(ttl) = self.ttl else {
+            return Some(stored);
+        };
+        let written = i64::from_le_bytes(stored.get(..8)?.try_into().ok()?);
+        (now.saturating_sub(written) <= ttl).then(|| &stored[8..])
+    }
+
+    fn get_live(&mut self, key: &[u8], namespace: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let Some(stored) = self.entries.get(key, namespace)? else {
+            return Ok(None);
+        };
+        match self.live(&stored, now_ms()) {
+            Some(value) => Ok(Some(value.to_vec())),
+            None => {
+                self.entries.delete(key, namespace)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The value of `name` for `key`.
+    pub(crate) fn get(&mut self, key: &[u8], name: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_live(key, &namespace(b'v', name))
+    }
+
+    /// Sets `name` for `key`.
+    pub(crate) fn set(&mut self, key: &[u8], name: &str, value: &[u8]) -> Result<(), StateError> {
+        let stored = self.stamped(value);
+        self.entries.put(key, &namespace(b'v', name), stored)
+    }
+
+    /// Removes `name` (value, list and map) for `key`.
+    pub(crate) fn clear(&mut self, key: &[u8], name: &str) -> Result<(), StateError> {
+        self.entries.delete(key, &namespace(b'v', name))?;
+        self.entries.delete(key, &namespace(b'l', name))?;
+        let map = namespace(b'm', name);
+        for (entry, _) in self.entries.scan(key, &map)? {
+            let mut full = map.clone();
+            full.extend_from_slice(&entry);
+            self.entries.delete(key, &full)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `value` to list `name` of `key`.
+    pub(crate) fn list_append(
+        &mut self,
+        key: &[u8],
+        name: &str,
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        let mut item = Vec::new();
+        lists::item(&self.stamped(value), &mut item);
+        self.entries.append(key, &namespace(b'l', name), &item)
+    }
+
+    /// The live items of list `name` of `key`, oldest first (expired ones are dropped from the
+    /// store as they are found).
+    pub(crate) fn list_get(&mut self, key: &[u8], name: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        let namespace = namespace(b'l', name);
+        let Some(stored) = self.entries.get(key, &namespace)? else {
+            return Ok(Vec::new());
+        };
+        let items = lists::items(&stored).ok_or_else(|| self.corrupt("a list is malformed"))?;
+        let now = now_ms();
+        let live: Vec<Vec<u8>> = items
+            .iter()
+            .filter_map(|item| self.live(item, now).map(<[u8]>::to_vec))
+            .collect();
+        if live.len() < items.len() {
+            // Rewrite what is left, still stamped.
+            let mut kept = Vec::new();
+            let mut encoded = Vec::new();
+            for item in items.iter().filter(|item| self.live(item, now).is_some()) {
+                lists::item(item, &mut encoded);
+                kept.extend_from_slice(&encoded);
+            }
+            match kept.is_empty() {
+                true => self.entries.delete(key, &namespace)?,
+                false => self.entries.put(key, &namespace, kept)?,
+            }
+        }
+        Ok(live)
+    }
+
+    fn map_namespace(name: &str, map_key: &[u8]) -> Vec<u8> {
+        let mut full = namespace(b'm', name);
+        full.extend_from_slice(map_key);
+        full
+    }
+
+    /// Sets entry `map_key` of map `name` of `key`.
+    pub(crate) fn map_put(
+        &mut self,
+        key: &[u8],
+        name: &str,
+        map_key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        let stored = self.stamped(value);
+        self.entries
+            .put(key, &Self::map_namespace(name, map_key), stored)
+    }
+
+    /// Entry `map_key` of map `name` of `key`.
+    pub(crate) fn map_get(
+        &mut self,
+        key: &[u8],
+        name: &str,
+        map_key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_live(key, &Self::map_namespace(name, map_key))
+    }
+
+    /// Removes entry `map_key` of map `name` of `key`.
+    pub(crate) fn map_remove(
+        &mut self,
+        key: &[u8],
+        name: &str,
+        map_key: &[u8],
+    ) -> Result<(), StateError> {
+        self.entries
+            .delete(key, &Self::map_namespace(name, map_key))
+    }
+
+    /// The live entries of map `name` of `key`, by map key.
+    pub(crate) fn map_entries(
+        &mut self,
+        key: &[u8],
+        name: &str,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let now = now_ms();
+        let entries = self.entries.scan(key, &namespace(b'm', name))?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(map_key, stored)| Some((map_key, self.live(&stored, now)?.to_vec())))
+            .collect())
+    }
+
+    fn corrupt(&self, what: &str) -> StateError {
+        match &self.entries {
+            Entries::Rocks(store) => store.corrupt(what),
+            Entries::Memory(_) => StateError::memory(what),
+        }
+    }
+
+    /// Bytes held: RocksDB's files and memtables, or an estimate of the heap maps.
+    pub(crate) fn size(&self) -> u64 {
+        match &self.entries {
+            Entries::Memory(map) => map
+                .iter()
+                .map(|(key, entries)| {
+                    let held: usize = entries.iter().map(|(n, v)| n.len() + v.len() + 64).sum();
+                    (key.len() + held + 64) as u64
+                })
+                .sum(),
+            Entries::Rocks(store) => store.size(),
         }
     }
 }

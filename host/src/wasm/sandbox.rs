@@ -77,11 +77,52 @@ impl super::bindings::transform::weir::udf::keyed_state::Host for StoreState {
     }
 
     fn set(&mut self, index: u32, name: String, value: Vec<u8>) -> wasmtime::Result<()> {
-        self.with_state(index, |state, key| state.set(key, name, value))
+        self.with_state(index, |state, key| state.set(key, &name, &value))
     }
 
     fn clear(&mut self, index: u32, name: String) -> wasmtime::Result<()> {
         self.with_state(index, |state, key| state.clear(key, &name))
+    }
+
+    fn list_append(&mut self, index: u32, name: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.with_state(index, |state, key| state.list_append(key, &name, &value))
+    }
+
+    fn list_get(&mut self, index: u32, name: String) -> wasmtime::Result<Vec<Vec<u8>>> {
+        self.with_state(index, |state, key| state.list_get(key, &name))
+    }
+
+    fn map_put(
+        &mut self,
+        index: u32,
+        name: String,
+        map_key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<()> {
+        self.with_state(index, |state, key| {
+            state.map_put(key, &name, &map_key, &value)
+        })
+    }
+
+    fn map_get(
+        &mut self,
+        index: u32,
+        name: String,
+        map_key: Vec<u8>,
+    ) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.with_state(index, |state, key| state.map_get(key, &name, &map_key))
+    }
+
+    fn map_remove(&mut self, index: u32, name: String, map_key: Vec<u8>) -> wasmtime::Result<()> {
+        self.with_state(index, |state, key| state.map_remove(key, &name, &map_key))
+    }
+
+    fn map_entries(
+        &mut self,
+        index: u32,
+        name: String,
+    ) -> wasmtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.with_state(index, |state, key| state.map_entries(key, &name))
     }
 }
 

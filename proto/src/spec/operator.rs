@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub struct WasmCall {
     /// Name of a module in the job's `modules`.
     pub module: String,
+    /// Keyed state this step writes expires this long after it was last written (processing
+    /// time); unset keeps it forever.
+    #[serde(default)]
+    pub state_ttl_ms: Option<u64>,
 }
 
 /// How a record's key is found: a JSON field of its value, or a Wasm key selector.

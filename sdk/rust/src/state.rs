@@ -1,4 +1,4 @@
-//! Keyed state: values Weir keeps per key (and name) for a map, filter or flat_map that runs
+//! Keyed state: values, lists and maps Weir keeps per key (and name) for a map, filter or flat_map that runs
 //! after a `key_by`, across records and batches. The host holds the values; each call crosses
 //! the boundary once, naming the record, never copying its key.
 //!
@@ -28,8 +28,38 @@ impl Record<'_> {
         keyed_state::set(self.index, name, value);
     }
 
-    /// Removes state `name` for this record's key.
+    /// Removes state `name` (value, list or map) for this record's key.
     pub fn clear_state(&self, name: &str) {
         keyed_state::clear(self.index, name);
+    }
+
+    /// Appends `item` to list state `name` of this record's key (the host appends in place).
+    pub fn list_append(&self, name: &str, item: &[u8]) {
+        keyed_state::list_append(self.index, name, item);
+    }
+
+    /// The items of list state `name` of this record's key, oldest first.
+    pub fn list(&self, name: &str) -> Vec<Vec<u8>> {
+        keyed_state::list_get(self.index, name)
+    }
+
+    /// Sets entry `map_key` of map state `name` of this record's key.
+    pub fn map_put(&self, name: &str, map_key: &[u8], value: &[u8]) {
+        keyed_state::map_put(self.index, name, map_key, value);
+    }
+
+    /// Entry `map_key` of map state `name` of this record's key, if any.
+    pub fn map_get(&self, name: &str, map_key: &[u8]) -> Option<Vec<u8>> {
+        keyed_state::map_get(self.index, name, map_key)
+    }
+
+    /// Removes entry `map_key` of map state `name` of this record's key.
+    pub fn map_remove(&self, name: &str, map_key: &[u8]) {
+        keyed_state::map_remove(self.index, name, map_key);
+    }
+
+    /// Every entry of map state `name` of this record's key, ordered by map key.
+    pub fn map_entries(&self, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        keyed_state::map_entries(self.index, name)
     }
 }
