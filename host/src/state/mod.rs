@@ -20,6 +20,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use weir_proto::spec::StateBackend;
 
+/// Entries read back in order: (namespace or map key, bytes).
+pub(crate) type OrderedEntries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A process's state settings (a TaskManager's, or the embedded mini-cluster's).
 #[derive(Debug, Clone)]
 pub struct StateSettings {

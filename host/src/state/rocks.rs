@@ -312,7 +312,7 @@ impl RocksStore {
         &mut self,
         key: &[u8],
         prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<super::OrderedEntries, StateError> {
         self.commit()?;
         let key_group = self.key_group(key);
         layout::state_key(&mut self.scratch, key_group, key, prefix);

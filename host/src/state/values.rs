@@ -69,7 +69,7 @@ impl Entries {
     }
 
     /// Every (namespace after `prefix`, bytes) whose namespace starts with `prefix`, in order.
-    fn scan(&mut self, key: &[u8], prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn scan(&mut self, key: &[u8], prefix: &[u8]) -> Result<super::OrderedEntries, StateError> {
         match self {
             Entries::Memory(map) => Ok(map
                 .get(key)
@@ -279,7 +279,7 @@ impl KeyedValues {
         &mut self,
         key: &[u8],
         name: &str,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<super::OrderedEntries, StateError> {
         let now = now_ms();
         let entries = self.entries.scan(key, &namespace(b'm', name))?;
         Ok(entries
