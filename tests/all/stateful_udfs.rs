@@ -278,7 +278,6 @@ fn state_expires_after_the_steps_ttl() {
         std::thread::sleep(std::time::Duration::from_millis(900));
         assert_eq!(send(1), 1, "{backend}: user 1's count expired");
         assert_eq!(send(1), 2, "{backend}: and counts again");
-        drop(send);
         drop(stdin);
         assert!(child.wait().expect("wait").success(), "{backend}");
     }
