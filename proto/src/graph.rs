@@ -101,6 +101,8 @@ pub enum OperatorKind {
         /// Name of the key field in built-in aggregates' JSON output.
         key_as: String,
     },
+    /// A keyed process function.
+    Process(WasmCall),
     /// Pairs two keyed inputs' records per key and window.
     Join(JoinSpec),
     /// Writes records out.
@@ -125,6 +127,7 @@ impl OperatorKind {
             | OperatorKind::Aggregate { .. }
             | OperatorKind::Watermark(_)
             | OperatorKind::Join(_)
+            | OperatorKind::Process(_)
             | OperatorKind::Sink(_) => true,
             OperatorKind::DeadLetter(_) | OperatorKind::Native(_) => false,
         }

@@ -282,3 +282,68 @@ fn state_expires_after_the_steps_ttl() {
         assert!(child.wait().expect("wait").success(), "{backend}");
     }
 }
+
+#[test]
+fn a_process_function_with_event_time_timers_sessionizes_like_a_session_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = 30_000;
+    let raw = job_file(
+        dir.path(),
+        "bids.yaml",
+        &format!(
+            "name: bids\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid, out_of_order_ms: 1000 }} }}\n  - sink: {{ stdout: {{}} }}\n"
+        ),
+    );
+    let bids: Vec<(i64, i64, i64)> = weir(&["run", "-q", raw.to_str().expect("utf-8")], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+        .map(|line| {
+            let bid: serde_json::Value = serde_json::from_str(line).expect("bid");
+            let field = |name: &str| bid[name].as_i64().expect(name);
+            (field("bidder"), field("price"), field("dateTime"))
+        })
+        .collect();
+    let expected: BTreeMap<(i64, i64, i64), u64> = crate::windows::sessions(&bids, 10_000)
+        .into_iter()
+        .map(|(session, (count, _))| (session, count))
+        .collect();
+    assert!(expected.len() > 100, "{} sessions", expected.len());
+    let job = job_file(
+        dir.path(),
+        "sessionizer.yaml",
+        &format!(
+            "name: sessionizer\nparallelism: ${{P:-1}}\nmodules:\n  sessions: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid, out_of_order_ms: 1000 }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: bidder }}\n  - process: {{ module: sessions }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            udf("sessionizer")
+        ),
+    );
+    for (backend, parallelism) in [("memory", "1"), ("memory", "3"), ("rocksdb", "3")] {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        let actual: BTreeMap<(i64, i64, i64), u64> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("JSON session");
+                let field = |name: &str| v[name].as_i64().expect(name);
+                let session = (field("bidder"), field("window_start"), field("window_end"));
+                (session, v["bids"].as_u64().expect("bids"))
+            })
+            .collect();
+        assert_eq!(
+            run.stdout.lines().count(),
+            expected.len(),
+            "{backend} p={parallelism}"
+        );
+        assert!(
+            actual == expected,
+            "sessions from timers on {backend} at parallelism {parallelism} differ from the reference"
+        );
+    }
+}

@@ -511,6 +511,17 @@ fn operator_kind(
             key_as,
         });
     }
+    if let Some(call) = &step.process {
+        module_ref(modules, &call.module, format!("{field}.process.module"))?;
+        if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
+            return Err(error(
+                format!("{field}.process"),
+                "a process function needs a key_by step right before it (its state and timers are per key)",
+                Some("insert `- key_by: { field: <json field> }`".into()),
+            ));
+        }
+        return Ok(OperatorKind::Process(call.clone()));
+    }
     if let Some(join) = &step.join {
         if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
             return Err(error(

@@ -5,6 +5,7 @@ use super::aggregate::{
 };
 use super::join::{JoinStore, WindowJoin};
 use super::key_by::{KeyByField, KeyByUdf};
+use super::process::KeyedProcess;
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
 use super::wasm_transform::WasmTransform;
@@ -12,7 +13,9 @@ use super::{NativeRegistry, Operator, Source};
 use crate::error::TaskError;
 use crate::json::FieldPath;
 use crate::state::JobState;
-use crate::wasm::{AggregateUdf, KeyUdf, LoadedModule, SandboxLimits, TransformUdf, WasmEngine};
+use crate::wasm::{
+    AggregateUdf, KeyUdf, LoadedModule, ProcessUdf, SandboxLimits, TransformUdf, WasmEngine,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use weir_proto::graph::{JobVertex, OperatorKind};
@@ -159,6 +162,14 @@ pub fn build_chain(
                         factory.batch_size,
                     )),
                 }
+            }
+            OperatorKind::Process(call) => {
+                let state = factory
+                    .state
+                    .keyed_values(&name, subtask, call.state_ttl_ms)?;
+                let udf =
+                    ProcessUdf::new(factory.engine, module(&call.module)?, factory.limits, state)?;
+                Box::new(KeyedProcess::new(name.clone(), udf, factory.batch_size))
             }
             OperatorKind::Join(spec) => {
                 let window = spec.window.aligned().ok_or_else(|| TaskError::Config {

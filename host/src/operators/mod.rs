@@ -10,6 +10,7 @@ mod isolate;
 mod join;
 mod key_by;
 mod native;
+mod process;
 mod rejection;
 pub mod sinks;
 pub mod sources;
@@ -77,9 +78,14 @@ pub trait Operator: Send {
         None
     }
 
-    /// Wall-clock time reached `now`, at or after [`Operator::processing_deadline`]. Returns
-    /// whether the operator's output has just become idle (the task then tells downstream).
-    fn on_processing_time(&mut self, _now: std::time::Instant) -> Result<bool, TaskError> {
+    /// Wall-clock time reached `now`, at or after [`Operator::processing_deadline`]: emit what
+    /// that completes (processing-time timers). Returns whether the operator's output has just
+    /// become idle (the task then tells downstream).
+    fn on_processing_time(
+        &mut self,
+        _now: std::time::Instant,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<bool, TaskError> {
         Ok(false)
     }
 

@@ -96,7 +96,11 @@ impl Operator for WatermarkAssigner {
         }
     }
 
-    fn on_processing_time(&mut self, now: std::time::Instant) -> Result<bool, TaskError> {
+    fn on_processing_time(
+        &mut self,
+        now: std::time::Instant,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<bool, TaskError> {
         let due = self
             .processing_deadline()
             .is_some_and(|deadline| now >= deadline);

@@ -283,10 +283,21 @@ impl Task {
     fn on_processing_time(&mut self) -> Result<(), TaskError> {
         let now = Instant::now();
         let mut idle = false;
-        for operator in &mut self.chain.1 {
-            if operator.processing_deadline().is_some_and(|due| due <= now) {
-                idle |= operator.on_processing_time(now)?;
+        let operators = &mut self.chain.1;
+        for i in 0..operators.len() {
+            if operators[i]
+                .processing_deadline()
+                .is_none_or(|due| due > now)
+            {
+                continue;
             }
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
+            idle |= head[i].on_processing_time(now, &mut |batch| {
+                let result = run_operators(tail, batch, 0, rejects, metrics);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
         }
         if idle {
             self.outputs.idle()?;

@@ -10,6 +10,18 @@ pub(crate) mod transform {
     });
 }
 
+pub(crate) mod process {
+    wasmtime::component::bindgen!({
+        path: "../proto/wit",
+        world: "process-udf",
+        imports: { default: trappable },
+        with: {
+            "weir:udf/types": super::transform::weir::udf::types,
+            "weir:udf/keyed-state": super::transform::weir::udf::keyed_state,
+        },
+    });
+}
+
 pub(crate) mod key {
     wasmtime::component::bindgen!({ path: "../proto/wit", world: "key-udf" });
 }

@@ -112,6 +112,11 @@ impl WasmEngine {
             wasmtime::component::HasSelf<StoreState>,
         >(&mut linker, |state| state)
         .map_err(|e| ModuleError::Engine(format!("{e:#}")))?;
+        super::bindings::process::weir::udf::timers::add_to_linker::<
+            StoreState,
+            wasmtime::component::HasSelf<StoreState>,
+        >(&mut linker, |state| state)
+        .map_err(|e| ModuleError::Engine(format!("{e:#}")))?;
         let cache = ModuleCache::new(config.cache_dir.clone(), &engine)?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone())?;

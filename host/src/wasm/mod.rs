@@ -16,9 +16,12 @@ mod cache;
 mod engine;
 mod error;
 mod guest_log;
+mod process_udf;
 mod sandbox;
 mod udf;
 
 pub use engine::{EngineConfig, LoadedModule, SandboxLimits, WasmEngine};
 pub use error::{ModuleError, ModuleIdentity, UdfError, UdfFailure};
+pub use process_udf::{ProcessOutput, ProcessUdf};
+pub use sandbox::TimerRequest;
 pub use udf::{AggregateUdf, KeyUdf, RecordError, TransformUdf};

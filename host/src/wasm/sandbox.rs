@@ -13,6 +13,8 @@ pub(crate) struct StoreState {
     /// The keys of the batch being processed and the operator's keyed state, while a keyed
     /// step's call runs.
     pub(crate) keyed: Option<KeyedScope>,
+    /// The timer calls of a keyed process function's call, while it runs.
+    pub(crate) timers: Option<TimerScope>,
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
@@ -32,6 +34,26 @@ pub(crate) struct KeyedScope {
     pub(crate) has_key: Vec<bool>,
     /// The operator's state; shared so it outlives an instance thrown away after a trap.
     pub(crate) state: std::sync::Arc<std::sync::Mutex<KeyedState>>,
+}
+
+impl KeyedScope {
+    /// The scope of a call on `batch`: its keys, copied once into one buffer.
+    pub(crate) fn of(
+        batch: &weir_proto::RecordBatch,
+        state: &std::sync::Arc<std::sync::Mutex<KeyedState>>,
+    ) -> Self {
+        let mut keys = weir_proto::Blobs::default();
+        let mut has_key = Vec::with_capacity(batch.len());
+        for record in batch.iter() {
+            keys.push(record.key.unwrap_or_default());
+            has_key.push(record.key.is_some());
+        }
+        KeyedScope {
+            keys,
+            has_key,
+            state: state.clone(),
+        }
+    }
 }
 
 impl StoreState {
@@ -123,6 +145,74 @@ impl super::bindings::transform::weir::udf::keyed_state::Host for StoreState {
         name: String,
     ) -> wasmtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.with_state(index, |state, key| state.map_entries(key, &name))
+    }
+}
+
+/// What the timer imports see during one call of a keyed process function.
+#[derive(Debug, Default)]
+pub(crate) struct TimerScope {
+    /// The operator's watermark.
+    pub(crate) watermark: i64,
+    /// The calls made, in order, for the operator to apply after the call.
+    pub(crate) requests: Vec<TimerRequest>,
+}
+
+/// One timer call of a guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRequest {
+    /// The key the record named.
+    pub key: Vec<u8>,
+    /// When.
+    pub time: i64,
+    /// Event time (else processing time).
+    pub event_time: bool,
+    /// Register (else delete).
+    pub register: bool,
+}
+
+impl StoreState {
+    fn timer(
+        &mut self,
+        index: u32,
+        time: i64,
+        event_time: bool,
+        register: bool,
+    ) -> wasmtime::Result<()> {
+        let key = self.key(index)?.to_vec();
+        let Some(timers) = &mut self.timers else {
+            return Err(wasmtime::Error::msg(
+                "timers used outside a keyed process step",
+            ));
+        };
+        timers.requests.push(TimerRequest {
+            key,
+            time,
+            event_time,
+            register,
+        });
+        Ok(())
+    }
+}
+
+impl super::bindings::process::weir::udf::timers::Host for StoreState {
+    fn register_event_time(&mut self, index: u32, time: i64) -> wasmtime::Result<()> {
+        self.timer(index, time, true, true)
+    }
+
+    fn delete_event_time(&mut self, index: u32, time: i64) -> wasmtime::Result<()> {
+        self.timer(index, time, true, false)
+    }
+
+    fn register_processing_time(&mut self, index: u32, time: i64) -> wasmtime::Result<()> {
+        self.timer(index, time, false, true)
+    }
+
+    fn delete_processing_time(&mut self, index: u32, time: i64) -> wasmtime::Result<()> {
+        self.timer(index, time, false, false)
+    }
+
+    fn current_watermark(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.timers.as_ref().map_or(i64::MIN, |t| t.watermark))
     }
 }
 
@@ -293,6 +383,7 @@ impl<W: World> Sandbox<W> {
             .build();
         let state = StoreState {
             keyed: None,
+            timers: None,
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {

@@ -77,7 +77,7 @@ impl World for AggregateWorld {
 }
 
 /// Checks that every record error names a record of the input.
-fn check_errors(errors: &[RecordError], input_len: usize) -> Result<(), String> {
+pub(crate) fn check_errors(errors: &[RecordError], input_len: usize) -> Result<(), String> {
     match errors.iter().find(|e| e.index as usize >= input_len) {
         Some(e) => Err(format!(
             "a record error names record {} of a {input_len}-record batch",
@@ -144,19 +144,10 @@ impl TransformUdf {
         input: &mut RecordBatch,
     ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
         // Only a component using keyed state pays for a copy of the batch's keys.
-        let scope = self.keyed.as_ref().map(|state| {
-            let mut keys = Blobs::default();
-            let mut has_key = Vec::with_capacity(input.len());
-            for record in input.iter() {
-                keys.push(record.key.unwrap_or_default());
-                has_key.push(record.key.is_some());
-            }
-            KeyedScope {
-                keys,
-                has_key,
-                state: state.clone(),
-            }
-        });
+        let scope = self
+            .keyed
+            .as_ref()
+            .map(|state| KeyedScope::of(input, state));
         let batch = transform::weir::udf::types::Batch::from(std::mem::take(input));
         let result = self.sandbox.call("process", |b, store| {
             store.data_mut().keyed = scope;

@@ -155,6 +155,9 @@ pub struct StepSpec {
     /// Aggregates per key over the whole (bounded) input, or per event-time window.
     #[serde(default)]
     pub aggregate: Option<AggregateSpec>,
+    /// A keyed process function: a Wasm UDF with keyed state and timers, after a `key_by`.
+    #[serde(default)]
+    pub process: Option<WasmCall>,
     /// Joins this step's input with another keyed step's, per key and window.
     #[serde(default)]
     pub join: Option<JoinSpec>,
@@ -182,6 +185,7 @@ impl StepSpec {
             ("watermark", self.watermark.is_some()),
             ("aggregate", self.aggregate.is_some()),
             ("join", self.join.is_some()),
+            ("process", self.process.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
         ];
@@ -206,6 +210,7 @@ pub const STEP_KINDS: &[&str] = &[
     "watermark",
     "aggregate",
     "join",
+    "process",
     "sink",
 ];
 

@@ -16,11 +16,13 @@
 //! and the host isolates the record that caused it.
 //!
 //! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, and
-//! [`aggregate`] on a type implementing [`Aggregate`].
+//! [`aggregate`] on a type implementing [`Aggregate`], [`process`] on one implementing
+//! [`Process`] (keyed state and timers).
 
 mod aggregate;
 mod batch;
 mod output;
+mod process;
 mod state;
 
 #[cfg(test)]
@@ -29,7 +31,8 @@ mod tests;
 pub use aggregate::{AccCodec, Aggregate};
 pub use batch::{Builder as OutputBatch, Record};
 pub use output::{FilterResult, FlatMapResult, IntoRecord, KeyResult, MapResult, Out};
-pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map};
+pub use process::Process;
+pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map, process};
 
 /// Bindings generated from `proto/wit`, one module per world. UDF authors never touch these: the
 /// attribute macros do.
@@ -43,6 +46,19 @@ pub mod bindings {
             pub_export_macro: true,
             export_macro_name: "export_transform",
             default_bindings_module: "weir_sdk::bindings::transform",
+        });
+    }
+    pub mod process {
+        wit_bindgen::generate!({
+            path: "../../proto/wit",
+            world: "process-udf",
+            pub_export_macro: true,
+            export_macro_name: "export_process",
+            default_bindings_module: "weir_sdk::bindings::process",
+            with: {
+                "weir:udf/types@0.1.0": crate::bindings::transform::weir::udf::types,
+                "weir:udf/keyed-state@0.1.0": crate::bindings::transform::weir::udf::keyed_state,
+            },
         });
     }
     pub mod key {
@@ -80,8 +96,12 @@ pub mod __private {
         Guest as KeyGuest, KeysOutput,
     };
     pub use crate::bindings::key::weir::udf::types::Batch as KeyBatch;
+    pub use crate::bindings::process::exports::weir::udf::process::{
+        Guest as ProcessGuest, ProcessOutput,
+    };
     pub use crate::bindings::transform::exports::weir::udf::transform::{
         Guest as TransformGuest, TransformOutput,
     };
     pub use crate::bindings::transform::weir::udf::types::Batch as TransformBatch;
+    pub use crate::process::glue::{run_on_timer, run_process};
 }

@@ -104,3 +104,37 @@ pub fn aggregate(_args: TokenStream, item: TokenStream) -> TokenStream {
     }
     .into()
 }
+
+/// Exports a type implementing `weir_sdk::Process` as a keyed process function.
+#[proc_macro_attribute]
+pub fn process(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as Item);
+    let name = match &item {
+        Item::Struct(s) => &s.ident,
+        Item::Enum(e) => &e.ident,
+        _ => {
+            return syn::Error::new_spanned(
+                &item,
+                "#[weir_sdk::process] goes on the struct or enum that implements weir_sdk::Process",
+            )
+            .to_compile_error()
+            .into();
+        }
+    };
+    quote! {
+        #item
+        const _: () = {
+            struct __WeirUdf;
+            impl ::weir_sdk::__private::ProcessGuest for __WeirUdf {
+                fn process(input: ::weir_sdk::__private::TransformBatch) -> ::weir_sdk::__private::ProcessOutput {
+                    ::weir_sdk::__private::run_process::<#name>(input)
+                }
+                fn on_timer(timers: ::weir_sdk::__private::TransformBatch) -> ::weir_sdk::__private::ProcessOutput {
+                    ::weir_sdk::__private::run_on_timer::<#name>(timers)
+                }
+            }
+            ::weir_sdk::bindings::process::export_process!(__WeirUdf with_types_in ::weir_sdk::bindings::process);
+        };
+    }
+    .into()
+}
