@@ -116,3 +116,73 @@ pub(crate) fn udf(name: &str) -> String {
     };
     path.display().to_string()
 }
+
+/// A `weir` process fed line by line: its stdin, and its stdout lines as they come.
+pub(crate) struct Interactive {
+    pub(crate) child: std::process::Child,
+    pub(crate) stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Interactive {
+    /// Starts `weir args...` with piped stdin and stdout (stderr goes to the test's).
+    pub(crate) fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(weir_bin())
+            .args(args)
+            .env("WEIR_HOME", weir_home())
+            .env_remove("CARGO_TARGET_DIR")
+            .current_dir(repo())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn weir");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Interactive {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    /// Writes `line` and a newline to its stdin, flushed.
+    pub(crate) fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// The next stdout line, waiting up to 30 s (then the process is killed and the test fails).
+    pub(crate) fn next_line(&mut self, what: &str) -> String {
+        match self.lines.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = self.child.kill();
+                panic!("no output line while waiting for {what}");
+            }
+        }
+    }
+
+    /// Closes stdin, waits for a successful exit, and returns the lines not read yet.
+    pub(crate) fn finish(mut self) -> Vec<String> {
+        drop(self.stdin.take());
+        let status = self.child.wait().expect("wait for weir");
+        assert!(status.success(), "weir exited with {status}");
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            rest.push(line);
+        }
+        rest
+    }
+}

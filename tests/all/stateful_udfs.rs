@@ -1,6 +1,6 @@
 //! Wasm key selectors and Wasm aggregates, and the precompiled-module cache.
 
-use crate::harness::{job_file, udf, weir};
+use crate::harness::{Interactive, job_file, udf, weir};
 use std::collections::BTreeMap;
 
 fn bids_job(dir: &std::path::Path, steps: &str) -> std::path::PathBuf {
@@ -242,7 +242,6 @@ fn map_and_list_state_count_each_auctions_distinct_bidders_on_both_backends() {
 
 #[test]
 fn state_expires_after_the_steps_ttl() {
-    use std::io::{BufRead, Write};
     let dir = tempfile::tempdir().expect("temp dir");
     let job = job_file(
         dir.path(),
@@ -253,21 +252,11 @@ fn state_expires_after_the_steps_ttl() {
         ),
     );
     for backend in ["memory", "rocksdb"] {
-        let mut child = std::process::Command::new(crate::harness::weir_bin())
-            .args(["run", "-q", "--state-backend", backend])
-            .arg(&job)
-            .env("WEIR_HOME", crate::harness::weir_home())
-            .env_remove("CARGO_TARGET_DIR")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn weir");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let job = job.to_str().expect("utf-8");
+        let mut weir = Interactive::start(&["run", "-q", "--state-backend", backend, job]);
         let mut send = |user: u32| {
-            writeln!(stdin, r#"{{"user":{user}}}"#).expect("write");
-            stdin.flush().expect("flush");
-            let line = lines.next().expect("an output line").expect("utf-8");
+            weir.send(&format!(r#"{{"user":{user}}}"#));
+            let line = weir.next_line("a count");
             let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
             v["count"].as_u64().expect("count")
         };
@@ -278,8 +267,7 @@ fn state_expires_after_the_steps_ttl() {
         std::thread::sleep(std::time::Duration::from_millis(900));
         assert_eq!(send(1), 1, "{backend}: user 1's count expired");
         assert_eq!(send(1), 2, "{backend}: and counts again");
-        drop(stdin);
-        assert!(child.wait().expect("wait").success(), "{backend}");
+        assert!(weir.finish().is_empty(), "{backend}");
     }
 }
 

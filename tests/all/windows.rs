@@ -2,7 +2,7 @@
 //! tumbling and sliding windows with built-in functions, equal to a reference computed here, at
 //! parallelism 1 and 3; records later than the watermark allows go to the dead-letter sink.
 
-use crate::harness::{job_file, weir};
+use crate::harness::{Interactive, job_file, weir};
 use std::collections::BTreeMap;
 
 /// `n` JSON bids whose `ts` jitters up to `jitter` ms around a steady clock (10 ms apart).
@@ -401,7 +401,6 @@ fn ingestion_time_windows_count_every_record_once_in_windows_around_now() {
 
 #[test]
 fn an_idle_input_does_not_stall_windows() {
-    use std::io::{BufRead, Write};
     let dir = tempfile::tempdir().expect("temp dir");
     // Every record has the same `part`, so one of the two watermark subtasks gets them all and
     // the other none: without its idle timeout, the window would wait for it until the end of
@@ -411,42 +410,16 @@ fn an_idle_input_does_not_stall_windows() {
         "idle.yaml",
         "name: idle\npipeline:\n  - source: { stdin: { format: lines } }\n  - key_by: { field: part }\n  - watermark: { out_of_orderness_ms: 0, timestamp_field: ts, idle_timeout_ms: 300 }\n    parallelism: 2\n  - key_by: { field: auction }\n  - aggregate:\n      window: { tumbling: { size_ms: 1000 } }\n      functions:\n        - { fn: count }\n  - sink: { stdout: {} }\n",
     );
-    let mut child = std::process::Command::new(crate::harness::weir_bin())
-        .args(["run", "-q", job.to_str().expect("utf-8")])
-        .env("WEIR_HOME", crate::harness::weir_home())
-        .env_remove("CARGO_TARGET_DIR")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("spawn weir");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let mut weir = Interactive::start(&["run", "-q", job.to_str().expect("utf-8")]);
     // Records in [0, 1 s) and one at 1.5 s, whose watermark closes the first window.
     for (i, ts) in [100, 200, 300, 900, 1500].into_iter().enumerate() {
-        writeln!(stdin, r#"{{"part":"x","auction":{},"ts":{ts}}}"#, i % 2).expect("write");
+        weir.send(&format!(r#"{{"part":"x","auction":{},"ts":{ts}}}"#, i % 2));
     }
-    stdin.flush().expect("flush");
-    let (lines, received) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
     // The first window's results arrive while input is still open.
-    let mut first: Vec<String> = Vec::new();
-    while first.len() < 2 {
-        match received.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(line) => first.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no window result while the input stayed open: {first:?}");
-            }
-        }
-    }
+    let mut first = vec![
+        weir.next_line("the first window"),
+        weir.next_line("the first window"),
+    ];
     first.sort();
     assert_eq!(
         first,
@@ -455,14 +428,56 @@ fn an_idle_input_does_not_stall_windows() {
             r#"{"auction":1,"window_start":0,"window_end":1000,"count":2}"#,
         ]
     );
-    drop(stdin);
-    let status = child.wait().expect("wait");
-    reader.join().expect("reader");
-    let rest: Vec<String> = received.try_iter().collect();
-    assert!(status.success());
     assert_eq!(
-        rest,
+        weir.finish(),
         [r#"{"auction":0,"window_start":1000,"window_end":2000,"count":1}"#],
         "the last window fires at the end of input"
     );
+}
+
+#[test]
+fn processing_time_windows_fire_by_the_clock_while_input_stays_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = job_file(
+        dir.path(),
+        "processing.yaml",
+        "name: processing\npipeline:\n  - source: { stdin: { format: lines } }\n  - key_by: { field: user }\n  - aggregate:\n      window: { tumbling: { size_ms: 300 } }\n      processing_time: true\n      functions:\n        - { fn: count }\n  - sink: { stdout: {} }\n",
+    );
+    for backend in ["memory", "rocksdb"] {
+        let mut weir = Interactive::start(&[
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            job.to_str().expect("utf-8"),
+        ]);
+        for user in [1, 1, 2] {
+            weir.send(&format!(r#"{{"user":{user}}}"#));
+        }
+        // No watermark, no end of input: only the clock can fire these windows.
+        let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+        while counts.values().sum::<u64>() < 3 {
+            let line = weir.next_line("a processing-time window");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON result");
+            assert_eq!(
+                v["window_end"].as_i64().expect("end") - v["window_start"].as_i64().expect("start"),
+                300,
+                "{backend}: {line}"
+            );
+            *counts.entry(v["user"].as_i64().expect("user")).or_default() +=
+                v["count"].as_u64().expect("count");
+        }
+        assert_eq!(counts, BTreeMap::from([(1, 2), (2, 1)]), "{backend}");
+        weir.send(r#"{"user":3}"#);
+        let rest = weir.finish();
+        assert_eq!(
+            rest.len(),
+            1,
+            "{backend}: the last window fires at the end of input: {rest:?}"
+        );
+        assert!(
+            rest[0].contains(r#""user":3"#) && rest[0].contains(r#""count":1"#),
+            "{rest:?}"
+        );
+    }
 }

@@ -143,6 +143,7 @@ impl JobBuilder {
         let aggregate = AggregateSpec {
             window: None,
             allowed_lateness_ms: 0,
+            processing_time: false,
             module: None,
             functions,
             key_as: None,

@@ -416,6 +416,13 @@ fn operator_kind(
                 None,
             ));
         }
+        if aggregate.window.is_none() && aggregate.processing_time {
+            return Err(error(
+                format!("{field}.aggregate.processing_time"),
+                "processing time needs a `window`",
+                None,
+            ));
+        }
         if let Some(window) = &aggregate.window {
             let bad = match *window {
                 weir_proto::spec::WindowSpec::Tumbling { size_ms } => size_ms == 0,
@@ -428,6 +435,13 @@ fn operator_kind(
                 return Err(error(
                     format!("{field}.aggregate.window"),
                     "a window needs a size (or session gap) above 0, and a slide above 0 and at most the size",
+                    None,
+                ));
+            }
+            if aggregate.processing_time && window.aligned().is_none() {
+                return Err(error(
+                    format!("{field}.aggregate.processing_time"),
+                    "processing-time windows are tumbling or sliding, not sessions",
                     None,
                 ));
             }

@@ -127,7 +127,7 @@ pub fn build_chain(
                                 .map(|store| {
                                     WindowStore::new(store, factory.state.write_cache_entries())
                                 });
-                            Box::new(WindowAggregate::new(
+                            let window = WindowAggregate::new(
                                 name.clone(),
                                 key_as,
                                 aligned,
@@ -135,7 +135,11 @@ pub fn build_chain(
                                 functions(),
                                 factory.batch_size,
                                 store,
-                            ))
+                            );
+                            match spec.processing_time {
+                                true => Box::new(window.over_processing_time()),
+                                false => Box::new(window),
+                            }
                         }
                         None => {
                             let gap = match *window {

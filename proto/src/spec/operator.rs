@@ -47,6 +47,11 @@ pub struct AggregateSpec {
     /// that late still counts, and the window's updated result is emitted again.
     #[serde(default)]
     pub allowed_lateness_ms: u64,
+    /// Windows of processing time instead of event time: a record counts in the windows of the
+    /// wall-clock time it arrives, and a window fires when the clock passes its end (and all at
+    /// the end of bounded input). Tumbling and sliding windows only.
+    #[serde(default)]
+    pub processing_time: bool,
 }
 
 /// Event-time windows (times in milliseconds).

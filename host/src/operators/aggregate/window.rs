@@ -12,6 +12,7 @@ use crate::operators::{Operator, RejectSink, Rejection};
 use crate::state::{RocksStore, StateError, layout, task_error};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
 
@@ -113,6 +114,15 @@ pub(crate) struct WindowAggregate {
     batch_size: usize,
     starts: Vec<i64>,
     line: String,
+    /// Windows of processing time: an instant and the wall-clock ms it was (records take the
+    /// clock's time on arrival; windows fire by the clock, not by watermarks).
+    processing_clock: Option<(Instant, i64)>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl WindowAggregate {
@@ -140,7 +150,14 @@ impl WindowAggregate {
             batch_size: batch_size.max(1),
             starts: Vec::new(),
             line: String::new(),
+            processing_clock: None,
         }
+    }
+
+    /// The same over processing time.
+    pub(crate) fn over_processing_time(mut self) -> Self {
+        self.processing_clock = Some((Instant::now(), now_ms()));
+        self
     }
 
     /// Appends the result of window `start` for `key` to `out`.
@@ -422,6 +439,11 @@ impl Operator for WindowAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
+        let mut batch = batch;
+        if self.processing_clock.is_some() {
+            let now = now_ms();
+            batch.timestamps.iter_mut().for_each(|t| *t = now);
+        }
         let (size, slide, lateness, watermark) =
             (self.size, self.slide, self.lateness, self.watermark);
         // Updated results of windows that had fired, for records within the allowed lateness.
@@ -492,8 +514,40 @@ impl Operator for WindowAggregate {
         watermark: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
+        if self.processing_clock.is_some() {
+            return Ok(());
+        }
         self.watermark = self.watermark.max(watermark);
         self.fire(self.watermark, emit)
+    }
+
+    fn processing_deadline(&self) -> Option<Instant> {
+        let (instant, ms) = self.processing_clock?;
+        let cached = self
+            .windows
+            .keys()
+            .next()
+            .map(|start| start + self.size - 1);
+        let stored = self
+            .store
+            .as_ref()
+            .map(|s| s.next_due)
+            .filter(|&t| t != i64::MAX);
+        let due = cached.into_iter().chain(stored).min()?;
+        // A window's last millisecond is `due`: it is complete once the clock passes it.
+        let after = (due + 1).saturating_sub(ms).max(0) as u64;
+        Some(instant + Duration::from_millis(after))
+    }
+
+    fn on_processing_time(
+        &mut self,
+        _now: Instant,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<bool, TaskError> {
+        let up_to = now_ms() - 1;
+        self.watermark = self.watermark.max(up_to);
+        self.fire(self.watermark, emit)?;
+        Ok(false)
     }
 
     fn finish(
