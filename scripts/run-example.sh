@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-exec "$CARGO_TARGET_DIR/release/weir" run "${1:-examples/polyglot.yaml}"
+exec "$CARGO_TARGET_DIR/release/weir" run "${1:-examples/polyglot.yaml}" "${@:2}"
