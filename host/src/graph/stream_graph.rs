@@ -452,18 +452,24 @@ fn operator_kind(
                     None,
                 ));
             }
-            if aggregate.module.is_some() {
+            if aggregate.module.is_some()
+                && (window.aligned().is_none()
+                    || aggregate.allowed_lateness_ms > 0
+                    || aggregate.processing_time)
+            {
                 return Err(error(
                     format!("{field}.aggregate.window"),
-                    "windows take built-in `functions` (Wasm aggregates over windows are not supported yet)",
-                    None,
+                    "a Wasm aggregate windows by event time in tumbling or sliding windows, without allowed lateness",
+                    Some(
+                        "use built-in `functions` for sessions, lateness or processing time".into(),
+                    ),
                 ));
             }
         }
         let key_field = match input.map(|n| &n.kind) {
             Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
             // A window needs no key: without one it covers all records (Flink's windowAll).
-            _ if aggregate.window.is_some() && aggregate.module.is_none() => {
+            _ if aggregate.window.is_some() => {
                 if aggregate.key_as.is_some() {
                     return Err(error(
                         format!("{field}.aggregate.key_as"),

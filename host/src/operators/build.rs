@@ -1,7 +1,8 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
 use super::aggregate::{
-    BuiltinAggregate, SessionAggregate, SessionStore, WasmAggregate, WindowAggregate, WindowStore,
+    BuiltinAggregate, SessionAggregate, SessionStore, WasmAggregate, WasmWindowAggregate,
+    WasmWindowStore, WindowAggregate, WindowStore,
 };
 use super::join::{JoinStore, WindowJoin};
 use super::key_by::{KeyByField, KeyByUdf};
@@ -114,7 +115,25 @@ pub fn build_chain(
                         .collect()
                 };
                 match (&spec.module, &spec.window) {
-                    (Some(m), _) => Box::new(WasmAggregate::new(
+                    (Some(m), Some(window)) => {
+                        let aligned = window.aligned().ok_or_else(|| TaskError::Config {
+                            operator: name.clone(),
+                            message: "a Wasm aggregate windows in tumbling or sliding windows"
+                                .into(),
+                        })?;
+                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                            WasmWindowStore::new(store, factory.state.write_cache_entries())
+                        });
+                        Box::new(WasmWindowAggregate::new(
+                            name.clone(),
+                            AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                            key_as,
+                            aligned,
+                            factory.batch_size,
+                            store,
+                        ))
+                    }
+                    (Some(m), None) => Box::new(WasmAggregate::new(
                         name.clone(),
                         AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                         factory.batch_size,

@@ -6,11 +6,13 @@ mod acc_codec;
 mod builtin;
 mod session;
 mod wasm;
+mod wasm_window;
 mod window;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
 pub(crate) use session::{SessionAggregate, SessionStore};
 pub(crate) use wasm::WasmAggregate;
+pub(crate) use wasm_window::{WasmWindowAggregate, WasmWindowStore};
 pub(crate) use window::{WindowAggregate, WindowStore, late};
 
 use super::{RejectSink, Rejection};
