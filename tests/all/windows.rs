@@ -552,3 +552,64 @@ fn a_wasm_aggregate_over_windows_equals_a_reference_on_both_backends() {
         }
     }
 }
+
+#[test]
+fn count_windows_fire_every_n_records_of_a_key_and_the_rest_at_the_end() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = bids(10_000, 200);
+    let input = write_bids(dir.path(), &bids);
+    // auction → (records, sum of prices)
+    let mut expected: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+    for &(auction, price, _) in &bids {
+        let entry = expected.entry(auction).or_default();
+        entry.0 += 1;
+        entry.1 += price;
+    }
+    let job = job_file(
+        dir.path(),
+        "count.yaml",
+        &format!(
+            "name: count\nparallelism: ${{P:-1}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ count: {{ size: 3 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: sum, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
+        ),
+    );
+    for (backend, parallelism) in runs() {
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            "--state-write-cache",
+            "5",
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        // auction → the windows' counts, and the sum of their price sums
+        let mut seen: BTreeMap<i64, (Vec<u64>, i64)> = BTreeMap::new();
+        for line in run.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+            let entry = seen
+                .entry(v["auction"].as_i64().expect("auction"))
+                .or_default();
+            entry.0.push(v["count"].as_u64().expect("count"));
+            entry.1 += v["sum_price"].as_i64().expect("sum_price");
+        }
+        let label = format!("{backend} at parallelism {parallelism}");
+        assert_eq!(seen.len(), expected.len(), "{label}");
+        for (auction, (mut counts, sum)) in seen {
+            let (n, price_sum) = expected[&auction];
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let mut windows = vec![3; (n / 3) as usize];
+            if n % 3 > 0 {
+                windows.push(n % 3);
+            }
+            assert_eq!(
+                counts, windows,
+                "{label}: auction {auction} with {n} records"
+            );
+            assert_eq!(
+                sum, price_sum,
+                "{label}: auction {auction}: every price counted once"
+            );
+        }
+    }
+}

@@ -430,6 +430,7 @@ fn operator_kind(
                     slide_ms == 0 || size_ms == 0 || slide_ms > size_ms
                 }
                 weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms == 0,
+                weir_proto::spec::WindowSpec::Count { size } => size == 0,
             };
             if bad {
                 return Err(error(
@@ -441,14 +442,14 @@ fn operator_kind(
             if aggregate.processing_time && window.aligned().is_none() {
                 return Err(error(
                     format!("{field}.aggregate.processing_time"),
-                    "processing-time windows are tumbling or sliding, not sessions",
+                    "processing-time windows are tumbling or sliding, not sessions or count windows",
                     None,
                 ));
             }
             if aggregate.allowed_lateness_ms > 0 && window.aligned().is_none() {
                 return Err(error(
                     format!("{field}.aggregate.allowed_lateness_ms"),
-                    "allowed lateness applies to tumbling and sliding windows, not sessions (yet)",
+                    "allowed lateness applies to tumbling and sliding windows, not sessions (yet) or count windows",
                     None,
                 ));
             }

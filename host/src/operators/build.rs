@@ -1,8 +1,8 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
 use super::aggregate::{
-    BuiltinAggregate, SessionAggregate, SessionStore, WasmAggregate, WasmWindowAggregate,
-    WasmWindowStore, WindowAggregate, WindowStore,
+    BuiltinAggregate, CountAggregate, CountStore, SessionAggregate, SessionStore, WasmAggregate,
+    WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
 };
 use super::join::{JoinStore, WindowJoin};
 use super::key_by::{KeyByField, KeyByUdf};
@@ -20,7 +20,7 @@ use crate::wasm::{
 use std::collections::HashMap;
 use std::path::Path;
 use weir_proto::graph::{JobVertex, OperatorKind};
-use weir_proto::spec::{SinkSpec, SourceSpec, WasmCall};
+use weir_proto::spec::{SinkSpec, SourceSpec, WasmCall, WindowSpec};
 
 /// What a task needs to build its operators.
 pub struct OperatorFactory<'a> {
@@ -160,9 +160,26 @@ pub fn build_chain(
                                 false => Box::new(window),
                             }
                         }
+                        None if matches!(window, WindowSpec::Count { .. }) => {
+                            let size = match *window {
+                                WindowSpec::Count { size } => size,
+                                _ => 1,
+                            };
+                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                                CountStore::new(store, factory.state.write_cache_entries())
+                            });
+                            Box::new(CountAggregate::new(
+                                name.clone(),
+                                key_as,
+                                size,
+                                functions(),
+                                factory.batch_size,
+                                store,
+                            ))
+                        }
                         None => {
                             let gap = match *window {
-                                weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms,
+                                WindowSpec::Session { gap_ms } => gap_ms,
                                 _ => 0,
                             };
                             let store = factory.state.store(&name, subtask, None)?.map(|store| {

@@ -51,6 +51,22 @@ pub(crate) fn timer_key(
     push_keyed(out, key_group, key, namespace);
 }
 
+/// The key and namespace of a state entry's RocksDB key; `None` if it is not one.
+pub(crate) fn parse_state(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    if tag != STATE || rest.len() < 8 {
+        return None;
+    }
+    let key_len = u32::from_be_bytes(rest[4..8].try_into().ok()?) as usize;
+    let rest = &rest[8..];
+    Some((rest.get(..key_len)?, &rest[key_len..]))
+}
+
+/// The first RocksDB key of state entries.
+pub(crate) fn states_start() -> Vec<u8> {
+    vec![STATE]
+}
+
 /// The first RocksDB key of timers at `time` or later.
 pub(crate) fn timers_from(time: i64) -> Vec<u8> {
     let mut out = vec![TIMER];

@@ -329,6 +329,29 @@ impl RocksStore {
         Ok(found)
     }
 
+    /// Every (key, value) whose namespace is `namespace`, over all keys (for the end of input:
+    /// this reads the whole store).
+    pub(crate) fn all_entries(
+        &mut self,
+        namespace: &[u8],
+    ) -> Result<super::OrderedEntries, StateError> {
+        self.commit()?;
+        let db = self.db()?;
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(layout::timers_from(i64::MIN));
+        let start = layout::states_start();
+        let mut found = Vec::new();
+        for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
+            let (stored, value) = entry.map_err(|e| self.error(e))?;
+            let (key, held) = layout::parse_state(&stored)
+                .ok_or_else(|| self.corrupt("a state entry is malformed"))?;
+            if held == namespace {
+                found.push((key.to_vec(), value.into_vec()));
+            }
+        }
+        Ok(found)
+    }
+
     /// The time of the earliest timer at or after `from`, if any.
     pub(crate) fn next_timer(&mut self, from: i64) -> Result<Option<i64>, StateError> {
         self.commit()?;

@@ -76,6 +76,12 @@ pub enum WindowSpec {
         /// Inactivity that closes a session.
         gap_ms: u64,
     },
+    /// Per key, every `size` records form a window (Flink's `countWindow`: a global window with
+    /// a purging count trigger); the last, partial one fires at the end of bounded input.
+    Count {
+        /// Records per window.
+        size: u64,
+    },
 }
 
 impl WindowSpec {
@@ -84,7 +90,7 @@ impl WindowSpec {
         match *self {
             WindowSpec::Tumbling { size_ms } => Some((size_ms as i64, size_ms as i64)),
             WindowSpec::Sliding { size_ms, slide_ms } => Some((size_ms as i64, slide_ms as i64)),
-            WindowSpec::Session { .. } => None,
+            WindowSpec::Session { .. } | WindowSpec::Count { .. } => None,
         }
     }
 }

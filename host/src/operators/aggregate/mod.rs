@@ -4,12 +4,14 @@
 
 mod acc_codec;
 mod builtin;
+mod count_window;
 mod session;
 mod wasm;
 mod wasm_window;
 mod window;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
+pub(crate) use count_window::{CountAggregate, CountStore};
 pub(crate) use session::{SessionAggregate, SessionStore};
 pub(crate) use wasm::WasmAggregate;
 pub(crate) use wasm_window::{WasmWindowAggregate, WasmWindowStore};
