@@ -33,6 +33,8 @@ pub(crate) struct WindowStore {
     /// No window in the cache or the store is due before this time, so a watermark below it
     /// needs neither a flush nor a look at the store (watermarks come with every batch).
     next_due: i64,
+    /// Window starts with entries in the store (the others are wholly in the write cache).
+    stored_windows: std::collections::BTreeSet<i64>,
     /// (window start, key) pairs whose fire timer is in the store, so a flush writes each
     /// timer once rather than with every merge; bounded (forgetting one only costs a rewrite).
     timed: HashSet<(i64, Vec<u8>)>,
@@ -47,6 +49,7 @@ impl WindowStore {
             cache_limit: cache_limit.max(1),
             timers_from: i64::MIN,
             next_due: i64::MAX,
+            stored_windows: Default::default(),
             timed: HashSet::new(),
             scratch: Vec::new(),
         }
@@ -205,24 +208,85 @@ impl WindowAggregate {
 
     /// Writes every cached entry to the store (nothing to do on the memory backend).
     fn flush(&mut self) -> Result<(), TaskError> {
-        let Some(store) = &mut self.store else {
+        let starts: Vec<i64> = self.windows.keys().copied().collect();
+        for start in starts {
+            self.flush_window(start)?;
+        }
+        Ok(())
+    }
+
+    /// Writes window `start`'s cached entries to the store.
+    fn flush_window(&mut self, start: i64) -> Result<(), TaskError> {
+        let (Some(store), Some(keys)) = (&mut self.store, self.windows.remove(&start)) else {
             return Ok(());
         };
+        self.entries = self.entries.saturating_sub(keys.len());
+        store.stored_windows.insert(start);
+        // In the store's order: RocksDB inserts sorted keys faster.
+        let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
+            .into_iter()
+            .map(|(key, accs)| (store.store.key_group(&key), key, accs))
+            .collect();
+        keys.sort_unstable_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
+        for (_, key, accs) in keys {
+            store
+                .merge(&key, start, &accs, (start + self.size - 1, FIRE))
+                .map_err(|e| task_error(&self.operator, e))?;
+        }
+        Ok(())
+    }
+
+    /// On the RocksDB backend without allowed lateness: emits the due windows that never left
+    /// the write cache straight from memory (nothing of them is in the store), and writes the
+    /// due windows partly in the store there, for [`Self::fire_stored`].
+    fn fire_cached(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
         let size = self.size;
-        for (start, keys) in std::mem::take(&mut self.windows) {
-            // In the store's order: RocksDB inserts sorted keys faster.
-            let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
-                .into_iter()
-                .map(|(key, accs)| (store.store.key_group(&key), key, accs))
-                .collect();
-            keys.sort_unstable_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
-            for (_, key, accs) in keys {
-                store
-                    .merge(&key, start, &accs, (start + size - 1, FIRE))
-                    .map_err(|e| task_error(&self.operator, e))?;
+        let due: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .take_while(|start| start + size - 1 <= up_to)
+            .collect();
+        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        for start in due {
+            let stored = self
+                .store
+                .as_ref()
+                .is_some_and(|s| s.stored_windows.contains(&start));
+            if stored {
+                self.flush_window(start)?;
+                continue;
+            }
+            let Some(keys) = self.windows.remove(&start) else {
+                continue;
+            };
+            self.entries = self.entries.saturating_sub(keys.len());
+            let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (key, accs) in keys {
+                let key_field = self.key_field.as_deref();
+                let window = (start, start + size);
+                window_line(
+                    &mut self.line,
+                    key_field,
+                    &key,
+                    window,
+                    &self.functions,
+                    &accs,
+                );
+                out.push(Some(&key), self.line.as_bytes(), window.1 - 1);
+                if out.len() >= self.batch_size {
+                    emit(std::mem::take(&mut out))?;
+                }
             }
         }
-        self.entries = 0;
+        if !out.is_empty() {
+            emit(out)?;
+        }
         Ok(())
     }
 
@@ -238,7 +302,10 @@ impl WindowAggregate {
                 self.emitted = self.emitted.max(up_to);
                 return Ok(());
             }
-            self.flush()?;
+            match self.lateness {
+                0 => self.fire_cached(up_to, emit)?,
+                _ => self.flush()?,
+            }
             return self.fire_stored(up_to, emit);
         }
         let size = self.size;
@@ -358,6 +425,9 @@ impl WindowAggregate {
         }
         store.timers_from = store.timers_from.max(up_to.saturating_add(1));
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store
+            .stored_windows
+            .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);
         store.next_due = store
             .store
             .next_timer(store.timers_from)
