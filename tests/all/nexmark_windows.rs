@@ -141,24 +141,43 @@ fn q5_finds_every_auction_tied_for_the_most_bids_in_each_sliding_window() {
 }
 
 #[test]
-fn q7_finds_the_highest_price_of_each_window_over_all_bids() {
+fn q7_finds_the_highest_bids_of_each_window_over_all_bids() {
     let dir = tempfile::tempdir().expect("temp dir");
     let events = 300_000;
-    let mut expected: BTreeMap<i64, (i64, u64)> = BTreeMap::new();
+    // window start → (highest price, bids, the winning bids' (auction, bidder, time))
+    type Window = (i64, u64, BTreeSet<(i64, i64, i64)>);
+    let mut expected: BTreeMap<i64, Window> = BTreeMap::new();
     for bid in generated_bids(dir.path(), events) {
         let entry = expected
             .entry(bid.time - bid.time.rem_euclid(10_000))
-            .or_insert((i64::MIN, 0));
-        entry.0 = entry.0.max(bid.price);
+            .or_insert((i64::MIN, 0, BTreeSet::new()));
+        if bid.price > entry.0 {
+            entry.0 = bid.price;
+            entry.2.clear();
+        }
+        if bid.price == entry.0 {
+            entry.2.insert((bid.auction, bid.bidder, bid.time));
+        }
         entry.1 += 1;
     }
     assert!(expected.len() >= 3, "{} windows", expected.len());
     for (label, lines) in runs("q7.yaml", events) {
-        let actual: BTreeMap<i64, (i64, u64)> = lines
+        let actual: BTreeMap<i64, Window> = lines
             .iter()
             .map(|v| {
+                let winners = v["winning_bids"].as_array().expect("winning_bids");
+                let winners = winners
+                    .iter()
+                    .map(|b| {
+                        assert_eq!(b["price"], v["highest_price"], "{label}: {v}");
+                        (int(b, "auction"), int(b, "bidder"), int(b, "dateTime"))
+                    })
+                    .collect();
                 let bids = v["bids"].as_u64().expect("bids");
-                (int(v, "window_start"), (int(v, "highest_price"), bids))
+                (
+                    int(v, "window_start"),
+                    (int(v, "highest_price"), bids, winners),
+                )
             })
             .collect();
         assert_eq!(lines.len(), actual.len(), "{label}: one result per window");

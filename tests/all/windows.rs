@@ -613,3 +613,29 @@ fn count_windows_fire_every_n_records_of_a_key_and_the_rest_at_the_end() {
         }
     }
 }
+
+#[test]
+fn event_time_from_a_wasm_function_drives_the_windows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = bids(20_000, 200);
+    let input = write_bids(dir.path(), &bids);
+    let expected = reference(&bids, 1000, 1000);
+    // No timestamp_field: the watermark step takes the timestamps the Wasm map gave.
+    let job = job_file(
+        dir.path(),
+        "wasm-time.yaml",
+        &format!(
+            "name: wasm-time\nparallelism: ${{P:-1}}\nmodules:\n  time: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - map: {{ module: time }}\n  - watermark: {{ out_of_orderness_ms: 500 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 1000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            crate::harness::udf("event_time")
+        ),
+    );
+    for parallelism in ["1", "3"] {
+        let args = ["run", "-q", job.to_str().expect("utf-8")];
+        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        assert_same(
+            &results(&run.stdout, 1000),
+            &expected,
+            &format!("event time from Wasm at parallelism {parallelism}"),
+        );
+    }
+}
