@@ -4,12 +4,13 @@ use super::aggregate::{
     BuiltinAggregate, CountAggregate, CountStore, SessionAggregate, SessionStore, WasmAggregate,
     WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
 };
-use super::join::{JoinStore, WindowJoin};
+use super::join::WindowJoin;
 use super::key_by::{KeyByField, KeyByUdf};
 use super::process::KeyedProcess;
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
 use super::wasm_transform::WasmTransform;
+use super::window_lists::WindowLists;
 use super::{NativeRegistry, Operator, Source};
 use crate::error::TaskError;
 use crate::json::FieldPath;
@@ -216,10 +217,11 @@ pub fn build_chain(
                     operator: name.clone(),
                     message: "a join pairs records in tumbling or sliding windows".into(),
                 })?;
-                let store = factory
-                    .state
-                    .store(&name, subtask, Some(JoinStore::merge_operator()))?
-                    .map(JoinStore::new);
+                let store =
+                    factory
+                        .state
+                        .store(&name, subtask, Some(WindowLists::merge_operator()))?;
+                let lists = WindowLists::new(name.clone(), window.0, store);
                 let sides = (
                     spec.left_as.as_deref().unwrap_or("left"),
                     spec.right_as.as_deref().unwrap_or("right"),
@@ -229,7 +231,7 @@ pub fn build_chain(
                     window,
                     sides,
                     factory.batch_size,
-                    store,
+                    lists,
                 ))
             }
             OperatorKind::Watermark(spec) => {

@@ -1,0 +1,178 @@
+//! Records kept per key, aligned event-time window and side (0, or 1 for a join's right input)
+//! until the window fires: what window joins and whole-window functions hold.
+//!
+//! On the memory backend they are lists on the heap. On RocksDB each (key, window, side) is a
+//! list appended to by merge (no read per record), with one timer per (key, window) at the
+//! window's last millisecond; firing takes the due timers in time order and reads each list once.
+
+use crate::error::TaskError;
+use crate::state::{MergeFn, RocksStore, StateError, layout, lists, task_error};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// A (key, window)'s records by side.
+pub(crate) type Sides = [Vec<Vec<u8>>; 2];
+
+/// The RocksDB side of [`WindowLists`].
+struct ListStore {
+    store: RocksStore,
+    /// Every timer before this time has been taken.
+    timers_from: i64,
+    /// No window in the store is due before this time.
+    next_due: i64,
+    /// (window start, key) pairs whose timer is written; bounded (forgetting costs a rewrite).
+    timed: HashSet<(i64, Vec<u8>)>,
+    scratch: Vec<u8>,
+}
+
+/// Records per key, window and side, in memory or in a RocksDB store.
+pub(crate) struct WindowLists {
+    operator: String,
+    size: i64,
+    /// Window start → key → records by side (the memory backend).
+    windows: BTreeMap<i64, HashMap<Vec<u8>, Sides>>,
+    store: Option<ListStore>,
+}
+
+fn namespace(start: i64, side: usize) -> [u8; 9] {
+    let mut namespace = [0; 9];
+    namespace[..8].copy_from_slice(&layout::ordered_i64(start));
+    namespace[8] = side as u8;
+    namespace
+}
+
+impl WindowLists {
+    /// Lists of `operator`'s windows of `size` ms, in `store` (opened with
+    /// [`WindowLists::merge_operator`]) or on the heap.
+    pub(crate) fn new(operator: String, size: i64, store: Option<RocksStore>) -> Self {
+        WindowLists {
+            operator,
+            size,
+            windows: BTreeMap::new(),
+            store: store.map(|store| ListStore {
+                store,
+                timers_from: i64::MIN,
+                next_due: i64::MAX,
+                timed: HashSet::new(),
+                scratch: Vec::new(),
+            }),
+        }
+    }
+
+    /// The merge function a store must be opened with.
+    pub(crate) fn merge_operator() -> (&'static str, MergeFn) {
+        (lists::APPEND_NAME, lists::append)
+    }
+
+    /// Appends `item` to `side` of window `start` of `key`.
+    pub(crate) fn append(
+        &mut self,
+        key: &[u8],
+        start: i64,
+        side: usize,
+        item: &[u8],
+    ) -> Result<(), TaskError> {
+        let due = start + self.size - 1;
+        let Some(store) = &mut self.store else {
+            let keys = self.windows.entry(start).or_default();
+            let sides = match keys.get_mut(key) {
+                Some(sides) => sides,
+                None => keys.entry(key.to_vec()).or_default(),
+            };
+            sides[side].push(item.to_vec());
+            return Ok(());
+        };
+        lists::item(item, &mut store.scratch);
+        let mut written = store
+            .store
+            .merge(key, &namespace(start, side), &store.scratch);
+        store.next_due = store.next_due.min(due);
+        if store.timed.len() >= 64 * 1024 {
+            store.timed.clear();
+        }
+        if written.is_ok() && store.timed.insert((start, key.to_vec())) {
+            written = store.store.put_timer(due, key, &layout::ordered_i64(start));
+        }
+        written.map_err(|e| task_error(&self.operator, e))
+    }
+
+    /// Takes every window whose last millisecond is at or before `up_to` out, calling `f` with
+    /// each (window start, key, records by side): on the heap in window and key order, from the
+    /// store in time order.
+    pub(crate) fn take_due(
+        &mut self,
+        up_to: i64,
+        chunk: usize,
+        f: &mut dyn FnMut(i64, &[u8], Sides) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let size = self.size;
+        let Some(store) = &mut self.store else {
+            while let Some(entry) = self.windows.first_entry() {
+                let start = *entry.key();
+                if start + size - 1 > up_to {
+                    break;
+                }
+                let mut keys: Vec<(Vec<u8>, Sides)> = entry.remove().into_iter().collect();
+                keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                for (key, sides) in keys {
+                    f(start, &key, sides)?;
+                }
+            }
+            return Ok(());
+        };
+        if up_to < store.next_due {
+            return Ok(());
+        }
+        let operator = self.operator.clone();
+        let failed = |e: StateError| task_error(&operator, e);
+        loop {
+            let timers = store
+                .store
+                .take_timers(store.timers_from, up_to, chunk.max(1))
+                .map_err(failed)?;
+            if timers.is_empty() {
+                break;
+            }
+            for timer in timers {
+                let start = timer
+                    .namespace
+                    .as_slice()
+                    .try_into()
+                    .map(layout::read_ordered_i64)
+                    .map_err(|_| failed(store.store.corrupt("a window timer is malformed")))?;
+                let mut sides: Sides = Default::default();
+                for (side, records) in sides.iter_mut().enumerate() {
+                    let namespace = namespace(start, side);
+                    if let Some(bytes) = store.store.get(&timer.key, &namespace).map_err(failed)? {
+                        let items = lists::items(&bytes).ok_or_else(|| {
+                            failed(store.store.corrupt("a record list is malformed"))
+                        })?;
+                        records.extend(items.into_iter().map(<[u8]>::to_vec));
+                        store.store.delete(&timer.key, &namespace).map_err(failed)?;
+                    }
+                }
+                f(start, &timer.key, sides)?;
+            }
+        }
+        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store.next_due = store
+            .store
+            .next_timer(store.timers_from)
+            .map_err(failed)?
+            .unwrap_or(i64::MAX);
+        Ok(())
+    }
+
+    /// Bytes held: the heap lists' estimate, or RocksDB's files and memtables.
+    pub(crate) fn state_bytes(&self) -> u64 {
+        let held: usize = self
+            .windows
+            .values()
+            .flat_map(|keys| keys.iter())
+            .map(|(key, sides)| {
+                key.len() + 64 + sides.iter().flatten().map(|r| r.len() + 24).sum::<usize>()
+            })
+            .sum();
+        held as u64 + self.store.as_ref().map_or(0, |s| s.store.size())
+    }
+}
