@@ -639,3 +639,73 @@ fn event_time_from_a_wasm_function_drives_the_windows() {
         );
     }
 }
+
+#[test]
+fn a_whole_window_function_sees_every_record_of_its_window_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = bids(20_000, 200);
+    let input = write_bids(dir.path(), &bids);
+    for (window, size, slide) in [
+        ("{ tumbling: { size_ms: 1000 } }", 1000, 1000),
+        ("{ sliding: { size_ms: 3000, slide_ms: 1000 } }", 3000, 1000),
+    ] {
+        // (auction, window end) → (bids, lower median price)
+        let mut prices: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+        for &(auction, price, ts) in &bids {
+            let mut start = ts - ts.rem_euclid(slide);
+            while start + size > ts {
+                prices
+                    .entry((auction, start + size))
+                    .or_default()
+                    .push(price);
+                start -= slide;
+            }
+        }
+        let expected: BTreeMap<(i64, i64), (u64, i64)> = prices
+            .into_iter()
+            .map(|(window, mut p)| {
+                p.sort_unstable();
+                (window, (p.len() as u64, p[(p.len() - 1) / 2]))
+            })
+            .collect();
+        let job = job_file(
+            dir.path(),
+            "median.yaml",
+            &format!(
+                "name: median\nparallelism: ${{P:-1}}\nmodules:\n  median: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate: {{ process: median, window: {window} }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+                crate::harness::udf("window_median")
+            ),
+        );
+        for (backend, parallelism) in runs() {
+            let args = [
+                "run",
+                "-q",
+                "--state-backend",
+                backend,
+                job.to_str().expect("utf-8"),
+            ];
+            let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+            let actual: BTreeMap<(i64, i64), (u64, i64)> = run
+                .stdout
+                .lines()
+                .map(|line| {
+                    let v: serde_json::Value = serde_json::from_str(line).expect("JSON result");
+                    let field = |name: &str| v[name].as_i64().expect(name);
+                    (
+                        (field("key"), field("window_end")),
+                        (field("bids") as u64, field("median_price")),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                run.stdout.lines().count(),
+                expected.len(),
+                "{window} {backend} p={parallelism}"
+            );
+            assert!(
+                actual == expected,
+                "{window} on {backend} at parallelism {parallelism} differs from the reference"
+            );
+        }
+    }
+}

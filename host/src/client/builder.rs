@@ -144,6 +144,7 @@ impl JobBuilder {
             window: None,
             allowed_lateness_ms: 0,
             processing_time: false,
+            process: None,
             module: None,
             functions,
             key_as: None,

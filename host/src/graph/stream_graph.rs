@@ -488,7 +488,25 @@ fn operator_kind(
                 ));
             }
         };
+        if let Some(process) = &aggregate.process {
+            module_ref(modules, process, format!("{field}.aggregate.process"))?;
+            let aligned = aggregate.window.and_then(|w| w.aligned()).is_some();
+            if aggregate.module.is_some()
+                || !aggregate.functions.is_empty()
+                || !aligned
+                || aggregate.allowed_lateness_ms > 0
+                || aggregate.processing_time
+                || key_field.is_none()
+            {
+                return Err(error(
+                    format!("{field}.aggregate.process"),
+                    "a window function goes alone, after a key_by, over tumbling or sliding event-time windows without allowed lateness",
+                    None,
+                ));
+            }
+        }
         match (&aggregate.module, aggregate.functions.is_empty()) {
+            _ if aggregate.process.is_some() => {}
             (Some(module), true) => {
                 module_ref(modules, module, format!("{field}.aggregate.module"))?
             }

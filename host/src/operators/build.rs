@@ -10,6 +10,7 @@ use super::process::KeyedProcess;
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
 use super::wasm_transform::WasmTransform;
+use super::window_function::WindowFunction;
 use super::window_lists::WindowLists;
 use super::{NativeRegistry, Operator, Source};
 use crate::error::TaskError;
@@ -116,6 +117,32 @@ pub fn build_chain(
                         .collect()
                 };
                 match (&spec.module, &spec.window) {
+                    (None, Some(window)) if spec.process.is_some() => {
+                        let (Some(process), Some(aligned)) = (&spec.process, window.aligned())
+                        else {
+                            return Err(TaskError::Internal(format!(
+                                "window function step `{name}` without a module or aligned windows"
+                            )));
+                        };
+                        let store = factory.state.store(
+                            &name,
+                            subtask,
+                            Some(WindowLists::merge_operator()),
+                        )?;
+                        let udf = TransformUdf::new(
+                            factory.engine,
+                            module(process)?,
+                            "window",
+                            factory.limits,
+                        )?;
+                        Box::new(WindowFunction::new(
+                            name.clone(),
+                            udf,
+                            aligned,
+                            factory.batch_size,
+                            WindowLists::new(name.clone(), aligned.0, store),
+                        ))
+                    }
                     (Some(m), Some(window)) => {
                         let aligned = window.aligned().ok_or_else(|| TaskError::Config {
                             operator: name.clone(),

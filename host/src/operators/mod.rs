@@ -16,6 +16,7 @@ pub mod sinks;
 pub mod sources;
 mod wasm_transform;
 mod watermark;
+mod window_function;
 mod window_lists;
 
 pub use build::{Chain, OperatorFactory, build_chain};

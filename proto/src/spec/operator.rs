@@ -36,6 +36,10 @@ pub struct AggregateSpec {
     /// Built-in aggregate functions; each adds one field to the output object.
     #[serde(default)]
     pub functions: Vec<BuiltinAggregate>,
+    /// A whole-window function: a module exporting `weir:udf/transform`, called once per fired
+    /// window with all of its records (each timestamped with the window's last millisecond).
+    #[serde(default)]
+    pub process: Option<String>,
     /// The output field holding the key; defaults to the last part of the `key_by` field, or `key`.
     #[serde(default)]
     pub key_as: Option<String>,

@@ -235,6 +235,23 @@ pub(crate) mod glue {
         output(out, errors)
     }
 
+    /// Runs a whole-window function once over a batch: the records of one key's window.
+    /// Outputs take the first record's key and timestamp (the window's last millisecond).
+    pub fn run_window<T: crate::IntoRecord>(
+        input: TransformBatch,
+        f: impl Fn(&[Record<'_>]) -> Vec<T>,
+    ) -> TransformOutput {
+        let records = columns(&input);
+        let all: Vec<Record<'_>> = (0..records.len()).map(|i| records.get(i)).collect();
+        let mut out = Builder::with_capacity(4, 256);
+        if let Some(first) = all.first() {
+            for item in f(&all) {
+                item.write(first, &mut out);
+            }
+        }
+        output(out, Vec::new())
+    }
+
     /// Runs a flat_map function over a batch.
     pub fn run_flat_map<R: FlatMapResult>(
         input: TransformBatch,

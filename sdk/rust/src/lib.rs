@@ -17,7 +17,7 @@
 //!
 //! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, and
 //! [`aggregate`] on a type implementing [`Aggregate`], [`process`] on one implementing
-//! [`Process`] (keyed state and timers).
+//! [`Process`] (keyed state and timers), [`window`] on a function over a whole window's records.
 
 mod aggregate;
 mod batch;
@@ -32,7 +32,7 @@ pub use aggregate::{AccCodec, Aggregate};
 pub use batch::{Builder as OutputBatch, Record};
 pub use output::{FilterResult, FlatMapResult, IntoRecord, KeyResult, MapResult, Out};
 pub use process::Process;
-pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map, process};
+pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map, process, window};
 
 /// Bindings generated from `proto/wit`, one module per world. UDF authors never touch these: the
 /// attribute macros do.
@@ -85,7 +85,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aggregate::glue::{add, create_accumulator, get_result, merge};
-    pub use crate::batch::glue::{run_filter, run_flat_map, run_key_selector, run_map};
+    pub use crate::batch::glue::{run_filter, run_flat_map, run_key_selector, run_map, run_window};
     pub use crate::bindings::aggregate::exports::weir::udf::aggregate::{
         AddOutput, Guest as AggregateGuest,
     };

@@ -23,6 +23,13 @@ pub fn flat_map(_args: TokenStream, item: TokenStream) -> TokenStream {
     transform(item, quote!(run_flat_map))
 }
 
+/// Exports a function `fn(&[Record]) -> Vec<T>` as a whole-window function: called once per
+/// fired window with its records (each timestamped with the window's last millisecond).
+#[proc_macro_attribute]
+pub fn window(_args: TokenStream, item: TokenStream) -> TokenStream {
+    transform(item, quote!(run_window))
+}
+
 fn transform(item: TokenStream, runner: proc_macro2::TokenStream) -> TokenStream {
     let function = parse_macro_input!(item as ItemFn);
     let name = &function.sig.ident;
