@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// A (key, window)'s records by side.
 pub(crate) type Sides = [Vec<Vec<u8>>; 2];
 
+/// What [`WindowLists::take_due`] calls with each fired (window start, key, records by side).
+pub(crate) type OnWindow<'a> = dyn FnMut(i64, &[u8], Sides) -> Result<(), TaskError> + 'a;
+
 /// The RocksDB side of [`WindowLists`].
 struct ListStore {
     store: RocksStore,
@@ -102,7 +105,7 @@ impl WindowLists {
         &mut self,
         up_to: i64,
         chunk: usize,
-        f: &mut dyn FnMut(i64, &[u8], Sides) -> Result<(), TaskError>,
+        f: &mut OnWindow<'_>,
     ) -> Result<(), TaskError> {
         let size = self.size;
         let Some(store) = &mut self.store else {
