@@ -183,8 +183,9 @@ fn keyed_state_without_a_key_by_fails_naming_the_fix() {
 fn map_and_list_state_count_each_auctions_distinct_bidders_on_both_backends() {
     let dir = tempfile::tempdir().expect("temp dir");
     let raw = bids_job(dir.path(), "");
-    // auction → (bidders, bids), from the raw bids.
-    let mut expected: BTreeMap<String, (std::collections::BTreeSet<i64>, u64)> = BTreeMap::new();
+    // auction → (bidders, bids, highest price, total price), from the raw bids.
+    type Expected = (std::collections::BTreeSet<i64>, u64, i64, i64);
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
     for line in weir(&["run", "--quiet", raw.to_str().expect("utf-8")], &[], None)
         .expect_code(0)
         .stdout
@@ -194,6 +195,13 @@ fn map_and_list_state_count_each_auctions_distinct_bidders_on_both_backends() {
         let entry = expected.entry(bid["auction"].to_string()).or_default();
         entry.0.insert(bid["bidder"].as_i64().expect("bidder"));
         entry.1 += 1;
+        let price = bid["price"].as_i64().expect("price");
+        entry.2 = if entry.1 == 1 {
+            price
+        } else {
+            entry.2.max(price)
+        };
+        entry.3 += price;
     }
     let job = job_file(
         dir.path(),
@@ -212,19 +220,30 @@ fn map_and_list_state_count_each_auctions_distinct_bidders_on_both_backends() {
             job.to_str().expect("utf-8"),
         ];
         let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
-        // auction → (bids seen in each output, the most distinct bidders reported)
-        let mut seen: BTreeMap<String, (Vec<u64>, u64)> = BTreeMap::new();
+        // auction → (bids seen in each output, the most distinct bidders reported, and the
+        // highest and total prices reported with the last bid)
+        let mut seen: BTreeMap<String, (Vec<u64>, u64, i64, i64)> = BTreeMap::new();
         for line in run.stdout.lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("JSON output");
             let entry = seen
                 .entry(v["key"].as_str().expect("key").to_string())
                 .or_default();
-            entry.0.push(v["bids"].as_u64().expect("bids"));
+            let bids = v["bids"].as_u64().expect("bids");
+            if entry.0.iter().all(|&b| b < bids) {
+                entry.2 = v["highest"].as_i64().expect("highest");
+                entry.3 = v["total"].as_i64().expect("total");
+            }
+            entry.0.push(bids);
             entry.1 = entry.1.max(v["distinct"].as_u64().expect("distinct"));
         }
         assert_eq!(seen.len(), expected.len(), "{backend}: every auction");
-        for (auction, (mut bids, distinct)) in seen {
-            let (bidders, n) = &expected[&auction];
+        for (auction, (mut bids, distinct, highest, total)) in seen {
+            let (bidders, n, max_price, price_sum) = &expected[&auction];
+            assert_eq!(
+                (highest, total),
+                (*max_price, *price_sum),
+                "{backend}: auction {auction}: reducing state"
+            );
             bids.sort_unstable();
             assert_eq!(
                 bids,

@@ -128,8 +128,8 @@ impl JobState {
         subtask: u32,
         ttl_ms: Option<u64>,
     ) -> Result<KeyedValues, TaskError> {
-        let append = Some((lists::APPEND_NAME, lists::append as MergeFn));
-        Ok(match self.store(operator, subtask, append)? {
+        let merge = Some(("weir-udf-state-v1", values::merge as MergeFn));
+        Ok(match self.store(operator, subtask, merge)? {
             Some(store) => KeyedValues::rocks(store, ttl_ms),
             None => KeyedValues::memory(ttl_ms),
         })

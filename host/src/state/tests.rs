@@ -202,3 +202,50 @@ fn state_older_than_its_ttl_reads_as_absent_in_both_backends() {
         assert_eq!(state.get(b"k", "count").expect("get"), Some(b"2".to_vec()));
     }
 }
+
+#[test]
+fn reducing_state_folds_in_both_backends_and_with_a_ttl() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (backend, ttl) in [
+        (StateBackend::Memory, None),
+        (StateBackend::Rocksdb, None),
+        (StateBackend::Rocksdb, Some(60_000)),
+    ] {
+        let job = JobState::new(&settings(root.path()), "reduce", backend, 128);
+        let mut state = job.keyed_values("udf", 0, ttl).expect("opens");
+        for value in [5, -3, 12, 7] {
+            state.reduce(b"k", "sum", 0, value).expect("sum");
+            state.reduce(b"k", "min", 1, value).expect("min");
+            state.reduce(b"k", "max", 2, value).expect("max");
+        }
+        state
+            .list_append(b"k", "items", b"x")
+            .expect("a list beside them still appends");
+        let label = format!("{backend:?} ttl {ttl:?}");
+        assert_eq!(
+            state.reduced(b"k", "sum").expect("sum"),
+            Some(21),
+            "{label}"
+        );
+        assert_eq!(
+            state.reduced(b"k", "min").expect("min"),
+            Some(-3),
+            "{label}"
+        );
+        assert_eq!(
+            state.reduced(b"k", "max").expect("max"),
+            Some(12),
+            "{label}"
+        );
+        assert_eq!(
+            state.reduced(b"other", "sum").expect("none"),
+            None,
+            "{label}"
+        );
+        assert_eq!(
+            state.list_get(b"k", "items").expect("list"),
+            [b"x".to_vec()],
+            "{label}"
+        );
+    }
+}

@@ -2,12 +2,14 @@
 //! with an optional time to live — in either backend.
 //!
 //! Both backends hold the same entries: per key, a namespace → bytes map. A value is at
-//! `v<name>`, a list at `l<name>` (items appended in place: a RocksDB merge, no read), and
-//! entry `k` of a map at `m<len(name)><name><k>`, so one map is one ordered range. With a TTL,
-//! every value, list item and map entry starts with the time it was written (i64 LE, ms since
-//! the epoch) and reads as absent once older than the TTL.
+//! `v<name>`, a list at `l<name>` (items appended in place: a RocksDB merge, no read), entry
+//! `k` of a map at `m<len(name)><name><k>`, so one map is one ordered range, and reducing state
+//! at `r<name>` (an op byte and an i64, folded in place by the same merge). With a TTL, every
+//! value, list item, map entry and reduced value starts with the time it was written (i64 LE,
+//! ms since the epoch) and reads as absent once older than the TTL; reducing then reads first.
 
-use super::{RocksStore, StateError, lists};
+use super::{RocksStore, StateError, layout, lists};
+use rocksdb::MergeOperands;
 use std::collections::{BTreeMap, HashMap};
 
 /// Where the entries live.
@@ -288,6 +290,42 @@ impl KeyedValues {
             .collect())
     }
 
+    /// Folds `value` into reducing state `name` of `key` with `op` (0 sum, 1 min, 2 max).
+    pub(crate) fn reduce(
+        &mut self,
+        key: &[u8],
+        name: &str,
+        op: u8,
+        value: i64,
+    ) -> Result<(), StateError> {
+        let namespace = namespace(b'r', name);
+        let operand = reduced_bytes(op, value);
+        match (&mut self.entries, self.ttl) {
+            (Entries::Rocks(store), None) => store.merge(key, &namespace, &operand),
+            _ => {
+                let folded = match self.get_live(key, &namespace)? {
+                    Some(held) => fold(&held, &operand)
+                        .ok_or_else(|| self.corrupt("a reduced value is malformed"))?,
+                    None => operand.to_vec(),
+                };
+                let stored = self.stamped(&folded);
+                self.entries.put(key, &namespace, stored)
+            }
+        }
+    }
+
+    /// The folded value of reducing state `name` of `key`.
+    pub(crate) fn reduced(&mut self, key: &[u8], name: &str) -> Result<Option<i64>, StateError> {
+        let Some(held) = self.get_live(key, &namespace(b'r', name))? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = held
+            .get(1..9)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| self.corrupt("a reduced value is malformed"))?;
+        Ok(Some(i64::from_le_bytes(bytes)))
+    }
+
     fn corrupt(&self, what: &str) -> StateError {
         match &self.entries {
             Entries::Rocks(store) => store.corrupt(what),
@@ -308,4 +346,50 @@ impl KeyedValues {
             Entries::Rocks(store) => store.size(),
         }
     }
+}
+
+/// A reduced value as stored: the op and the value.
+fn reduced_bytes(op: u8, value: i64) -> [u8; 9] {
+    let mut bytes = [0; 9];
+    bytes[0] = op;
+    bytes[1..].copy_from_slice(&value.to_le_bytes());
+    bytes
+}
+
+/// `held` with `operand` folded in, by `held`'s op; `None` if either is malformed.
+fn fold(held: &[u8], operand: &[u8]) -> Option<Vec<u8>> {
+    let read = |bytes: &[u8]| -> Option<(u8, i64)> {
+        Some((
+            *bytes.first()?,
+            i64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?),
+        ))
+    };
+    let ((op, a), (_, b)) = (read(held)?, read(operand)?);
+    let folded = match op {
+        0 => a.saturating_add(b),
+        1 => a.min(b),
+        _ => a.max(b),
+    };
+    Some(reduced_bytes(op, folded).to_vec())
+}
+
+/// RocksDB's merge for UDF state: reducing state (`r` namespaces) folds, lists append.
+pub(crate) fn merge(
+    key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &MergeOperands,
+) -> Option<Vec<u8>> {
+    let reducing =
+        layout::parse_state(key).is_some_and(|(_, namespace)| namespace.first() == Some(&b'r'));
+    if !reducing {
+        return lists::append(key, existing, operands);
+    }
+    let mut folded: Option<Vec<u8>> = existing.map(<[u8]>::to_vec);
+    for operand in operands {
+        folded = Some(match folded {
+            None => operand.to_vec(),
+            Some(held) => fold(&held, operand)?,
+        });
+    }
+    folded
 }

@@ -135,6 +135,26 @@ impl super::bindings::transform::weir::udf::keyed_state::Host for StoreState {
         self.with_state(index, |state, key| state.map_get(key, &name, &map_key))
     }
 
+    fn reduce(
+        &mut self,
+        index: u32,
+        name: String,
+        op: super::bindings::transform::weir::udf::keyed_state::ReduceOp,
+        value: i64,
+    ) -> wasmtime::Result<()> {
+        use super::bindings::transform::weir::udf::keyed_state::ReduceOp;
+        let op = match op {
+            ReduceOp::Sum => 0,
+            ReduceOp::Min => 1,
+            ReduceOp::Max => 2,
+        };
+        self.with_state(index, |state, key| state.reduce(key, &name, op, value))
+    }
+
+    fn reduced(&mut self, index: u32, name: String) -> wasmtime::Result<Option<i64>> {
+        self.with_state(index, |state, key| state.reduced(key, &name))
+    }
+
     fn map_remove(&mut self, index: u32, name: String, map_key: Vec<u8>) -> wasmtime::Result<()> {
         self.with_state(index, |state, key| state.map_remove(key, &name, &map_key))
     }

@@ -58,6 +58,26 @@ impl Record<'_> {
         keyed_state::map_remove(self.index, name, map_key);
     }
 
+    /// Adds `value` to reducing state `name` of this record's key (the host folds it: no read).
+    pub fn reduce_sum(&self, name: &str, value: i64) {
+        keyed_state::reduce(self.index, name, keyed_state::ReduceOp::Sum, value);
+    }
+
+    /// Folds `value` into reducing state `name` of this record's key as a minimum.
+    pub fn reduce_min(&self, name: &str, value: i64) {
+        keyed_state::reduce(self.index, name, keyed_state::ReduceOp::Min, value);
+    }
+
+    /// Folds `value` into reducing state `name` of this record's key as a maximum.
+    pub fn reduce_max(&self, name: &str, value: i64) {
+        keyed_state::reduce(self.index, name, keyed_state::ReduceOp::Max, value);
+    }
+
+    /// The folded value of reducing state `name` of this record's key.
+    pub fn reduced(&self, name: &str) -> Option<i64> {
+        keyed_state::reduced(self.index, name)
+    }
+
     /// Every entry of map state `name` of this record's key, ordered by map key.
     pub fn map_entries(&self, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
         keyed_state::map_entries(self.index, name)

@@ -1,7 +1,8 @@
-//! Map and list state: after a `key_by` on the auction, emits for each bid how many distinct
-//! bidders and how many bids its auction has had so far, as
-//! `{"key":"<auction>","distinct":D,"bids":N,"max_bid_of_bidder":M}`. Bidders are a map
-//! (bidder → their highest price so far), prices a list: both live in Weir's keyed state.
+//! Map, list and reducing state: after a `key_by` on the auction, emits for each bid how many
+//! distinct bidders and bids its auction has had so far, its highest and total price, as
+//! `{"key":"<auction>","distinct":D,"bids":N,"max_bid_of_bidder":M,"highest":H,"total":T}`.
+//! Bidders are a map (bidder → their highest price so far), prices a list, highest and total
+//! reducing state (folded by the host): all live in Weir's keyed state.
 
 use weir_sdk::Record;
 
@@ -25,10 +26,14 @@ fn distinct_bidders(record: Record) -> Result<String, String> {
         .map_or(price, |b| i64::from_le_bytes(b).max(price));
     record.map_put("bidders", &bidder.to_le_bytes(), &best.to_le_bytes());
     record.list_append("prices", &price.to_le_bytes());
+    record.reduce_max("highest", price);
+    record.reduce_sum("total", price);
     let distinct = record.map_entries("bidders").len();
     let bids = record.list("prices").len();
+    let (highest, total) = (record.reduced("highest"), record.reduced("total"));
+    let (highest, total) = (highest.ok_or("no highest")?, total.ok_or("no total")?);
     let key = String::from_utf8_lossy(record.key().unwrap_or_default());
     Ok(format!(
-        "{{\"key\":\"{key}\",\"distinct\":{distinct},\"bids\":{bids},\"max_bid_of_bidder\":{best}}}"
+        "{{\"key\":\"{key}\",\"distinct\":{distinct},\"bids\":{bids},\"max_bid_of_bidder\":{best},\"highest\":{highest},\"total\":{total}}}"
     ))
 }
