@@ -18,10 +18,6 @@ pub(crate) type OnWindow<'a> = dyn FnMut(i64, &[u8], Sides) -> Result<(), TaskEr
 /// The RocksDB side of [`WindowLists`].
 struct ListStore {
     store: RocksStore,
-    /// Every timer before this time has been taken.
-    timers_from: i64,
-    /// No window in the store is due before this time.
-    next_due: i64,
     /// (window start, key) pairs whose timer is written; bounded (forgetting costs a rewrite).
     timed: HashSet<(i64, Vec<u8>)>,
     scratch: Vec<u8>,
@@ -53,8 +49,6 @@ impl WindowLists {
             windows: BTreeMap::new(),
             store: store.map(|store| ListStore {
                 store,
-                timers_from: i64::MIN,
-                next_due: i64::MAX,
                 timed: HashSet::new(),
                 scratch: Vec::new(),
             }),
@@ -88,7 +82,6 @@ impl WindowLists {
         let mut written = store
             .store
             .merge(key, &namespace(start, side), &store.scratch);
-        store.next_due = store.next_due.min(due);
         if store.timed.len() >= 64 * 1024 {
             store.timed.clear();
         }
@@ -122,7 +115,7 @@ impl WindowLists {
             }
             return Ok(());
         };
-        if up_to < store.next_due {
+        if store.store.nothing_due(up_to) {
             return Ok(());
         }
         let operator = self.operator.clone();
@@ -130,18 +123,15 @@ impl WindowLists {
         loop {
             let timers = store
                 .store
-                .take_timers(store.timers_from, up_to, chunk.max(1))
+                .take_timers(up_to, chunk.max(1))
                 .map_err(failed)?;
             if timers.is_empty() {
                 break;
             }
             for timer in timers {
                 let start = timer
-                    .namespace
-                    .as_slice()
-                    .try_into()
-                    .map(layout::read_ordered_i64)
-                    .map_err(|_| failed(store.store.corrupt("a window timer is malformed")))?;
+                    .start()
+                    .ok_or_else(|| failed(store.store.corrupt("a window timer is malformed")))?;
                 let mut sides: Sides = Default::default();
                 for (side, records) in sides.iter_mut().enumerate() {
                     let namespace = namespace(start, side);
@@ -156,13 +146,8 @@ impl WindowLists {
                 f(start, &timer.key, sides)?;
             }
         }
-        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.store.timers_taken(up_to).map_err(failed)?;
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
-        store.next_due = store
-            .store
-            .next_timer(store.timers_from)
-            .map_err(failed)?
-            .unwrap_or(i64::MAX);
         Ok(())
     }
 

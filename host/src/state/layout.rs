@@ -88,6 +88,14 @@ pub(crate) struct Timer {
     pub(crate) namespace: Vec<u8>,
 }
 
+impl Timer {
+    /// The window or session start in the first 8 bytes of the namespace, where the window
+    /// operators keep it.
+    pub(crate) fn start(&self) -> Option<i64> {
+        Some(read_ordered_i64(self.namespace.get(..8)?.try_into().ok()?))
+    }
+}
+
 /// Parses a timer key; `None` if `bytes` is not one (which would be a bug or a corrupt store).
 pub(crate) fn parse_timer(bytes: &[u8]) -> Option<Timer> {
     let (&tag, rest) = bytes.split_first()?;

@@ -96,6 +96,10 @@ pub(crate) struct RocksStore {
     /// among the tombstones of the timers taken before (a window of a million keys would
     /// otherwise be read quadratically).
     timers_seek: Vec<u8>,
+    /// Every timer before this time has been taken…
+    timers_from: i64,
+    /// …and nothing is due before this one.
+    next_due: i64,
 }
 
 /// Pending writes are committed at this many…
@@ -149,6 +153,8 @@ impl RocksStore {
             scratch: Vec::with_capacity(64),
             pending: WriteBatch::default(),
             timers_seek: Vec::new(),
+            timers_from: i64::MIN,
+            next_due: i64::MAX,
         })
     }
 
@@ -253,6 +259,7 @@ impl RocksStore {
         let key_group = self.key_group(key);
         layout::timer_key(&mut self.scratch, time, key_group, key, namespace);
         self.pending.put(&self.scratch, []);
+        self.note_due(time);
         self.commit_if_large()
     }
 
@@ -269,24 +276,44 @@ impl RocksStore {
         self.commit_if_large()
     }
 
-    /// Removes and returns up to `max` timers due at `up_to`, earliest first, starting at time
-    /// `from` (the caller's bound below which none are left, so the scan skips the tombstones
-    /// of timers taken before).
-    pub(crate) fn take_timers(
-        &mut self,
-        from: i64,
-        up_to: i64,
-        max: usize,
-    ) -> Result<Vec<Timer>, StateError> {
-        self.commit()?;
-        let db = self.db()?;
+    /// An iterator over the timers from RocksDB key `start` on.
+    fn timers_after(
+        &self,
+        start: &[u8],
+    ) -> Result<rocksdb::DBIteratorWithThreadMode<'_, DB>, StateError> {
         let mut read = ReadOptions::default();
         read.set_iterate_upper_bound(layout::timers_end());
-        let start = layout::timers_from(from).max(self.timers_seek.clone());
+        Ok(self
+            .db()?
+            .iterator_opt(IteratorMode::From(start, Direction::Forward), read))
+    }
+
+    /// Whether no timer can be due at `up_to` (nor anything the caller marked with
+    /// [`Self::note_due`]): then a watermark needs no look at the store.
+    pub(crate) fn nothing_due(&self, up_to: i64) -> bool {
+        up_to < self.next_due
+    }
+
+    /// When the next timer (or what the caller marked) falls due, if ever.
+    pub(crate) fn next_due(&self) -> Option<i64> {
+        (self.next_due != i64::MAX).then_some(self.next_due)
+    }
+
+    /// Marks `time` as when something of the caller's (kept outside the store) falls due.
+    pub(crate) fn note_due(&mut self, time: i64) {
+        self.next_due = self.next_due.min(time);
+    }
+
+    /// Removes and returns up to `max` timers due at `up_to`, earliest first. Call it until it
+    /// returns none, then [`Self::timers_taken`].
+    pub(crate) fn take_timers(&mut self, up_to: i64, max: usize) -> Result<Vec<Timer>, StateError> {
+        self.commit()?;
+        // Start after every timer taken before, not among their tombstones.
+        let start = layout::timers_from(self.timers_from).max(self.timers_seek.clone());
         let mut due = Vec::new();
         let mut taken = WriteBatch::default();
         let mut last: Option<Box<[u8]>> = None;
-        for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
+        for entry in self.timers_after(&start)? {
             let (key, _) = entry.map_err(|e| self.error(e))?;
             let timer = layout::parse_timer(&key)
                 .ok_or_else(|| self.corrupt("a timer entry is malformed"))?;
@@ -304,6 +331,27 @@ impl RocksStore {
         }
         self.pending = taken;
         Ok(due)
+    }
+
+    /// Records that every timer due at `up_to` has been taken, and finds the next one due.
+    pub(crate) fn timers_taken(&mut self, up_to: i64) -> Result<(), StateError> {
+        self.timers_from = self.timers_from.max(up_to.saturating_add(1));
+        self.commit()?;
+        let first = match self
+            .timers_after(&layout::timers_from(self.timers_from))?
+            .next()
+        {
+            None => None,
+            Some(entry) => {
+                let (key, _) = entry.map_err(|e| self.error(e))?;
+                Some(
+                    layout::parse_timer(&key)
+                        .ok_or_else(|| self.corrupt("a timer entry is malformed"))?,
+                )
+            }
+        };
+        self.next_due = first.map_or(i64::MAX, |timer| timer.time);
+        Ok(())
     }
 
     /// Every (namespace after `prefix`, value) of `key` whose namespace starts with `prefix`,
@@ -350,25 +398,6 @@ impl RocksStore {
             }
         }
         Ok(found)
-    }
-
-    /// The time of the earliest timer at or after `from`, if any.
-    pub(crate) fn next_timer(&mut self, from: i64) -> Result<Option<i64>, StateError> {
-        self.commit()?;
-        let db = self.db()?;
-        let mut read = ReadOptions::default();
-        read.set_iterate_upper_bound(layout::timers_end());
-        let start = layout::timers_from(from);
-        let mut entries = db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read);
-        match entries.next() {
-            None => Ok(None),
-            Some(entry) => {
-                let (key, _) = entry.map_err(|e| self.error(e))?;
-                let timer = layout::parse_timer(&key)
-                    .ok_or_else(|| self.corrupt("a timer entry is malformed"))?;
-                Ok(Some(timer.time))
-            }
-        }
     }
 
     /// Bytes of state on disk plus in memtables: the size of this subtask's state.

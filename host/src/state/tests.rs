@@ -45,16 +45,19 @@ fn a_rocksdb_store_keeps_values_merges_and_timers_and_leaves_nothing_behind() {
         .put_timer(10, b"a", b"t")
         .expect("the same timer twice is one");
     store.delete_timer(20, b"b", b"t").expect("delete timer");
-    let due = store.take_timers(i64::MIN, 25, 10).expect("due");
+    let due = store.take_timers(25, 10).expect("due");
     // Due timers come by time (then key group): both at 10, and not the one at 30.
     let mut due: Vec<(i64, Vec<u8>)> = due.into_iter().map(|t| (t.time, t.key)).collect();
     due.sort();
     assert_eq!(due, vec![(10, b"a".to_vec()), (10, b"z".to_vec())]);
     assert!(
-        store.take_timers(i64::MIN, 25, 10).expect("due").is_empty(),
+        store.take_timers(25, 10).expect("due").is_empty(),
         "taken once"
     );
-    let chunk = store.take_timers(26, i64::MAX, 1).expect("due");
+    store.timers_taken(25).expect("taken");
+    assert!(!store.nothing_due(30), "the timer at 30 is due at 30");
+    assert!(store.nothing_due(29));
+    let chunk = store.take_timers(i64::MAX, 1).expect("due");
     assert_eq!(chunk.len(), 1);
     assert_eq!(
         (chunk[0].time, chunk[0].key.as_slice()),

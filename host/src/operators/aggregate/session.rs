@@ -30,11 +30,6 @@ const SESSIONS: &[u8] = b"sessions";
 pub(crate) struct SessionStore {
     store: RocksStore,
     cache_limit: usize,
-    /// Every timer before this time has been taken.
-    timers_from: i64,
-    /// No session in the cache or the store ends before this time, so a watermark below it
-    /// needs neither a flush nor a look at the store.
-    next_due: i64,
     /// For each cached key, its sessions' (start, end) as the store has them (their timers).
     stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
 }
@@ -45,8 +40,6 @@ impl SessionStore {
         SessionStore {
             store,
             cache_limit: cache_limit.max(1),
-            timers_from: i64::MIN,
-            next_due: i64::MAX,
             stored: HashMap::new(),
         }
     }
@@ -193,7 +186,7 @@ impl SessionAggregate {
         if self
             .store
             .as_ref()
-            .is_some_and(|store| up_to < store.next_due)
+            .is_some_and(|store| store.store.nothing_due(up_to))
         {
             return Ok(());
         }
@@ -208,18 +201,15 @@ impl SessionAggregate {
         loop {
             let timers = store
                 .store
-                .take_timers(store.timers_from, up_to, self.batch_size)
+                .take_timers(up_to, self.batch_size)
                 .map_err(failed)?;
             if timers.is_empty() {
                 break;
             }
             for timer in timers {
                 let start = timer
-                    .namespace
-                    .as_slice()
-                    .try_into()
-                    .map(layout::read_ordered_i64)
-                    .map_err(|_| failed(store.store.corrupt("a session timer is malformed")))?;
+                    .start()
+                    .ok_or_else(|| failed(store.store.corrupt("a session timer is malformed")))?;
                 let mut sessions = store.load(&timer.key).map_err(failed)?;
                 let Some(at) = sessions.iter().position(|s| s.start == start) else {
                     continue;
@@ -248,12 +238,7 @@ impl SessionAggregate {
                 saved.map_err(failed)?;
             }
         }
-        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
-        store.next_due = store
-            .store
-            .next_timer(store.timers_from)
-            .map_err(failed)?
-            .unwrap_or(i64::MAX);
+        store.store.timers_taken(up_to).map_err(failed)?;
         if !out.is_empty() {
             emit(out)?;
         }
@@ -341,7 +326,8 @@ impl Operator for SessionAggregate {
                 }
             }
             if let Some(store) = &mut self.store {
-                store.next_due = store.next_due.min(merged.end - 1);
+                // Due with the cached session, so a watermark past it fires.
+                store.store.note_due(merged.end - 1);
             }
             let at = kept.partition_point(|s| s.start < merged.start);
             kept.insert(at, merged);

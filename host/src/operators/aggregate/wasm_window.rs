@@ -26,10 +26,6 @@ use weir_proto::{Blobs, RecordBatch};
 pub(crate) struct WasmWindowStore {
     store: RocksStore,
     cache_limit: usize,
-    /// Every timer before this time has been taken.
-    timers_from: i64,
-    /// No window in the store is due before this time.
-    next_due: i64,
     /// (window start, key) pairs whose timer is written; bounded.
     timed: HashSet<(i64, Vec<u8>)>,
 }
@@ -40,8 +36,6 @@ impl WasmWindowStore {
         WasmWindowStore {
             store,
             cache_limit: cache_limit.max(1),
-            timers_from: i64::MIN,
-            next_due: i64::MAX,
             timed: HashSet::new(),
         }
     }
@@ -159,7 +153,6 @@ impl WasmWindowAggregate {
                 let value = merged.get(&i).copied().unwrap_or(acc);
                 let mut written = store.store.put(key, &namespace, value);
                 let due = start + size - 1;
-                store.next_due = store.next_due.min(due);
                 if store.timed.len() >= store.cache_limit.saturating_mul(4) {
                     store.timed.clear();
                 }
@@ -228,7 +221,10 @@ impl WasmWindowAggregate {
             }
             return self.emit_results(due, emit);
         }
-        if self.store.as_ref().is_some_and(|s| up_to < s.next_due)
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|s| s.store.nothing_due(up_to))
             && self
                 .windows
                 .keys()
@@ -244,7 +240,7 @@ impl WasmWindowAggregate {
             };
             let timers = store
                 .store
-                .take_timers(store.timers_from, up_to, self.batch_size)
+                .take_timers(up_to, self.batch_size)
                 .map_err(|e| task_error(&self.site.operator, e))?;
             if timers.is_empty() {
                 break;
@@ -252,11 +248,8 @@ impl WasmWindowAggregate {
             let mut due = Vec::with_capacity(timers.len());
             for timer in timers {
                 let start = timer
-                    .namespace
-                    .as_slice()
-                    .try_into()
-                    .map(layout::read_ordered_i64)
-                    .map_err(|_| store.store.corrupt("a window timer is malformed"));
+                    .start()
+                    .ok_or_else(|| store.store.corrupt("a window timer is malformed"));
                 let start = start.map_err(|e| task_error(&self.site.operator, e))?;
                 let namespace = layout::ordered_i64(start);
                 let held = store.store.get(&timer.key, &namespace);
@@ -274,13 +267,8 @@ impl WasmWindowAggregate {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
-        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.store.timers_taken(up_to).map_err(failed)?;
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
-        store.next_due = store
-            .store
-            .next_timer(store.timers_from)
-            .map_err(failed)?
-            .unwrap_or(i64::MAX);
         Ok(())
     }
 }

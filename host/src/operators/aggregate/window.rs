@@ -28,11 +28,6 @@ pub(crate) struct WindowStore {
     store: RocksStore,
     /// Entries the cache may hold.
     cache_limit: usize,
-    /// Every timer before this time has been taken.
-    timers_from: i64,
-    /// No window in the cache or the store is due before this time, so a watermark below it
-    /// needs neither a flush nor a look at the store (watermarks come with every batch).
-    next_due: i64,
     /// Window starts with entries in the store (the others are wholly in the write cache).
     stored_windows: std::collections::BTreeSet<i64>,
     /// (window start, key) pairs whose fire timer is in the store, so a flush writes each
@@ -47,8 +42,6 @@ impl WindowStore {
         WindowStore {
             store,
             cache_limit: cache_limit.max(1),
-            timers_from: i64::MIN,
-            next_due: i64::MAX,
             stored_windows: Default::default(),
             timed: HashSet::new(),
             scratch: Vec::new(),
@@ -197,7 +190,7 @@ impl WindowAggregate {
             (start + self.size - 1).saturating_add(self.lateness),
             CLEANUP,
         );
-        store.next_due = store.next_due.min(cleanup.0);
+        store.store.note_due(cleanup.0);
         let operator = &self.operator;
         store
             .merge(key, start, &cached, cleanup)
@@ -298,7 +291,7 @@ impl WindowAggregate {
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         if let Some(store) = &self.store {
-            if up_to < store.next_due {
+            if store.store.nothing_due(up_to) {
                 self.emitted = self.emitted.max(up_to);
                 return Ok(());
             }
@@ -369,70 +362,42 @@ impl WindowAggregate {
         loop {
             let timers = store
                 .store
-                .take_timers(store.timers_from, up_to, self.batch_size)
+                .take_timers(up_to, self.batch_size)
                 .map_err(failed)?;
             if timers.is_empty() {
                 break;
             }
             for timer in timers {
-                let (Some(start), Some(&kind)) = (
-                    timer.namespace.get(..8).and_then(|b| b.try_into().ok()),
-                    timer.namespace.get(8),
-                ) else {
+                let (Some(start), Some(&kind)) = (timer.start(), timer.namespace.get(8)) else {
                     return Err(failed(store.store.corrupt("a window timer is malformed")));
                 };
-                let start = layout::read_ordered_i64(start);
+                if kind == FIRE {
+                    let key_field = self.key_field.as_deref();
+                    let context = (size, &self.functions, key_field);
+                    emit_stored(store, &timer.key, start, context, &mut line, &mut out)
+                        .map_err(failed)?;
+                }
                 let namespace = layout::ordered_i64(start);
                 if kind == CLEANUP || lateness == 0 {
-                    if kind == FIRE {
-                        emit_stored(
-                            store,
-                            &timer.key,
-                            start,
-                            size,
-                            &self.functions,
-                            self.key_field.as_deref(),
-                            &mut line,
-                            &mut out,
-                        )
-                        .map_err(failed)?;
-                    }
                     store.store.delete(&timer.key, &namespace).map_err(failed)?;
                 } else {
-                    emit_stored(
-                        store,
-                        &timer.key,
-                        start,
-                        size,
-                        &self.functions,
-                        self.key_field.as_deref(),
-                        &mut line,
-                        &mut out,
-                    )
-                    .map_err(failed)?;
+                    // Kept for late records until the allowed lateness has passed.
                     let mut cleanup = namespace.to_vec();
                     cleanup.push(CLEANUP);
                     let time = (start + size - 1).saturating_add(lateness);
-                    store
-                        .store
-                        .put_timer(time, &timer.key, &cleanup)
-                        .map_err(failed)?;
+                    let put = store.store.put_timer(time, &timer.key, &cleanup);
+                    put.map_err(failed)?;
                 }
                 if out.len() >= self.batch_size {
                     emit(std::mem::take(&mut out))?;
                 }
             }
         }
-        store.timers_from = store.timers_from.max(up_to.saturating_add(1));
+        store.store.timers_taken(up_to).map_err(failed)?;
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
         store
             .stored_windows
             .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);
-        store.next_due = store
-            .store
-            .next_timer(store.timers_from)
-            .map_err(failed)?
-            .unwrap_or(i64::MAX);
         self.line = line;
         if !out.is_empty() {
             emit(out)?;
@@ -442,15 +407,13 @@ impl WindowAggregate {
     }
 }
 
-/// Appends the stored result of window `start` of `key` to `out` (nothing if it has none).
-#[allow(clippy::too_many_arguments)]
+/// Appends the stored result of window `start` of `key` to `out` (nothing if it has none);
+/// `context` is the window size, the functions and the key's output field.
 fn emit_stored(
     store: &mut WindowStore,
     key: &[u8],
     start: i64,
-    size: i64,
-    functions: &Functions,
-    key_field: Option<&str>,
+    (size, functions, key_field): (i64, &Functions, Option<&str>),
     line: &mut String,
     out: &mut RecordBatch,
 ) -> Result<(), StateError> {
@@ -546,7 +509,8 @@ impl Operator for WindowAggregate {
                     None => {
                         self.entries += 1;
                         if let Some(store) = &mut self.store {
-                            store.next_due = store.next_due.min(start + size - 1);
+                            // Due with the cache's window, so a watermark past it fires.
+                            store.store.note_due(start + size - 1);
                         }
                         keys.entry(key.to_vec())
                             .or_insert_with(|| self.functions.accumulators())
@@ -598,11 +562,7 @@ impl Operator for WindowAggregate {
             .keys()
             .next()
             .map(|start| start + self.size - 1);
-        let stored = self
-            .store
-            .as_ref()
-            .map(|s| s.next_due)
-            .filter(|&t| t != i64::MAX);
+        let stored = self.store.as_ref().and_then(|s| s.store.next_due());
         let due = cached.into_iter().chain(stored).min()?;
         // A window's last millisecond is `due`: it is complete once the clock passes it.
         let after = (due + 1).saturating_sub(ms).max(0) as u64;
