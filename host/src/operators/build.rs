@@ -253,13 +253,7 @@ pub fn build_chain(
                     spec.left_as.as_deref().unwrap_or("left"),
                     spec.right_as.as_deref().unwrap_or("right"),
                 );
-                Box::new(WindowJoin::new(
-                    name.clone(),
-                    window,
-                    sides,
-                    factory.batch_size,
-                    lists,
-                ))
+                Box::new(WindowJoin::new(window, sides, factory.batch_size, lists))
             }
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))

@@ -8,17 +8,15 @@
 //! "<right_as>": right record}`, records embedded as JSON when they are JSON, else as strings.
 //! The records wait in [`WindowLists`] (on RocksDB: a list per key, window and side).
 
-use super::aggregate::{key_json, key_of, late};
+use super::aggregate::key_json;
 use super::window_lists::{Sides, WindowLists};
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
 use std::fmt::Write as _;
 use weir_proto::RecordBatch;
-use weir_proto::spec::window_starts;
 
 /// One subtask of a window join.
 pub(crate) struct WindowJoin {
-    operator: String,
     size: i64,
     slide: i64,
     /// The output field names of the two sides, as JSON strings.
@@ -30,7 +28,6 @@ pub(crate) struct WindowJoin {
 
 impl WindowJoin {
     pub(crate) fn new(
-        operator: String,
         (size, slide): (i64, i64),
         (left_as, right_as): (&str, &str),
         batch_size: usize,
@@ -38,7 +35,6 @@ impl WindowJoin {
     ) -> Self {
         let quoted = |name: &str| serde_json::Value::from(name).to_string();
         WindowJoin {
-            operator,
             size,
             slide,
             names: [quoted(left_as), quoted(right_as)],
@@ -46,31 +42,6 @@ impl WindowJoin {
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
         }
-    }
-
-    fn add(
-        &mut self,
-        side: usize,
-        batch: RecordBatch,
-        rejects: &mut dyn RejectSink,
-    ) -> Result<RecordBatch, TaskError> {
-        let (size, slide, watermark) = (self.size, self.slide, self.watermark);
-        for record in batch.iter() {
-            let Some(key) = key_of(record, &self.operator, rejects)? else {
-                continue;
-            };
-            let mut windows = window_starts(size, slide, record.timestamp)
-                .filter(|start| start + size - 1 > watermark)
-                .peekable();
-            if windows.peek().is_none() {
-                rejects.reject(late(&self.operator, record, watermark))?;
-                continue;
-            }
-            for start in windows {
-                self.lists.append(key, start, side, record.value)?;
-            }
-        }
-        Ok(RecordBatch::default())
     }
 
     /// Emits every pair of every window whose last millisecond is at or before `up_to`.
@@ -120,7 +91,9 @@ impl Operator for WindowJoin {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        self.add(0, batch, rejects)
+        let (slide, watermark) = (self.slide, self.watermark);
+        self.lists.add(0, &batch, slide, watermark, rejects)?;
+        Ok(RecordBatch::default())
     }
 
     fn process_second(
@@ -128,7 +101,9 @@ impl Operator for WindowJoin {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        self.add(1, batch, rejects)
+        let (slide, watermark) = (self.slide, self.watermark);
+        self.lists.add(1, &batch, slide, watermark, rejects)?;
+        Ok(RecordBatch::default())
     }
 
     fn state_bytes(&self) -> u64 {

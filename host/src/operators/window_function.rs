@@ -7,13 +7,11 @@
 //! A trap, or a record the function reports as bad, fails the step: the window's records have
 //! left the state, and a window is not retried record by record.
 
-use super::aggregate::{key_of, late};
 use super::window_lists::{Sides, WindowLists};
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
 use crate::wasm::TransformUdf;
 use weir_proto::RecordBatch;
-use weir_proto::spec::window_starts;
 
 /// One subtask of a whole-window function.
 pub(crate) struct WindowFunction {
@@ -99,22 +97,8 @@ impl Operator for WindowFunction {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        let (size, slide, watermark) = (self.size, self.slide, self.watermark);
-        for record in batch.iter() {
-            let Some(key) = key_of(record, &self.operator, rejects)? else {
-                continue;
-            };
-            let mut windows = window_starts(size, slide, record.timestamp)
-                .filter(|start| start + size - 1 > watermark)
-                .peekable();
-            if windows.peek().is_none() {
-                rejects.reject(late(&self.operator, record, watermark))?;
-                continue;
-            }
-            for start in windows {
-                self.lists.append(key, start, 0, record.value)?;
-            }
-        }
+        let (slide, watermark) = (self.slide, self.watermark);
+        self.lists.add(0, &batch, slide, watermark, rejects)?;
         Ok(RecordBatch::default())
     }
 

@@ -5,9 +5,13 @@
 //! list appended to by merge (no read per record), with one timer per (key, window) at the
 //! window's last millisecond; firing takes the due timers in time order and reads each list once.
 
+use super::RejectSink;
+use super::aggregate::{key_of, late};
 use crate::error::TaskError;
 use crate::state::{MergeFn, RocksStore, StateError, layout, lists, task_error};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use weir_proto::RecordBatch;
+use weir_proto::spec::window_starts;
 
 /// A (key, window)'s records by side.
 pub(crate) type Sides = [Vec<Vec<u8>>; 2];
@@ -60,8 +64,38 @@ impl WindowLists {
         (lists::APPEND_NAME, lists::append)
     }
 
+    /// Adds every keyed record of `batch` to `side` of each of its windows (windows of the
+    /// lists' size every `slide` ms) that are still open at `watermark`; a record with no open
+    /// window is rejected as late.
+    pub(crate) fn add(
+        &mut self,
+        side: usize,
+        batch: &RecordBatch,
+        slide: i64,
+        watermark: i64,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<(), TaskError> {
+        let size = self.size;
+        for record in batch.iter() {
+            let Some(key) = key_of(record, &self.operator, rejects)? else {
+                continue;
+            };
+            let mut windows = window_starts(size, slide, record.timestamp)
+                .filter(|start| start + size - 1 > watermark)
+                .peekable();
+            if windows.peek().is_none() {
+                rejects.reject(late(&self.operator, record, watermark))?;
+                continue;
+            }
+            for start in windows {
+                self.append(key, start, side, record.value)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Appends `item` to `side` of window `start` of `key`.
-    pub(crate) fn append(
+    fn append(
         &mut self,
         key: &[u8],
         start: i64,

@@ -231,6 +231,8 @@ impl KeyUdf {
 /// An aggregate function instance.
 pub struct AggregateUdf {
     sandbox: Sandbox<AggregateWorld>,
+    /// The empty accumulator, once asked for (`create-accumulator` must be pure).
+    initial: Option<Vec<u8>>,
 }
 
 impl AggregateUdf {
@@ -242,6 +244,7 @@ impl AggregateUdf {
     ) -> Result<Self, ModuleError> {
         Ok(AggregateUdf {
             sandbox: Sandbox::new(engine, module, "aggregate", limits)?,
+            initial: None,
         })
     }
 
@@ -250,11 +253,16 @@ impl AggregateUdf {
         self.sandbox.module()
     }
 
-    /// A new, empty accumulator.
+    /// A new, empty accumulator (the guest is asked once; its answer is reused).
     pub fn create_accumulator(&mut self) -> Result<Vec<u8>, UdfError> {
-        self.sandbox.call("create-accumulator", |b, store| {
+        if let Some(initial) = &self.initial {
+            return Ok(initial.clone());
+        }
+        let initial = self.sandbox.call("create-accumulator", |b, store| {
             b.weir_udf_aggregate().call_create_accumulator(store)
-        })
+        })?;
+        self.initial = Some(initial.clone());
+        Ok(initial)
     }
 
     /// Adds `input`'s records to `accumulators` (record i to accumulator `groups[i]`).

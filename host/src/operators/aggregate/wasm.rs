@@ -12,7 +12,6 @@ use weir_proto::{Blobs, RecordBatch};
 pub(crate) struct WasmAggregate {
     site: UdfSite,
     udf: AggregateUdf,
-    initial: Option<Vec<u8>>,
     state: HashMap<Vec<u8>, Vec<u8>>,
     batch_size: usize,
 }
@@ -27,22 +26,9 @@ impl WasmAggregate {
         WasmAggregate {
             site,
             udf,
-            initial: None,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
         }
-    }
-
-    fn initial(&mut self) -> Result<Vec<u8>, TaskError> {
-        if let Some(initial) = &self.initial {
-            return Ok(initial.clone());
-        }
-        let initial = self
-            .udf
-            .create_accumulator()
-            .map_err(|error| self.failed(error))?;
-        self.initial = Some(initial.clone());
-        Ok(initial)
     }
 
     fn failed(&self, error: UdfError) -> TaskError {
@@ -68,7 +54,10 @@ impl Operator for WasmAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        let initial = self.initial()?;
+        let initial = self
+            .udf
+            .create_accumulator()
+            .map_err(|error| self.failed(error))?;
         let mut grouped = Grouped {
             keys: Vec::new(),
             accumulators: Blobs::default(),

@@ -45,7 +45,6 @@ impl WasmWindowStore {
 pub(crate) struct WasmWindowAggregate {
     site: UdfSite,
     udf: AggregateUdf,
-    initial: Option<Vec<u8>>,
     /// The output field of the key, as JSON; `None` for a window over all records.
     key_field: Option<String>,
     size: i64,
@@ -75,7 +74,6 @@ impl WasmWindowAggregate {
         WasmWindowAggregate {
             site,
             udf,
-            initial: None,
             key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
             size,
             slide,
@@ -97,18 +95,6 @@ impl WasmWindowAggregate {
 
     fn state_failed(&self, error: StateError) -> TaskError {
         task_error(&self.site.operator, error)
-    }
-
-    fn initial(&mut self) -> Result<Vec<u8>, TaskError> {
-        if let Some(initial) = &self.initial {
-            return Ok(initial.clone());
-        }
-        let initial = self
-            .udf
-            .create_accumulator()
-            .map_err(|error| self.failed(error))?;
-        self.initial = Some(initial.clone());
-        Ok(initial)
     }
 
     /// Writes the cached accumulators to the store, merged with what it holds.
@@ -279,7 +265,10 @@ impl Operator for WasmWindowAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
-        let initial = self.initial()?;
+        let initial = self
+            .udf
+            .create_accumulator()
+            .map_err(|error| self.failed(error))?;
         let (size, slide, watermark) = (self.size, self.slide, self.watermark);
         // Every (window, key) the batch touches, with its accumulator; each record once per
         // window it belongs to.
