@@ -3,6 +3,7 @@
 //! TaskManager, through the same deployment path a cluster uses.
 
 mod blob_store;
+pub mod checkpoint;
 pub mod cluster;
 pub(crate) mod deploy;
 mod heartbeat;

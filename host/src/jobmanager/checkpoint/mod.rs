@@ -1,0 +1,263 @@
+//! The checkpoint coordinator (Flink's lightweight asynchronous snapshots, Chandy-Lamport with
+//! aligned barriers), as a sans-IO state machine: every input carries `now`, every output is an
+//! action for the JobManager to carry out (inject barriers at the sources, tell tasks a
+//! checkpoint completed or was aborted, delete a checkpoint no longer retained). So each rule —
+//! the trigger interval, at most N concurrent, timeouts, completion when every task has
+//! acknowledged, subsumption, retention of the last K — is tested without a cluster.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A subtask: (vertex, subtask index).
+pub type TaskId = (usize, u32);
+
+/// How a job checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointConfig {
+    /// Time between the starts of two checkpoints.
+    pub interval: Duration,
+    /// A checkpoint not complete this long after its start is aborted.
+    pub timeout: Duration,
+    /// Checkpoints in progress at once.
+    pub max_concurrent: usize,
+    /// Completed checkpoints kept (older ones are discarded).
+    pub retained: usize,
+    /// Least time between a checkpoint's completion and the next one's start.
+    pub min_pause: Duration,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            max_concurrent: 1,
+            retained: 1,
+            min_pause: Duration::ZERO,
+        }
+    }
+}
+
+/// Where a task's part of a checkpoint is, and how big it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateHandle {
+    /// A path or URI under the checkpoint storage.
+    pub location: String,
+    /// Bytes of state it holds.
+    pub bytes: u64,
+}
+
+/// What the JobManager must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointAction {
+    /// Inject barrier `id` at every source subtask (`timestamp` is the wall-clock ms).
+    Trigger {
+        /// The checkpoint.
+        id: u64,
+        /// When it started, ms since the epoch.
+        timestamp: i64,
+    },
+    /// Every task acknowledged `id`: tell them (a sink commits its pending output).
+    NotifyComplete {
+        /// The checkpoint.
+        id: u64,
+    },
+    /// `id` will not complete: tell the tasks to drop what they hold of it.
+    Abort {
+        /// The checkpoint.
+        id: u64,
+        /// Why, for the log and the REST API.
+        reason: String,
+    },
+    /// Completed checkpoint `id` is no longer retained: delete its files.
+    Discard {
+        /// The checkpoint.
+        id: u64,
+    },
+}
+
+/// A checkpoint every task acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedCheckpoint {
+    /// Its id (increasing).
+    pub id: u64,
+    /// From trigger to the last acknowledgement.
+    pub duration: Duration,
+    /// Each task's state.
+    pub handles: BTreeMap<TaskId, StateHandle>,
+}
+
+impl CompletedCheckpoint {
+    /// Bytes of state over all tasks.
+    pub fn bytes(&self) -> u64 {
+        self.handles.values().map(|h| h.bytes).sum()
+    }
+}
+
+struct Pending {
+    started: Instant,
+    waiting: BTreeSet<TaskId>,
+    handles: BTreeMap<TaskId, StateHandle>,
+}
+
+/// The coordinator of one job's checkpoints.
+pub struct CheckpointCoordinator {
+    config: CheckpointConfig,
+    tasks: BTreeSet<TaskId>,
+    next_id: u64,
+    last_trigger: Option<Instant>,
+    last_completion: Option<Instant>,
+    pending: BTreeMap<u64, Pending>,
+    completed: VecDeque<CompletedCheckpoint>,
+}
+
+impl CheckpointCoordinator {
+    /// A coordinator for a job of `tasks`, whose first checkpoint will be `first_id` (above
+    /// the checkpoint a restored job started from).
+    pub fn new(
+        config: CheckpointConfig,
+        tasks: impl IntoIterator<Item = TaskId>,
+        first_id: u64,
+    ) -> Self {
+        CheckpointCoordinator {
+            config,
+            tasks: tasks.into_iter().collect(),
+            next_id: first_id.max(1),
+            last_trigger: None,
+            last_completion: None,
+            pending: BTreeMap::new(),
+            completed: VecDeque::new(),
+        }
+    }
+
+    /// Time passed: aborts checkpoints past their timeout and starts one when it is due.
+    pub fn on_tick(&mut self, now: Instant, wall_ms: i64) -> Vec<CheckpointAction> {
+        let mut actions = Vec::new();
+        let timeout = self.config.timeout;
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.started) >= timeout)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            self.pending.remove(&id);
+            actions.push(CheckpointAction::Abort {
+                id,
+                reason: format!("not complete after {timeout:?}"),
+            });
+        }
+        let interval_passed = self
+            .last_trigger
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.config.interval);
+        let paused = self
+            .last_completion
+            .is_some_and(|last| now.saturating_duration_since(last) < self.config.min_pause);
+        if interval_passed && !paused && self.pending.len() < self.config.max_concurrent.max(1) {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.last_trigger = Some(now);
+            self.pending.insert(
+                id,
+                Pending {
+                    started: now,
+                    waiting: self.tasks.clone(),
+                    handles: BTreeMap::new(),
+                },
+            );
+            actions.push(CheckpointAction::Trigger {
+                id,
+                timestamp: wall_ms,
+            });
+        }
+        actions
+    }
+
+    /// Task `task` snapshotted its state for checkpoint `id`. Acknowledgements of unknown,
+    /// aborted or already acknowledged checkpoints are ignored (they may cross an abort).
+    pub fn on_ack(
+        &mut self,
+        id: u64,
+        task: TaskId,
+        handle: StateHandle,
+        now: Instant,
+    ) -> Vec<CheckpointAction> {
+        let Some(pending) = self.pending.get_mut(&id) else {
+            return Vec::new();
+        };
+        if !pending.waiting.remove(&task) {
+            return Vec::new();
+        }
+        pending.handles.insert(task, handle);
+        if !pending.waiting.is_empty() {
+            return Vec::new();
+        }
+        let Some(done) = self.pending.remove(&id) else {
+            return Vec::new();
+        };
+        let mut actions = Vec::new();
+        // A completed checkpoint subsumes the older ones still in progress.
+        let older: Vec<u64> = self.pending.range(..id).map(|(&older, _)| older).collect();
+        for older in older {
+            self.pending.remove(&older);
+            actions.push(CheckpointAction::Abort {
+                id: older,
+                reason: format!("subsumed by checkpoint {id}"),
+            });
+        }
+        self.completed.push_back(CompletedCheckpoint {
+            id,
+            duration: now.saturating_duration_since(done.started),
+            handles: done.handles,
+        });
+        self.last_completion = Some(now);
+        actions.push(CheckpointAction::NotifyComplete { id });
+        while self.completed.len() > self.config.retained.max(1) {
+            if let Some(evicted) = self.completed.pop_front() {
+                actions.push(CheckpointAction::Discard { id: evicted.id });
+            }
+        }
+        actions
+    }
+
+    /// Task `task` could not take part in checkpoint `id`: it is aborted.
+    pub fn on_decline(&mut self, id: u64, task: TaskId, reason: &str) -> Vec<CheckpointAction> {
+        if self.pending.remove(&id).is_none() {
+            return Vec::new();
+        }
+        vec![CheckpointAction::Abort {
+            id,
+            reason: format!("task {task:?} declined: {reason}"),
+        }]
+    }
+
+    /// The job failed: every checkpoint in progress is aborted; completed ones stay for the
+    /// restart to restore from.
+    pub fn on_job_failed(&mut self) -> Vec<CheckpointAction> {
+        std::mem::take(&mut self.pending)
+            .into_keys()
+            .map(|id| CheckpointAction::Abort {
+                id,
+                reason: "the job failed".into(),
+            })
+            .collect()
+    }
+
+    /// The newest completed checkpoint: where a restart restores from.
+    pub fn latest(&self) -> Option<&CompletedCheckpoint> {
+        self.completed.back()
+    }
+
+    /// The retained completed checkpoints, oldest first.
+    pub fn completed(&self) -> impl Iterator<Item = &CompletedCheckpoint> {
+        self.completed.iter()
+    }
+
+    /// Checkpoints in progress.
+    pub fn in_progress(&self) -> usize {
+        self.pending.len()
+    }
+}

@@ -1,0 +1,163 @@
+//! Barrier alignment at a task with several inputs (exactly-once checkpoints): once barrier `n`
+//! came on a channel, what follows on that channel belongs after the snapshot, so it is held
+//! back until barrier `n` has come on every open channel; then the task snapshots, forwards the
+//! barrier, and processes what was held, in order. Sans-IO: the task feeds it what arrives and
+//! does what it returns; it holds elements of any type.
+
+use std::collections::VecDeque;
+
+/// What the task does after telling the aligner something.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Alignment {
+    /// Keep reading.
+    Pending,
+    /// Barrier `n` has come on every open channel: snapshot, forward it, then process
+    /// [`BarrierAligner::release`]d elements.
+    Aligned(u64),
+    /// Checkpoint `n` was abandoned for a newer one before it aligned (its barrier came late
+    /// on some channel): tell the coordinator, process what was held, keep aligning the newer.
+    Abandoned(u64),
+}
+
+/// The barrier state of a task's input channels.
+#[derive(Debug)]
+pub(crate) struct BarrierAligner<T> {
+    open: Vec<bool>,
+    /// Channels that delivered the current barrier (their later elements are held).
+    arrived: Vec<bool>,
+    /// The checkpoint being aligned.
+    current: Option<u64>,
+    /// The highest checkpoint aligned or abandoned: its barriers still in flight are stale.
+    done: u64,
+    held: VecDeque<(usize, T)>,
+}
+
+impl<T> BarrierAligner<T> {
+    /// `channels` open inputs.
+    pub(crate) fn new(channels: usize) -> Self {
+        BarrierAligner {
+            open: vec![true; channels],
+            arrived: vec![false; channels],
+            current: None,
+            done: 0,
+            held: VecDeque::new(),
+        }
+    }
+
+    /// Whether elements from `channel` must be held (it delivered the current barrier).
+    pub(crate) fn is_blocked(&self, channel: usize) -> bool {
+        self.current.is_some() && self.arrived.get(channel).copied().unwrap_or(false)
+    }
+
+    /// Holds `element` from a blocked `channel` until alignment.
+    pub(crate) fn hold(&mut self, channel: usize, element: T) {
+        self.held.push_back((channel, element));
+    }
+
+    /// The held elements, in arrival order (after [`Alignment::Aligned`] or `Abandoned`).
+    pub(crate) fn release(&mut self) -> VecDeque<(usize, T)> {
+        std::mem::take(&mut self.held)
+    }
+
+    /// Barrier `id` came on `channel`.
+    pub(crate) fn on_barrier(&mut self, channel: usize, id: u64) -> Alignment {
+        if id <= self.done {
+            return Alignment::Pending;
+        }
+        let mut outcome = Alignment::Pending;
+        match self.current {
+            Some(current) if id < current => return Alignment::Pending,
+            Some(current) if id > current => {
+                // A newer checkpoint overtook this one on some channel: this one cannot align.
+                self.done = current;
+                self.arrived.iter_mut().for_each(|a| *a = false);
+                self.current = Some(id);
+                outcome = Alignment::Abandoned(current);
+            }
+            Some(_) => {}
+            None => self.current = Some(id),
+        }
+        if let Some(arrived) = self.arrived.get_mut(channel) {
+            *arrived = true;
+        }
+        match self.check() {
+            Alignment::Pending => outcome,
+            aligned => aligned,
+        }
+    }
+
+    /// `channel` ended: it holds no barrier back any more.
+    pub(crate) fn on_end(&mut self, channel: usize) -> Alignment {
+        if let Some(open) = self.open.get_mut(channel) {
+            *open = false;
+        }
+        self.check()
+    }
+
+    fn check(&mut self) -> Alignment {
+        let Some(current) = self.current else {
+            return Alignment::Pending;
+        };
+        let aligned = self
+            .open
+            .iter()
+            .zip(&self.arrived)
+            .all(|(&open, &arrived)| !open || arrived);
+        if !aligned {
+            return Alignment::Pending;
+        }
+        self.current = None;
+        self.done = current;
+        self.arrived.iter_mut().for_each(|a| *a = false);
+        Alignment::Aligned(current)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Alignment, BarrierAligner};
+
+    #[test]
+    fn elements_after_a_barrier_wait_until_every_channel_has_it() {
+        let mut aligner: BarrierAligner<&str> = BarrierAligner::new(3);
+        assert_eq!(aligner.on_barrier(0, 1), Alignment::Pending);
+        assert!(aligner.is_blocked(0) && !aligner.is_blocked(1));
+        aligner.hold(0, "a after 1");
+        assert_eq!(aligner.on_barrier(2, 1), Alignment::Pending);
+        aligner.hold(2, "c after 1");
+        aligner.hold(0, "a again");
+        assert_eq!(aligner.on_barrier(1, 1), Alignment::Aligned(1));
+        assert!(!aligner.is_blocked(0), "unblocked after alignment");
+        let held: Vec<(usize, &str)> = aligner.release().into_iter().collect();
+        assert_eq!(held, [(0, "a after 1"), (2, "c after 1"), (0, "a again")]);
+        assert_eq!(
+            aligner.on_barrier(0, 1),
+            Alignment::Pending,
+            "a stale barrier"
+        );
+        assert!(!aligner.is_blocked(0));
+    }
+
+    #[test]
+    fn an_ended_channel_holds_nothing_back() {
+        let mut aligner: BarrierAligner<u8> = BarrierAligner::new(2);
+        assert_eq!(aligner.on_barrier(1, 4), Alignment::Pending);
+        assert_eq!(aligner.on_end(0), Alignment::Aligned(4));
+        assert_eq!(
+            aligner.on_barrier(1, 5),
+            Alignment::Aligned(5),
+            "one open channel left"
+        );
+    }
+
+    #[test]
+    fn a_newer_barrier_abandons_the_checkpoint_being_aligned() {
+        let mut aligner: BarrierAligner<u8> = BarrierAligner::new(2);
+        assert_eq!(aligner.on_barrier(0, 1), Alignment::Pending);
+        aligner.hold(0, 7);
+        assert_eq!(aligner.on_barrier(0, 2), Alignment::Abandoned(1));
+        assert_eq!(aligner.release().into_iter().collect::<Vec<_>>(), [(0, 7)]);
+        assert_eq!(aligner.on_barrier(1, 1), Alignment::Pending, "1 is gone");
+        assert_eq!(aligner.on_barrier(1, 2), Alignment::Aligned(2));
+    }
+}
