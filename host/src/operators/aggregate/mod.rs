@@ -9,13 +9,15 @@ mod session;
 mod wasm;
 mod wasm_window;
 mod window;
+mod window_store;
 
 pub(crate) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
 pub(crate) use count_window::{CountAggregate, CountStore};
 pub(crate) use session::{SessionAggregate, SessionStore};
 pub(crate) use wasm::WasmAggregate;
 pub(crate) use wasm_window::{WasmWindowAggregate, WasmWindowStore};
-pub(crate) use window::{WindowAggregate, WindowStore, late};
+pub(crate) use window::{WindowAggregate, late};
+pub(crate) use window_store::WindowStore;
 
 use super::{RejectSink, Rejection};
 use crate::error::TaskError;

@@ -4,90 +4,17 @@
 //! window's updated result at once; after that the state is dropped, and a record for a dropped
 //! window is late: rejected (to the dead-letter sink), never silently dropped.
 
-use super::acc_codec;
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
+use super::window_store::{CLEANUP, FIRE, WindowStore, emit_stored};
 use crate::error::TaskError;
 use crate::operators::{Operator, RejectSink, Rejection};
-use crate::state::{RocksStore, StateError, layout, task_error};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::state::{StateError, layout, task_error};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
-
-/// A timer that emits a window's result.
-const FIRE: u8 = 0;
-/// A timer that drops a window's state once its allowed lateness has passed.
-const CLEANUP: u8 = 1;
-
-/// The windows of the RocksDB backend: the operator's in-memory windows are then only a bounded
-/// write cache, folded into the store (a merge, no read) when full and before any window fires.
-/// Each (key, window) in the store has a timer at the window's last millisecond.
-pub(crate) struct WindowStore {
-    store: RocksStore,
-    /// Entries the cache may hold.
-    cache_limit: usize,
-    /// Window starts with entries in the store (the others are wholly in the write cache).
-    stored_windows: std::collections::BTreeSet<i64>,
-    /// (window start, key) pairs whose fire timer is in the store, so a flush writes each
-    /// timer once rather than with every merge; bounded (forgetting one only costs a rewrite).
-    timed: HashSet<(i64, Vec<u8>)>,
-    scratch: Vec<u8>,
-}
-
-impl WindowStore {
-    /// Windows in `store`, with a write cache of `cache_limit` (key, window) entries.
-    pub(crate) fn new(store: RocksStore, cache_limit: usize) -> Self {
-        WindowStore {
-            store,
-            cache_limit: cache_limit.max(1),
-            stored_windows: Default::default(),
-            timed: HashSet::new(),
-            scratch: Vec::new(),
-        }
-    }
-
-    /// The merge function the store must be opened with.
-    pub(crate) fn merge_operator() -> (&'static str, crate::state::MergeFn) {
-        (acc_codec::MERGE_NAME, acc_codec::merge)
-    }
-
-    /// Folds `accs` into window `start` of `key`, with a timer at `time` of kind `kind`.
-    fn merge(
-        &mut self,
-        key: &[u8],
-        start: i64,
-        accs: &[Acc],
-        (time, kind): (i64, u8),
-    ) -> Result<(), StateError> {
-        self.scratch.clear();
-        acc_codec::encode(accs, &mut self.scratch);
-        let namespace = layout::ordered_i64(start);
-        self.store.merge(key, &namespace, &self.scratch)?;
-        if kind == FIRE {
-            if self.timed.len() >= self.cache_limit.saturating_mul(4) {
-                self.timed.clear();
-            }
-            if !self.timed.insert((start, key.to_vec())) {
-                return Ok(());
-            }
-        }
-        let mut timer = namespace.to_vec();
-        timer.push(kind);
-        self.store.put_timer(time, key, &timer)
-    }
-
-    /// The whole accumulators of window `start` of `key`.
-    fn read(&mut self, key: &[u8], start: i64) -> Result<Option<Vec<Acc>>, StateError> {
-        match self.store.get(key, &layout::ordered_i64(start))? {
-            None => Ok(None),
-            Some(bytes) => acc_codec::decode(&bytes)
-                .map(Some)
-                .ok_or_else(|| self.store.corrupt("a window's accumulators are malformed")),
-        }
-    }
-}
 
 /// Windowed built-in aggregates of one subtask.
 pub(crate) struct WindowAggregate {
@@ -405,30 +332,6 @@ impl WindowAggregate {
         self.emitted = self.emitted.max(up_to);
         Ok(())
     }
-}
-
-/// Appends the stored result of window `start` of `key` to `out` (nothing if it has none);
-/// `context` is the window size, the functions and the key's output field.
-fn emit_stored(
-    store: &mut WindowStore,
-    key: &[u8],
-    start: i64,
-    (size, functions, key_field): (i64, &Functions, Option<&str>),
-    line: &mut String,
-    out: &mut RecordBatch,
-) -> Result<(), StateError> {
-    if let Some(accs) = store.read(key, start)? {
-        window_line(
-            line,
-            key_field,
-            key,
-            (start, start + size),
-            functions,
-            &accs,
-        );
-        out.push(Some(key), line.as_bytes(), start + size - 1);
-    }
-    Ok(())
 }
 
 /// The rejection of a record whose windows have all fired.
