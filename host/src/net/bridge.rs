@@ -47,6 +47,9 @@ pub fn forward_outbound(
                 runtime.block_on(channel.send(&WireElement::Watermark(watermark)))?
             }
             Ok(StreamElement::Idle) => runtime.block_on(channel.send(&WireElement::Idle))?,
+            Ok(StreamElement::Barrier(id)) => {
+                runtime.block_on(channel.send(&WireElement::Barrier(id)))?
+            }
             Ok(StreamElement::EndOfStream) => return runtime.block_on(channel.finish()),
             // Producers never send these; treat one like a producer that stopped.
             Ok(StreamElement::Broken { .. }) => return Ok(()),

@@ -286,6 +286,7 @@ impl DataReceiver {
                 Ok(Some(StreamElement::Watermark(watermark.to_native())))
             }
             ArchivedWireElement::Idle => Ok(Some(StreamElement::Idle)),
+            ArchivedWireElement::Barrier(id) => Ok(Some(StreamElement::Barrier(id.to_native()))),
             ArchivedWireElement::EndOfStream => {
                 self.ended = true;
                 Ok(None)

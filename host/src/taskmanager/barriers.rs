@@ -1,27 +1,23 @@
 //! Barrier alignment at a task with several inputs (exactly-once checkpoints): once barrier `n`
-//! came on a channel, what follows on that channel belongs after the snapshot, so it is held
-//! back until barrier `n` has come on every open channel; then the task snapshots, forwards the
-//! barrier, and processes what was held, in order. Sans-IO: the task feeds it what arrives and
-//! does what it returns; it holds elements of any type.
-
-use std::collections::VecDeque;
+//! came on a channel, what follows on that channel belongs after the snapshot, so the channel is
+//! not read until barrier `n` has come on every open channel; then the task snapshots and
+//! forwards the barrier. Sans-IO: the task feeds it what arrives and does what it returns.
 
 /// What the task does after telling the aligner something.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Alignment {
     /// Keep reading.
     Pending,
-    /// Barrier `n` has come on every open channel: snapshot, forward it, then process
-    /// [`BarrierAligner::release`]d elements.
+    /// Barrier `n` has come on every open channel: snapshot and forward it.
     Aligned(u64),
     /// Checkpoint `n` was abandoned for a newer one before it aligned (its barrier came late
-    /// on some channel): tell the coordinator, process what was held, keep aligning the newer.
+    /// on some channel); the newer one is being aligned now.
     Abandoned(u64),
 }
 
 /// The barrier state of a task's input channels.
 #[derive(Debug)]
-pub(crate) struct BarrierAligner<T> {
+pub(crate) struct BarrierAligner {
     open: Vec<bool>,
     /// Channels that delivered the current barrier (their later elements are held).
     arrived: Vec<bool>,
@@ -29,10 +25,9 @@ pub(crate) struct BarrierAligner<T> {
     current: Option<u64>,
     /// The highest checkpoint aligned or abandoned: its barriers still in flight are stale.
     done: u64,
-    held: VecDeque<(usize, T)>,
 }
 
-impl<T> BarrierAligner<T> {
+impl BarrierAligner {
     /// `channels` open inputs.
     pub(crate) fn new(channels: usize) -> Self {
         BarrierAligner {
@@ -40,23 +35,12 @@ impl<T> BarrierAligner<T> {
             arrived: vec![false; channels],
             current: None,
             done: 0,
-            held: VecDeque::new(),
         }
     }
 
-    /// Whether elements from `channel` must be held (it delivered the current barrier).
+    /// Whether `channel` must not be read (it delivered the barrier being aligned).
     pub(crate) fn is_blocked(&self, channel: usize) -> bool {
         self.current.is_some() && self.arrived.get(channel).copied().unwrap_or(false)
-    }
-
-    /// Holds `element` from a blocked `channel` until alignment.
-    pub(crate) fn hold(&mut self, channel: usize, element: T) {
-        self.held.push_back((channel, element));
-    }
-
-    /// The held elements, in arrival order (after [`Alignment::Aligned`] or `Abandoned`).
-    pub(crate) fn release(&mut self) -> VecDeque<(usize, T)> {
-        std::mem::take(&mut self.held)
     }
 
     /// Barrier `id` came on `channel`.
@@ -118,18 +102,17 @@ mod tests {
     use super::{Alignment, BarrierAligner};
 
     #[test]
-    fn elements_after_a_barrier_wait_until_every_channel_has_it() {
-        let mut aligner: BarrierAligner<&str> = BarrierAligner::new(3);
+    fn a_channel_that_delivered_the_barrier_waits_for_the_others() {
+        let mut aligner = BarrierAligner::new(3);
         assert_eq!(aligner.on_barrier(0, 1), Alignment::Pending);
         assert!(aligner.is_blocked(0) && !aligner.is_blocked(1));
-        aligner.hold(0, "a after 1");
         assert_eq!(aligner.on_barrier(2, 1), Alignment::Pending);
-        aligner.hold(2, "c after 1");
-        aligner.hold(0, "a again");
+        assert!(aligner.is_blocked(2));
         assert_eq!(aligner.on_barrier(1, 1), Alignment::Aligned(1));
-        assert!(!aligner.is_blocked(0), "unblocked after alignment");
-        let held: Vec<(usize, &str)> = aligner.release().into_iter().collect();
-        assert_eq!(held, [(0, "a after 1"), (2, "c after 1"), (0, "a again")]);
+        assert!(
+            (0..3).all(|c| !aligner.is_blocked(c)),
+            "every channel is read again after alignment"
+        );
         assert_eq!(
             aligner.on_barrier(0, 1),
             Alignment::Pending,
@@ -140,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_ended_channel_holds_nothing_back() {
-        let mut aligner: BarrierAligner<u8> = BarrierAligner::new(2);
+        let mut aligner = BarrierAligner::new(2);
         assert_eq!(aligner.on_barrier(1, 4), Alignment::Pending);
         assert_eq!(aligner.on_end(0), Alignment::Aligned(4));
         assert_eq!(
@@ -152,11 +135,13 @@ mod tests {
 
     #[test]
     fn a_newer_barrier_abandons_the_checkpoint_being_aligned() {
-        let mut aligner: BarrierAligner<u8> = BarrierAligner::new(2);
+        let mut aligner = BarrierAligner::new(2);
         assert_eq!(aligner.on_barrier(0, 1), Alignment::Pending);
-        aligner.hold(0, 7);
         assert_eq!(aligner.on_barrier(0, 2), Alignment::Abandoned(1));
-        assert_eq!(aligner.release().into_iter().collect::<Vec<_>>(), [(0, 7)]);
+        assert!(
+            aligner.is_blocked(0),
+            "now waiting for 2 on the other channel"
+        );
         assert_eq!(aligner.on_barrier(1, 1), Alignment::Pending, "1 is gone");
         assert_eq!(aligner.on_barrier(1, 2), Alignment::Aligned(2));
     }

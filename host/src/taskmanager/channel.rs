@@ -15,6 +15,8 @@ pub enum StreamElement {
     /// The producer expects no records for a while (its idle timeout passed): its watermark
     /// holds nothing back until records or a watermark come again.
     Idle,
+    /// Checkpoint barrier `n`: what came before belongs to checkpoint `n`.
+    Barrier(u64),
     /// The producer has no more records for this channel.
     EndOfStream,
     /// A channel from another TaskManager broke: the stream is over without its end.

@@ -5,8 +5,6 @@
 //! it needs a lock. Tasks meet at bounded channels: a full channel blocks its producer
 //! (backpressure), and nothing is dropped. Wasm never runs on an I/O runtime's threads.
 
-// Groundwork for exactly-once checkpoints (issue 6): not yet wired into the task loop.
-#[allow(dead_code)]
 mod barriers;
 mod channel;
 mod metrics;

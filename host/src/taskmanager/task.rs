@@ -1,5 +1,6 @@
 //! One subtask: its thread, its mailbox loop, and how it ends.
 
+use super::barriers::{Alignment, BarrierAligner};
 use super::channel::{Control, InputChannel, StreamElement};
 use super::metrics::{TaskActivity, TaskMetrics};
 use super::watermarks::InputWatermarks;
@@ -167,6 +168,16 @@ impl Outputs {
         Ok(())
     }
 
+    /// Sends checkpoint barrier `id` to every downstream subtask (not to the dead-letter sink).
+    fn barrier(&mut self, id: u64) -> Result<(), TaskError> {
+        let mut blocked = 0;
+        for writer in &mut self.writers {
+            blocked += writer.barrier(id, &self.control)?;
+        }
+        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        Ok(())
+    }
+
     /// Tells every downstream subtask that this one is idle.
     fn idle(&mut self) -> Result<(), TaskError> {
         let mut blocked = 0;
@@ -305,20 +316,28 @@ impl Task {
         Ok(())
     }
 
-    /// A task with inputs: the mailbox loop over input channels, control mail and flush deadlines.
+    /// A task with inputs: the mailbox loop over input channels, control mail and flush
+    /// deadlines. A channel that delivered a checkpoint barrier is not read until the barrier
+    /// has come on every open channel (alignment), so its later records stay behind it.
     fn run_inputs(&mut self) -> Result<(), TaskError> {
         let receivers: Vec<Receiver<StreamElement>> =
             self.inputs.iter().map(|i| i.receiver.clone()).collect();
-        let mut select = Select::new();
-        for receiver in &receivers {
-            select.recv(receiver);
-        }
         let control = self.control.clone();
-        let control_index = select.recv(&control);
-        let mut open = receivers.len();
+        let mut open = vec![true; receivers.len()];
         let mut watermarks = InputWatermarks::new(receivers.len());
-        while open > 0 {
+        let mut barriers = BarrierAligner::new(receivers.len());
+        while open.iter().any(|&o| o) {
             self.metrics.set_activity(TaskActivity::WaitingForInput);
+            // The channels to read now: open and not waiting for an alignment.
+            let mut select = Select::new();
+            let mut readable = Vec::with_capacity(receivers.len());
+            for (channel, receiver) in receivers.iter().enumerate() {
+                if open[channel] && !barriers.is_blocked(channel) {
+                    select.recv(receiver);
+                    readable.push(channel);
+                }
+            }
+            let control_index = select.recv(&control);
             let operation = match self.next_deadline() {
                 Some(deadline) => match select.select_deadline(deadline) {
                     Ok(operation) => operation,
@@ -330,11 +349,11 @@ impl Task {
                 },
                 None => select.select(),
             };
-            let index = operation.index();
-            if index == control_index {
+            if operation.index() == control_index {
                 let _ = operation.recv(&control);
                 return Err(TaskError::Cancelled);
             }
+            let index = readable[operation.index()];
             match operation.recv(&receivers[index]) {
                 Ok(StreamElement::Records(batch)) => {
                     watermarks.on_records(index);
@@ -359,12 +378,17 @@ impl Task {
                         self.outputs.idle()?;
                     }
                 }
+                Ok(StreamElement::Barrier(id)) => {
+                    let alignment = barriers.on_barrier(index, id);
+                    self.on_alignment(alignment)?;
+                }
                 Ok(StreamElement::EndOfStream) => {
-                    select.remove(index);
-                    open -= 1;
+                    open[index] = false;
                     if let Some(watermark) = watermarks.on_end(index) {
                         self.advance_watermark(0, watermark)?;
                     }
+                    let alignment = barriers.on_end(index);
+                    self.on_alignment(alignment)?;
                 }
                 Ok(StreamElement::Broken { detail, peer_lost }) => {
                     return Err(TaskError::Network {
@@ -381,6 +405,25 @@ impl Task {
             }
         }
         Ok(())
+    }
+
+    /// Acts on the barrier state: an aligned checkpoint is taken here and its barrier passed
+    /// on; an abandoned one is dropped (the coordinator aborts it by its timeout).
+    fn on_alignment(&mut self, alignment: Alignment) -> Result<(), TaskError> {
+        match alignment {
+            Alignment::Aligned(id) => self.checkpoint(id),
+            Alignment::Abandoned(id) => {
+                tracing::debug!(task = %self.name, checkpoint = id, "checkpoint abandoned for a newer one");
+                Ok(())
+            }
+            Alignment::Pending => Ok(()),
+        }
+    }
+
+    /// Takes this subtask's part of checkpoint `id` and forwards its barrier downstream.
+    fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        tracing::debug!(task = %self.name, checkpoint = id, "checkpoint barrier aligned");
+        self.outputs.barrier(id)
     }
 
     /// Runs `batch` from input `side` (1: a join's right side) through the chain.

@@ -21,7 +21,7 @@ fn drain(receiver: &crossbeam_channel::Receiver<StreamElement>) -> (Vec<RecordBa
         match element {
             StreamElement::Records(batch) => batches.push(batch),
             StreamElement::EndOfStream => ended = true,
-            StreamElement::Watermark(_) | StreamElement::Idle => {}
+            StreamElement::Watermark(_) | StreamElement::Idle | StreamElement::Barrier(_) => {}
             StreamElement::Broken { detail, .. } => panic!("a local channel broke: {detail}"),
         }
     }

@@ -177,6 +177,17 @@ impl RecordWriter {
         Ok(blocked)
     }
 
+    /// Sends everything buffered, then checkpoint barrier `id`, on every channel (records before
+    /// the barrier stay before it).
+    pub fn barrier(&mut self, id: u64, control: &Receiver<Control>) -> Result<u64, TaskError> {
+        let mut blocked = 0;
+        for channel in 0..self.channels.len() {
+            blocked += self.flush(channel, control)?;
+            blocked += self.send(channel, StreamElement::Barrier(id), control)?;
+        }
+        Ok(blocked)
+    }
+
     /// Sends everything buffered, then end-of-stream on every channel.
     pub fn finish(&mut self, control: &Receiver<Control>) -> Result<u64, TaskError> {
         let mut blocked = 0;

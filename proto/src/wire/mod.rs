@@ -22,6 +22,9 @@ pub enum WireElement {
     /// The producer expects no records for a while: its watermark holds nothing back until
     /// records or a watermark come again.
     Idle,
+    /// Checkpoint barrier: everything before it belongs to checkpoint `n`, everything after
+    /// to the next.
+    Barrier(u64),
     /// The producer has no more records for this channel.
     EndOfStream,
 }

@@ -92,7 +92,7 @@ fn a_channel_between_two_taskmanagers_delivers_every_batch_then_its_end() {
         {
             StreamElement::Records(batch) => received.push(batch),
             StreamElement::EndOfStream => break,
-            StreamElement::Watermark(_) | StreamElement::Idle => {}
+            StreamElement::Watermark(_) | StreamElement::Idle | StreamElement::Barrier(_) => {}
             StreamElement::Broken { detail, .. } => panic!("broken: {detail}"),
         }
     }
