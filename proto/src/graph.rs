@@ -6,8 +6,8 @@
 //! any machine that can fetch those modules.
 
 use crate::spec::{
-    AggregateSpec, JoinSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend, UdfLimits, WasmCall,
-    WatermarkSpec,
+    AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend,
+    UdfLimits, WasmCall, WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -44,6 +44,9 @@ pub struct JobConfig {
     /// Where keyed state lives.
     #[serde(default)]
     pub state_backend: StateBackend,
+    /// Periodic checkpoints, if any.
+    #[serde(default)]
+    pub checkpointing: Option<CheckpointSpec>,
 }
 
 /// A Wasm module pinned by content.

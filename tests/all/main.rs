@@ -2,6 +2,7 @@
 //! Each test asserts exact outputs — whole results, counts with nothing lost or duplicated.
 
 mod builtins;
+mod checkpoints;
 mod cluster;
 mod cluster_backpressure;
 mod cluster_jobs;

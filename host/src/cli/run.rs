@@ -69,6 +69,15 @@ pub(crate) fn run(args: RunArgs) -> Outcome {
     }) {
         Ok(outcome) => {
             progress.finish(&outcome.progress, true);
+            if let Some(last) = outcome.checkpoints.last() {
+                eprintln!(
+                    "checkpoints: {} completed, the last (#{}) in {} ms over {} tasks",
+                    outcome.checkpoints.len(),
+                    last.id,
+                    last.duration.as_millis(),
+                    last.handles.len()
+                );
+            }
             Outcome::Done
         }
         Err(error) => {

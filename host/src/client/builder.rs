@@ -26,6 +26,7 @@ impl JobBuilder {
                 chaining: true,
                 limits: UdfLimits::default(),
                 state_backend: Default::default(),
+                checkpointing: None,
                 modules: BTreeMap::new(),
                 dead_letter: None,
                 pipeline: Vec::new(),

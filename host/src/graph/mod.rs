@@ -47,6 +47,7 @@ pub fn build_job_graph(
             buffer_timeout_ms: spec.buffer_timeout_ms,
             limits: spec.limits.clone(),
             state_backend: spec.state_backend,
+            checkpointing: spec.checkpointing,
         },
         modules: modules.clone(),
         vertices,

@@ -162,6 +162,8 @@ pub(crate) fn deployments(
                 dead_letters,
                 buffer_timeout: Duration::from_millis(graph.config.buffer_timeout_ms),
                 metrics: Arc::new(TaskMetrics::default()),
+                checkpoint_triggers: None,
+                checkpoint_acks: None,
             });
         }
     }

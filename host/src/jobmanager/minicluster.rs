@@ -1,13 +1,18 @@
 //! The embedded mini-cluster: a JobManager and one TaskManager in this process.
 
+use super::checkpoint::{
+    CheckpointAction, CheckpointConfig, CheckpointCoordinator, CompletedCheckpoint, StateHandle,
+};
 use super::deploy::{ChannelFactory, LocalChannels, deployments};
 use super::job_status::JobStatus;
 use super::progress::JobProgress;
 use crate::error::TaskError;
 use crate::operators::{NativeRegistry, OperatorFactory};
 use crate::state::{JobState, StateSettings};
+use crate::taskmanager::CheckpointAck;
 use crate::taskmanager::RunningTasks;
 use crate::wasm::{LoadedModule, ModuleError, WasmEngine};
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -52,6 +57,8 @@ impl JobError {
 pub struct JobOutcome {
     /// The final counters.
     pub progress: JobProgress,
+    /// The checkpoints that completed, in order (none when the job does not checkpoint).
+    pub checkpoints: Vec<CompletedCheckpoint>,
 }
 
 /// A JobManager and a TaskManager sharing one process and one Wasm engine.
@@ -100,7 +107,32 @@ impl MiniCluster {
         let started = Instant::now();
         let mut status = Lifecycle::new(&graph.name);
         status.enter(JobStatus::Scheduling);
-        let mut tasks = match self.start(graph, channels) {
+        let acks = crossbeam_channel::unbounded::<CheckpointAck>();
+        let mut checkpoints = graph.config.checkpointing.map(|spec| {
+            let config = CheckpointConfig {
+                interval: Duration::from_millis(spec.interval_ms.max(1)),
+                timeout: Duration::from_millis(spec.timeout_ms.max(1)),
+                ..CheckpointConfig::default()
+            };
+            let tasks = graph
+                .vertices
+                .iter()
+                .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)));
+            Checkpoints {
+                coordinator: CheckpointCoordinator::new(config, tasks, 1),
+                triggers: Vec::new(),
+                acks: acks.1.clone(),
+                completed: Vec::new(),
+                stopped: false,
+            }
+        });
+        let wiring = checkpoints.as_ref().map(|_| acks.0.clone());
+        let started_tasks = self.start_wired(graph, channels, wiring, &mut |trigger| {
+            if let Some(checkpoints) = &mut checkpoints {
+                checkpoints.triggers.push(trigger);
+            }
+        });
+        let mut tasks = match started_tasks {
             Ok(tasks) => tasks,
             Err(error) => {
                 status.enter(JobStatus::Failing);
@@ -113,7 +145,17 @@ impl MiniCluster {
         let mut failures: Vec<(String, TaskError)> = Vec::new();
         let mut last_report = Instant::now();
         while tasks.remaining() > 0 {
-            if let Some(event) = tasks.next_event(interval.min(Duration::from_millis(200)))
+            let wait = match &checkpoints {
+                Some(_) => interval.min(Duration::from_millis(20)),
+                None => interval.min(Duration::from_millis(200)),
+            };
+            let event = tasks.next_event(wait);
+            if let Some(checkpoints) = &mut checkpoints {
+                // A finished task takes no more barriers: checkpoints stop with the first one.
+                checkpoints.stopped |= event.is_some();
+                checkpoints.step(&graph.name);
+            }
+            if let Some(event) = event
                 && let Err(error) = event.result
             {
                 if failures.is_empty() {
@@ -145,7 +187,11 @@ impl MiniCluster {
         on_progress(&progress);
         status.enter(JobStatus::Finishing);
         status.enter(JobStatus::Finished);
-        Ok(JobOutcome { progress })
+        let checkpoints = checkpoints.map(|c| c.completed).unwrap_or_default();
+        Ok(JobOutcome {
+            progress,
+            checkpoints,
+        })
     }
 
     /// Loads `graph`'s modules, deploys the subtasks `channels` says run here, and starts them.
@@ -154,6 +200,18 @@ impl MiniCluster {
         &self,
         graph: &JobGraph,
         channels: &mut dyn ChannelFactory,
+    ) -> Result<RunningTasks, JobError> {
+        self.start_wired(graph, channels, None, &mut |_| {})
+    }
+
+    /// [`Self::start`], with checkpoints when `wiring` says where tasks acknowledge them: each
+    /// source subtask gets a trigger channel, whose sender goes to `on_source`.
+    fn start_wired(
+        &self,
+        graph: &JobGraph,
+        channels: &mut dyn ChannelFactory,
+        wiring: Option<Sender<CheckpointAck>>,
+        on_source: &mut dyn FnMut(Sender<u64>),
     ) -> Result<RunningTasks, JobError> {
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
@@ -177,14 +235,85 @@ impl MiniCluster {
             batch_size: graph.config.batch_size as usize,
             state: &state,
         };
-        let deployments = deployments(graph, &factory, channels).map_err(|e| JobError::Task {
-            task: e.task,
-            error: e.error,
-        })?;
+        let mut deployments =
+            deployments(graph, &factory, channels).map_err(|e| JobError::Task {
+                task: e.task,
+                error: e.error,
+            })?;
+        if let Some(acks) = &wiring {
+            for deployment in &mut deployments {
+                deployment.checkpoint_acks = Some(acks.clone());
+                if deployment.chain.0.is_some() {
+                    let (trigger, triggers) = crossbeam_channel::unbounded();
+                    on_source(trigger);
+                    deployment.checkpoint_triggers = Some(triggers);
+                }
+            }
+        }
         RunningTasks::spawn(deployments).map_err(|e| JobError::Spawn {
             task: e.task,
             source: e.source,
         })
+    }
+}
+
+/// A running job's checkpoints: the coordinator, and its wires to the tasks.
+struct Checkpoints {
+    coordinator: CheckpointCoordinator,
+    /// One per source subtask.
+    triggers: Vec<Sender<u64>>,
+    acks: Receiver<CheckpointAck>,
+    completed: Vec<CompletedCheckpoint>,
+    /// No more checkpoints start (a task has ended).
+    stopped: bool,
+}
+
+impl Checkpoints {
+    /// Takes the acknowledgements that came, then lets time pass for the coordinator.
+    fn step(&mut self, job: &str) {
+        let now = Instant::now();
+        let mut actions = Vec::new();
+        for ack in self.acks.try_iter() {
+            let handle = StateHandle {
+                location: format!("memory:{}/{}", ack.vertex, ack.subtask),
+                bytes: ack.state_bytes,
+            };
+            actions.extend(
+                self.coordinator
+                    .on_ack(ack.id, (ack.vertex, ack.subtask), handle, now),
+            );
+        }
+        if !self.stopped {
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            actions.extend(self.coordinator.on_tick(now, wall));
+        }
+        for action in actions {
+            match action {
+                CheckpointAction::Trigger { id, .. } => {
+                    for trigger in &self.triggers {
+                        let _ = trigger.send(id);
+                    }
+                }
+                CheckpointAction::NotifyComplete { id } => {
+                    if let Some(done) = self.coordinator.completed().find(|c| c.id == id) {
+                        tracing::info!(
+                            job,
+                            checkpoint = id,
+                            duration_ms = done.duration.as_millis() as u64,
+                            bytes = done.bytes(),
+                            "checkpoint complete"
+                        );
+                        self.completed.push(done.clone());
+                    }
+                }
+                CheckpointAction::Abort { id, reason } => {
+                    tracing::info!(job, checkpoint = id, %reason, "checkpoint aborted");
+                }
+                CheckpointAction::Discard { .. } => {}
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) fn graph(parallelism: &[u32]) -> JobGraph {
             buffer_timeout_ms: 100,
             limits: UdfLimits::default(),
             state_backend: Default::default(),
+            checkpointing: None,
         },
         modules: Default::default(),
         vertices: parallelism

@@ -32,6 +32,23 @@ pub struct TaskDeployment {
     pub buffer_timeout: Duration,
     /// Its counters.
     pub metrics: Arc<TaskMetrics>,
+    /// Checkpoints to start (a source subtask, when the job checkpoints).
+    pub checkpoint_triggers: Option<Receiver<u64>>,
+    /// Where it acknowledges checkpoints, when the job checkpoints.
+    pub checkpoint_acks: Option<Sender<CheckpointAck>>,
+}
+
+/// A subtask took its part of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointAck {
+    /// The checkpoint.
+    pub id: u64,
+    /// Index of the vertex.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// Bytes of state its operators held.
+    pub state_bytes: u64,
 }
 
 /// A task's final report to the JobManager.
@@ -208,6 +225,10 @@ struct Task {
     metrics: Arc<TaskMetrics>,
     /// When the operators' state size was last read into the metrics.
     state_polled: Instant,
+    vertex: usize,
+    subtask: u32,
+    checkpoint_triggers: Option<Receiver<u64>>,
+    checkpoint_acks: Option<Sender<CheckpointAck>>,
 }
 
 /// How often a task reads its operators' state size (reading RocksDB's properties or walking a
@@ -235,6 +256,10 @@ impl Task {
             control,
             metrics: deployment.metrics,
             state_polled: Instant::now(),
+            vertex: deployment.vertex,
+            subtask: deployment.subtask,
+            checkpoint_triggers: deployment.checkpoint_triggers,
+            checkpoint_acks: deployment.checkpoint_acks,
         }
     }
 
@@ -264,6 +289,15 @@ impl Task {
         loop {
             if self.control.try_recv().is_ok() {
                 return Err(TaskError::Cancelled);
+            }
+            // A source starts a checkpoint between two batches: its barrier goes after them.
+            let triggers: Vec<u64> = self
+                .checkpoint_triggers
+                .as_ref()
+                .map(|t| t.try_iter().collect())
+                .unwrap_or_default();
+            for id in triggers {
+                self.checkpoint(id)?;
             }
             self.metrics.set_activity(TaskActivity::Busy);
             let started = Instant::now();
@@ -420,9 +454,20 @@ impl Task {
         }
     }
 
-    /// Takes this subtask's part of checkpoint `id` and forwards its barrier downstream.
+    /// Takes this subtask's part of checkpoint `id`, acknowledges it and forwards its barrier
+    /// downstream. (The part is, for now, the operators' state size: snapshots come next.)
     fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
-        tracing::debug!(task = %self.name, checkpoint = id, "checkpoint barrier aligned");
+        tracing::debug!(task = %self.name, checkpoint = id, "checkpoint");
+        let state_bytes = self.chain.1.iter().map(|o| o.state_bytes()).sum();
+        if let Some(acks) = &self.checkpoint_acks {
+            // The JobManager may be gone (the job is failing): nothing to acknowledge to.
+            let _ = acks.send(CheckpointAck {
+                id,
+                vertex: self.vertex,
+                subtask: self.subtask,
+                state_bytes,
+            });
+        }
         self.outputs.barrier(id)
     }
 

@@ -49,6 +49,9 @@ pub struct JobSpec {
     /// Where keyed state (window contents, UDF state) lives while the job runs.
     #[serde(default)]
     pub state_backend: StateBackend,
+    /// Periodic checkpoints; unset takes none.
+    #[serde(default)]
+    pub checkpointing: Option<CheckpointSpec>,
     /// Wasm modules by the name steps use for them.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleSpec>,
@@ -57,6 +60,21 @@ pub struct JobSpec {
     pub dead_letter: Option<SinkSpec>,
     /// The steps, in order; a step reads the previous one unless it names its `input`.
     pub pipeline: Vec<StepSpec>,
+}
+
+/// How often a job checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Time between the starts of two checkpoints, ms.
+    pub interval_ms: u64,
+    /// A checkpoint not complete after this long is aborted, ms.
+    #[serde(default = "default_checkpoint_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_checkpoint_timeout_ms() -> u64 {
+    60_000
 }
 
 /// Where a job keeps its keyed state. Both give the same results; they differ in how much
