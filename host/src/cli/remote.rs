@@ -95,6 +95,12 @@ pub(crate) fn submit(args: SubmitArgs) -> Outcome {
         Err(outcome) => return outcome,
     };
     args.backend.apply(&mut graph);
+    if graph.config.checkpointing.is_some() {
+        eprintln!(
+            "warning: job `{}` asks for checkpoints, which a cluster does not take yet (the embedded `weir run` does): it runs without them",
+            graph.name
+        );
+    }
     let client = match args.connection.client() {
         Ok(client) => client,
         Err(outcome) => return outcome,
