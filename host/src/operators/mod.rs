@@ -4,6 +4,29 @@
 //! serialization between them. Sources produce batches, sinks consume them. A record an operator
 //! cannot handle becomes a [`Rejection`]: data for the dead-letter sink, or the job's failure.
 
+/// The `on_watermark` and `finish` of an operator that emits on event time through its own
+/// `fire(up_to, emit)` and keeps a `watermark` field: a watermark moves it on and fires what is
+/// due; the end of bounded input is the end of event time, so everything fires.
+macro_rules! fires_on_event_time {
+    () => {
+        fn on_watermark(
+            &mut self,
+            watermark: i64,
+            emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+        ) -> Result<(), TaskError> {
+            self.watermark = self.watermark.max(watermark);
+            self.fire(self.watermark, emit)
+        }
+
+        fn finish(
+            &mut self,
+            emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+        ) -> Result<(), TaskError> {
+            self.fire(i64::MAX, emit)
+        }
+    };
+}
+
 mod aggregate;
 mod build;
 mod isolate;

@@ -106,19 +106,5 @@ impl Operator for WindowFunction {
         self.lists.state_bytes()
     }
 
-    fn on_watermark(
-        &mut self,
-        watermark: i64,
-        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        self.watermark = self.watermark.max(watermark);
-        self.fire(self.watermark, emit)
-    }
-
-    fn finish(
-        &mut self,
-        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        self.fire(i64::MAX, emit)
-    }
+    fires_on_event_time!();
 }

@@ -350,19 +350,5 @@ impl Operator for SessionAggregate {
         cached + self.store.as_ref().map_or(0, |s| s.store.size())
     }
 
-    fn on_watermark(
-        &mut self,
-        watermark: i64,
-        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        self.watermark = self.watermark.max(watermark);
-        self.fire(self.watermark, emit)
-    }
-
-    fn finish(
-        &mut self,
-        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        self.fire(i64::MAX, emit)
-    }
+    fires_on_event_time!();
 }
