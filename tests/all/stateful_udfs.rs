@@ -266,7 +266,7 @@ fn state_expires_after_the_steps_ttl() {
         dir.path(),
         "ttl.yaml",
         &format!(
-            "name: ttl\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ stdin: {{ format: lines }} }}\n  - key_by: {{ field: user }}\n  - map: {{ module: count, state_ttl_ms: 400 }}\n  - sink: {{ stdout: {{}} }}\n",
+            "name: ttl\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ stdin: {{ format: lines }} }}\n  - key_by: {{ field: user }}\n  - map: {{ module: count, state_ttl_ms: 2000 }}\n  - sink: {{ stdout: {{}} }}\n",
             udf("running_count")
         ),
     );
@@ -283,7 +283,8 @@ fn state_expires_after_the_steps_ttl() {
         assert_eq!(send(1), 1, "{backend}");
         assert_eq!(send(1), 2, "{backend}");
         assert_eq!(send(2), 1, "{backend}");
-        std::thread::sleep(std::time::Duration::from_millis(900));
+        // Well past the TTL, which is long enough that a slow machine still counts 1, 2 first.
+        std::thread::sleep(std::time::Duration::from_millis(3000));
         assert_eq!(send(1), 1, "{backend}: user 1's count expired");
         assert_eq!(send(1), 2, "{backend}: and counts again");
         assert!(weir.finish().is_empty(), "{backend}");

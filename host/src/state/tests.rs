@@ -183,12 +183,12 @@ fn state_older_than_its_ttl_reads_as_absent_in_both_backends() {
     let root = tempfile::tempdir().expect("tempdir");
     for backend in [StateBackend::Memory, StateBackend::Rocksdb] {
         let job = JobState::new(&settings(root.path()), "ttl", backend, 128);
-        let mut state = job.keyed_values("udf", 0, Some(150)).expect("opens");
+        let mut state = job.keyed_values("udf", 0, Some(500)).expect("opens");
         state.set(b"k", "count", b"1").expect("set");
         state.list_append(b"k", "events", b"old").expect("append");
         state.map_put(b"k", "seen", b"a", b"1").expect("put");
         assert_eq!(state.get(b"k", "count").expect("get"), Some(b"1".to_vec()));
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(800));
         state.list_append(b"k", "events", b"new").expect("append");
         assert_eq!(
             state.get(b"k", "count").expect("get"),
