@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod client;
+mod clock;
 pub mod error;
 pub mod graph;
 pub mod jobmanager;

@@ -284,10 +284,7 @@ impl Checkpoints {
             );
         }
         if !self.stopped {
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            actions.extend(self.coordinator.on_tick(now, wall));
+            actions.extend(self.coordinator.on_tick(now, crate::clock::now_ms()));
         }
         for action in actions {
             match action {

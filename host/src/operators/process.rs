@@ -8,10 +8,11 @@
 
 use super::isolate::UdfSite;
 use super::{Operator, RejectSink};
+use crate::clock::{WallClock, now_ms};
 use crate::error::TaskError;
 use crate::wasm::{ProcessOutput, ProcessUdf, TimerRequest, UdfError};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use weir_proto::RecordBatch;
 
 /// One subtask of a keyed process function.
@@ -24,14 +25,8 @@ pub(crate) struct KeyedProcess {
     processing_timers: BTreeSet<(i64, Vec<u8>)>,
     watermark: i64,
     batch_size: usize,
-    /// An instant and the wall-clock ms it was, to turn timer times into deadlines.
-    clock: (Instant, i64),
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    /// Turns processing-time timers into deadlines.
+    clock: WallClock,
 }
 
 impl KeyedProcess {
@@ -48,7 +43,7 @@ impl KeyedProcess {
             processing_timers: BTreeSet::new(),
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
-            clock: (Instant::now(), now_ms()),
+            clock: WallClock::new(),
         }
     }
 
@@ -156,9 +151,7 @@ impl Operator for KeyedProcess {
 
     fn processing_deadline(&self) -> Option<Instant> {
         let (first, _) = self.processing_timers.first()?;
-        let (instant, ms) = self.clock;
-        let after = first.saturating_sub(ms).max(0) as u64;
-        Some(instant + Duration::from_millis(after))
+        Some(self.clock.instant_at(*first))
     }
 
     fn on_processing_time(

@@ -49,9 +49,7 @@ impl Operator for WatermarkAssigner {
             self.idle = false;
         }
         if self.ingestion_time {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = crate::clock::now_ms();
             batch.timestamps.iter_mut().for_each(|t| *t = now);
         }
         if let Some(field) = &self.field {

@@ -9,6 +9,7 @@
 //! ms since the epoch) and reads as absent once older than the TTL; reducing then reads first.
 
 use super::{RocksStore, StateError, layout, lists};
+use crate::clock::now_ms;
 use rocksdb::MergeOperands;
 use std::collections::{BTreeMap, HashMap};
 
@@ -111,12 +112,6 @@ fn namespace(kind: u8, name: &str) -> Vec<u8> {
     }
     namespace.extend_from_slice(name.as_bytes());
     namespace
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl KeyedValues {

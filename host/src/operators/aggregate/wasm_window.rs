@@ -272,7 +272,8 @@ impl Operator for WasmWindowAggregate {
         let (size, slide, watermark) = (self.size, self.slide, self.watermark);
         // Every (window, key) the batch touches, with its accumulator; each record once per
         // window it belongs to.
-        let mut index: HashMap<(i64, Vec<u8>), u32> = HashMap::new();
+        // Keys borrowed from the batch: a (window, key) is copied once, when first seen.
+        let mut index: HashMap<(i64, &[u8]), u32> = HashMap::new();
         let mut slots: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut accumulators = Blobs::default();
         let (mut groups, mut keyed) = (Vec::new(), RecordBatch::default());
@@ -293,7 +294,7 @@ impl Operator for WasmWindowAggregate {
             }
             for start in windows {
                 let next = slots.len() as u32;
-                let slot = *index.entry((start, key.to_vec())).or_insert_with(|| {
+                let slot = *index.entry((start, key)).or_insert_with(|| {
                     let held = self.windows.get(&start).and_then(|keys| keys.get(key));
                     accumulators.push(held.map_or(&initial[..], Vec::as_slice));
                     slots.push((start, key.to_vec()));

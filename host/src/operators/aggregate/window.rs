@@ -7,12 +7,13 @@
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
 use super::window_store::{CLEANUP, FIRE, WindowStore, emit_stored};
+use crate::clock::{WallClock, now_ms};
 use crate::error::TaskError;
 use crate::operators::{Operator, RejectSink, Rejection};
 use crate::state::{StateError, layout, task_error};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
 
@@ -39,13 +40,7 @@ pub(crate) struct WindowAggregate {
     line: String,
     /// Windows of processing time: an instant and the wall-clock ms it was (records take the
     /// clock's time on arrival; windows fire by the clock, not by watermarks).
-    processing_clock: Option<(Instant, i64)>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    processing_clock: Option<WallClock>,
 }
 
 impl WindowAggregate {
@@ -79,7 +74,7 @@ impl WindowAggregate {
 
     /// The same over processing time.
     pub(crate) fn over_processing_time(mut self) -> Self {
-        self.processing_clock = Some((Instant::now(), now_ms()));
+        self.processing_clock = Some(WallClock::new());
         self
     }
 
@@ -459,7 +454,7 @@ impl Operator for WindowAggregate {
     }
 
     fn processing_deadline(&self) -> Option<Instant> {
-        let (instant, ms) = self.processing_clock?;
+        let clock = self.processing_clock?;
         let cached = self
             .windows
             .keys()
@@ -468,8 +463,7 @@ impl Operator for WindowAggregate {
         let stored = self.store.as_ref().and_then(|s| s.store.next_due());
         let due = cached.into_iter().chain(stored).min()?;
         // A window's last millisecond is `due`: it is complete once the clock passes it.
-        let after = (due + 1).saturating_sub(ms).max(0) as u64;
-        Some(instant + Duration::from_millis(after))
+        Some(clock.instant_at(due + 1))
     }
 
     fn on_processing_time(
