@@ -12,6 +12,7 @@ use super::aggregate::key_json;
 use super::window_lists::{Sides, WindowLists};
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
+use crate::operators::Batches;
 use std::fmt::Write as _;
 use weir_proto::RecordBatch;
 
@@ -51,7 +52,7 @@ impl WindowJoin {
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let (size, batch_size, names) = (self.size, self.batch_size, &self.names);
-        let mut out = RecordBatch::with_capacity(batch_size, 256);
+        let mut out = Batches::new(batch_size, emit);
         let mut line = String::new();
         self.lists
             .take_due(up_to, batch_size, &mut |start, key, sides: Sides| {
@@ -70,18 +71,12 @@ impl WindowJoin {
                             "{{\"key\":{key_text},\"window_start\":{start},\"window_end\":{end},{}:{left},{}:{right}}}",
                             names[0], names[1]
                         );
-                        out.push(Some(key), line.as_bytes(), end - 1);
-                        if out.len() >= batch_size {
-                            emit(std::mem::take(&mut out))?;
-                        }
+                        out.push(Some(key), line.as_bytes(), end - 1)?;
                     }
                 }
                 Ok(())
             })?;
-        if out.is_empty() {
-            return Ok(());
-        }
-        emit(out)
+        out.finish()
     }
 }
 

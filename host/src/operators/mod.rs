@@ -134,3 +134,57 @@ pub trait Source: Send {
         rejects: &mut dyn RejectSink,
     ) -> Result<Option<RecordBatch>, TaskError>;
 }
+
+/// Records an operator emits from one call (a fired window, the end of input), in batches of
+/// the job's size: each full batch goes downstream at once, the rest at [`Batches::finish`].
+pub(crate) struct Batches<'e> {
+    out: RecordBatch,
+    size: usize,
+    emit: &'e mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+}
+
+impl<'e> Batches<'e> {
+    /// Batches of `size` records for `emit`.
+    pub(crate) fn new(
+        size: usize,
+        emit: &'e mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Self {
+        Batches {
+            out: RecordBatch::with_capacity(size.max(1), 64),
+            size: size.max(1),
+            emit,
+        }
+    }
+
+    /// Adds a record; emits the batch once it is full.
+    pub(crate) fn push(
+        &mut self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        timestamp: i64,
+    ) -> Result<(), TaskError> {
+        self.out.push(key, value, timestamp);
+        self.emit_if_full()
+    }
+
+    /// Adds every record of `batch`; emits once the batch is full.
+    pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<(), TaskError> {
+        self.out.append(batch);
+        self.emit_if_full()
+    }
+
+    fn emit_if_full(&mut self) -> Result<(), TaskError> {
+        if self.out.len() < self.size {
+            return Ok(());
+        }
+        (self.emit)(std::mem::take(&mut self.out))
+    }
+
+    /// Emits what is left.
+    pub(crate) fn finish(self) -> Result<(), TaskError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        (self.emit)(self.out)
+    }
+}

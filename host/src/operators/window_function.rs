@@ -10,6 +10,7 @@
 use super::window_lists::{Sides, WindowLists};
 use super::{Operator, RejectSink};
 use crate::error::TaskError;
+use crate::operators::Batches;
 use crate::wasm::TransformUdf;
 use weir_proto::RecordBatch;
 
@@ -51,7 +52,7 @@ impl WindowFunction {
     ) -> Result<(), TaskError> {
         let (size, batch_size) = (self.size, self.batch_size);
         let (udf, operator) = (&mut self.udf, &self.operator);
-        let mut out = RecordBatch::with_capacity(batch_size, 64);
+        let mut out = Batches::new(batch_size, emit);
         self.lists
             .take_due(up_to, batch_size, &mut |start, key, sides: Sides| {
                 let last = start + size - 1;
@@ -78,16 +79,10 @@ impl WindowFunction {
                     });
                 }
                 results.timestamps.iter_mut().for_each(|t| *t = last);
-                out.append(&results);
-                if out.len() >= batch_size {
-                    emit(std::mem::take(&mut out))?;
-                }
+                out.append(&results)?;
                 Ok(())
             })?;
-        if out.is_empty() {
-            return Ok(());
-        }
-        emit(out)
+        out.finish()
     }
 }
 

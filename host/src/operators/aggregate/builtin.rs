@@ -3,6 +3,7 @@
 use super::key_of;
 use crate::error::TaskError;
 use crate::json::{self, FieldPath, Number};
+use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -310,21 +311,16 @@ impl Operator for BuiltinAggregate {
         let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
         keys.sort_unstable();
         let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
-        let mut out = RecordBatch::with_capacity(self.batch_size, 48);
+        let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
         for key in keys {
             line.clear();
             let _ = write!(line, "{{{key_field}:{}", key_json(key));
             self.functions.write(&mut line, &self.state[key]);
             line.push('}');
-            out.push(Some(key), line.as_bytes(), 0);
-            if out.len() >= self.batch_size {
-                emit(std::mem::take(&mut out))?;
-            }
+            out.push(Some(key), line.as_bytes(), 0)?;
         }
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         self.state.clear();
         Ok(())
     }

@@ -11,6 +11,7 @@ use super::acc_codec;
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
 use crate::error::TaskError;
+use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink};
 use crate::state::{RocksStore, StateError, task_error};
 use std::collections::HashMap;
@@ -220,17 +221,12 @@ impl Operator for CountAggregate {
         };
         partial.retain(|(_, (count, _))| *count > 0);
         partial.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         for (key, (_, accs)) in partial {
             self.write_line(&key, &accs);
-            out.push(Some(&key), self.line.as_bytes(), 0);
-            if out.len() >= self.batch_size {
-                emit(std::mem::take(&mut out))?;
-            }
+            out.push(Some(&key), self.line.as_bytes(), 0)?;
         }
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         Ok(())
     }
 }

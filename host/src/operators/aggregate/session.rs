@@ -8,6 +8,7 @@ use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
 use super::key_of;
 use super::window::{late, window_line};
 use crate::error::TaskError;
+use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink};
 use crate::state::{RocksStore, StateError, layout, task_error};
 use std::collections::HashMap;
@@ -196,7 +197,7 @@ impl SessionAggregate {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
         loop {
             let timers = store
@@ -225,10 +226,7 @@ impl SessionAggregate {
                     &self.functions,
                     &session.accs,
                 );
-                out.push(Some(&timer.key), line.as_bytes(), session.end - 1);
-                if out.len() >= self.batch_size {
-                    emit(std::mem::take(&mut out))?;
-                }
+                out.push(Some(&timer.key), line.as_bytes(), session.end - 1)?;
                 let saved = match sessions.is_empty() {
                     true => store.store.delete(&timer.key, SESSIONS),
                     false => store
@@ -239,9 +237,7 @@ impl SessionAggregate {
             }
         }
         store.store.timers_taken(up_to).map_err(failed)?;
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         Ok(())
     }
 
@@ -264,7 +260,7 @@ impl SessionAggregate {
             !sessions.is_empty()
         });
         closed.sort_unstable_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
         for (key, session) in closed {
             let window = (session.start, session.end);
@@ -276,14 +272,9 @@ impl SessionAggregate {
                 &self.functions,
                 &session.accs,
             );
-            out.push(Some(&key), line.as_bytes(), session.end - 1);
-            if out.len() >= self.batch_size {
-                emit(std::mem::take(&mut out))?;
-            }
+            out.push(Some(&key), line.as_bytes(), session.end - 1)?;
         }
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         Ok(())
     }
 }

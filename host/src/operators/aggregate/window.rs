@@ -6,9 +6,10 @@
 
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
-use super::window_store::{CLEANUP, FIRE, WindowStore, emit_stored};
+use super::window_store::{CLEANUP, FIRE, WindowStore, stored_result};
 use crate::clock::{WallClock, now_ms};
 use crate::error::TaskError;
+use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
 use crate::state::{StateError, layout, task_error};
 use std::collections::{BTreeMap, HashMap};
@@ -166,7 +167,7 @@ impl WindowAggregate {
             .copied()
             .take_while(|start| start + size - 1 <= up_to)
             .collect();
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         for start in due {
             let stored = self
                 .store
@@ -193,15 +194,10 @@ impl WindowAggregate {
                     &self.functions,
                     &accs,
                 );
-                out.push(Some(&key), self.line.as_bytes(), window.1 - 1);
-                if out.len() >= self.batch_size {
-                    emit(std::mem::take(&mut out))?;
-                }
+                out.push(Some(&key), self.line.as_bytes(), window.1 - 1)?;
             }
         }
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         Ok(())
     }
 
@@ -232,7 +228,7 @@ impl WindowAggregate {
             .take_while(|start| start + size - 1 <= to)
             .filter(|start| start + size - 1 > from)
             .collect();
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         let mut line = std::mem::take(&mut self.line);
         for start in due {
             let Some(keys) = self.windows.get(&start) else {
@@ -245,16 +241,11 @@ impl WindowAggregate {
             for (key, accs) in sorted {
                 let key_field = self.key_field.as_deref();
                 window_line(&mut line, key_field, key, window, &self.functions, accs);
-                out.push(Some(key), line.as_bytes(), window.1 - 1);
-                if out.len() >= self.batch_size {
-                    emit(std::mem::take(&mut out))?;
-                }
+                out.push(Some(key), line.as_bytes(), window.1 - 1)?;
             }
         }
         self.line = line;
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         self.emitted = self.emitted.max(up_to);
         let lateness = self.lateness;
         while let Some(entry) = self.windows.first_entry() {
@@ -274,7 +265,7 @@ impl WindowAggregate {
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let (size, lateness) = (self.size, self.lateness);
-        let mut out = RecordBatch::with_capacity(self.batch_size, 64);
+        let mut out = Batches::new(self.batch_size, emit);
         let mut line = std::mem::take(&mut self.line);
         let operator = self.operator.clone();
         let failed = |e: StateError| task_error(&operator, e);
@@ -296,8 +287,11 @@ impl WindowAggregate {
                 if kind == FIRE {
                     let key_field = self.key_field.as_deref();
                     let context = (size, &self.functions, key_field);
-                    emit_stored(store, &timer.key, start, context, &mut line, &mut out)
-                        .map_err(failed)?;
+                    if stored_result(store, &timer.key, start, context, &mut line)
+                        .map_err(failed)?
+                    {
+                        out.push(Some(&timer.key), line.as_bytes(), start + size - 1)?;
+                    }
                 }
                 let namespace = layout::ordered_i64(start);
                 if kind == CLEANUP || lateness == 0 {
@@ -310,9 +304,6 @@ impl WindowAggregate {
                     let put = store.store.put_timer(time, &timer.key, &cleanup);
                     put.map_err(failed)?;
                 }
-                if out.len() >= self.batch_size {
-                    emit(std::mem::take(&mut out))?;
-                }
             }
         }
         store.store.timers_taken(up_to).map_err(failed)?;
@@ -321,9 +312,7 @@ impl WindowAggregate {
             .stored_windows
             .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);
         self.line = line;
-        if !out.is_empty() {
-            emit(out)?;
-        }
+        out.finish()?;
         self.emitted = self.emitted.max(up_to);
         Ok(())
     }

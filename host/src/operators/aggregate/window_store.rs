@@ -7,7 +7,6 @@ use super::builtin::{Acc, Functions};
 use super::window::window_line;
 use crate::state::{RocksStore, StateError, layout};
 use std::collections::{BTreeSet, HashSet};
-use weir_proto::RecordBatch;
 
 /// A timer that emits a window's result.
 pub(super) const FIRE: u8 = 0;
@@ -82,26 +81,19 @@ impl WindowStore {
     }
 }
 
-/// Appends the stored result of window `start` of `key` to `out` (nothing if it has none);
+/// Writes the stored result of window `start` of `key` into `line`; `false` if it has none.
 /// `context` is the window size, the functions and the key's output field.
-pub(super) fn emit_stored(
+pub(super) fn stored_result(
     store: &mut WindowStore,
     key: &[u8],
     start: i64,
     (size, functions, key_field): (i64, &Functions, Option<&str>),
     line: &mut String,
-    out: &mut RecordBatch,
-) -> Result<(), StateError> {
-    if let Some(accs) = store.read(key, start)? {
-        window_line(
-            line,
-            key_field,
-            key,
-            (start, start + size),
-            functions,
-            &accs,
-        );
-        out.push(Some(key), line.as_bytes(), start + size - 1);
-    }
-    Ok(())
+) -> Result<bool, StateError> {
+    let Some(accs) = store.read(key, start)? else {
+        return Ok(false);
+    };
+    let window = (start, start + size);
+    window_line(line, key_field, key, window, functions, &accs);
+    Ok(true)
 }
