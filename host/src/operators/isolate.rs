@@ -19,6 +19,24 @@ pub(crate) struct UdfSite {
 }
 
 impl UdfSite {
+    /// The site of step `operator` calling `export` of `module`.
+    pub(crate) fn new(operator: String, module: &ModuleIdentity, export: String) -> Self {
+        UdfSite {
+            operator,
+            module: module.clone(),
+            export,
+        }
+    }
+
+    /// A UDF failure that fails the step (no single record to blame).
+    pub(crate) fn failed(&self, error: UdfError) -> TaskError {
+        TaskError::Udf {
+            operator: self.operator.clone(),
+            error,
+            record: None,
+        }
+    }
+
     /// Rejects the records of `batch` that the guest itself reported as bad.
     pub(crate) fn reject_errors(
         &self,

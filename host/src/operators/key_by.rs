@@ -53,11 +53,7 @@ pub(crate) struct KeyByUdf {
 
 impl KeyByUdf {
     pub(crate) fn new(operator: String, udf: KeyUdf) -> Self {
-        let site = UdfSite {
-            operator,
-            module: udf.module().clone(),
-            export: udf.export(),
-        };
+        let site = UdfSite::new(operator, udf.module(), udf.export());
         KeyByUdf { site, udf }
     }
 }

@@ -10,7 +10,7 @@ use super::isolate::UdfSite;
 use super::{Operator, RejectSink};
 use crate::clock::{WallClock, now_ms};
 use crate::error::TaskError;
-use crate::wasm::{ProcessOutput, ProcessUdf, TimerRequest, UdfError};
+use crate::wasm::{ProcessOutput, ProcessUdf, TimerRequest};
 use std::collections::BTreeSet;
 use std::time::Instant;
 use weir_proto::RecordBatch;
@@ -31,11 +31,7 @@ pub(crate) struct KeyedProcess {
 
 impl KeyedProcess {
     pub(crate) fn new(operator: String, udf: ProcessUdf, batch_size: usize) -> Self {
-        let site = UdfSite {
-            operator,
-            module: udf.module().clone(),
-            export: "weir:udf/process".into(),
-        };
+        let site = UdfSite::new(operator, udf.module(), "weir:udf/process".into());
         KeyedProcess {
             site,
             udf,
@@ -44,14 +40,6 @@ impl KeyedProcess {
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
             clock: WallClock::new(),
-        }
-    }
-
-    fn failed(&self, error: UdfError) -> TaskError {
-        TaskError::Udf {
-            operator: self.site.operator.clone(),
-            error,
-            record: None,
         }
     }
 
@@ -100,7 +88,7 @@ impl KeyedProcess {
             let output = self
                 .udf
                 .call(&mut due, self.watermark, true)
-                .map_err(|e| self.failed(e))?;
+                .map_err(|e| self.site.failed(e))?;
             if let Some(error) = output.errors.first() {
                 return Err(TaskError::Config {
                     operator: self.site.operator.clone(),
@@ -129,7 +117,7 @@ impl Operator for KeyedProcess {
         } = self
             .udf
             .call(&mut batch, self.watermark, false)
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.site.failed(e))?;
         self.apply(timers);
         self.site.reject_errors(errors, &batch, rejects)?;
         Ok(records)

@@ -14,11 +14,7 @@ pub(crate) struct WasmTransform {
 
 impl WasmTransform {
     pub(crate) fn new(operator: String, udf: TransformUdf) -> Self {
-        let site = UdfSite {
-            operator,
-            module: udf.module().clone(),
-            export: udf.export(),
-        };
+        let site = UdfSite::new(operator, udf.module(), udf.export());
         WasmTransform { site, udf }
     }
 }

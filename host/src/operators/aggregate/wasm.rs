@@ -4,7 +4,7 @@ use super::key_of;
 use crate::error::TaskError;
 use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
-use crate::wasm::{AggregateUdf, UdfError};
+use crate::wasm::AggregateUdf;
 use std::collections::HashMap;
 use weir_proto::{Blobs, RecordBatch};
 
@@ -18,24 +18,12 @@ pub(crate) struct WasmAggregate {
 
 impl WasmAggregate {
     pub(crate) fn new(operator: String, udf: AggregateUdf, batch_size: usize) -> Self {
-        let site = UdfSite {
-            operator,
-            module: udf.module().clone(),
-            export: udf.export(),
-        };
+        let site = UdfSite::new(operator, udf.module(), udf.export());
         WasmAggregate {
             site,
             udf,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
-        }
-    }
-
-    fn failed(&self, error: UdfError) -> TaskError {
-        TaskError::Udf {
-            operator: self.site.operator.clone(),
-            error,
-            record: None,
         }
     }
 }
@@ -57,7 +45,7 @@ impl Operator for WasmAggregate {
         let initial = self
             .udf
             .create_accumulator()
-            .map_err(|error| self.failed(error))?;
+            .map_err(|error| self.site.failed(error))?;
         let mut grouped = Grouped {
             keys: Vec::new(),
             accumulators: Blobs::default(),
@@ -126,7 +114,7 @@ impl Operator for WasmAggregate {
             let results = self
                 .udf
                 .get_result(accumulators)
-                .map_err(|error| self.failed(error))?;
+                .map_err(|error| self.site.failed(error))?;
             let mut out = RecordBatch::with_capacity(chunk.len(), 32);
             for (key, value) in chunk.iter().zip(results.iter()) {
                 out.push(Some(key), value, 0);

@@ -16,7 +16,7 @@ use crate::error::TaskError;
 use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
 use crate::state::{RocksStore, StateError, layout, task_error};
-use crate::wasm::{AggregateUdf, UdfError};
+use crate::wasm::AggregateUdf;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
@@ -66,11 +66,7 @@ impl WasmWindowAggregate {
         batch_size: usize,
         store: Option<WasmWindowStore>,
     ) -> Self {
-        let site = UdfSite {
-            operator,
-            module: udf.module().clone(),
-            export: udf.export(),
-        };
+        let site = UdfSite::new(operator, udf.module(), udf.export());
         WasmWindowAggregate {
             site,
             udf,
@@ -82,14 +78,6 @@ impl WasmWindowAggregate {
             store,
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
-        }
-    }
-
-    fn failed(&self, error: UdfError) -> TaskError {
-        TaskError::Udf {
-            operator: self.site.operator.clone(),
-            error,
-            record: None,
         }
     }
 
@@ -123,7 +111,10 @@ impl WasmWindowAggregate {
             }
             let merged = match merged_at.is_empty() {
                 true => Blobs::default(),
-                false => self.udf.merge(stored, fresh).map_err(|e| self.failed(e))?,
+                false => self
+                    .udf
+                    .merge(stored, fresh)
+                    .map_err(|e| self.site.failed(e))?,
             };
             let merged: HashMap<usize, &[u8]> = merged_at
                 .iter()
@@ -166,7 +157,7 @@ impl WasmWindowAggregate {
             let results = self
                 .udf
                 .get_result(accumulators)
-                .map_err(|error| self.failed(error))?;
+                .map_err(|error| self.site.failed(error))?;
             let mut out = RecordBatch::with_capacity(chunk.len(), 64);
             for ((start, key, _), result) in chunk.iter().zip(results.iter()) {
                 let end = start + self.size;
@@ -268,7 +259,7 @@ impl Operator for WasmWindowAggregate {
         let initial = self
             .udf
             .create_accumulator()
-            .map_err(|error| self.failed(error))?;
+            .map_err(|error| self.site.failed(error))?;
         let (size, slide, watermark) = (self.size, self.slide, self.watermark);
         // Every (window, key) the batch touches, with its accumulator; each record once per
         // window it belongs to.
@@ -310,7 +301,7 @@ impl Operator for WasmWindowAggregate {
         let errors = self
             .udf
             .add(&mut accumulators, &groups, &mut keyed)
-            .map_err(|error| self.failed(error))?;
+            .map_err(|error| self.site.failed(error))?;
         self.site.reject_errors(errors, &keyed, rejects)?;
         for ((start, key), acc) in slots.into_iter().zip(accumulators.iter()) {
             let keys = self.windows.entry(start).or_default();
