@@ -218,7 +218,8 @@ fn a_cancelled_job_stops_and_frees_its_slots() {
 }
 
 #[test]
-fn windows_across_taskmanagers_fire_on_watermarks_crossing_quic_and_equal_the_embedded_run() {
+fn windows_across_taskmanagers_on_rocksdb_fire_on_watermarks_crossing_quic_and_equal_the_embedded_run()
+ {
     let mut cluster = LiveCluster::start(2, &[]);
     cluster.add_taskmanager(None, &[], 1);
     cluster.add_taskmanager(None, &[], 2);
@@ -256,9 +257,23 @@ fn windows_across_taskmanagers_fire_on_watermarks_crossing_quic_and_equal_the_em
         work.path().join("cluster.jsonl"),
         work.path().join("cluster-late.jsonl"),
     );
+    // The cluster keeps the windows in RocksDB, on each TaskManager under its own directory.
     cluster
-        .submit(&job(&cluster_out, &cluster_late), &[], &[])
+        .submit(
+            &job(&cluster_out, &cluster_late),
+            &["--state-backend", "rocksdb"],
+            &[],
+        )
         .expect_code(0);
+    let state_dirs = std::fs::read_dir(cluster.cluster_dir())
+        .expect("cluster dir")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("state").is_dir())
+        .count();
+    assert!(
+        state_dirs >= 1,
+        "a TaskManager kept window state under its own state/"
+    );
     let expected = sorted_lines(&embedded_out);
     assert!(expected.len() > 100, "{} windows", expected.len());
     assert_eq!(sorted_lines(&cluster_out), expected);

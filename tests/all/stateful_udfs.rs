@@ -355,3 +355,40 @@ fn a_process_function_with_event_time_timers_sessionizes_like_a_session_window()
         );
     }
 }
+
+#[test]
+fn processing_time_timers_fire_by_the_clock_and_a_deleted_one_never_fires() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = job_file(
+        dir.path(),
+        "debounce.yaml",
+        &format!(
+            "name: debounce\nmodules:\n  debounce: {{ path: {:?} }}\npipeline:\n  - source: {{ stdin: {{ format: lines }} }}\n  - watermark: {{ ingestion_time: true }}\n  - key_by: {{ field: user }}\n  - process: {{ module: debounce }}\n  - sink: {{ stdout: {{}} }}\n",
+            udf("debounce")
+        ),
+    );
+    for backend in ["memory", "rocksdb"] {
+        let job = job.to_str().expect("utf-8");
+        let mut weir = Interactive::start(&["run", "-q", "--state-backend", backend, job]);
+        // User 1 three times in a burst (each record moves its timer: two are deleted), user 2
+        // once.
+        for user in [1, 1, 2, 1] {
+            weir.send(&format!(r#"{{"user":{user}}}"#));
+        }
+        // With input still open, only the clock can fire them: one line per user.
+        let mut reminders = vec![
+            weir.next_line("a processing-time timer"),
+            weir.next_line("a processing-time timer"),
+        ];
+        reminders.sort();
+        assert_eq!(
+            reminders,
+            [r#"{"key":1,"records":3}"#, r#"{"key":2,"records":1}"#],
+            "{backend}"
+        );
+        assert!(
+            weir.finish().is_empty(),
+            "{backend}: no deleted timer fired"
+        );
+    }
+}
