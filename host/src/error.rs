@@ -118,6 +118,15 @@ impl TaskError {
         ErrorClass { origin, retryable }
     }
 
+    /// Whether a restart may get past this failure: not a configuration the job will meet
+    /// again, a module that does not load, or a cancellation.
+    pub fn is_restartable(&self) -> bool {
+        !matches!(
+            self,
+            TaskError::Config { .. } | TaskError::Module(_) | TaskError::Cancelled
+        )
+    }
+
     /// Whether this failure only echoes another task's (lost peers, cancellation): the
     /// JobManager reports the root cause, not its echoes.
     pub fn is_secondary(&self) -> bool {

@@ -6,6 +6,7 @@
 //! plane and [`net`] the data plane.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod cli;
 pub mod client;
 mod clock;

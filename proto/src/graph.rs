@@ -6,8 +6,8 @@
 //! any machine that can fetch those modules.
 
 use crate::spec::{
-    AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, SinkSpec, SourceSpec, StateBackend,
-    UdfLimits, WasmCall, WatermarkSpec,
+    AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, RestartStrategy, SinkSpec, SourceSpec,
+    StateBackend, UdfLimits, WasmCall, WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ pub struct JobGraph {
 }
 
 /// Settings every task of a job shares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobConfig {
     /// Number of key groups.
     pub max_parallelism: u32,
@@ -47,6 +47,13 @@ pub struct JobConfig {
     /// Periodic checkpoints, if any.
     #[serde(default)]
     pub checkpointing: Option<CheckpointSpec>,
+    /// What happens when a task fails.
+    #[serde(default = "no_restarts")]
+    pub restart_strategy: RestartStrategy,
+}
+
+fn no_restarts() -> RestartStrategy {
+    RestartStrategy::None
 }
 
 /// A Wasm module pinned by content.

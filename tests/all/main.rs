@@ -10,6 +10,7 @@ mod cluster_netns;
 mod cluster_refusals;
 mod dead_letters;
 mod errors;
+mod exactly_once;
 mod harness;
 mod languages;
 mod live_cluster;

@@ -47,6 +47,13 @@ pub(crate) struct BenchArgs {
     /// Measure W3 (PROBES.md): a 10 s tumbling event-time window by auction, count and max.
     #[arg(long)]
     w3: bool,
+    /// Measure checkpoints: W3 with exactly-once checkpoints every second vs none, and a full
+    /// vs incremental checkpoint of a large RocksDB state (`--state-mb`).
+    #[arg(long)]
+    checkpoints: bool,
+    /// MiB of RocksDB state for `--checkpoints`.
+    #[arg(long, default_value_t = 1024)]
+    state_mb: u64,
     /// Measure the windowed Nexmark examples (q5, q7, q11) on the memory and RocksDB backends.
     #[arg(long)]
     windows: bool,
@@ -136,6 +143,7 @@ impl Bench {
             rate: None,
             seed: 0,
             payload,
+            keys: None,
         };
         JobBuilder::new(name).source(SourceSpec::Datagen(source))
     }
@@ -218,7 +226,7 @@ fn run_bench(args: &BenchArgs) -> Result<bool, String> {
             (StateBackend::Rocksdb, default_cache, 0.66e6),
             (StateBackend::Rocksdb, 1024, 0.66e6),
         ] {
-            let run = super::bench_w3::w3(args.events, args.runs, backend, cache)?;
+            let run = super::bench_w3::w3(args.events, args.runs, backend, cache, None)?;
             let label = match backend {
                 StateBackend::Memory => "memory state".to_string(),
                 StateBackend::Rocksdb => {
@@ -244,6 +252,10 @@ fn run_bench(args: &BenchArgs) -> Result<bool, String> {
                 );
             }
         }
+        return Ok(true);
+    }
+    if args.checkpoints {
+        super::bench_checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb)?;
         return Ok(true);
     }
     if args.windows {

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
-use weir_proto::spec::StateBackend;
+use weir_proto::spec::{CheckpointSpec, StateBackend};
 
 /// What the W3 checksum sink has seen.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -65,15 +65,18 @@ pub(crate) struct W3Run {
     pub(crate) checksum: W3Checksum,
     /// The most bytes of state the window held (the last run's).
     pub(crate) state_peak: u64,
+    /// The checkpoints of the last run.
+    pub(crate) checkpoints: Vec<crate::jobmanager::checkpoint::CompletedCheckpoint>,
 }
 
 /// Runs W3 over `events` bids `runs` times with state in `backend`, with operators' write
-/// caches of `write_cache` entries.
+/// caches of `write_cache` entries, checkpointing every `checkpoint_ms` if given.
 pub(crate) fn w3(
     events: u64,
     runs: usize,
     backend: StateBackend,
     write_cache: usize,
+    checkpoint_ms: Option<u64>,
 ) -> Result<W3Run, String> {
     let seen: Arc<Mutex<W3Checksum>> = Arc::default();
     let mut native = NativeRegistry::default();
@@ -97,8 +100,10 @@ pub(crate) fn w3(
         write_cache_entries: write_cache,
         ..StateSettings::default()
     };
-    let cluster = MiniCluster::new(engine, native).with_state(state);
     let dir = std::env::temp_dir().join(format!("weir-bench-w3-{}", std::process::id()));
+    let cluster = MiniCluster::new(engine, native)
+        .with_state(state)
+        .with_checkpoint_dir(dir.join("checkpoints"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("w3.yaml");
     let yaml = format!(
@@ -109,9 +114,15 @@ pub(crate) fn w3(
     let mut graph =
         crate::client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())?;
     graph.config.state_backend = backend;
-    let _ = std::fs::remove_dir_all(&dir);
+    graph.config.checkpointing = checkpoint_ms.map(|interval_ms| CheckpointSpec {
+        interval_ms,
+        timeout_ms: 60_000,
+        retained: 1,
+        incremental: true,
+    });
     let mut rates = Vec::new();
     let mut state_peak = 0;
+    let mut checkpoints = Vec::new();
     for _ in 0..runs.max(1) {
         *seen.lock().unwrap_or_else(|p| p.into_inner()) = W3Checksum::default();
         let started = Instant::now();
@@ -120,12 +131,15 @@ pub(crate) fn w3(
             .map_err(|e| e.to_string())?;
         rates.push(events as f64 / started.elapsed().as_secs_f64());
         state_peak = outcome.progress.state_bytes_peak();
+        checkpoints = outcome.checkpoints;
     }
+    let _ = std::fs::remove_dir_all(&dir);
     rates.sort_by(f64::total_cmp);
     let checksum = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(W3Run {
         rate: rates[rates.len() / 2],
         checksum,
         state_peak,
+        checkpoints,
     })
 }

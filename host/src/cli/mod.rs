@@ -2,6 +2,7 @@
 //! it went (0 done, 1 the job failed, 2 the job spec or the command is wrong).
 
 mod bench;
+mod bench_checkpoints;
 mod bench_cluster;
 mod bench_languages;
 mod bench_net;

@@ -3,13 +3,16 @@
 use super::output::{self, Progress};
 use super::state_args::{BackendArg, StateDirArgs};
 use super::{Outcome, home};
+use crate::checkpoint::Restore;
 use crate::client::spec::{self, LoadedSpec};
 use crate::client::udf::UdfBuilder;
-use crate::jobmanager::MiniCluster;
+use crate::jobmanager::{MiniCluster, StopRequest};
 use crate::operators::NativeRegistry;
 use crate::wasm::{EngineConfig, WasmEngine};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use weir_proto::graph::{JobGraph, OperatorKind};
 
@@ -25,6 +28,19 @@ pub(crate) struct RunArgs {
     backend: BackendArg,
     #[command(flatten)]
     state: StateDirArgs,
+    /// Where checkpoints go: a directory per job beneath it (default: `checkpoints` in
+    /// weir's home directory).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Resume from a savepoint or checkpoint: its directory, or a job's checkpoint directory
+    /// (then its newest completed checkpoint). Steps find their state by name; the
+    /// parallelism and module versions may differ.
+    #[arg(long, value_name = "PATH")]
+    from_savepoint: Option<PathBuf>,
+    /// On SIGTERM or Ctrl-C, stop the job with a savepoint under DIR (Flink's
+    /// `stop --savepoint`); resume it later with `--from-savepoint`.
+    #[arg(long, value_name = "DIR")]
+    savepoint_dir: Option<PathBuf>,
 }
 
 /// Arguments of `weir validate`.
@@ -62,8 +78,45 @@ pub(crate) fn run(args: RunArgs) -> Outcome {
     let sources = vertices_where(&graph, |k| matches!(k, OperatorKind::Source(_)));
     let sinks = vertices_where(&graph, |k| matches!(k, OperatorKind::Sink(_)));
     let mut progress = Progress::new(args.quiet, sources, sinks);
-    let cluster =
-        MiniCluster::new(engine, NativeRegistry::default()).with_state(args.state.settings(None));
+    let checkpoint_dir = args
+        .checkpoint_dir
+        .clone()
+        .unwrap_or_else(|| home().join("checkpoints"));
+    let mut cluster = MiniCluster::new(engine, NativeRegistry::default())
+        .with_state(args.state.settings(None))
+        .with_checkpoint_dir(checkpoint_dir);
+    if let Some(path) = &args.from_savepoint {
+        match Restore::open(path) {
+            Ok(restore) => {
+                eprintln!(
+                    "resuming from checkpoint {} ({})",
+                    restore.metadata.id,
+                    restore.dir().display()
+                );
+                cluster = cluster.resuming_from(restore);
+            }
+            Err(error) => {
+                output::error(&format!("cannot resume job `{}`: {error}", graph.name));
+                return Outcome::BadInput;
+            }
+        }
+    }
+    if let Some(dir) = &args.savepoint_dir {
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            if let Err(error) = signal_hook::flag::register(signal, flag.clone()) {
+                output::error(&format!("cannot listen for signal {signal}: {error}"));
+                return Outcome::JobFailed;
+            }
+        }
+        cluster = cluster.stopping_on(StopRequest {
+            flag,
+            savepoint_dir: Some(dir.clone()),
+        });
+    }
+    if let Some(storage) = cluster.checkpoint_storage(&graph) {
+        eprintln!("checkpoints go to {}", storage.root().display());
+    }
     match cluster.run(&graph, Duration::from_millis(500), &mut |p| {
         progress.update(p)
     }) {
@@ -77,6 +130,12 @@ pub(crate) fn run(args: RunArgs) -> Outcome {
                     last.duration.as_millis(),
                     last.handles.len()
                 );
+            }
+            if outcome.restarts > 0 {
+                eprintln!("restarts: {}", outcome.restarts);
+            }
+            if let Some(savepoint) = &outcome.savepoint {
+                eprintln!("savepoint: {}", savepoint.display());
             }
             Outcome::Done
         }

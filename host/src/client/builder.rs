@@ -27,6 +27,7 @@ impl JobBuilder {
                 limits: UdfLimits::default(),
                 state_backend: Default::default(),
                 checkpointing: None,
+                restart_strategy: None,
                 modules: BTreeMap::new(),
                 dead_letter: None,
                 pipeline: Vec::new(),

@@ -48,6 +48,9 @@ pub fn build_job_graph(
             limits: spec.limits.clone(),
             state_backend: spec.state_backend,
             checkpointing: spec.checkpointing,
+            restart_strategy: spec.restart_strategy.unwrap_or_else(|| {
+                weir_proto::spec::RestartStrategy::default_for(spec.checkpointing.is_some())
+            }),
         },
         modules: modules.clone(),
         vertices,

@@ -4,7 +4,7 @@
 //! consumer run on different TaskManagers.
 
 use crate::error::TaskError;
-use crate::operators::{OperatorFactory, build_chain};
+use crate::operators::{OperatorFactory, build_chain, check_checkpointable};
 use crate::taskmanager::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -147,11 +147,14 @@ pub(crate) fn deployments(
                 continue;
             }
             let name = format!("{}[{}/{}]", vertex.name, subtask + 1, vertex.parallelism);
-            let chain =
-                build_chain(factory, vertex, subtask as u32).map_err(|error| DeployError {
-                    task: name.clone(),
-                    error,
-                })?;
+            let deploy_error = |error| DeployError {
+                task: name.clone(),
+                error,
+            };
+            if factory.checkpointing {
+                check_checkpointable(vertex).map_err(deploy_error)?;
+            }
+            let chain = build_chain(factory, vertex, subtask as u32).map_err(deploy_error)?;
             deployments.push(TaskDeployment {
                 name,
                 vertex: vertex.id,
@@ -162,8 +165,9 @@ pub(crate) fn deployments(
                 dead_letters,
                 buffer_timeout: Duration::from_millis(graph.config.buffer_timeout_ms),
                 metrics: Arc::new(TaskMetrics::default()),
-                checkpoint_triggers: None,
-                checkpoint_acks: None,
+                operator_names: vertex.operators.iter().map(|o| o.name.clone()).collect(),
+                parallelism: vertex.parallelism,
+                checkpoints: None,
             });
         }
     }

@@ -1,20 +1,22 @@
 //! The embedded mini-cluster: a JobManager and one TaskManager in this process.
 
-use super::checkpoint::{
-    CheckpointAction, CheckpointConfig, CheckpointCoordinator, CompletedCheckpoint, StateHandle,
-};
+use super::checkpoint::CompletedCheckpoint;
 use super::deploy::{ChannelFactory, LocalChannels, deployments};
+use super::job_checkpoints::JobCheckpoints;
 use super::job_status::JobStatus;
 use super::progress::JobProgress;
+use super::restart::RestartTracker;
+use crate::checkpoint::{CheckpointStorage, Restore, RestoreError};
 use crate::error::TaskError;
 use crate::operators::{NativeRegistry, OperatorFactory};
-use crate::state::{JobState, StateSettings};
-use crate::taskmanager::CheckpointAck;
-use crate::taskmanager::RunningTasks;
+use crate::state::{JobState, StateSettings, file_name};
+use crate::taskmanager::{CheckpointAck, CheckpointMail, RunningTasks, TaskCheckpoints};
 use crate::wasm::{LoadedModule, ModuleError, WasmEngine};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_proto::graph::JobGraph;
 
@@ -32,6 +34,15 @@ pub enum JobError {
         /// What went wrong.
         error: TaskError,
     },
+    /// Checkpoint storage cannot be read or written.
+    #[error("checkpoint storage: {0}")]
+    Storage(String),
+    /// The job was stopped from outside before its end.
+    #[error("the job was stopped: {0}")]
+    Stopped(String),
+    /// The checkpoint to resume from cannot be read, or does not fit the job.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
     /// A task thread could not be started.
     #[error("cannot start task {task}: {source}")]
     Spawn {
@@ -57,8 +68,25 @@ impl JobError {
 pub struct JobOutcome {
     /// The final counters.
     pub progress: JobProgress,
-    /// The checkpoints that completed, in order (none when the job does not checkpoint).
+    /// The checkpoints that completed in the last run, in order (none when the job does not
+    /// checkpoint).
     pub checkpoints: Vec<CompletedCheckpoint>,
+    /// The newest completed checkpoint's directory, if any.
+    pub latest_checkpoint: Option<PathBuf>,
+    /// Restarts after task failures.
+    pub restarts: u32,
+    /// Where the savepoint went, when the job was stopped with one.
+    pub savepoint: Option<PathBuf>,
+}
+
+/// Stopping a running job from outside (a signal to `weir run`): with a savepoint when
+/// `savepoint_dir` is set (Flink's stop-with-savepoint), else at once.
+#[derive(Debug, Clone)]
+pub struct StopRequest {
+    /// Set when the job should stop.
+    pub flag: Arc<AtomicBool>,
+    /// Where its savepoint goes.
+    pub savepoint_dir: Option<PathBuf>,
 }
 
 /// A JobManager and a TaskManager sharing one process and one Wasm engine.
@@ -66,23 +94,68 @@ pub struct MiniCluster {
     engine: WasmEngine,
     native: NativeRegistry,
     state: StateSettings,
+    checkpoint_dir: PathBuf,
+    resume: Option<Restore>,
+    stop: Option<StopRequest>,
+}
+
+/// Why one run of a job ended early, and where a restart would resume.
+struct RunFailure {
+    error: JobError,
+    /// The newest checkpoint completed in the run.
+    latest: Option<PathBuf>,
 }
 
 impl MiniCluster {
-    /// A mini-cluster on `engine`, with `native` operators available to jobs, and state under
-    /// the system's temporary directory.
+    /// A mini-cluster on `engine`, with `native` operators available to jobs, and state and
+    /// checkpoints under the system's temporary directory.
     pub fn new(engine: WasmEngine, native: NativeRegistry) -> Self {
         MiniCluster {
             engine,
             native,
             state: StateSettings::default(),
+            checkpoint_dir: std::env::temp_dir().join("weir-checkpoints"),
+            resume: None,
+            stop: None,
         }
+    }
+
+    /// The same, stopping jobs when `stop` says.
+    pub fn stopping_on(mut self, stop: StopRequest) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// The same, keeping state as `settings` say.
     pub fn with_state(mut self, settings: StateSettings) -> Self {
         self.state = settings;
         self
+    }
+
+    /// The same, writing checkpoints under `dir` (a directory per job beneath it).
+    pub fn with_checkpoint_dir(mut self, dir: PathBuf) -> Self {
+        self.checkpoint_dir = dir;
+        self
+    }
+
+    /// The same, starting jobs from a checkpoint or savepoint.
+    pub fn resuming_from(mut self, restore: Restore) -> Self {
+        self.resume = Some(restore);
+        self
+    }
+
+    /// Where `graph`'s checkpoints go.
+    pub fn checkpoint_storage(&self, graph: &JobGraph) -> Option<CheckpointStorage> {
+        let savepoints = self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.savepoint_dir.is_some());
+        if graph.config.checkpointing.is_none() && !savepoints {
+            return None;
+        }
+        let incremental = graph.config.checkpointing.is_some_and(|c| c.incremental);
+        let root = self.checkpoint_dir.join(file_name(&graph.name));
+        Some(CheckpointStorage::new(root, incremental))
     }
 
     /// Runs `graph` to its end with every channel local, calling `on_progress` about every
@@ -97,6 +170,8 @@ impl MiniCluster {
     }
 
     /// Runs `graph` with channels from `channels` (e.g. bridged over QUIC between TaskManagers).
+    /// A task failure restarts the job as its restart strategy allows, from its newest
+    /// completed checkpoint.
     pub fn run_with_channels(
         &self,
         graph: &JobGraph,
@@ -104,47 +179,133 @@ impl MiniCluster {
         on_progress: &mut dyn FnMut(&JobProgress),
         channels: &mut dyn ChannelFactory,
     ) -> Result<JobOutcome, JobError> {
-        let started = Instant::now();
-        let mut status = Lifecycle::new(&graph.name);
-        status.enter(JobStatus::Scheduling);
-        let acks = crossbeam_channel::unbounded::<CheckpointAck>();
-        let mut checkpoints = graph.config.checkpointing.map(|spec| {
-            let config = CheckpointConfig {
-                interval: Duration::from_millis(spec.interval_ms.max(1)),
-                timeout: Duration::from_millis(spec.timeout_ms.max(1)),
-                ..CheckpointConfig::default()
-            };
-            let tasks = graph
+        let mut restore = self.resume.clone();
+        if let Some(restore) = &restore {
+            let names: Vec<&str> = graph
                 .vertices
                 .iter()
-                .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)));
-            Checkpoints {
-                coordinator: CheckpointCoordinator::new(config, tasks, 1),
-                triggers: Vec::new(),
-                acks: acks.1.clone(),
-                completed: Vec::new(),
-                stopped: false,
+                .flat_map(|v| v.operators.iter().map(|o| o.name.as_str()))
+                .collect();
+            restore.check(&graph.name, &names, graph.config.max_parallelism)?;
+        }
+        let mut status = Lifecycle::new(&graph.name);
+        let mut restarts = RestartTracker::new(graph.config.restart_strategy);
+        loop {
+            let run = self.run_once(
+                graph,
+                interval,
+                on_progress,
+                channels,
+                restore.as_ref(),
+                &mut status,
+            );
+            let failure = match run {
+                Ok(mut outcome) => {
+                    outcome.restarts = restarts.restarts();
+                    return Ok(outcome);
+                }
+                Err(failure) => failure,
+            };
+            let restartable = failure
+                .error
+                .task_error()
+                .is_some_and(TaskError::is_restartable);
+            let delay = match restartable {
+                true => restarts.on_failure(Instant::now()),
+                false => None,
+            };
+            let Some(delay) = delay else {
+                status.enter(JobStatus::Failed);
+                return Err(failure.error);
+            };
+            if let Some(latest) = &failure.latest {
+                restore = Some(Restore::open(latest)?);
             }
-        });
-        let wiring = checkpoints.as_ref().map(|_| acks.0.clone());
-        let started_tasks = self.start_wired(graph, channels, wiring, &mut |trigger| {
-            if let Some(checkpoints) = &mut checkpoints {
-                checkpoints.triggers.push(trigger);
+            let from = restore.as_ref().map(|r| r.dir().display().to_string());
+            tracing::warn!(
+                job = %graph.name,
+                error = %failure.error,
+                restart = restarts.restarts(),
+                delay_ms = delay.as_millis() as u64,
+                from = from.as_deref().unwrap_or("the beginning"),
+                "task failed; restarting the job"
+            );
+            eprintln!(
+                "job `{}`: {}; restarting from {} in {} ms (restart {})",
+                graph.name,
+                failure.error,
+                from.as_deref().unwrap_or("the beginning"),
+                delay.as_millis(),
+                restarts.restarts()
+            );
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One run of `graph` (the first, or a restart from `restore`).
+    fn run_once(
+        &self,
+        graph: &JobGraph,
+        interval: Duration,
+        on_progress: &mut dyn FnMut(&JobProgress),
+        channels: &mut dyn ChannelFactory,
+        restore: Option<&Restore>,
+        status: &mut Lifecycle<'_>,
+    ) -> Result<JobOutcome, RunFailure> {
+        let started = Instant::now();
+        status.enter(JobStatus::Scheduling);
+        let acks = crossbeam_channel::unbounded::<CheckpointAck>();
+        let storage = self.checkpoint_storage(graph);
+        // Checkpoints an earlier run left in storage: kept until newer ones replace them, and
+        // numbered past, so the newest in storage is always the newest taken.
+        let earlier = match &storage {
+            Some(storage) => storage.recover().map_err(|e| RunFailure {
+                error: JobError::Storage(format!("{}: {e}", storage.root().display())),
+                latest: None,
+            })?,
+            None => Vec::new(),
+        };
+        let first_id = restore
+            .map(|r| r.metadata.id)
+            .into_iter()
+            .chain(earlier.iter().map(|m| m.id))
+            .max()
+            .map_or(1, |id| id + 1);
+        let mut checkpoints =
+            storage.map(|storage| JobCheckpoints::new(graph, storage, first_id, acks.1.clone()));
+        if let Some(checkpoints) = &mut checkpoints {
+            for metadata in earlier {
+                checkpoints.inherit(metadata);
             }
-        });
+        }
+        let wiring = checkpoints
+            .as_ref()
+            .map(|c| (acks.0.clone(), c.storage().clone()));
+        let started_tasks =
+            self.start_wired(graph, channels, restore, wiring, &mut |source, mail| {
+                if let Some(checkpoints) = &mut checkpoints {
+                    checkpoints.add_mailbox(source, mail);
+                }
+            });
         let mut tasks = match started_tasks {
             Ok(tasks) => tasks,
             Err(error) => {
                 status.enter(JobStatus::Failing);
-                status.enter(JobStatus::Failed);
-                return Err(error);
+                return Err(RunFailure {
+                    error,
+                    latest: None,
+                });
             }
         };
         status.enter(JobStatus::Running);
         let vertices = vertex_names(graph);
         let mut failures: Vec<(String, TaskError)> = Vec::new();
         let mut last_report = Instant::now();
+        let mut stop = Stopping::default();
         while tasks.remaining() > 0 {
+            if let Some(request) = &self.stop {
+                stop.check(request, &graph.name, &tasks, checkpoints.as_mut());
+            }
             let wait = match &checkpoints {
                 Some(_) => interval.min(Duration::from_millis(20)),
                 None => interval.min(Duration::from_millis(200)),
@@ -153,14 +314,21 @@ impl MiniCluster {
             if let Some(checkpoints) = &mut checkpoints {
                 // A finished task takes no more barriers: checkpoints stop with the first one.
                 checkpoints.stopped |= event.is_some();
-                checkpoints.step(&graph.name);
+                if failures.is_empty() {
+                    checkpoints.step(&graph.name);
+                }
             }
             if let Some(event) = event
                 && let Err(error) = event.result
+                // Cancelling for a stop echoes through the tasks: not failures.
+                && !(stop.cancelled && error.is_secondary())
             {
                 if failures.is_empty() {
                     status.enter(JobStatus::Failing);
                     tasks.cancel();
+                    if let Some(checkpoints) = &mut checkpoints {
+                        checkpoints.on_job_failed(&graph.name);
+                    }
                 }
                 failures.push((tasks.task_name(event.vertex, event.subtask), error));
             }
@@ -174,23 +342,46 @@ impl MiniCluster {
             }
         }
         tasks.join();
-        let root = failures
-            .iter()
-            .position(|(_, e)| !e.is_secondary())
-            .unwrap_or(0);
+        let latest = checkpoints.as_ref().and_then(|c| c.latest.clone());
+        if stop.cancelled && failures.is_empty() {
+            status.enter(JobStatus::Cancelling);
+            status.enter(JobStatus::Cancelled);
+            let progress = JobProgress::aggregate(started.elapsed(), &vertices, &tasks.counters());
+            return match stop.savepoint {
+                Some(savepoint) => Ok(JobOutcome {
+                    progress,
+                    checkpoints: checkpoints.map(|c| c.completed).unwrap_or_default(),
+                    latest_checkpoint: latest,
+                    restarts: 0,
+                    savepoint: Some(savepoint),
+                }),
+                None => Err(RunFailure {
+                    error: JobError::Stopped(stop.failure.unwrap_or_default()),
+                    latest: None,
+                }),
+            };
+        }
         if !failures.is_empty() {
-            status.enter(JobStatus::Failed);
+            let root = failures
+                .iter()
+                .position(|(_, e)| !e.is_secondary())
+                .unwrap_or(0);
             let (task, error) = failures.swap_remove(root);
-            return Err(JobError::Task { task, error });
+            return Err(RunFailure {
+                error: JobError::Task { task, error },
+                latest,
+            });
         }
         let progress = JobProgress::aggregate(started.elapsed(), &vertices, &tasks.counters());
         on_progress(&progress);
         status.enter(JobStatus::Finishing);
         status.enter(JobStatus::Finished);
-        let checkpoints = checkpoints.map(|c| c.completed).unwrap_or_default();
         Ok(JobOutcome {
             progress,
-            checkpoints,
+            checkpoints: checkpoints.map(|c| c.completed).unwrap_or_default(),
+            latest_checkpoint: latest,
+            restarts: 0,
+            savepoint: None,
         })
     }
 
@@ -201,17 +392,19 @@ impl MiniCluster {
         graph: &JobGraph,
         channels: &mut dyn ChannelFactory,
     ) -> Result<RunningTasks, JobError> {
-        self.start_wired(graph, channels, None, &mut |_| {})
+        self.start_wired(graph, channels, None, None, &mut |_, _| {})
     }
 
-    /// [`Self::start`], with checkpoints when `wiring` says where tasks acknowledge them: each
-    /// source subtask gets a trigger channel, whose sender goes to `on_source`.
+    /// [`Self::start`], restoring state from `restore`, with checkpoints when `wiring` says
+    /// where tasks acknowledge them and store their state: each task gets a mailbox, whose
+    /// sender goes to `on_mailbox` (with whether the task is a source's).
     fn start_wired(
         &self,
         graph: &JobGraph,
         channels: &mut dyn ChannelFactory,
-        wiring: Option<Sender<CheckpointAck>>,
-        on_source: &mut dyn FnMut(Sender<u64>),
+        restore: Option<&Restore>,
+        wiring: Option<(Sender<CheckpointAck>, CheckpointStorage)>,
+        on_mailbox: &mut dyn FnMut(bool, Sender<CheckpointMail>),
     ) -> Result<RunningTasks, JobError> {
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
@@ -234,20 +427,23 @@ impl MiniCluster {
             limits: self.engine.limits_for(&graph.config.limits),
             batch_size: graph.config.batch_size as usize,
             state: &state,
+            checkpointing: wiring.is_some(),
+            restore,
         };
         let mut deployments =
             deployments(graph, &factory, channels).map_err(|e| JobError::Task {
                 task: e.task,
                 error: e.error,
             })?;
-        if let Some(acks) = &wiring {
+        if let Some((acks, storage)) = &wiring {
             for deployment in &mut deployments {
-                deployment.checkpoint_acks = Some(acks.clone());
-                if deployment.chain.0.is_some() {
-                    let (trigger, triggers) = crossbeam_channel::unbounded();
-                    on_source(trigger);
-                    deployment.checkpoint_triggers = Some(triggers);
-                }
+                let (mail, mailbox) = crossbeam_channel::unbounded();
+                on_mailbox(deployment.chain.0.is_some(), mail);
+                deployment.checkpoints = Some(TaskCheckpoints {
+                    mail: mailbox,
+                    acks: acks.clone(),
+                    storage: storage.clone(),
+                });
             }
         }
         RunningTasks::spawn(deployments).map_err(|e| JobError::Spawn {
@@ -257,60 +453,50 @@ impl MiniCluster {
     }
 }
 
-/// A running job's checkpoints: the coordinator, and its wires to the tasks.
-struct Checkpoints {
-    coordinator: CheckpointCoordinator,
-    /// One per source subtask.
-    triggers: Vec<Sender<u64>>,
-    acks: Receiver<CheckpointAck>,
-    completed: Vec<CompletedCheckpoint>,
-    /// No more checkpoints start (a task has ended).
-    stopped: bool,
+/// A stop in progress.
+#[derive(Default)]
+struct Stopping {
+    requested: bool,
+    /// The tasks were cancelled for the stop.
+    cancelled: bool,
+    savepoint: Option<PathBuf>,
+    failure: Option<String>,
 }
 
-impl Checkpoints {
-    /// Takes the acknowledgements that came, then lets time pass for the coordinator.
-    fn step(&mut self, job: &str) {
-        let now = Instant::now();
-        let mut actions = Vec::new();
-        for ack in self.acks.try_iter() {
-            let handle = StateHandle {
-                location: format!("memory:{}/{}", ack.vertex, ack.subtask),
-                bytes: ack.state_bytes,
-            };
-            actions.extend(
-                self.coordinator
-                    .on_ack(ack.id, (ack.vertex, ack.subtask), handle, now),
-            );
+impl Stopping {
+    /// Starts the stop once `request` is raised, and cancels the tasks once its savepoint is
+    /// written (or failed, or none was asked for).
+    fn check(
+        &mut self,
+        request: &StopRequest,
+        job: &str,
+        tasks: &RunningTasks,
+        checkpoints: Option<&mut JobCheckpoints>,
+    ) {
+        if self.cancelled || !request.flag.load(Ordering::Relaxed) {
+            return;
         }
-        if !self.stopped {
-            actions.extend(self.coordinator.on_tick(now, crate::clock::now_ms()));
+        let (Some(checkpoints), Some(dir)) = (checkpoints, &request.savepoint_dir) else {
+            self.failure = Some("stopped without a savepoint".into());
+            self.cancel(tasks);
+            return;
+        };
+        if !self.requested {
+            self.requested = true;
+            let id = checkpoints.trigger_savepoint(job, dir.clone());
+            eprintln!("stopping job `{job}` with savepoint {id}");
+        } else if let Some(written) = checkpoints.savepoint_written() {
+            self.savepoint = Some(written.clone());
+            self.cancel(tasks);
+        } else if let Some(failure) = checkpoints.savepoint_failed() {
+            self.failure = Some(failure);
+            self.cancel(tasks);
         }
-        for action in actions {
-            match action {
-                CheckpointAction::Trigger { id, .. } => {
-                    for trigger in &self.triggers {
-                        let _ = trigger.send(id);
-                    }
-                }
-                CheckpointAction::NotifyComplete { id } => {
-                    if let Some(done) = self.coordinator.completed().find(|c| c.id == id) {
-                        tracing::info!(
-                            job,
-                            checkpoint = id,
-                            duration_ms = done.duration.as_millis() as u64,
-                            bytes = done.bytes(),
-                            "checkpoint complete"
-                        );
-                        self.completed.push(done.clone());
-                    }
-                }
-                CheckpointAction::Abort { id, reason } => {
-                    tracing::info!(job, checkpoint = id, %reason, "checkpoint aborted");
-                }
-                CheckpointAction::Discard { .. } => {}
-            }
-        }
+    }
+
+    fn cancel(&mut self, tasks: &RunningTasks) {
+        self.cancelled = true;
+        tasks.cancel();
     }
 }
 

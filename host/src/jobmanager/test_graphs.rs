@@ -14,6 +14,7 @@ pub(crate) fn graph(parallelism: &[u32]) -> JobGraph {
             limits: UdfLimits::default(),
             state_backend: Default::default(),
             checkpointing: None,
+            restart_strategy: weir_proto::spec::RestartStrategy::None,
         },
         modules: Default::default(),
         vertices: parallelism

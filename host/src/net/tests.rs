@@ -417,6 +417,7 @@ fn a_job_split_over_taskmanagers_by_quic_equals_the_local_run() {
             rate: None,
             seed: 0,
             payload: PayloadFormat::Json,
+            keys: None,
         };
         let functions = vec![
             BuiltinAggregate {

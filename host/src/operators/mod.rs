@@ -42,10 +42,11 @@ mod watermark;
 mod window_function;
 mod window_lists;
 
-pub use build::{Chain, OperatorFactory, build_chain};
+pub use build::{Chain, OperatorFactory, build_chain, check_checkpointable};
 pub use native::{NativeFactory, NativeOperator, NativeRegistry};
 pub use rejection::{OwnedRecord, Rejection};
 
+use crate::checkpoint::{OperatorRestore, OperatorSnapshot};
 use crate::error::TaskError;
 use weir_proto::RecordBatch;
 
@@ -114,6 +115,24 @@ pub trait Operator: Send {
         Ok(false)
     }
 
+    /// Hands over its state for checkpoint `id`: the synchronous phase, between two batches;
+    /// what it returns is written to storage afterwards, off the task's thread. `None`: it
+    /// keeps no state.
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        Ok(None)
+    }
+
+    /// Takes back its state from a checkpoint, before the first record.
+    fn restore(&mut self, _state: &OperatorRestore) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` completed on every task: a transactional sink commits what it wrote
+    /// before that checkpoint's barrier.
+    fn checkpoint_complete(&mut self, _id: u64) -> Result<(), TaskError> {
+        Ok(())
+    }
+
     /// Event time has reached `watermark` (no record at or before it will follow): emit what
     /// that completes, such as fired windows.
     fn on_watermark(
@@ -133,6 +152,15 @@ pub trait Source: Send {
         &mut self,
         rejects: &mut dyn RejectSink,
     ) -> Result<Option<RecordBatch>, TaskError>;
+
+    /// Where it is, for checkpoint `id`: replaying from there after a restore gives exactly
+    /// the records after the checkpoint's barrier.
+    fn position(&mut self) -> Result<serde_json::Value, TaskError>;
+
+    /// Moves to the position a checkpoint holds, before the first batch (at another
+    /// parallelism: the union of the old subtasks' positions, divided up anew). The error
+    /// says why it cannot.
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String>;
 }
 
 /// Records an operator emits from one call (a fired window, the end of input), in batches of

@@ -2,7 +2,9 @@
 
 use super::isolate::UdfSite;
 use super::{Operator, RejectSink};
+use crate::checkpoint::{OperatorRestore, OperatorSnapshot};
 use crate::error::TaskError;
+use crate::state::task_error;
 use crate::wasm::TransformUdf;
 use weir_proto::RecordBatch;
 
@@ -22,6 +24,29 @@ impl WasmTransform {
 impl Operator for WasmTransform {
     fn state_bytes(&self) -> u64 {
         self.udf.state_bytes()
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        let keyed = self.udf.with_state(|state| state.snapshot(id)).transpose();
+        let keyed = keyed.map_err(|e| task_error(&self.site.operator, e))?;
+        Ok(keyed.map(|keyed| OperatorSnapshot {
+            meta: None,
+            keyed: Some(keyed),
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let done = self.udf.with_state(|state| state.restore(restored));
+        match done {
+            Some(result) => result.map_err(|e| task_error(&self.site.operator, e)),
+            None => Err(TaskError::Config {
+                operator: self.site.operator.clone(),
+                message: format!(
+                    "the checkpoint holds keyed state for this step, but module `{}` uses none",
+                    self.udf.module().name
+                ),
+            }),
+        }
     }
 
     fn process(

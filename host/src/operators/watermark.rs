@@ -3,6 +3,7 @@
 //! the highest timestamp seen minus the allowed delay minus one, whenever that advances.
 
 use super::{Operator, RejectSink, Rejection};
+use crate::checkpoint::{OperatorRestore, OperatorSnapshot};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath, Number};
 use weir_proto::RecordBatch;
@@ -39,6 +40,24 @@ impl WatermarkAssigner {
 }
 
 impl Operator for WatermarkAssigner {
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        Ok(Some(OperatorSnapshot {
+            meta: Some(serde_json::json!({ "max_timestamp": self.max_timestamp })),
+            keyed: None,
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        // At another parallelism, the lowest of the old subtasks': event time never runs ahead.
+        let highest = |meta: &serde_json::Value| meta["max_timestamp"].as_i64();
+        let max = match restored.own_meta() {
+            Some(own) => highest(own),
+            None => restored.all_meta().filter_map(|(_, _, m)| highest(m)).min(),
+        };
+        self.max_timestamp = max.unwrap_or(i64::MIN);
+        Ok(())
+    }
+
     fn process(
         &mut self,
         mut batch: RecordBatch,

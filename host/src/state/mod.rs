@@ -92,6 +92,11 @@ impl JobState {
         }
     }
 
+    /// Key groups of the job.
+    pub(crate) fn max_parallelism(&self) -> u32 {
+        self.max_parallelism
+    }
+
     /// Entries an operator may fold in memory before writing them to its store.
     pub(crate) fn write_cache_entries(&self) -> usize {
         self.settings.write_cache_entries.max(1)
@@ -129,15 +134,16 @@ impl JobState {
         ttl_ms: Option<u64>,
     ) -> Result<KeyedValues, TaskError> {
         let merge = Some(("weir-udf-state-v1", values::merge as MergeFn));
-        Ok(match self.store(operator, subtask, merge)? {
+        let values = match self.store(operator, subtask, merge)? {
             Some(store) => KeyedValues::rocks(store, ttl_ms),
             None => KeyedValues::memory(ttl_ms),
-        })
+        };
+        Ok(values.with_key_groups(self.max_parallelism))
     }
 }
 
 /// `text` as a file name: anything but ASCII letters, digits and `-` becomes `_`.
-fn file_name(text: &str) -> String {
+pub(crate) fn file_name(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {

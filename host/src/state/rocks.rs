@@ -100,6 +100,8 @@ pub(crate) struct RocksStore {
     timers_from: i64,
     /// …and nothing is due before this one.
     next_due: i64,
+    /// Names this instance's files in checkpoint storage: unique across processes and runs.
+    instance: String,
 }
 
 /// Pending writes are committed at this many…
@@ -147,6 +149,7 @@ impl RocksStore {
         write.disable_wal(true);
         Ok(RocksStore {
             db: Some(db),
+            instance: instance_name(&dir),
             dir,
             write,
             max_parallelism,
@@ -400,6 +403,39 @@ impl RocksStore {
         Ok(found)
     }
 
+    /// A RocksDB native checkpoint for checkpoint `id`: the memtables flushed, the immutable
+    /// SST files hard-linked into a directory beside the store (no copy).
+    pub(crate) fn native_checkpoint(
+        &mut self,
+        id: u64,
+    ) -> Result<crate::checkpoint::KeyedSnapshot, StateError> {
+        self.commit()?;
+        let mut name = self.dir.as_os_str().to_owned();
+        name.push(format!("-chk-{id}"));
+        let dir = PathBuf::from(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| self.error(e))?;
+        }
+        let db = self.db()?;
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(db).map_err(|e| self.error(e))?;
+        checkpoint
+            .create_checkpoint(&dir)
+            .map_err(|e| self.error(e))?;
+        Ok(crate::checkpoint::KeyedSnapshot::Rocks {
+            dir,
+            instance: self.instance.clone(),
+        })
+    }
+
+    /// Writes an entry restored from a checkpoint, as it was stored (layout key and value).
+    pub(crate) fn put_raw(&mut self, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        if let Some(timer) = layout::parse_timer(key) {
+            self.note_due(timer.time);
+        }
+        self.pending.put(key, value);
+        self.commit_if_large()
+    }
+
     /// Bytes of state on disk plus in memtables: the size of this subtask's state.
     pub(crate) fn size(&self) -> u64 {
         let Ok(db) = self.db() else {
@@ -413,6 +449,20 @@ impl RocksStore {
         .filter_map(|property| db.property_int_value(*property).ok().flatten())
         .sum()
     }
+}
+
+/// A name for a store's files that no other store, in any process or run, shares: its
+/// directory's name, this process, and the time.
+fn instance_name(dir: &Path) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    format!(
+        "{}-{}-{nanos:x}",
+        name.unwrap_or_default(),
+        std::process::id()
+    )
 }
 
 impl Drop for RocksStore {

@@ -9,6 +9,7 @@
 //! ms since the epoch) and reads as absent once older than the TTL; reducing then reads first.
 
 use super::{RocksStore, StateError, layout, lists};
+use crate::checkpoint::{HeapEntries, KeyedSnapshot, OperatorRestore};
 use crate::clock::now_ms;
 use rocksdb::MergeOperands;
 use std::collections::{BTreeMap, HashMap};
@@ -96,6 +97,8 @@ pub(crate) struct KeyedValues {
     entries: Entries,
     /// Time to live in ms, if state expires.
     ttl: Option<i64>,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
 }
 
 impl Default for KeyedValues {
@@ -120,6 +123,7 @@ impl KeyedValues {
         KeyedValues {
             entries: Entries::Memory(HashMap::new()),
             ttl: ttl_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            max_parallelism: 128,
         }
     }
 
@@ -326,6 +330,61 @@ impl KeyedValues {
             Entries::Rocks(store) => store.corrupt(what),
             Entries::Memory(_) => StateError::memory(what),
         }
+    }
+
+    /// The same, for a job of `max_parallelism` key groups.
+    pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
+        self.max_parallelism = max_parallelism;
+        self
+    }
+
+    /// Every entry, for checkpoint `id`: a copy of the heap maps, or a RocksDB checkpoint.
+    pub(crate) fn snapshot(&mut self, id: u64) -> Result<KeyedSnapshot, StateError> {
+        match &mut self.entries {
+            Entries::Rocks(store) => store.native_checkpoint(id),
+            Entries::Memory(map) => {
+                let mut entries = HeapEntries::new(self.max_parallelism);
+                for (key, values) in map.iter() {
+                    for (namespace, value) in values {
+                        entries.push(key, namespace, value.clone());
+                    }
+                }
+                Ok(entries.finish())
+            }
+        }
+    }
+
+    /// Takes back this subtask's entries from a checkpoint (written by either backend).
+    pub(crate) fn restore(&mut self, state: &OperatorRestore) -> Result<(), StateError> {
+        let merge = Some(("weir-udf-state-v1", merge as super::MergeFn));
+        let mut failed = None;
+        let read = state.entries(merge, &mut |stored, value| {
+            let result = match &mut self.entries {
+                Entries::Rocks(store) => store.put_raw(stored, value),
+                Entries::Memory(map) => match layout::parse_state(stored) {
+                    Some((key, namespace)) => {
+                        map.entry(key.to_vec())
+                            .or_default()
+                            .insert(namespace.to_vec(), value.to_vec());
+                        Ok(())
+                    }
+                    None => Err(StateError::memory("a checkpointed entry is malformed")),
+                },
+            };
+            result.map_err(|e| {
+                let detail = e.to_string();
+                failed = Some(e);
+                std::io::Error::other(detail)
+            })
+        });
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        read.map_err(|e| StateError::memory(&format!("restoring UDF state: {e}")))?;
+        if let Entries::Rocks(store) = &mut self.entries {
+            store.commit()?;
+        }
+        Ok(())
     }
 
     /// Bytes held: RocksDB's files and memtables, or an estimate of the heap maps.

@@ -20,5 +20,7 @@ mod tests;
 pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
 pub use metrics::{TaskActivity, TaskMetrics};
 pub use running::{RunningTasks, SpawnError};
-pub use task::{CheckpointAck, TaskDeployment, TaskEvent, spawn_task};
+pub use task::{
+    CheckpointAck, CheckpointMail, TaskCheckpoints, TaskDeployment, TaskEvent, spawn_task,
+};
 pub use writer::RecordWriter;

@@ -5,6 +5,7 @@ use super::channel::{Control, InputChannel, StreamElement};
 use super::metrics::{TaskActivity, TaskMetrics};
 use super::watermarks::InputWatermarks;
 use super::writer::RecordWriter;
+use crate::checkpoint::{CheckpointStorage, OperatorSnapshot, SubtaskState, storage::Upload};
 use crate::error::TaskError;
 use crate::operators::{Chain, Operator, RejectSink, Rejection};
 use crossbeam_channel::{Receiver, Select, Sender};
@@ -32,14 +33,37 @@ pub struct TaskDeployment {
     pub buffer_timeout: Duration,
     /// Its counters.
     pub metrics: Arc<TaskMetrics>,
-    /// Checkpoints to start (a source subtask, when the job checkpoints).
-    pub checkpoint_triggers: Option<Receiver<u64>>,
-    /// Where it acknowledges checkpoints, when the job checkpoints.
-    pub checkpoint_acks: Option<Sender<CheckpointAck>>,
+    /// The step names of its chain, head first (the source's included): state in a
+    /// checkpoint is filed under them.
+    pub operator_names: Vec<String>,
+    /// Its vertex's parallelism.
+    pub parallelism: u32,
+    /// When the job checkpoints: the coordinator's mail to it, where it acknowledges, and
+    /// where it writes its state.
+    pub checkpoints: Option<TaskCheckpoints>,
 }
 
-/// A subtask took its part of a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A task's wires to the checkpoint coordinator.
+pub struct TaskCheckpoints {
+    /// Triggers (to a source subtask) and completions (to every subtask).
+    pub mail: Receiver<CheckpointMail>,
+    /// Where it acknowledges.
+    pub acks: Sender<CheckpointAck>,
+    /// Where its state goes.
+    pub storage: CheckpointStorage,
+}
+
+/// What the coordinator tells a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointMail {
+    /// Start checkpoint `id` (a source: it sends the barrier after its last batch).
+    Trigger(u64),
+    /// Checkpoint `id` completed on every task.
+    Complete(u64),
+}
+
+/// A subtask's part of a checkpoint is in storage (or could not be written).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointAck {
     /// The checkpoint.
     pub id: u64,
@@ -47,8 +71,8 @@ pub struct CheckpointAck {
     pub vertex: usize,
     /// Which subtask.
     pub subtask: u32,
-    /// Bytes of state its operators held.
-    pub state_bytes: u64,
+    /// Its state's handles, or why it could not take part.
+    pub state: Result<SubtaskState, String>,
 }
 
 /// A task's final report to the JobManager.
@@ -227,8 +251,9 @@ struct Task {
     state_polled: Instant,
     vertex: usize,
     subtask: u32,
-    checkpoint_triggers: Option<Receiver<u64>>,
-    checkpoint_acks: Option<Sender<CheckpointAck>>,
+    parallelism: u32,
+    operator_names: Vec<String>,
+    checkpoints: Option<TaskCheckpoints>,
 }
 
 /// How often a task reads its operators' state size (reading RocksDB's properties or walking a
@@ -258,8 +283,9 @@ impl Task {
             state_polled: Instant::now(),
             vertex: deployment.vertex,
             subtask: deployment.subtask,
-            checkpoint_triggers: deployment.checkpoint_triggers,
-            checkpoint_acks: deployment.checkpoint_acks,
+            parallelism: deployment.parallelism,
+            operator_names: deployment.operator_names,
+            checkpoints: deployment.checkpoints,
         }
     }
 
@@ -291,13 +317,13 @@ impl Task {
                 return Err(TaskError::Cancelled);
             }
             // A source starts a checkpoint between two batches: its barrier goes after them.
-            let triggers: Vec<u64> = self
-                .checkpoint_triggers
+            let mail: Vec<CheckpointMail> = self
+                .checkpoints
                 .as_ref()
-                .map(|t| t.try_iter().collect())
+                .map(|c| c.mail.try_iter().collect())
                 .unwrap_or_default();
-            for id in triggers {
-                self.checkpoint(id)?;
+            for mail in mail {
+                self.on_checkpoint_mail(mail)?;
             }
             self.metrics.set_activity(TaskActivity::Busy);
             let started = Instant::now();
@@ -372,6 +398,8 @@ impl Task {
                 }
             }
             let control_index = select.recv(&control);
+            let mail = self.checkpoints.as_ref().map(|c| c.mail.clone());
+            let mail_index = mail.as_ref().map(|mail| select.recv(mail));
             let operation = match self.next_deadline() {
                 Some(deadline) => match select.select_deadline(deadline) {
                     Ok(operation) => operation,
@@ -386,6 +414,15 @@ impl Task {
             if operation.index() == control_index {
                 let _ = operation.recv(&control);
                 return Err(TaskError::Cancelled);
+            }
+            if let (Some(index), Some(mail)) = (mail_index, &mail)
+                && operation.index() == index
+            {
+                // The coordinator's end goes away only with the job: nothing more to hear.
+                if let Ok(mail) = operation.recv(mail) {
+                    self.on_checkpoint_mail(mail)?;
+                }
+                continue;
             }
             let index = readable[operation.index()];
             match operation.recv(&receivers[index]) {
@@ -454,21 +491,79 @@ impl Task {
         }
     }
 
-    /// Takes this subtask's part of checkpoint `id`, acknowledges it and forwards its barrier
-    /// downstream. (The part is, for now, the operators' state size: snapshots come next.)
+    /// Acts on the coordinator's mail.
+    fn on_checkpoint_mail(&mut self, mail: CheckpointMail) -> Result<(), TaskError> {
+        match mail {
+            CheckpointMail::Trigger(id) => self.checkpoint(id),
+            CheckpointMail::Complete(id) => {
+                for operator in &mut self.chain.1 {
+                    operator.checkpoint_complete(id)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes this subtask's part of checkpoint `id` and forwards its barrier downstream. The
+    /// synchronous phase runs here, between two batches: each operator hands over its state
+    /// (a copy off the heap, a RocksDB checkpoint of hard links). The asynchronous phase
+    /// writes it to storage on another thread, which then acknowledges, while this task goes
+    /// on processing.
     fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
         tracing::debug!(task = %self.name, checkpoint = id, "checkpoint");
-        let state_bytes = self.chain.1.iter().map(|o| o.state_bytes()).sum();
-        if let Some(acks) = &self.checkpoint_acks {
-            // The JobManager may be gone (the job is failing): nothing to acknowledge to.
-            let _ = acks.send(CheckpointAck {
-                id,
-                vertex: self.vertex,
-                subtask: self.subtask,
-                state_bytes,
-            });
+        let mut snapshots = Vec::new();
+        let mut names = self.operator_names.iter();
+        if let Some(source) = &mut self.chain.0 {
+            let position = source.position()?;
+            let name = names.next().cloned().unwrap_or_default();
+            snapshots.push((
+                name,
+                OperatorSnapshot {
+                    meta: Some(position),
+                    keyed: None,
+                },
+            ));
         }
-        self.outputs.barrier(id)
+        for (operator, name) in self.chain.1.iter_mut().zip(names) {
+            if let Some(snapshot) = operator.snapshot(id)? {
+                snapshots.push((name.clone(), snapshot));
+            }
+        }
+        self.outputs.barrier(id)?;
+        let Some(checkpoints) = &self.checkpoints else {
+            return Ok(());
+        };
+        let (acks, storage) = (checkpoints.acks.clone(), checkpoints.storage.clone());
+        let (vertex, subtask, parallelism) = (self.vertex, self.subtask, self.parallelism);
+        let uploader = std::thread::Builder::new()
+            .name(format!("weir-upload-{vertex}.{subtask}"))
+            .spawn(move || {
+                let uploads = snapshots
+                    .iter_mut()
+                    .map(|(operator, snapshot)| Upload {
+                        operator,
+                        subtask,
+                        parallelism,
+                        snapshot: std::mem::take(snapshot),
+                    })
+                    .collect();
+                let state = storage.upload(id, false, uploads).map_err(|e| {
+                    format!(
+                        "writing checkpoint {id} to {}: {e}",
+                        storage.root().display()
+                    )
+                });
+                // The coordinator may be gone (the job is failing): nothing to acknowledge to.
+                let _ = acks.send(CheckpointAck {
+                    id,
+                    vertex,
+                    subtask,
+                    state,
+                });
+            });
+        uploader
+            .map(|_| ())
+            .map_err(|e| TaskError::Internal(format!("cannot start a checkpoint upload: {e}")))
     }
 
     /// Runs `batch` from input `side` (1: a join's right side) through the chain.

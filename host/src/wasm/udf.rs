@@ -128,6 +128,12 @@ impl TransformUdf {
         })
     }
 
+    /// Runs `f` on its keyed state, if it keeps any.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut KeyedState) -> T) -> Option<T> {
+        let state = self.keyed.as_ref()?;
+        Some(f(&mut state.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+
     /// Gives the instance its subtask's keyed state, in the job's backend.
     pub(crate) fn keep_state_in(&mut self, state: KeyedState) {
         self.keyed = Some(Arc::new(Mutex::new(state)));

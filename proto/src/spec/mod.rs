@@ -52,6 +52,9 @@ pub struct JobSpec {
     /// Periodic checkpoints; unset takes none.
     #[serde(default)]
     pub checkpointing: Option<CheckpointSpec>,
+    /// What happens when a task fails; unset takes [`RestartStrategy::default_for`].
+    #[serde(default)]
+    pub restart_strategy: Option<RestartStrategy>,
     /// Wasm modules by the name steps use for them.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleSpec>,
@@ -71,6 +74,85 @@ pub struct CheckpointSpec {
     /// A checkpoint not complete after this long is aborted, ms.
     #[serde(default = "default_checkpoint_timeout_ms")]
     pub timeout_ms: u64,
+    /// Completed checkpoints kept in storage (older ones are deleted); a restart or a resume
+    /// takes the newest.
+    #[serde(default = "one")]
+    pub retained: u32,
+    /// On the RocksDB backend, upload only the SST files a checkpoint adds (files shared with
+    /// earlier checkpoints are referenced, not copied); `false` copies every file every time.
+    #[serde(default = "yes")]
+    pub incremental: bool,
+}
+
+/// What the job does when a task fails (Flink's restart strategies). A restart cancels every
+/// task, waits, and redeploys the job from its newest completed checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RestartStrategy {
+    /// Fail the job at the first task failure.
+    None,
+    /// Up to `attempts` restarts, `delay_ms` apart.
+    FixedDelay {
+        /// Restarts before the job fails.
+        attempts: u32,
+        /// Wait before each restart, ms.
+        #[serde(default = "default_restart_delay_ms")]
+        delay_ms: u64,
+    },
+    /// Restarts with a delay that grows by `multiplier` from `initial_delay_ms` up to
+    /// `max_delay_ms`; it falls back to the initial delay after `reset_after_ms` without
+    /// failures. Never gives up.
+    ExponentialDelay {
+        /// First wait, ms.
+        #[serde(default = "default_restart_delay_ms")]
+        initial_delay_ms: u64,
+        /// Longest wait, ms.
+        #[serde(default = "default_max_restart_delay_ms")]
+        max_delay_ms: u64,
+        /// Growth per failure.
+        #[serde(default = "default_restart_multiplier")]
+        multiplier: f64,
+        /// A run this long without failure resets the delay, ms.
+        #[serde(default = "default_restart_reset_ms")]
+        reset_after_ms: u64,
+    },
+    /// Restarts unless more than `max_failures` happened within the last `interval_ms`.
+    FailureRate {
+        /// Failures tolerated per interval.
+        max_failures: u32,
+        /// The interval, ms.
+        interval_ms: u64,
+        /// Wait before each restart, ms.
+        #[serde(default = "default_restart_delay_ms")]
+        delay_ms: u64,
+    },
+}
+
+impl RestartStrategy {
+    /// Flink's default: no restarts without checkpoints; with them, restarts 1 s apart (here
+    /// at most 3, so a job that fails deterministically still ends).
+    pub fn default_for(checkpointing: bool) -> Self {
+        match checkpointing {
+            false => RestartStrategy::None,
+            true => RestartStrategy::FixedDelay {
+                attempts: 3,
+                delay_ms: default_restart_delay_ms(),
+            },
+        }
+    }
+}
+
+fn default_restart_delay_ms() -> u64 {
+    1_000
+}
+fn default_max_restart_delay_ms() -> u64 {
+    60_000
+}
+fn default_restart_multiplier() -> f64 {
+    2.0
+}
+fn default_restart_reset_ms() -> u64 {
+    3_600_000
 }
 
 fn default_checkpoint_timeout_ms() -> u64 {

@@ -47,6 +47,10 @@ pub struct DatagenSpec {
     /// Payload encoding of `bids` mode.
     #[serde(default)]
     pub payload: PayloadFormat,
+    /// In `sequence` mode, also `"key": n % keys` and `"seq": n / keys` (each key's own
+    /// sequence number): data whose loss, duplication or reordering a test can see.
+    #[serde(default)]
+    pub keys: Option<u64>,
 }
 
 /// What a datagen source generates.

@@ -27,6 +27,9 @@ pub struct CheckpointConfig {
     pub retained: usize,
     /// Least time between a checkpoint's completion and the next one's start.
     pub min_pause: Duration,
+    /// Whether checkpoints start by themselves every interval (else only on request: a job
+    /// without `checkpointing:` still takes savepoints).
+    pub periodic: bool,
 }
 
 impl Default for CheckpointConfig {
@@ -37,6 +40,7 @@ impl Default for CheckpointConfig {
             max_concurrent: 1,
             retained: 1,
             min_pause: Duration::ZERO,
+            periodic: true,
         }
     }
 }
@@ -156,24 +160,35 @@ impl CheckpointCoordinator {
         let paused = self
             .last_completion
             .is_some_and(|last| now.saturating_duration_since(last) < self.config.min_pause);
-        if interval_passed && !paused && self.pending.len() < self.config.max_concurrent.max(1) {
-            let id = self.next_id;
-            self.next_id += 1;
-            self.last_trigger = Some(now);
-            self.pending.insert(
-                id,
-                Pending {
-                    started: now,
-                    waiting: self.tasks.clone(),
-                    handles: BTreeMap::new(),
-                },
-            );
-            actions.push(CheckpointAction::Trigger {
-                id,
-                timestamp: wall_ms,
-            });
+        let room = self.pending.len() < self.config.max_concurrent.max(1);
+        if self.config.periodic && interval_passed && !paused && room {
+            actions.push(self.start(now, wall_ms));
         }
         actions
+    }
+
+    /// Starts a checkpoint now, whatever the interval and the ones in progress (a savepoint).
+    pub fn trigger_now(&mut self, now: Instant, wall_ms: i64) -> (u64, CheckpointAction) {
+        let action = self.start(now, wall_ms);
+        (self.next_id - 1, action)
+    }
+
+    fn start(&mut self, now: Instant, wall_ms: i64) -> CheckpointAction {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.last_trigger = Some(now);
+        self.pending.insert(
+            id,
+            Pending {
+                started: now,
+                waiting: self.tasks.clone(),
+                handles: BTreeMap::new(),
+            },
+        );
+        CheckpointAction::Trigger {
+            id,
+            timestamp: wall_ms,
+        }
     }
 
     /// Task `task` snapshotted its state for checkpoint `id`. Acknowledgements of unknown,

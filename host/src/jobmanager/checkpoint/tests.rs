@@ -9,6 +9,7 @@ fn config() -> CheckpointConfig {
         max_concurrent: 1,
         retained: 2,
         min_pause: Duration::ZERO,
+        periodic: true,
     }
 }
 
@@ -176,4 +177,39 @@ fn a_decline_or_a_failed_job_aborts_what_is_in_progress() {
     ack_all(&mut c, id, start);
     assert_eq!(c.on_tick(start + Duration::from_secs(10), 0), []);
     assert!(triggered(&c.on_tick(start + Duration::from_secs(15), 0)).is_some());
+}
+
+#[test]
+fn a_savepoint_starts_on_request_even_without_periodic_checkpoints() {
+    let start = Instant::now();
+    let mut coordinator = CheckpointCoordinator::new(
+        CheckpointConfig {
+            periodic: false,
+            ..config()
+        },
+        TASKS,
+        7,
+    );
+    assert!(
+        coordinator
+            .on_tick(start + Duration::from_secs(60), 0)
+            .is_empty(),
+        "nothing starts by itself"
+    );
+    let (id, trigger) = coordinator.trigger_now(start, 42);
+    assert_eq!(
+        (id, trigger),
+        (
+            7,
+            CheckpointAction::Trigger {
+                id: 7,
+                timestamp: 42
+            }
+        )
+    );
+    let mut actions = Vec::new();
+    for task in TASKS {
+        actions = coordinator.on_ack(7, task, handle(1), start);
+    }
+    assert_eq!(actions, vec![CheckpointAction::NotifyComplete { id: 7 }]);
 }

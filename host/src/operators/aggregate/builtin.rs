@@ -1,10 +1,12 @@
 //! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
 
-use super::key_of;
+use super::{acc_codec, key_of};
+use crate::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath, Number};
 use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
+use crate::state::layout;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use weir_proto::spec::AggregateFn;
@@ -260,6 +262,8 @@ pub(crate) struct BuiltinAggregate {
     functions: Functions,
     state: HashMap<Vec<u8>, Vec<Acc>>,
     batch_size: usize,
+    /// Key groups of the job, for snapshots.
+    max_parallelism: u32,
 }
 
 impl BuiltinAggregate {
@@ -275,11 +279,46 @@ impl BuiltinAggregate {
             key_as,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
+            max_parallelism: 128,
         }
+    }
+
+    /// The same, for a job of `max_parallelism` key groups.
+    pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
+        self.max_parallelism = max_parallelism;
+        self
     }
 }
 
 impl Operator for BuiltinAggregate {
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        let mut entries = HeapEntries::new(self.max_parallelism);
+        for (key, accs) in &self.state {
+            let mut bytes = Vec::new();
+            acc_codec::encode(accs, &mut bytes);
+            entries.push(key, b"", bytes);
+        }
+        Ok(Some(OperatorSnapshot {
+            meta: None,
+            keyed: Some(entries.finish()),
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let state = &mut self.state;
+        let read = restored.entries(None, &mut |stored, value| {
+            let (key, accs) = layout::parse_state(stored)
+                .and_then(|(key, _)| Some((key, acc_codec::decode(value)?)))
+                .ok_or_else(|| std::io::Error::other("a malformed accumulator entry"))?;
+            state.insert(key.to_vec(), accs);
+            Ok(())
+        });
+        read.map_err(|e| TaskError::State {
+            operator: self.operator.clone(),
+            detail: format!("restoring accumulators: {e}"),
+        })
+    }
+
     fn process(
         &mut self,
         batch: RecordBatch,

@@ -4,8 +4,10 @@ mod blackhole;
 mod console;
 mod file;
 mod format;
+mod part_files;
 
 pub(crate) use blackhole::Blackhole;
 pub(crate) use console::{Console, ConsoleStream};
 pub(crate) use file::FileSink;
 pub(crate) use format::LineFormatter;
+pub(crate) use part_files::PartFileSink;

@@ -2,6 +2,7 @@
 
 use super::numbered::Numbered;
 use super::{GENERATOR_EPOCH_MS, splitmix64};
+use crate::checkpoint::OperatorRestore;
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
@@ -42,6 +43,14 @@ impl Datagen {
 }
 
 impl Source for Datagen {
+    fn position(&mut self) -> Result<serde_json::Value, TaskError> {
+        Ok(self.numbers.position())
+    }
+
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+        self.numbers.seek(state)
+    }
+
     fn next_batch(
         &mut self,
         _rejects: &mut dyn RejectSink,
@@ -49,7 +58,14 @@ impl Source for Datagen {
         let spec = &self.spec;
         Ok(self.numbers.next_batch(32, |j, batch| match spec.mode {
             DatagenMode::Sequence => batch.push_with(None, GENERATOR_EPOCH_MS + j as i64, |out| {
-                let _ = write!(out, "{{\"id\":{j}}}");
+                let _ = match spec.keys {
+                    Some(keys) => {
+                        let keys = keys.max(1);
+                        let (key, seq) = (j % keys, j / keys);
+                        write!(out, "{{\"id\":{j},\"key\":{key},\"seq\":{seq}}}")
+                    }
+                    None => write!(out, "{{\"id\":{j}}}"),
+                };
             }),
             DatagenMode::Random => {
                 let value = splitmix64(spec.seed ^ splitmix64(j));

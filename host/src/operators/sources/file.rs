@@ -6,6 +6,7 @@
 //! counted only when an error needs one.
 
 use super::lines::{LineDecoder, trim_newline};
+use crate::checkpoint::OperatorRestore;
 use crate::error::TaskError;
 use crate::operators::{OwnedRecord, RejectSink, Rejection, Source};
 use std::fs::File;
@@ -32,11 +33,19 @@ pub(crate) fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// What this subtask reads of one file.
+/// What this subtask reads of one file: the lines that start in `start..end`, or (CSV) the
+/// rows after the first `skip_records`. Also its place in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 struct Split {
     path: PathBuf,
     start: u64,
     end: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    skip_records: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 enum Reader {
@@ -49,13 +58,15 @@ enum Reader {
         reader: csv::Reader<File>,
         headers: Vec<String>,
         path: PathBuf,
+        /// Rows read so far (the skipped ones included).
+        records: u64,
     },
 }
 
 /// This subtask's share of a file source.
 pub(crate) struct FileSource {
     decoder: LineDecoder,
-    splits: std::vec::IntoIter<Split>,
+    splits: std::collections::VecDeque<Split>,
     current: Option<Reader>,
     batch_size: usize,
 }
@@ -83,6 +94,7 @@ impl FileSource {
                         path: file,
                         start: 0,
                         end: u64::MAX,
+                        skip_records: 0,
                     });
                 }
                 continue;
@@ -92,11 +104,12 @@ impl FileSource {
                 path: file,
                 start: len * i / p,
                 end: len * (i + 1) / p,
+                skip_records: 0,
             });
         }
         Ok(FileSource {
             decoder,
-            splits: splits.into_iter(),
+            splits: splits.into(),
             current: None,
             batch_size: batch_size.max(1),
         })
@@ -120,10 +133,18 @@ impl FileSource {
                 .iter()
                 .map(str::to_string)
                 .collect();
+            let mut row = csv::StringRecord::new();
+            for _ in 0..split.skip_records {
+                // A bad row was rejected the first time round; skipping it again is right.
+                if let Ok(false) = reader.read_record(&mut row) {
+                    break;
+                }
+            }
             return Ok(Reader::Csv {
                 reader,
                 headers,
                 path: split.path,
+                records: split.skip_records,
             });
         }
         let mut reader = BufReader::with_capacity(256 << 10, file);
@@ -156,7 +177,7 @@ impl Source for FileSource {
         let mut line = Vec::new();
         while batch.len() < self.batch_size {
             let Some(reader) = &mut self.current else {
-                match self.splits.next() {
+                match self.splits.pop_front() {
                     Some(split) => {
                         self.current = Some(self.open(split)?);
                         continue;
@@ -199,8 +220,10 @@ impl Source for FileSource {
                     reader,
                     headers,
                     path,
+                    records,
                 } => {
                     let mut row = csv::StringRecord::new();
+                    *records += 1;
                     match reader.read_record(&mut row) {
                         Ok(false) => true,
                         Ok(true) => {
@@ -239,10 +262,55 @@ impl Source for FileSource {
                 self.current = None;
             }
         }
-        if batch.is_empty() && self.current.is_none() && self.splits.len() == 0 {
+        if batch.is_empty() && self.current.is_none() && self.splits.is_empty() {
             return Ok(None);
         }
         Ok(Some(batch))
+    }
+
+    fn position(&mut self) -> Result<serde_json::Value, TaskError> {
+        let current = self.current.as_ref().map(|reader| match reader {
+            Reader::Lines {
+                position, split, ..
+            } => Split {
+                start: *position,
+                ..split.clone()
+            },
+            Reader::Csv { path, records, .. } => Split {
+                path: path.clone(),
+                start: 0,
+                end: u64::MAX,
+                skip_records: *records,
+            },
+        });
+        let remaining: Vec<&Split> = current.iter().chain(self.splits.iter()).collect();
+        Ok(serde_json::json!({ "splits": remaining }))
+    }
+
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+        let parse = |value: &serde_json::Value| {
+            serde_json::from_value::<Vec<Split>>(value["splits"].clone())
+                .map_err(|e| format!("a file position in the checkpoint is malformed: {e}"))
+        };
+        self.current = None;
+        if let Some(own) = state.own_meta() {
+            self.splits = parse(own)?.into();
+            return Ok(());
+        }
+        // Every old subtask's remaining splits, dealt out anew.
+        let mut all = Vec::new();
+        for (_, _, value) in state.all_meta() {
+            all.extend(parse(value)?);
+        }
+        all.sort();
+        let (subtask, parallelism) = state.subtask();
+        self.splits = all
+            .into_iter()
+            .enumerate()
+            .filter(|(n, _)| *n as u32 % parallelism.max(1) == subtask)
+            .map(|(_, split)| split)
+            .collect();
+        Ok(())
     }
 }
 

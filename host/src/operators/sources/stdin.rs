@@ -4,6 +4,7 @@
 //! user sees each line processed when typed, while piped input still moves in full batches.
 
 use super::lines::{LineDecoder, trim_newline};
+use crate::checkpoint::OperatorRestore;
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -58,6 +59,18 @@ impl StdinSource {
 }
 
 impl Source for StdinSource {
+    fn position(&mut self) -> Result<serde_json::Value, TaskError> {
+        Ok(serde_json::json!({ "stdin_lines": self.line_number }))
+    }
+
+    fn seek(&mut self, _state: &OperatorRestore) -> Result<(), String> {
+        Err(
+            "standard input cannot be read again, so this job cannot resume from a \
+             checkpoint: read from a file or a generator for exactly-once restarts"
+                .into(),
+        )
+    }
+
     fn next_batch(
         &mut self,
         rejects: &mut dyn RejectSink,

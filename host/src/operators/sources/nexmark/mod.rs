@@ -8,6 +8,7 @@
 
 use super::numbered::Numbered;
 use super::{GENERATOR_EPOCH_MS, splitmix64};
+use crate::checkpoint::OperatorRestore;
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
@@ -260,6 +261,14 @@ impl NexmarkSource {
 }
 
 impl Source for NexmarkSource {
+    fn position(&mut self) -> Result<serde_json::Value, TaskError> {
+        Ok(self.numbers.position())
+    }
+
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+        self.numbers.seek(state)
+    }
+
     fn next_batch(
         &mut self,
         _rejects: &mut dyn RejectSink,

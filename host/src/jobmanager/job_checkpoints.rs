@@ -1,0 +1,263 @@
+//! One run of a job's checkpoints: the coordinator's actions carried out against the tasks
+//! (triggers and completions through their mail, acknowledgements in) and against storage
+//! (metadata written on completion, checkpoints discarded when no longer retained).
+
+use super::checkpoint::{
+    CheckpointAction, CheckpointConfig, CheckpointCoordinator, CompletedCheckpoint, StateHandle,
+};
+use crate::checkpoint::{CheckpointMetadata, CheckpointStorage, FORMAT, OperatorState};
+use crate::taskmanager::{CheckpointAck, CheckpointMail};
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use weir_proto::graph::JobGraph;
+use weir_proto::spec::CheckpointSpec;
+
+/// A running job's checkpoints.
+pub(super) struct JobCheckpoints {
+    coordinator: CheckpointCoordinator,
+    storage: CheckpointStorage,
+    /// Every task's mailbox, and whether it is a source's (which takes triggers).
+    mail: Vec<(bool, Sender<CheckpointMail>)>,
+    acks: Receiver<CheckpointAck>,
+    /// Acknowledged parts of checkpoints in progress, and when each was triggered.
+    parts: HashMap<u64, (i64, Vec<OperatorState>)>,
+    /// What a completed checkpoint's metadata needs besides the parts.
+    template: CheckpointMetadata,
+    /// Completed checkpoints in storage, oldest first (an earlier run's included)…
+    retained: VecDeque<CheckpointMetadata>,
+    /// …and how many are kept.
+    retain: usize,
+    /// Checkpoints completed in this run, in order.
+    pub(super) completed: Vec<CompletedCheckpoint>,
+    /// The newest completed checkpoint's directory.
+    pub(super) latest: Option<PathBuf>,
+    /// No more checkpoints start (a task has ended).
+    pub(super) stopped: bool,
+    /// The savepoint asked for: its id, where it goes, and where it went.
+    savepoint: Option<(u64, PathBuf, Option<PathBuf>)>,
+}
+
+impl JobCheckpoints {
+    /// Checkpoints of `graph` into `storage`, numbered from `first_id`; tasks acknowledge on
+    /// `acks`. Without `checkpointing:` in the job, only savepoints are taken.
+    pub(super) fn new(
+        graph: &JobGraph,
+        storage: CheckpointStorage,
+        first_id: u64,
+        acks: Receiver<CheckpointAck>,
+    ) -> Self {
+        let periodic = graph.config.checkpointing.is_some();
+        let spec = graph.config.checkpointing.unwrap_or(CheckpointSpec {
+            interval_ms: u64::MAX,
+            timeout_ms: 600_000,
+            retained: 1,
+            incremental: false,
+        });
+        let config = CheckpointConfig {
+            interval: Duration::from_millis(spec.interval_ms.max(1)),
+            timeout: Duration::from_millis(spec.timeout_ms.max(1)),
+            retained: spec.retained.max(1) as usize,
+            periodic,
+            ..CheckpointConfig::default()
+        };
+        let tasks = graph
+            .vertices
+            .iter()
+            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)));
+        JobCheckpoints {
+            coordinator: CheckpointCoordinator::new(config, tasks, first_id),
+            storage,
+            mail: Vec::new(),
+            acks,
+            parts: HashMap::new(),
+            template: CheckpointMetadata {
+                format: FORMAT,
+                job: graph.name.clone(),
+                id: 0,
+                timestamp: 0,
+                savepoint: false,
+                max_parallelism: graph.config.max_parallelism,
+                backend: graph.config.state_backend,
+                modules: graph
+                    .modules
+                    .iter()
+                    .map(|(name, m)| (name.clone(), m.sha256.clone()))
+                    .collect(),
+                operators: Vec::new(),
+            },
+            retained: VecDeque::new(),
+            retain: spec.retained.max(1) as usize,
+            completed: Vec::new(),
+            latest: None,
+            stopped: false,
+            savepoint: None,
+        }
+    }
+
+    /// Starts a savepoint now: a checkpoint that, once complete, is copied whole under
+    /// `target`. Returns its id.
+    pub(super) fn trigger_savepoint(&mut self, job: &str, target: PathBuf) -> u64 {
+        let (id, action) = self
+            .coordinator
+            .trigger_now(Instant::now(), crate::clock::now_ms());
+        self.savepoint = Some((id, target, None));
+        self.act(job, action);
+        id
+    }
+
+    /// The savepoint's directory, once it is written.
+    pub(super) fn savepoint_written(&self) -> Option<&PathBuf> {
+        self.savepoint
+            .as_ref()
+            .and_then(|(_, _, written)| written.as_ref())
+    }
+
+    /// Whether the savepoint asked for has failed (aborted, or not written).
+    pub(super) fn savepoint_failed(&self) -> Option<String> {
+        match &self.savepoint {
+            Some((id, _, None)) if !self.parts.contains_key(id) => {
+                Some(format!("savepoint {id} did not complete (see the log)"))
+            }
+            _ => None,
+        }
+    }
+
+    /// A checkpoint of an earlier run of the job, in this storage: deleted once enough newer
+    /// ones complete.
+    pub(super) fn inherit(&mut self, metadata: CheckpointMetadata) {
+        self.retained.push_back(metadata);
+    }
+
+    /// A task's mailbox (`source`: it takes triggers).
+    pub(super) fn add_mailbox(&mut self, source: bool, mail: Sender<CheckpointMail>) {
+        self.mail.push((source, mail));
+    }
+
+    /// The storage.
+    pub(super) fn storage(&self) -> &CheckpointStorage {
+        &self.storage
+    }
+
+    /// Takes the acknowledgements that came, then lets time pass for the coordinator.
+    pub(super) fn step(&mut self, job: &str) {
+        let now = Instant::now();
+        let mut actions = Vec::new();
+        for ack in self.acks.try_iter().collect::<Vec<_>>() {
+            let task = (ack.vertex, ack.subtask);
+            match ack.state {
+                Ok(state) => {
+                    let handle = StateHandle {
+                        location: self
+                            .storage
+                            .checkpoint_dir(ack.id, false)
+                            .display()
+                            .to_string(),
+                        bytes: state.bytes(),
+                    };
+                    if let Some((_, parts)) = self.parts.get_mut(&ack.id) {
+                        parts.extend(state.operators);
+                    }
+                    actions.extend(self.coordinator.on_ack(ack.id, task, handle, now));
+                }
+                Err(reason) => {
+                    tracing::warn!(job, checkpoint = ack.id, ?task, %reason, "a task declined a checkpoint");
+                    actions.extend(self.coordinator.on_decline(ack.id, task, &reason));
+                }
+            }
+        }
+        if !self.stopped {
+            actions.extend(self.coordinator.on_tick(now, crate::clock::now_ms()));
+        }
+        for action in actions {
+            self.act(job, action);
+        }
+    }
+
+    fn act(&mut self, job: &str, action: CheckpointAction) {
+        match action {
+            CheckpointAction::Trigger { id, timestamp } => {
+                self.parts.insert(id, (timestamp, Vec::new()));
+                for (_, mail) in self.mail.iter().filter(|(source, _)| *source) {
+                    let _ = mail.send(CheckpointMail::Trigger(id));
+                }
+            }
+            CheckpointAction::NotifyComplete { id } => self.complete(job, id),
+            CheckpointAction::Abort { id, reason } => {
+                tracing::info!(job, checkpoint = id, %reason, "checkpoint aborted");
+                self.parts.remove(&id);
+                if let Err(error) = self.storage.discard(id, None, &[]) {
+                    tracing::warn!(job, checkpoint = id, %error, "cannot delete an aborted checkpoint");
+                }
+            }
+            // Retention is kept in `complete`, which also counts checkpoints of earlier runs.
+            CheckpointAction::Discard { .. } => {}
+        }
+    }
+
+    /// Every task acknowledged `id`: its metadata makes it a checkpoint; then the tasks hear.
+    fn complete(&mut self, job: &str, id: u64) {
+        let Some((timestamp, mut operators)) = self.parts.remove(&id) else {
+            return;
+        };
+        operators.sort_by(|a, b| (&a.operator, a.subtask).cmp(&(&b.operator, b.subtask)));
+        let metadata = CheckpointMetadata {
+            id,
+            timestamp,
+            operators,
+            ..self.template.clone()
+        };
+        match self.storage.complete(&metadata) {
+            Ok(dir) => self.latest = Some(dir),
+            Err(error) => {
+                // Without its metadata the checkpoint does not exist; the tasks must not commit.
+                tracing::error!(job, checkpoint = id, %error, "cannot write a checkpoint's metadata");
+                return;
+            }
+        }
+        if let Some((savepoint, target, written)) = &mut self.savepoint
+            && *savepoint == id
+        {
+            match self.storage.export(&metadata, target) {
+                Ok(dir) => *written = Some(dir),
+                Err(error) => {
+                    tracing::error!(job, checkpoint = id, %error, "cannot write the savepoint");
+                }
+            }
+        }
+        self.retained.push_back(metadata);
+        while self.retained.len() > self.retain {
+            let Some(discarded) = self.retained.pop_front() else {
+                break;
+            };
+            let retained: Vec<CheckpointMetadata> = self.retained.iter().cloned().collect();
+            if let Err(error) = self
+                .storage
+                .discard(discarded.id, Some(&discarded), &retained)
+            {
+                tracing::warn!(job, checkpoint = discarded.id, %error, "cannot delete a checkpoint no longer retained");
+            }
+        }
+        if let Some(done) = self.coordinator.completed().find(|c| c.id == id) {
+            tracing::info!(
+                job,
+                checkpoint = id,
+                duration_ms = done.duration.as_millis() as u64,
+                bytes = done.bytes(),
+                "checkpoint complete"
+            );
+            self.completed.push(done.clone());
+        }
+        for (_, mail) in &self.mail {
+            let _ = mail.send(CheckpointMail::Complete(id));
+        }
+    }
+
+    /// The job failed: checkpoints in progress are aborted (completed ones stay to restore).
+    pub(super) fn on_job_failed(&mut self, job: &str) {
+        for action in self.coordinator.on_job_failed() {
+            self.act(job, action);
+        }
+    }
+}
