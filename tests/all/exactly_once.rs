@@ -93,7 +93,7 @@ fn checkpoint_id(line: &str) -> Option<u64> {
 
 /// The committed part files of a sink directory: (subtask, part number) → lines. In-progress
 /// parts are hidden files, never read.
-fn committed_parts(dir: &Path) -> BTreeMap<(u32, u64), Vec<String>> {
+pub(crate) fn committed_parts(dir: &Path) -> BTreeMap<(u32, u64), Vec<String>> {
     let mut parts = BTreeMap::new();
     for entry in std::fs::read_dir(dir).expect("sink directory") {
         let entry = entry.expect("entry");
@@ -114,7 +114,7 @@ fn committed_parts(dir: &Path) -> BTreeMap<(u32, u64), Vec<String>> {
     parts
 }
 
-fn sorted(lines: impl IntoIterator<Item = String>) -> Vec<String> {
+pub(crate) fn sorted(lines: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut lines: Vec<String> = lines.into_iter().collect();
     lines.sort();
     lines
@@ -123,7 +123,11 @@ fn sorted(lines: impl IntoIterator<Item = String>) -> Vec<String> {
 /// Checks running counts: per key, read in commit order, the counts go 1, 2, 3, … up to
 /// `per_key` with no gap, repeat or reordering — each record exactly once, and the keyed
 /// state (the count) restored exactly.
-fn assert_counts_exactly_once(parts: &BTreeMap<(u32, u64), Vec<String>>, keys: u64, per_key: u64) {
+pub(crate) fn assert_counts_exactly_once(
+    parts: &BTreeMap<(u32, u64), Vec<String>>,
+    keys: u64,
+    per_key: u64,
+) {
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
     for ((subtask, number), lines) in parts {
         for line in lines {
@@ -144,12 +148,12 @@ fn assert_counts_exactly_once(parts: &BTreeMap<(u32, u64), Vec<String>>, keys: u
     }
 }
 
-fn counting_job(dir: &Path, out: &Path) -> std::path::PathBuf {
+pub(crate) fn counting_job(dir: &Path, out: &Path) -> std::path::PathBuf {
     job_file(
         dir,
         "counting.yaml",
         &format!(
-            "name: exactly-once\nparallelism: 2\ncheckpointing: {{ interval_ms: 250, retained: 2 }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ mode: sequence, count: 60000, rate: 15000, keys: 50 }} }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    name: counter\n  - sink: {{ file: {{ path: {:?} }} }}\n",
+            "name: exactly-once\nparallelism: ${{P:-2}}\ncheckpointing: {{ interval_ms: 250, retained: 2 }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ mode: sequence, count: 60000, rate: 15000, keys: 50 }} }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    name: counter\n  - sink: {{ file: {{ path: {:?} }} }}\n",
             udf("running_count"),
             out.display().to_string()
         ),

@@ -7,6 +7,7 @@ mod cluster;
 mod cluster_backpressure;
 mod cluster_jobs;
 mod cluster_netns;
+mod cluster_recovery;
 mod cluster_refusals;
 mod dead_letters;
 mod errors;

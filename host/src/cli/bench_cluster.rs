@@ -103,7 +103,7 @@ impl BenchCluster {
     fn run(&self, graph: &JobGraph) -> Result<Duration, String> {
         let client = self.client();
         client.upload_modules(graph)?;
-        let id = client.submit(graph).map_err(|e| e.to_string())?;
+        let id = client.submit(graph, None).map_err(|e| e.to_string())?;
         loop {
             let view = client.job(&id).map_err(|e| e.to_string())?;
             if view.summary.status.is_terminal() {

@@ -54,6 +54,10 @@ enum Command {
     Status(remote::JobArgs),
     /// Cancel a job.
     Cancel(remote::JobArgs),
+    /// Take a savepoint of a running job (it keeps running); prints its path.
+    Savepoint(remote::SavepointArgs),
+    /// Stop a job with a savepoint; prints its path (resume with `--from-savepoint`).
+    Stop(remote::SavepointArgs),
 }
 
 /// How a command ended.
@@ -79,6 +83,8 @@ pub fn main() -> ExitCode {
         Command::List(args) => remote::list(args),
         Command::Status(args) => remote::status(args),
         Command::Cancel(args) => remote::cancel(args),
+        Command::Savepoint(args) => remote::savepoint(args),
+        Command::Stop(args) => remote::stop(args),
     };
     match outcome {
         Outcome::Done => ExitCode::SUCCESS,

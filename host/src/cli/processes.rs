@@ -30,12 +30,16 @@ pub(crate) struct JobManagerArgs {
     /// How often the JobManager and TaskManagers tell each other they are alive.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     heartbeat_interval: Duration,
-    /// Silence after which a TaskManager is declared lost and its jobs fail.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Silence after which a TaskManager is declared lost and its jobs fail (or restart).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     heartbeat_timeout: Duration,
     /// How long a job waits for enough free slots before it fails.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     slot_timeout: Duration,
+    /// Where jobs' checkpoints go; every TaskManager must reach it (default: `checkpoints`
+    /// in the cluster directory; savepoints default to `savepoints` beside it).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
 }
 
 /// Arguments of `weir taskmanager`.
@@ -93,6 +97,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn jobmanager(args: JobManagerArgs) -> Outcome {
+    let checkpoint_dir = args
+        .checkpoint_dir
+        .clone()
+        .unwrap_or_else(|| args.dir.join("checkpoints"));
     let config = JobManagerConfig {
         dir: args.dir,
         rpc: args.rpc,
@@ -103,6 +111,7 @@ pub(crate) fn jobmanager(args: JobManagerArgs) -> Outcome {
             slot_wait: args.slot_timeout,
         },
         max_module_bytes: MAX_MODULE_BYTES,
+        checkpoint_dir,
     };
     let ready = |rpc: SocketAddr, rest: SocketAddr| {
         // Scripts and tests read these two lines to find the endpoints.

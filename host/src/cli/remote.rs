@@ -60,6 +60,25 @@ pub(crate) struct SubmitArgs {
     quiet: bool,
     #[command(flatten)]
     backend: super::state_args::BackendArg,
+    /// Resume from a savepoint or checkpoint (a path the JobManager and TaskManagers reach):
+    /// steps find their state by name; parallelism and module versions may differ.
+    #[arg(long, value_name = "PATH")]
+    from_savepoint: Option<PathBuf>,
+}
+
+/// Arguments of `weir savepoint` and `weir stop`.
+#[derive(Args)]
+pub(crate) struct SavepointArgs {
+    /// The job's id.
+    job: String,
+    #[command(flatten)]
+    connection: Connection,
+    /// Where the savepoint goes (default: `savepoints` beside the cluster's checkpoints).
+    #[arg(long, value_name = "DIR")]
+    savepoint_dir: Option<PathBuf>,
+    /// Take a savepoint before stopping (`weir stop` always does; accepted for Flink's habit).
+    #[arg(long)]
+    savepoint: bool,
 }
 
 /// Arguments naming one job.
@@ -95,12 +114,6 @@ pub(crate) fn submit(args: SubmitArgs) -> Outcome {
         Err(outcome) => return outcome,
     };
     args.backend.apply(&mut graph);
-    if graph.config.checkpointing.is_some() {
-        eprintln!(
-            "warning: job `{}` asks for checkpoints, which a cluster does not take yet (the embedded `weir run` does): it runs without them",
-            graph.name
-        );
-    }
     let client = match args.connection.client() {
         Ok(client) => client,
         Err(outcome) => return outcome,
@@ -110,7 +123,12 @@ pub(crate) fn submit(args: SubmitArgs) -> Outcome {
         Ok(sent) => tracing::info!(modules = sent, "modules uploaded"),
         Err(e) => return failed(e),
     }
-    let id = match client.submit(&graph) {
+    let from = args
+        .from_savepoint
+        .as_ref()
+        .map(|path| std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    let from = from.as_ref().map(|p| p.display().to_string());
+    let id = match client.submit(&graph, from.as_deref()) {
         Ok(id) => id,
         Err(e) => return failed(e),
     };
@@ -242,5 +260,55 @@ pub(crate) fn cancel(args: JobArgs) -> Outcome {
             Outcome::Done
         }
         Err(e) => failed(e),
+    }
+}
+
+/// `weir savepoint JOB`: a savepoint of a running job; prints its path once written.
+pub(crate) fn savepoint(args: SavepointArgs) -> Outcome {
+    take_savepoint(args, false)
+}
+
+/// `weir stop JOB`: a savepoint, then the job stops; prints the savepoint's path.
+pub(crate) fn stop(args: SavepointArgs) -> Outcome {
+    take_savepoint(args, true)
+}
+
+fn take_savepoint(args: SavepointArgs, stop: bool) -> Outcome {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    let dir = args.savepoint_dir.as_ref().map(|d| {
+        std::path::absolute(d)
+            .unwrap_or_else(|_| d.clone())
+            .display()
+            .to_string()
+    });
+    let id = match client.savepoint(&args.job, dir.as_deref(), stop) {
+        Ok(id) => id,
+        Err(e) => return failed(e),
+    };
+    eprintln!("savepoint {id} of job {} started", args.job);
+    loop {
+        let view = match client.job(&args.job) {
+            Ok(view) => view,
+            Err(e) => return failed(e),
+        };
+        if let Some(error) = &view.savepoint_error {
+            return failed(format!("savepoint of job {}: {error}", args.job));
+        }
+        match &view.savepoint {
+            Some(path) if !stop || view.summary.status.is_terminal() => {
+                println!("{path}");
+                return Outcome::Done;
+            }
+            None if view.summary.status.is_terminal() => {
+                return failed(format!(
+                    "job {} ended ({}) before its savepoint was written",
+                    args.job, view.summary.status
+                ));
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
     }
 }

@@ -165,14 +165,41 @@ impl RestClient {
         Ok(sent)
     }
 
-    /// Submits `graph`; returns the job's id.
-    pub fn submit(&self, graph: &JobGraph) -> Result<String, RestError> {
+    /// Submits `graph`, resuming from the checkpoint or savepoint at `from_savepoint` (a
+    /// path the JobManager reads) if given; returns the job's id.
+    pub fn submit(
+        &self,
+        graph: &JobGraph,
+        from_savepoint: Option<&str>,
+    ) -> Result<String, RestError> {
         let body = serde_json::to_vec(graph).map_err(|e| RestError::BadAnswer {
             what: "the submission".into(),
             detail: e.to_string(),
         })?;
-        self.post::<Submitted>("the job submission", "/v1/jobs", &body)
+        let path = match from_savepoint {
+            None => "/v1/jobs".to_string(),
+            Some(from) => format!("/v1/jobs?from_savepoint={}", percent_encode(from)),
+        };
+        self.post::<Submitted>("the job submission", &path, &body)
             .map(|s| s.id)
+    }
+
+    /// Asks for a savepoint of job `id` into `dir` (the cluster's default when `None`),
+    /// stopping the job once it is written when `stop`; returns the savepoint's id. Its path
+    /// shows in the job's view once written.
+    pub fn savepoint(&self, id: &str, dir: Option<&str>, stop: bool) -> Result<u64, RestError> {
+        let body = serde_json::json!({ "dir": dir, "stop": stop }).to_string();
+        let answer: serde_json::Value = self.post(
+            &format!("a savepoint of job {id}"),
+            &format!("/v1/jobs/{id}/savepoints"),
+            body.as_bytes(),
+        )?;
+        answer["savepoint"]
+            .as_u64()
+            .ok_or_else(|| RestError::BadAnswer {
+                what: format!("a savepoint of job {id}"),
+                detail: format!("no savepoint id in {answer}"),
+            })
     }
 
     /// One job.
@@ -207,4 +234,16 @@ impl RestClient {
         )
         .map(|_| ())
     }
+}
+
+/// `text` for a URL query: unreserved characters and `/` as they are, the rest `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,13 +1,13 @@
-//! One run of a job's checkpoints: the coordinator's actions carried out against the tasks
-//! (triggers and completions through their mail, acknowledgements in) and against storage
-//! (metadata written on completion, checkpoints discarded when no longer retained).
+//! One run of a job's checkpoints: the coordinator's actions carried out against storage
+//! (metadata written on completion, checkpoints discarded when no longer retained), and turned
+//! into mail for the tasks (triggers for the sources, completions for all), which the caller
+//! delivers: through channels in this process, or over the control plane to TaskManagers.
 
 use super::checkpoint::{
     CheckpointAction, CheckpointConfig, CheckpointCoordinator, CompletedCheckpoint, StateHandle,
 };
 use crate::checkpoint::{CheckpointMetadata, CheckpointStorage, FORMAT, OperatorState};
 use crate::taskmanager::{CheckpointAck, CheckpointMail};
-use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,12 +15,11 @@ use weir_proto::graph::JobGraph;
 use weir_proto::spec::CheckpointSpec;
 
 /// A running job's checkpoints.
-pub(super) struct JobCheckpoints {
+pub(crate) struct JobCheckpoints {
     coordinator: CheckpointCoordinator,
     storage: CheckpointStorage,
-    /// Every task's mailbox, and whether it is a source's (which takes triggers).
-    mail: Vec<(bool, Sender<CheckpointMail>)>,
-    acks: Receiver<CheckpointAck>,
+    /// Mail for the tasks, not yet collected by the caller.
+    outbox: Vec<CheckpointMail>,
     /// Acknowledged parts of checkpoints in progress, and when each was triggered.
     parts: HashMap<u64, (i64, Vec<OperatorState>)>,
     /// What a completed checkpoint's metadata needs besides the parts.
@@ -30,24 +29,31 @@ pub(super) struct JobCheckpoints {
     /// …and how many are kept.
     retain: usize,
     /// Checkpoints completed in this run, in order.
-    pub(super) completed: Vec<CompletedCheckpoint>,
+    pub(crate) completed: Vec<CompletedCheckpoint>,
     /// The newest completed checkpoint's directory.
-    pub(super) latest: Option<PathBuf>,
+    pub(crate) latest: Option<PathBuf>,
     /// No more checkpoints start (a task has ended).
-    pub(super) stopped: bool,
+    pub(crate) stopped: bool,
     /// The savepoint asked for: its id, where it goes, and where it went.
     savepoint: Option<(u64, PathBuf, Option<PathBuf>)>,
 }
 
 impl JobCheckpoints {
-    /// Checkpoints of `graph` into `storage`, numbered from `first_id`; tasks acknowledge on
-    /// `acks`. Without `checkpointing:` in the job, only savepoints are taken.
-    pub(super) fn new(
+    /// Checkpoints of `graph` into `storage`, numbered past `after` and past every checkpoint
+    /// an earlier run left in storage (which are kept until newer ones replace them, so the
+    /// newest in storage is always the newest taken). Without `checkpointing:` in the job,
+    /// only savepoints are taken.
+    pub(crate) fn new(
         graph: &JobGraph,
         storage: CheckpointStorage,
-        first_id: u64,
-        acks: Receiver<CheckpointAck>,
-    ) -> Self {
+        after: Option<u64>,
+    ) -> std::io::Result<Self> {
+        let earlier = storage.recover()?;
+        let first_id = after
+            .into_iter()
+            .chain(earlier.iter().map(|m| m.id))
+            .max()
+            .map_or(1, |id| id + 1);
         let periodic = graph.config.checkpointing.is_some();
         let spec = graph.config.checkpointing.unwrap_or(CheckpointSpec {
             interval_ms: u64::MAX,
@@ -66,11 +72,10 @@ impl JobCheckpoints {
             .vertices
             .iter()
             .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)));
-        JobCheckpoints {
+        Ok(JobCheckpoints {
             coordinator: CheckpointCoordinator::new(config, tasks, first_id),
             storage,
-            mail: Vec::new(),
-            acks,
+            outbox: Vec::new(),
             parts: HashMap::new(),
             template: CheckpointMetadata {
                 format: FORMAT,
@@ -87,35 +92,39 @@ impl JobCheckpoints {
                     .collect(),
                 operators: Vec::new(),
             },
-            retained: VecDeque::new(),
+            retained: earlier.into(),
             retain: spec.retained.max(1) as usize,
             completed: Vec::new(),
             latest: None,
             stopped: false,
             savepoint: None,
-        }
+        })
     }
 
     /// Starts a savepoint now: a checkpoint that, once complete, is copied whole under
     /// `target`. Returns its id.
-    pub(super) fn trigger_savepoint(&mut self, job: &str, target: PathBuf) -> u64 {
+    pub(crate) fn trigger_savepoint(
+        &mut self,
+        job: &str,
+        target: PathBuf,
+    ) -> (u64, Vec<CheckpointMail>) {
         let (id, action) = self
             .coordinator
             .trigger_now(Instant::now(), crate::clock::now_ms());
         self.savepoint = Some((id, target, None));
         self.act(job, action);
-        id
+        (id, std::mem::take(&mut self.outbox))
     }
 
     /// The savepoint's directory, once it is written.
-    pub(super) fn savepoint_written(&self) -> Option<&PathBuf> {
+    pub(crate) fn savepoint_written(&self) -> Option<&PathBuf> {
         self.savepoint
             .as_ref()
             .and_then(|(_, _, written)| written.as_ref())
     }
 
     /// Whether the savepoint asked for has failed (aborted, or not written).
-    pub(super) fn savepoint_failed(&self) -> Option<String> {
+    pub(crate) fn savepoint_failed(&self) -> Option<String> {
         match &self.savepoint {
             Some((id, _, None)) if !self.parts.contains_key(id) => {
                 Some(format!("savepoint {id} did not complete (see the log)"))
@@ -124,27 +133,21 @@ impl JobCheckpoints {
         }
     }
 
-    /// A checkpoint of an earlier run of the job, in this storage: deleted once enough newer
-    /// ones complete.
-    pub(super) fn inherit(&mut self, metadata: CheckpointMetadata) {
-        self.retained.push_back(metadata);
-    }
-
-    /// A task's mailbox (`source`: it takes triggers).
-    pub(super) fn add_mailbox(&mut self, source: bool, mail: Sender<CheckpointMail>) {
-        self.mail.push((source, mail));
-    }
-
     /// The storage.
-    pub(super) fn storage(&self) -> &CheckpointStorage {
+    pub(crate) fn storage(&self) -> &CheckpointStorage {
         &self.storage
     }
 
-    /// Takes the acknowledgements that came, then lets time pass for the coordinator.
-    pub(super) fn step(&mut self, job: &str) {
+    /// Takes the acknowledgements that came, then lets time pass for the coordinator; returns
+    /// the mail for the tasks (a trigger goes to the sources, a completion to every task).
+    pub(crate) fn step(
+        &mut self,
+        job: &str,
+        acks: impl IntoIterator<Item = CheckpointAck>,
+    ) -> Vec<CheckpointMail> {
         let now = Instant::now();
         let mut actions = Vec::new();
-        for ack in self.acks.try_iter().collect::<Vec<_>>() {
+        for ack in acks {
             let task = (ack.vertex, ack.subtask);
             match ack.state {
                 Ok(state) => {
@@ -173,15 +176,14 @@ impl JobCheckpoints {
         for action in actions {
             self.act(job, action);
         }
+        std::mem::take(&mut self.outbox)
     }
 
     fn act(&mut self, job: &str, action: CheckpointAction) {
         match action {
             CheckpointAction::Trigger { id, timestamp } => {
                 self.parts.insert(id, (timestamp, Vec::new()));
-                for (_, mail) in self.mail.iter().filter(|(source, _)| *source) {
-                    let _ = mail.send(CheckpointMail::Trigger(id));
-                }
+                self.outbox.push(CheckpointMail::Trigger(id));
             }
             CheckpointAction::NotifyComplete { id } => self.complete(job, id),
             CheckpointAction::Abort { id, reason } => {
@@ -249,13 +251,11 @@ impl JobCheckpoints {
             );
             self.completed.push(done.clone());
         }
-        for (_, mail) in &self.mail {
-            let _ = mail.send(CheckpointMail::Complete(id));
-        }
+        self.outbox.push(CheckpointMail::Complete(id));
     }
 
     /// The job failed: checkpoints in progress are aborted (completed ones stay to restore).
-    pub(super) fn on_job_failed(&mut self, job: &str) {
+    pub(crate) fn on_job_failed(&mut self, job: &str) {
         for action in self.coordinator.on_job_failed() {
             self.act(job, action);
         }

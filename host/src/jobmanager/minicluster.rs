@@ -12,7 +12,7 @@ use crate::operators::{NativeRegistry, OperatorFactory};
 use crate::state::{JobState, StateSettings, file_name};
 use crate::taskmanager::{CheckpointAck, CheckpointMail, RunningTasks, TaskCheckpoints};
 use crate::wasm::{LoadedModule, ModuleError, WasmEngine};
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -255,37 +255,25 @@ impl MiniCluster {
         let started = Instant::now();
         status.enter(JobStatus::Scheduling);
         let acks = crossbeam_channel::unbounded::<CheckpointAck>();
-        let storage = self.checkpoint_storage(graph);
-        // Checkpoints an earlier run left in storage: kept until newer ones replace them, and
-        // numbered past, so the newest in storage is always the newest taken.
-        let earlier = match &storage {
-            Some(storage) => storage.recover().map_err(|e| RunFailure {
-                error: JobError::Storage(format!("{}: {e}", storage.root().display())),
-                latest: None,
-            })?,
-            None => Vec::new(),
-        };
-        let first_id = restore
-            .map(|r| r.metadata.id)
-            .into_iter()
-            .chain(earlier.iter().map(|m| m.id))
-            .max()
-            .map_or(1, |id| id + 1);
-        let mut checkpoints =
-            storage.map(|storage| JobCheckpoints::new(graph, storage, first_id, acks.1.clone()));
-        if let Some(checkpoints) = &mut checkpoints {
-            for metadata in earlier {
-                checkpoints.inherit(metadata);
+        let after = restore.map(|r| r.metadata.id);
+        let mut checkpoints = match self.checkpoint_storage(graph) {
+            None => None,
+            Some(storage) => {
+                let root = storage.root().display().to_string();
+                let checkpoints = JobCheckpoints::new(graph, storage, after);
+                Some(checkpoints.map_err(|e| RunFailure {
+                    error: JobError::Storage(format!("{root}: {e}")),
+                    latest: None,
+                })?)
             }
-        }
+        };
         let wiring = checkpoints
             .as_ref()
             .map(|c| (acks.0.clone(), c.storage().clone()));
+        let mut mailboxes = Mailboxes::default();
         let started_tasks =
             self.start_wired(graph, channels, restore, wiring, &mut |source, mail| {
-                if let Some(checkpoints) = &mut checkpoints {
-                    checkpoints.add_mailbox(source, mail);
-                }
+                mailboxes.0.push((source, mail))
             });
         let mut tasks = match started_tasks {
             Ok(tasks) => tasks,
@@ -304,7 +292,8 @@ impl MiniCluster {
         let mut stop = Stopping::default();
         while tasks.remaining() > 0 {
             if let Some(request) = &self.stop {
-                stop.check(request, &graph.name, &tasks, checkpoints.as_mut());
+                let mail = stop.check(request, &graph.name, &tasks, checkpoints.as_mut());
+                mailboxes.deliver(mail);
             }
             let wait = match &checkpoints {
                 Some(_) => interval.min(Duration::from_millis(20)),
@@ -315,7 +304,8 @@ impl MiniCluster {
                 // A finished task takes no more barriers: checkpoints stop with the first one.
                 checkpoints.stopped |= event.is_some();
                 if failures.is_empty() {
-                    checkpoints.step(&graph.name);
+                    let mail = checkpoints.step(&graph.name, acks.1.try_iter());
+                    mailboxes.deliver(mail);
                 }
             }
             if let Some(event) = event
@@ -395,6 +385,34 @@ impl MiniCluster {
         self.start_wired(graph, channels, None, None, &mut |_, _| {})
     }
 
+    /// [`Self::start`] for a share of a job that checkpoints into `storage` (a TaskManager's):
+    /// state restored from `restore`, and the tasks' mailboxes and acknowledgements returned
+    /// for the caller to connect to the JobManager.
+    pub fn start_checkpointed(
+        &self,
+        graph: &JobGraph,
+        channels: &mut dyn ChannelFactory,
+        restore: Option<&Restore>,
+        storage: CheckpointStorage,
+    ) -> Result<(RunningTasks, CheckpointWires), JobError> {
+        let (acks, acknowledged) = crossbeam_channel::unbounded();
+        let mut mailboxes = Mailboxes::default();
+        let tasks = self.start_wired(
+            graph,
+            channels,
+            restore,
+            Some((acks, storage)),
+            &mut |source, mail| mailboxes.0.push((source, mail)),
+        )?;
+        Ok((
+            tasks,
+            CheckpointWires {
+                mailboxes,
+                acks: acknowledged,
+            },
+        ))
+    }
+
     /// [`Self::start`], restoring state from `restore`, with checkpoints when `wiring` says
     /// where tasks acknowledge them and store their state: each task gets a mailbox, whose
     /// sender goes to `on_mailbox` (with whether the task is a source's).
@@ -453,6 +471,34 @@ impl MiniCluster {
     }
 }
 
+/// A share of a checkpointing job's ends of the checkpoint wires: the tasks' mailboxes, and
+/// their acknowledgements.
+pub struct CheckpointWires {
+    /// Where the coordinator's mail goes.
+    pub mailboxes: Mailboxes,
+    /// What the tasks acknowledge.
+    pub acks: Receiver<CheckpointAck>,
+}
+
+/// The tasks' checkpoint mailboxes in this process, with whether each is a source's.
+#[derive(Default)]
+pub struct Mailboxes(Vec<(bool, Sender<CheckpointMail>)>);
+
+impl Mailboxes {
+    /// Delivers the coordinator's mail: triggers to the sources, completions to every task.
+    pub fn deliver(&self, mail: impl IntoIterator<Item = CheckpointMail>) {
+        for mail in mail {
+            let sources_only = matches!(mail, CheckpointMail::Trigger(_));
+            for (source, mailbox) in &self.0 {
+                if *source || !sources_only {
+                    // A task that ended has no mailbox left: nothing to tell it.
+                    let _ = mailbox.send(mail);
+                }
+            }
+        }
+    }
+}
+
 /// A stop in progress.
 #[derive(Default)]
 struct Stopping {
@@ -472,19 +518,20 @@ impl Stopping {
         job: &str,
         tasks: &RunningTasks,
         checkpoints: Option<&mut JobCheckpoints>,
-    ) {
+    ) -> Vec<CheckpointMail> {
         if self.cancelled || !request.flag.load(Ordering::Relaxed) {
-            return;
+            return Vec::new();
         }
         let (Some(checkpoints), Some(dir)) = (checkpoints, &request.savepoint_dir) else {
             self.failure = Some("stopped without a savepoint".into());
             self.cancel(tasks);
-            return;
+            return Vec::new();
         };
         if !self.requested {
             self.requested = true;
-            let id = checkpoints.trigger_savepoint(job, dir.clone());
+            let (id, mail) = checkpoints.trigger_savepoint(job, dir.clone());
             eprintln!("stopping job `{job}` with savepoint {id}");
+            return mail;
         } else if let Some(written) = checkpoints.savepoint_written() {
             self.savepoint = Some(written.clone());
             self.cancel(tasks);
@@ -492,6 +539,7 @@ impl Stopping {
             self.failure = Some(failure);
             self.cancel(tasks);
         }
+        Vec::new()
     }
 
     fn cancel(&mut self, tasks: &RunningTasks) {

@@ -1,6 +1,7 @@
 //! The control-plane messages.
 
 use crate::jobmanager::TaskCounters;
+use crate::taskmanager::{CheckpointAck, CheckpointMail};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use weir_proto::graph::JobGraph;
@@ -41,6 +42,13 @@ pub enum ToJobManager {
         /// `Ok` when it ran to the end of its input.
         result: Result<(), RemoteTaskError>,
     },
+    /// A task of `job` took its part of a checkpoint (or declined).
+    CheckpointAck {
+        /// The job's id.
+        job: String,
+        /// The acknowledgement.
+        ack: CheckpointAck,
+    },
     /// Its share of `job` could not be deployed (no task of it runs).
     DeployFailed {
         /// The job's id.
@@ -59,6 +67,13 @@ pub struct RemoteTaskError {
     pub message: String,
     /// Whether it only echoes another task's failure (an upstream or downstream that stopped).
     pub secondary: bool,
+    /// Whether a restart may get past it (not a configuration error).
+    #[serde(default = "restartable")]
+    pub restartable: bool,
+}
+
+fn restartable() -> bool {
+    true
 }
 
 /// JobManager → TaskManager, on the control stream.
@@ -75,6 +90,13 @@ pub enum ToTaskManager {
     Heartbeat,
     /// Run this TaskManager's share of a job.
     Deploy(Box<Deployment>),
+    /// Checkpoint mail for the tasks of a job here (triggers go to its source subtasks).
+    Checkpoint {
+        /// The job's id.
+        job: String,
+        /// The mail.
+        mail: CheckpointMail,
+    },
     /// Stop every task of a job.
     Cancel {
         /// The job's id.
@@ -96,6 +118,13 @@ pub struct Deployment {
     pub placement: Vec<Vec<usize>>,
     /// The TaskManagers the job runs on.
     pub taskmanagers: Vec<PeerInfo>,
+    /// Where the job's checkpoints go (a directory every TaskManager reaches), when it takes
+    /// checkpoints or savepoints.
+    #[serde(default)]
+    pub checkpoint_storage: Option<String>,
+    /// The checkpoint or savepoint to restore state from.
+    #[serde(default)]
+    pub restore: Option<String>,
 }
 
 /// A TaskManager as its peers reach it.

@@ -54,7 +54,7 @@ pub struct TaskCheckpoints {
 }
 
 /// What the coordinator tells a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CheckpointMail {
     /// Start checkpoint `id` (a source: it sends the barrier after its last batch).
     Trigger(u64),
@@ -63,7 +63,7 @@ pub enum CheckpointMail {
 }
 
 /// A subtask's part of a checkpoint is in storage (or could not be written).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckpointAck {
     /// The checkpoint.
     pub id: u64,

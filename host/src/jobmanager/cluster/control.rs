@@ -143,6 +143,9 @@ fn handle(shared: &Shared, from: &str, session: u64, message: ToJobManager) {
                 state.task_ended(from, &job, (vertex, subtask), counters, result, now),
             )
         }),
+        ToJobManager::CheckpointAck { job, ack } => {
+            shared.update(|state, now| ((), state.checkpoint_ack(&job, ack, now)))
+        }
         ToJobManager::DeployFailed { job, error } => {
             shared.update(|state, now| ((), state.deploy_failed(from, &job, &error, now)))
         }

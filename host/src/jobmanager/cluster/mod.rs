@@ -3,6 +3,7 @@
 //! decides; this module only moves messages between them and the network.
 
 mod control;
+mod job;
 mod rest;
 mod state;
 mod views;
@@ -11,7 +12,7 @@ mod views;
 mod tests;
 
 pub use state::{ClusterState, ClusterTimeouts, Outgoing};
-pub use views::{JobSummary, JobView, Overview, Submitted, TaskManagerView};
+pub use views::{JobSummary, JobView, Overview, SavepointRequest, Submitted, TaskManagerView};
 
 use crate::jobmanager::BlobStore;
 use crate::rpc::ToTaskManager;
@@ -37,6 +38,9 @@ pub struct JobManagerConfig {
     pub timeouts: ClusterTimeouts,
     /// Largest module accepted.
     pub max_module_bytes: u64,
+    /// Where jobs' checkpoints go: a directory every TaskManager reaches (the same host, or a
+    /// shared filesystem).
+    pub checkpoint_dir: PathBuf,
 }
 
 /// What the control plane, the REST API and the clock share.
@@ -105,7 +109,10 @@ pub fn run_jobmanager(
         )
         .map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(ClusterState::new(config.timeouts)),
+            state: Mutex::new(
+                ClusterState::new(config.timeouts)
+                    .with_checkpoint_dir(config.checkpoint_dir.clone()),
+            ),
             outboxes: Mutex::default(),
             blobs,
             token,

@@ -3,14 +3,17 @@
 //!
 //! - `GET /v1/overview`, `GET /v1/taskmanagers`
 //! - `GET /v1/blobs/{sha256}` (404 if absent), `PUT /v1/blobs/{sha256}` (verified before kept)
-//! - `POST /v1/jobs` (a JobGraph; its modules must be uploaded), `GET /v1/jobs`,
-//!   `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`
+//! - `POST /v1/jobs[?from_savepoint=PATH]` (a JobGraph; its modules must be uploaded),
+//!   `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`
+//! - `POST /v1/jobs/{id}/savepoints` (`{"dir": …, "stop": bool}`): the job's view then shows
+//!   the savepoint's path once written
 
 use super::Shared;
-use super::views::Submitted;
+use super::views::{SavepointRequest, Submitted};
+use crate::checkpoint::Restore;
 use crate::jobmanager::BlobError;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -39,6 +42,7 @@ pub(super) async fn serve(
         .route("/v1/jobs", get(jobs).post(submit))
         .route("/v1/jobs/{id}", get(job))
         .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/savepoints", post(savepoint))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             authorize,
@@ -142,9 +146,37 @@ async fn job(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Reply
     }
 }
 
-async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Reply {
+/// The query of a submission.
+#[derive(serde::Deserialize)]
+struct SubmitQuery {
+    /// A checkpoint or savepoint (on the JobManager's and TaskManagers' filesystem) to resume
+    /// from.
+    from_savepoint: Option<String>,
+}
+
+async fn submit(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<SubmitQuery>,
+    body: Bytes,
+) -> Reply {
     let graph: JobGraph = serde_json::from_slice(&body)
         .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("not a JobGraph: {e}")))?;
+    let restore = match &query.from_savepoint {
+        None => None,
+        Some(path) => {
+            let restore = Restore::open(std::path::Path::new(path))
+                .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
+            let names: Vec<&str> = graph
+                .vertices
+                .iter()
+                .flat_map(|v| v.operators.iter().map(|o| o.name.as_str()))
+                .collect();
+            restore
+                .check(&graph.name, &names, graph.config.max_parallelism)
+                .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
+            Some(restore.dir().to_path_buf())
+        }
+    };
     if graph.vertices.is_empty() {
         return Err(refuse(StatusCode::BAD_REQUEST, "the job has no vertices"));
     }
@@ -161,7 +193,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Reply {
     }
     let id = new_job_id().map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     tracing::info!(job = id, name = graph.name, "job submitted");
-    shared.update(|state, now| ((), state.submit(id.clone(), graph, now)));
+    shared.update(|state, now| ((), state.submit_resuming(id.clone(), graph, restore, now)));
     Ok((StatusCode::ACCEPTED, Json(Submitted { id })).into_response())
 }
 
@@ -172,6 +204,39 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
     });
     match result {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Err(e) if e.starts_with("no job") => Err(refuse(StatusCode::NOT_FOUND, e)),
+        Err(e) => Err(refuse(StatusCode::CONFLICT, e)),
+    }
+}
+
+async fn savepoint(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let request: SavepointRequest = match body.is_empty() {
+        true => SavepointRequest {
+            dir: None,
+            stop: false,
+        },
+        false => serde_json::from_slice(&body).map_err(|e| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format!("not a savepoint request: {e}"),
+            )
+        })?,
+    };
+    let dir = request.dir.map(std::path::PathBuf::from);
+    let result = shared.update(|state, _| match state.savepoint(&id, dir, request.stop) {
+        Ok((savepoint, out)) => (Ok(savepoint), out),
+        Err(e) => (Err(e), Vec::new()),
+    });
+    match result {
+        Ok(savepoint) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "id": id, "savepoint": savepoint })),
+        )
+            .into_response()),
         Err(e) if e.starts_with("no job") => Err(refuse(StatusCode::NOT_FOUND, e)),
         Err(e) => Err(refuse(StatusCode::CONFLICT, e)),
     }

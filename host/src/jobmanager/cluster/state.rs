@@ -3,15 +3,17 @@
 //! method taking `now`; every output is a message for a TaskManager, returned to the caller to
 //! send. Job status changes only through [`JobStatus::become_`], so the lifecycle's rules hold.
 
+use super::job::Job;
 use super::views::{JobSummary, JobView, Overview, TaskManagerView};
 use crate::jobmanager::minicluster::vertex_names;
 use crate::jobmanager::{
     FailureDetector, JobProgress, JobStatus, SlotOffer, TaskCounters, schedule,
 };
 use crate::rpc::{Deployment, PeerInfo, RemoteTaskError, ToTaskManager};
+use crate::taskmanager::CheckpointAck;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use weir_proto::graph::JobGraph;
 
@@ -35,60 +37,6 @@ struct TaskManagerEntry {
     last_seen: Instant,
 }
 
-struct Job {
-    id: String,
-    sequence: u32,
-    graph: Arc<JobGraph>,
-    status: JobStatus,
-    submitted: Instant,
-    started: Option<Instant>,
-    ended: Option<Instant>,
-    /// TaskManager → slots held (until the job ends).
-    slots: Vec<(String, u32)>,
-    /// The TaskManagers its subtasks were deployed to.
-    deployed_on: Vec<String>,
-    /// Tasks not yet ended → the TaskManager running them.
-    pending: HashMap<(usize, u32), String>,
-    counters: HashMap<(usize, u32), TaskCounters>,
-    error: Option<String>,
-    /// Whether `error` only echoes another failure (a better root cause may still come).
-    error_is_secondary: bool,
-}
-
-impl Job {
-    fn enter(&mut self, to: JobStatus) {
-        match self.status.become_(to) {
-            Ok(status) => {
-                tracing::info!(job = self.id, name = self.graph.name, from = %self.status, to = %status, "job status");
-                self.status = status;
-            }
-            Err(error) => tracing::error!(job = self.id, %error, "illegal job status transition"),
-        }
-    }
-
-    /// Keeps the first root cause; a secondary failure only until a root cause arrives.
-    fn blame(&mut self, message: String, secondary: bool) {
-        if self.error.is_none() || (self.error_is_secondary && !secondary) {
-            self.error = Some(message);
-            self.error_is_secondary = secondary;
-        }
-    }
-
-    fn summary(&self, now: Instant) -> JobSummary {
-        let duration = match (self.started, self.ended) {
-            (Some(started), Some(ended)) => ended - started,
-            (Some(started), None) => now - started,
-            _ => Duration::ZERO,
-        };
-        JobSummary {
-            id: self.id.clone(),
-            name: self.graph.name.clone(),
-            status: self.status,
-            duration_ms: duration.as_millis() as u64,
-        }
-    }
-}
-
 /// TaskManagers, slots and jobs.
 pub struct ClusterState {
     timeouts: ClusterTimeouts,
@@ -98,6 +46,8 @@ pub struct ClusterState {
     ids: HashMap<String, u32>,
     next_sequence: u32,
     next_session: u64,
+    /// Where jobs' checkpoints go (a directory per job beneath it).
+    checkpoint_dir: PathBuf,
 }
 
 impl ClusterState {
@@ -111,7 +61,14 @@ impl ClusterState {
             ids: HashMap::new(),
             next_sequence: 1,
             next_session: 1,
+            checkpoint_dir: std::env::temp_dir().join("weir-checkpoints"),
         }
+    }
+
+    /// The same, keeping jobs' checkpoints under `dir`.
+    pub fn with_checkpoint_dir(mut self, dir: PathBuf) -> Self {
+        self.checkpoint_dir = dir;
+        self
     }
 
     /// TaskManager `name` registered; returns its session number (what its later messages and
@@ -191,11 +148,9 @@ impl ClusterState {
             job.blame(
                 format!("TaskManager `{name}` ({address}) lost: {reason}"),
                 false,
+                true,
             );
-            if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
-                job.enter(JobStatus::Failing);
-                out.extend(cancel_messages(job));
-            }
+            out.extend(job.fail());
         }
         self.settle(now);
         out
@@ -203,23 +158,21 @@ impl ClusterState {
 
     /// Accepts `graph` as a new job; it waits for slots from the next [`ClusterState::tick`].
     pub fn submit(&mut self, id: String, graph: JobGraph, now: Instant) -> Vec<Outgoing> {
+        self.submit_resuming(id, graph, None, now)
+    }
+
+    /// [`ClusterState::submit`], with state from the checkpoint or savepoint at `restore`.
+    pub fn submit_resuming(
+        &mut self,
+        id: String,
+        graph: JobGraph,
+        restore: Option<PathBuf>,
+        now: Instant,
+    ) -> Vec<Outgoing> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let mut job = Job {
-            id: id.clone(),
-            sequence,
-            graph: Arc::new(graph),
-            status: JobStatus::Created,
-            submitted: now,
-            started: None,
-            ended: None,
-            slots: Vec::new(),
-            deployed_on: Vec::new(),
-            pending: HashMap::new(),
-            counters: HashMap::new(),
-            error: None,
-            error_is_secondary: false,
-        };
+        let mut job = Job::new(id.clone(), sequence, graph, now);
+        job.restore = restore;
         job.enter(JobStatus::Scheduling);
         self.ids.insert(id, sequence);
         self.jobs.insert(sequence, job);
@@ -238,13 +191,42 @@ impl ClusterState {
         let waiting: Vec<u32> = self
             .jobs
             .values()
-            .filter(|job| job.status == JobStatus::Scheduling)
+            .filter(|job| job.wants_slots(now))
             .map(|job| job.sequence)
             .collect();
         for sequence in waiting {
             out.extend(self.try_schedule(sequence, now));
         }
+        for job in self.jobs.values_mut() {
+            out.extend(job.step_checkpoints(Vec::new()));
+        }
+        self.settle(now);
         out
+    }
+
+    /// A task of `job` took its part of a checkpoint.
+    pub fn checkpoint_ack(&mut self, job: &str, ack: CheckpointAck, now: Instant) -> Vec<Outgoing> {
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Vec::new();
+        };
+        let out = job.step_checkpoints(vec![ack]);
+        self.settle(now);
+        out
+    }
+
+    /// Starts a savepoint of `job` into `dir` (the cluster's savepoint directory when `None`);
+    /// with `stop`, the job stops once it is written. Returns the savepoint's id.
+    pub fn savepoint(
+        &mut self,
+        job: &str,
+        dir: Option<PathBuf>,
+        stop: bool,
+    ) -> Result<(u64, Vec<Outgoing>), String> {
+        let default = self.checkpoint_dir.with_file_name("savepoints");
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Err(format!("no job `{job}`"));
+        };
+        job.savepoint(dir.unwrap_or(default), stop)
     }
 
     fn try_schedule(&mut self, sequence: u32, now: Instant) -> Vec<Outgoing> {
@@ -257,6 +239,8 @@ impl ClusterState {
                 slots: tm.slots - tm.used,
             })
             .collect();
+        let deployed_sequence = self.next_sequence;
+        let checkpoint_dir = self.checkpoint_dir.clone();
         let Some(job) = self.jobs.get_mut(&sequence) else {
             return Vec::new();
         };
@@ -268,6 +252,7 @@ impl ClusterState {
                     job.blame(
                         format!("no slots after waiting {waited:.0?}: {not_enough}"),
                         false,
+                        false,
                     );
                     job.enter(JobStatus::Failing);
                     job.enter(JobStatus::Failed);
@@ -276,6 +261,18 @@ impl ClusterState {
                 return Vec::new();
             }
         };
+        let checkpoint_storage = match job.start_checkpoints(&checkpoint_dir) {
+            Ok(storage) => storage,
+            Err(error) => {
+                job.blame(error, false, false);
+                job.enter(JobStatus::Failing);
+                job.enter(JobStatus::Failed);
+                job.ended = Some(now);
+                return Vec::new();
+            }
+        };
+        // A fresh sequence per deployment: a restarted run's channels never meet the old one's.
+        self.next_sequence += 1;
         let peers: Vec<PeerInfo> = offers
             .iter()
             .map(|offer| PeerInfo {
@@ -312,12 +309,15 @@ impl ClusterState {
         }
         let deployment = Deployment {
             job: job.id.clone(),
-            sequence,
+            sequence: deployed_sequence,
             graph: (*job.graph).clone(),
             placement: where_,
             taskmanagers: peers,
+            checkpoint_storage,
+            restore: job.restore.as_ref().map(|p| p.display().to_string()),
         };
-        job.started = Some(now);
+        job.started.get_or_insert(now);
+        job.restart_at = None;
         job.enter(JobStatus::Running);
         job.slots
             .iter()
@@ -349,14 +349,20 @@ impl ClusterState {
         job.pending.remove(&task);
         job.counters.insert(task, counters);
         let mut out = Vec::new();
-        if let Err(error) = result {
-            job.blame(
-                format!("task {} on `{from}` failed: {}", error.task, error.message),
-                error.secondary,
-            );
-            if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
-                job.enter(JobStatus::Failing);
-                out.extend(cancel_messages(job));
+        match result {
+            Err(error) => {
+                job.blame(
+                    format!("task {} on `{from}` failed: {}", error.task, error.message),
+                    error.secondary,
+                    error.restartable,
+                );
+                out.extend(job.fail());
+            }
+            // A finished task takes no more barriers: checkpoints stop with the first one.
+            Ok(()) => {
+                if let Some(checkpoints) = &mut job.checkpoints {
+                    checkpoints.stopped = true;
+                }
             }
         }
         self.settle(now);
@@ -375,12 +381,8 @@ impl ClusterState {
             return Vec::new();
         };
         job.pending.retain(|_, tm| tm != from);
-        job.blame(format!("cannot deploy on `{from}`: {error}"), false);
-        let mut out = Vec::new();
-        if matches!(job.status, JobStatus::Running | JobStatus::Finishing) {
-            job.enter(JobStatus::Failing);
-            out.extend(cancel_messages(job));
-        }
+        job.blame(format!("cannot deploy on `{from}`: {error}"), false, false);
+        let out = job.fail();
         self.settle(now);
         out
     }
@@ -412,12 +414,12 @@ impl ClusterState {
             return Ok(Vec::new());
         }
         job.enter(JobStatus::Cancelling);
-        let out = cancel_messages(job);
+        let out = job.cancel_messages();
         self.settle(now);
         Ok(out)
     }
 
-    /// Ends jobs with no task left and frees their slots.
+    /// Ends (or restarts) jobs with no task left and frees their slots.
     fn settle(&mut self, now: Instant) {
         for job in self.jobs.values_mut() {
             if !job.pending.is_empty() || job.status.is_terminal() {
@@ -428,11 +430,13 @@ impl ClusterState {
                     job.enter(JobStatus::Finishing);
                     job.enter(JobStatus::Finished);
                 }
-                JobStatus::Failing => job.enter(JobStatus::Failed),
+                JobStatus::Failing => job.failed(now),
                 JobStatus::Cancelling => job.enter(JobStatus::Cancelled),
                 _ => continue,
             }
-            job.ended.get_or_insert(now);
+            if job.status.is_terminal() {
+                job.ended.get_or_insert(now);
+            }
             for (name, n) in job.slots.drain(..) {
                 if let Some(tm) = self.taskmanagers.get_mut(&name) {
                     tm.used = tm.used.saturating_sub(n);
@@ -460,6 +464,19 @@ impl ClusterState {
             summary,
             error: job.error.clone(),
             taskmanagers: job.deployed_on.clone(),
+            restarts: job.restarts.restarts(),
+            failures: job.failures.clone(),
+            checkpoints: job
+                .checkpoints
+                .as_ref()
+                .map_or(0, |c| c.completed.len() as u64),
+            latest_checkpoint: job
+                .checkpoints
+                .as_ref()
+                .and_then(|c| c.latest.as_ref())
+                .map(|p| p.display().to_string()),
+            savepoint: job.savepoint.as_ref().map(|p| p.display().to_string()),
+            savepoint_error: job.savepoint_error.clone(),
         })
     }
 
@@ -499,22 +516,4 @@ impl ClusterState {
             jobs_cancelled: count(JobStatus::Cancelled),
         }
     }
-}
-
-/// Cancel messages for every TaskManager still running tasks of `job`.
-fn cancel_messages(job: &Job) -> Vec<Outgoing> {
-    let mut targets: Vec<&String> = job.pending.values().collect();
-    targets.sort();
-    targets.dedup();
-    targets
-        .into_iter()
-        .map(|tm| {
-            (
-                tm.clone(),
-                ToTaskManager::Cancel {
-                    job: job.id.clone(),
-                },
-            )
-        })
-        .collect()
 }

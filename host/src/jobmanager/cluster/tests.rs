@@ -78,6 +78,7 @@ fn a_failed_task_cancels_the_rest_and_its_root_cause_wins_over_echoes() {
         task: "v0[1/2]".into(),
         message: "input lost".into(),
         secondary: true,
+        restartable: true,
     };
     let out = state.task_ended(
         "taskmanager-1",
@@ -92,6 +93,7 @@ fn a_failed_task_cancels_the_rest_and_its_root_cause_wins_over_echoes() {
         task: "v0[2/2]".into(),
         message: "trap in module `m`".into(),
         secondary: false,
+        restartable: true,
     };
     state.task_ended(
         "taskmanager-2",
@@ -169,6 +171,7 @@ fn cancelling_stops_every_share_and_a_finished_job_cannot_be_cancelled() {
             task: format!("v0[{}/2]", subtask + 1),
             message: "cancelled".into(),
             secondary: true,
+            restartable: true,
         };
         state.task_ended(
             tm,

@@ -28,6 +28,36 @@ pub struct JobView {
     pub taskmanagers: Vec<String>,
     /// Counters per vertex.
     pub progress: JobProgress,
+    /// Restarts after failures so far…
+    #[serde(default)]
+    pub restarts: u32,
+    /// …and the failures that caused them, oldest first.
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// Checkpoints completed in the current run.
+    #[serde(default)]
+    pub checkpoints: u64,
+    /// The newest completed checkpoint's directory.
+    #[serde(default)]
+    pub latest_checkpoint: Option<String>,
+    /// The savepoint taken on request, once written.
+    #[serde(default)]
+    pub savepoint: Option<String>,
+    /// Why the savepoint asked for was not taken.
+    #[serde(default)]
+    pub savepoint_error: Option<String>,
+}
+
+/// A request for a savepoint of a running job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavepointRequest {
+    /// Where the savepoint goes (a directory the JobManager and TaskManagers reach); the
+    /// cluster's `savepoints` directory when unset.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Stop the job once the savepoint is written.
+    #[serde(default)]
+    pub stop: bool,
 }
 
 /// A registered TaskManager.

@@ -4,10 +4,12 @@
 
 use super::channels::{NetworkBuffers, RemoteChannels};
 use super::data_plane::DataPlane;
-use crate::jobmanager::{BlobStore, MiniCluster, TaskCounters};
+use crate::checkpoint::{CheckpointStorage, Restore};
+use crate::jobmanager::{BlobStore, CheckpointWires, JobError, MiniCluster, TaskCounters};
 use crate::rpc::{
     Deployment, ModuleReply, ModuleRequest, RemoteTaskError, ToJobManager, read_frame, write_frame,
 };
+use crate::taskmanager::{CheckpointMail, RunningTasks};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,8 +93,14 @@ pub(crate) struct JobContext {
     pub(crate) buffers: NetworkBuffers,
 }
 
-/// Runs this TaskManager's share of `deployment` to its end; `cancel` stops it early.
-pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Receiver<()>) {
+/// Runs this TaskManager's share of `deployment` to its end; `cancel` stops it early, `mail`
+/// brings the checkpoint coordinator's mail for its tasks.
+pub(crate) fn supervise(
+    context: JobContext,
+    deployment: Deployment,
+    cancel: Receiver<()>,
+    mail: Receiver<CheckpointMail>,
+) {
     let job = deployment.job.clone();
     let report = |message| {
         // The session to the JobManager is gone: its tasks were cancelled with it.
@@ -105,8 +113,15 @@ pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Rec
         &deployment,
         context.buffers,
     );
-    let mut tasks = match context.executor.start(&deployment.graph, &mut channels) {
-        Ok(tasks) => tasks,
+    let started = match &deployment.checkpoint_storage {
+        None => context
+            .executor
+            .start(&deployment.graph, &mut channels)
+            .map(|tasks| (tasks, None)),
+        Some(root) => start_checkpointed(&context, &deployment, &mut channels, root),
+    };
+    let (mut tasks, checkpoints) = match started {
+        Ok(started) => started,
         Err(error) => {
             tracing::error!(job, %error, "cannot deploy the job's tasks");
             report(ToJobManager::DeployFailed {
@@ -120,11 +135,24 @@ pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Rec
     tracing::info!(job, tasks = tasks.remaining(), "job deployed");
     let mut last_progress = Instant::now();
     let mut failed = false;
+    let wait = match checkpoints {
+        Some(_) => Duration::from_millis(20),
+        None => Duration::from_millis(100),
+    };
     while tasks.remaining() > 0 {
         if cancel.try_recv().is_ok() {
             tasks.cancel();
         }
-        if let Some(event) = tasks.next_event(Duration::from_millis(100)) {
+        if let Some(wires) = &checkpoints {
+            wires.mailboxes.deliver(mail.try_iter());
+            for ack in wires.acks.try_iter() {
+                report(ToJobManager::CheckpointAck {
+                    job: job.clone(),
+                    ack,
+                });
+            }
+        }
+        if let Some(event) = tasks.next_event(wait) {
             let counters = tasks
                 .counters()
                 .into_iter()
@@ -146,6 +174,7 @@ pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Rec
                     task,
                     message: error.to_string(),
                     secondary: error.is_secondary(),
+                    restartable: error.is_restartable(),
                 }
             });
             report(ToJobManager::TaskEnded {
@@ -167,4 +196,31 @@ pub(crate) fn supervise(context: JobContext, deployment: Deployment, cancel: Rec
     tasks.join();
     context.plane.forget_job(deployment.sequence);
     tracing::info!(job, "job's tasks ended");
+}
+
+/// Starts a share of a checkpointing job: state restored from the deployment's checkpoint,
+/// snapshots written to its storage.
+fn start_checkpointed(
+    context: &JobContext,
+    deployment: &Deployment,
+    channels: &mut RemoteChannels,
+    root: &str,
+) -> Result<(RunningTasks, Option<CheckpointWires>), JobError> {
+    let restore = match &deployment.restore {
+        Some(path) => Some(Restore::open(std::path::Path::new(path))?),
+        None => None,
+    };
+    let incremental = deployment
+        .graph
+        .config
+        .checkpointing
+        .is_some_and(|c| c.incremental);
+    let storage = CheckpointStorage::new(root.into(), incremental);
+    let (tasks, wires) = context.executor.start_checkpointed(
+        &deployment.graph,
+        channels,
+        restore.as_ref(),
+        storage,
+    )?;
+    Ok((tasks, Some(wires)))
 }

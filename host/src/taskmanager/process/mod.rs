@@ -15,6 +15,7 @@ use crate::jobmanager::{BlobStore, MiniCluster};
 use crate::net::{NodeIdentity, load_ca};
 use crate::operators::NativeRegistry;
 use crate::rpc::{ToJobManager, ToTaskManager, read_frame, write_frame};
+use crate::taskmanager::CheckpointMail;
 use crate::wasm::{EngineConfig, WasmEngine};
 use data_plane::DataPlane;
 use job::{JobContext, fetch_modules, supervise};
@@ -70,7 +71,13 @@ struct TaskManager {
     blobs: BlobStore,
     plane: Arc<DataPlane>,
     data_address: SocketAddr,
-    jobs: Mutex<HashMap<String, crossbeam_channel::Sender<()>>>,
+    jobs: Mutex<HashMap<String, JobHandle>>,
+}
+
+/// How the control plane reaches a job's share here.
+struct JobHandle {
+    cancel: crossbeam_channel::Sender<()>,
+    mail: crossbeam_channel::Sender<CheckpointMail>,
 }
 
 enum SessionEnd {
@@ -156,14 +163,14 @@ fn is_certificate_problem(detail: &str) -> bool {
 
 impl TaskManager {
     /// The cancel handles of the jobs running here (a poisoned lock still holds them).
-    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, crossbeam_channel::Sender<()>>> {
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobHandle>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn cancel_all(&self) -> usize {
         let jobs = std::mem::take(&mut *self.jobs());
-        for cancel in jobs.values() {
-            let _ = cancel.try_send(());
+        for handle in jobs.values() {
+            let _ = handle.cancel.try_send(());
         }
         jobs.len()
     }
@@ -256,9 +263,14 @@ async fn control_loop(
             ToTaskManager::Refused { reason } => return SessionEnd::Refused(reason),
             ToTaskManager::Cancel { job } => {
                 let jobs = tm.jobs();
-                if let Some(cancel) = jobs.get(&job) {
+                if let Some(handle) = jobs.get(&job) {
                     tracing::info!(job, "cancelling the job's tasks");
-                    let _ = cancel.try_send(());
+                    let _ = handle.cancel.try_send(());
+                }
+            }
+            ToTaskManager::Checkpoint { job, mail } => {
+                if let Some(handle) = tm.jobs().get(&job) {
+                    let _ = handle.mail.send(mail);
                 }
             }
             ToTaskManager::Deploy(deployment) => {
@@ -291,7 +303,8 @@ fn deploy(
         return;
     };
     let (cancel, cancelled) = crossbeam_channel::bounded(1);
-    tm.jobs().insert(job.clone(), cancel);
+    let (mail, mailbox) = crossbeam_channel::unbounded();
+    tm.jobs().insert(job.clone(), JobHandle { cancel, mail });
     tokio::spawn(async move {
         if let Err(error) = fetch_modules(&connection, &tm.blobs, &mut deployment).await {
             tracing::error!(job, %error, "cannot fetch the job's modules");
@@ -312,7 +325,7 @@ fn deploy(
         let spawned = std::thread::Builder::new()
             .name(format!("weir-job-{}", &job[..job.len().min(8)]))
             .spawn(move || {
-                supervise(context, deployment, cancelled);
+                supervise(context, deployment, cancelled, mailbox);
                 thread_tm.jobs().remove(&thread_job);
             });
         if let Err(e) = spawned {

@@ -1,0 +1,129 @@
+//! Exactly-once on a cluster of processes (issue 6): a TaskManager killed with SIGKILL while
+//! the job runs is detected by its missing heartbeats, the job restarts on the slots left from
+//! its newest checkpoint, and the output counts every record once; a savepoint taken with
+//! `weir stop` resumes with `weir submit --from-savepoint` at another parallelism.
+
+use crate::exactly_once::{assert_counts_exactly_once, committed_parts, counting_job};
+use crate::live_cluster::LiveCluster;
+use std::time::{Duration, Instant};
+
+#[test]
+fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_once() {
+    // Default detection (2 s of missing heartbeats) and restart strategy (fixed delay, 1 s).
+    let mut cluster = LiveCluster::start(2, &[]);
+    cluster.add_taskmanager(None, &["--slots", "2"], 1);
+    cluster.add_taskmanager(None, &["--slots", "2"], 2);
+    let work = tempfile::tempdir().expect("temp dir");
+    let out = work.path().join("out");
+    let job = counting_job(work.path(), &out);
+    let id = cluster.submit_detached(&job);
+    cluster.wait_for("two checkpoints", Duration::from_secs(60), |c| {
+        c.client().job(&id).is_ok_and(|v| v.checkpoints >= 2)
+    });
+    let view = cluster.client().job(&id).expect("job");
+    let victim_name = view.taskmanagers[0].clone();
+    let index: usize = victim_name
+        .trim_start_matches("taskmanager-")
+        .parse()
+        .expect("taskmanager-N");
+    let killed_at = Instant::now();
+    let victim = cluster.taskmanagers[index - 1].id();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    cluster.wait_for(
+        "the restarted job's first checkpoint",
+        Duration::from_secs(60),
+        |c| {
+            c.client()
+                .job(&id)
+                .is_ok_and(|v| v.restarts >= 1 && v.checkpoints >= 1)
+        },
+    );
+    eprintln!(
+        "kill -9 of {victim_name} to a checkpoint of the restarted job: {:.2} s",
+        killed_at.elapsed().as_secs_f64()
+    );
+    cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
+        c.client()
+            .job(&id)
+            .is_ok_and(|v| v.summary.status.is_terminal())
+    });
+    let view = cluster.client().job(&id).expect("job");
+    assert_eq!(
+        view.summary.status.to_string(),
+        "finished",
+        "{:?}\n{}",
+        view.error,
+        cluster.jobmanager_log()
+    );
+    assert_eq!(view.restarts, 1);
+    assert!(
+        view.failures[0].contains(&format!("TaskManager `{victim_name}`"))
+            && view.failures[0].contains("no heartbeat"),
+        "{:?}",
+        view.failures
+    );
+    assert_eq!(
+        view.taskmanagers.len(),
+        1,
+        "rescheduled on the TaskManager left"
+    );
+    assert!(!view.taskmanagers.contains(&victim_name));
+    let parts = committed_parts(&out);
+    assert_counts_exactly_once(&parts, 50, 1200);
+    assert_eq!(parts.values().map(Vec::len).sum::<usize>(), 60_000);
+}
+
+#[test]
+fn a_cluster_savepoint_resumes_on_the_cluster_at_another_parallelism() {
+    let mut cluster = LiveCluster::start(2, &[]);
+    cluster.add_taskmanager(None, &["--slots", "2"], 1);
+    cluster.add_taskmanager(None, &["--slots", "2"], 2);
+    let work = tempfile::tempdir().expect("temp dir");
+    let out = work.path().join("out");
+    let job = counting_job(work.path(), &out);
+    let id = cluster.submit_detached(&job);
+    cluster.wait_for("two checkpoints", Duration::from_secs(60), |c| {
+        c.client().job(&id).is_ok_and(|v| v.checkpoints >= 2)
+    });
+    let savepoints = work.path().join("savepoints");
+    let stopped = cluster
+        .rest(&[
+            "stop",
+            "--savepoint",
+            &id,
+            "--savepoint-dir",
+            savepoints.to_str().expect("utf-8"),
+        ])
+        .expect_code(0);
+    let savepoint = stopped.stdout.trim().to_string();
+    assert!(
+        savepoint.starts_with(savepoints.to_str().expect("utf-8")),
+        "{savepoint}\n{}",
+        stopped.stderr
+    );
+    let view = cluster.client().job(&id).expect("job");
+    assert_eq!(view.summary.status.to_string(), "cancelled");
+    let resumed = cluster
+        .submit(&job, &["--from-savepoint", &savepoint], &[("P", "3")])
+        .expect_code(0);
+    // At parallelism 3 a key's records come from several source subtasks, so per key the
+    // counts are checked as a set: 1..=1200, each once.
+    let parts = committed_parts(&out);
+    let mut counts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for line in parts.values().flatten() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        counts
+            .entry(record["key"].as_str().expect("key").to_string())
+            .or_default()
+            .push(record["count"].as_u64().expect("count"));
+    }
+    assert_eq!(counts.len(), 50, "{}", resumed.stderr);
+    for (key, mut seen) in counts {
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=1200).collect::<Vec<u64>>(), "key {key}");
+    }
+}
