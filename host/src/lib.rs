@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 mod clock;
 pub mod error;
+mod fault;
 pub mod graph;
 pub mod jobmanager;
 pub mod json;

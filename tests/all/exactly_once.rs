@@ -239,6 +239,81 @@ fn a_run_killed_mid_stream_resumes_from_its_checkpoint_with_every_record_once() 
     }
 }
 
+#[test]
+fn a_kill_in_the_asynchronous_phase_before_or_during_the_commit_loses_and_duplicates_nothing() {
+    // Paused (then killed) while checkpoint 3 is written to storage; once it completed but
+    // before the sinks commit it; once one sink subtask committed and the other has not.
+    for fault in ["pause@upload:3", "pause@commit:3", "pause@commit:3:1"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("out");
+        let checkpoints = dir.path().join("checkpoints");
+        let job = counting_job(dir.path(), &out);
+        let job = job.to_str().expect("utf-8");
+        let checkpoint_dir = checkpoints.to_str().expect("utf-8");
+        let args = ["run", "-q", "--checkpoint-dir", checkpoint_dir, job];
+        let mut first = Running::start(&args, &[("WEIR_FAULT", fault)]);
+        first.wait_for(&format!("the pause of {fault}"), |line| {
+            line.starts_with("weir fault: paused at")
+        });
+        first.child.kill().expect("SIGKILL");
+        first.wait();
+        let storage = checkpoints.join("exactly-once");
+        let newest = crate::harness::newest_checkpoint(&storage);
+        let expected = if fault.contains("upload") { 2 } else { 3 };
+        assert_eq!(newest, expected, "{fault}: the newest completed checkpoint");
+        weir(
+            &[
+                "run",
+                "-q",
+                "--checkpoint-dir",
+                checkpoint_dir,
+                "--from-savepoint",
+                storage.to_str().expect("utf-8"),
+                job,
+            ],
+            &[],
+            None,
+        )
+        .expect_code(0);
+        let parts = committed_parts(&out);
+        assert_counts_exactly_once(&parts, 50, 1200);
+        assert_eq!(
+            parts.values().map(Vec::len).sum::<usize>(),
+            60_000,
+            "{fault}"
+        );
+    }
+}
+
+#[test]
+fn a_task_failing_mid_run_restarts_in_process_from_its_checkpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let checkpoints = dir.path().join("checkpoints");
+    let job = counting_job(dir.path(), &out);
+    let run = weir(
+        &[
+            "run",
+            "-q",
+            "--checkpoint-dir",
+            checkpoints.to_str().expect("utf-8"),
+            job.to_str().expect("utf-8"),
+        ],
+        &[("WEIR_FAULT", "fail@snapshot:3")],
+        None,
+    )
+    .expect_code(0);
+    assert!(
+        run.stderr.contains("injected fault") && run.stderr.contains("restarting from"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("restarts: 1"), "{}", run.stderr);
+    let parts = committed_parts(&out);
+    assert_counts_exactly_once(&parts, 50, 1200);
+    assert_eq!(parts.values().map(Vec::len).sum::<usize>(), 60_000);
+}
+
 /// At most the two retained checkpoints are left, and every shared (incremental) file is one
 /// they refer to: discarded checkpoints took their files with them.
 fn assert_retained_checkpoints_hold_every_shared_file(storage: &Path, backend: &str) {

@@ -186,3 +186,19 @@ impl Interactive {
         rest
     }
 }
+
+/// The id of the newest completed checkpoint (`chk-N` with a `_metadata`) under `storage`.
+pub(crate) fn newest_checkpoint(storage: &Path) -> u64 {
+    std::fs::read_dir(storage)
+        .expect("checkpoint storage")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("_metadata").is_file())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("chk-")
+                .and_then(|n| n.parse().ok())
+        })
+        .max()
+        .unwrap_or(0)
+}

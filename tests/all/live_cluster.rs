@@ -126,6 +126,17 @@ impl LiveCluster {
         extra: &[&str],
         expect_registered: usize,
     ) {
+        self.add_taskmanager_with_env(netns, extra, &[], expect_registered);
+    }
+
+    /// [`LiveCluster::add_taskmanager`] with extra environment variables.
+    pub(crate) fn add_taskmanager_with_env(
+        &mut self,
+        netns: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        expect_registered: usize,
+    ) {
         let index = self.taskmanagers.len();
         let cluster = self.cluster_dir();
         let mut args = vec![
@@ -141,6 +152,7 @@ impl LiveCluster {
         let out = std::fs::File::create(self.dir.path().join(format!("taskmanager-{index}.out")))
             .expect("out");
         let child = weir_command(netns, &args)
+            .envs(env.iter().copied())
             .stdout(out)
             .stderr(log)
             .spawn()

@@ -511,6 +511,7 @@ impl Task {
     /// on processing.
     fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
         tracing::debug!(task = %self.name, checkpoint = id, "checkpoint");
+        crate::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
         let mut snapshots = Vec::new();
         let mut names = self.operator_names.iter();
         if let Some(source) = &mut self.chain.0 {
@@ -538,6 +539,15 @@ impl Task {
         let uploader = std::thread::Builder::new()
             .name(format!("weir-upload-{vertex}.{subtask}"))
             .spawn(move || {
+                if let Err(fault) = crate::fault::at("upload", id, subtask) {
+                    let _ = acks.send(CheckpointAck {
+                        id,
+                        vertex,
+                        subtask,
+                        state: Err(fault),
+                    });
+                    return;
+                }
                 let uploads = snapshots
                     .iter_mut()
                     .map(|(operator, snapshot)| Upload {
