@@ -51,6 +51,10 @@ pub(crate) struct BenchArgs {
     /// vs incremental checkpoint of a large RocksDB state (`--state-mb`).
     #[arg(long)]
     checkpoints: bool,
+    /// Measure recovery on a real cluster: the time from a TaskManager's SIGKILL to its
+    /// detection, and from there to the restarted job processing again.
+    #[arg(long)]
+    recovery: bool,
     /// MiB of RocksDB state for `--checkpoints`.
     #[arg(long, default_value_t = 1024)]
     state_mb: u64,
@@ -252,6 +256,10 @@ fn run_bench(args: &BenchArgs) -> Result<bool, String> {
                 );
             }
         }
+        return Ok(true);
+    }
+    if args.recovery {
+        super::bench_cluster::recovery_bench(args.runs)?;
         return Ok(true);
     }
     if args.checkpoints {

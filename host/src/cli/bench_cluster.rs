@@ -95,6 +95,20 @@ impl BenchCluster {
         Ok(cluster)
     }
 
+    /// Kills TaskManager `taskmanager-N` with SIGKILL.
+    fn kill(&mut self, name: &str) -> Result<(), String> {
+        let index: usize = name
+            .trim_start_matches("taskmanager-")
+            .parse()
+            .map_err(|_| format!("no TaskManager `{name}`"))?;
+        let child = self
+            ._processes
+            .0
+            .get_mut(index)
+            .ok_or_else(|| format!("no TaskManager `{name}`"))?;
+        child.kill().map_err(|e| format!("cannot kill {name}: {e}"))
+    }
+
     fn client(&self) -> RestClient {
         RestClient::new(&self.rest, Some(self.token.clone()))
     }
@@ -175,4 +189,82 @@ fn compare(dir: &Path, events: u64, runs: usize, udfs: &Path) -> Result<(), Stri
         rates[1] / rates[0] * 100.0
     );
     Ok(())
+}
+
+/// `weir bench --recovery`: a job checkpointing every 100 ms on two TaskManagers; one is
+/// killed with SIGKILL; prints the time to detect it (default heartbeat timeout), and from
+/// then to a completed checkpoint of the restarted job (processing again, the restart delay
+/// included).
+pub(crate) fn recovery_bench(runs: usize) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-recovery-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let init = Command::new(weir_exe()?)
+        .args(["cluster", "init"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cluster init: {e}"))?;
+    if !init.success() {
+        return Err("weir cluster init failed".into());
+    }
+    let result = (0..runs.max(1))
+        .map(|_| recover_once(&dir))
+        .collect::<Result<Vec<_>, _>>();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut runs = result?;
+    runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (detection, restart) = runs[runs.len() / 2];
+    println!(
+        "TaskManager killed: detected in {detection:.2} s (heartbeat timeout 2 s), processing again {restart:.2} s later (restart delay 1 s included; target < 3 s), median of {}",
+        runs.len()
+    );
+    Ok(())
+}
+
+fn recover_once(dir: &Path) -> Result<(f64, f64), String> {
+    let mut cluster = BenchCluster::start(dir, &[2, 2])?;
+    let yaml = "name: recovery\nparallelism: 2\ncheckpointing: { interval_ms: 100 }\npipeline:\n  - source: { datagen: { rate: 200000 } }\n  - key_by: { field: id }\n  - sink: { blackhole: {} }\n";
+    let path = dir.join("recovery.yaml");
+    std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+    let loaded = spec::load(&path, &|_| None).map_err(|e| e.to_string())?;
+    let graph =
+        crate::client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())?;
+    let client = cluster.client();
+    let id = client.submit(&graph, None).map_err(|e| e.to_string())?;
+    let wait = |what: &str, done: &dyn Fn(&crate::jobmanager::cluster::JobView) -> bool| {
+        let started = Instant::now();
+        loop {
+            let view = client.job(&id).map_err(|e| e.to_string())?;
+            if done(&view) {
+                return Ok::<_, String>(view);
+            }
+            if started.elapsed() > Duration::from_secs(60) || view.summary.status.is_terminal() {
+                return Err(format!(
+                    "{what}: the job is {} ({:?})",
+                    view.summary.status, view.error
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let view = wait("a first checkpoint", &|v| v.checkpoints >= 1)?;
+    let victim = view
+        .taskmanagers
+        .first()
+        .cloned()
+        .ok_or("the job runs nowhere")?;
+    cluster.kill(&victim)?;
+    let killed = Instant::now();
+    wait("the loss to be detected", &|v| {
+        !v.failures.is_empty() || v.error.is_some()
+    })?;
+    let detected = Instant::now();
+    wait("a checkpoint of the restarted job", &|v| {
+        v.restarts >= 1 && v.checkpoints >= 1
+    })?;
+    let _ = client.cancel(&id);
+    Ok((
+        (detected - killed).as_secs_f64(),
+        detected.elapsed().as_secs_f64(),
+    ))
 }
