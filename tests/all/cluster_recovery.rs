@@ -129,52 +129,54 @@ fn a_cluster_savepoint_resumes_on_the_cluster_at_another_parallelism() {
 }
 
 #[test]
-fn killing_the_taskmanager_of_a_sink_mid_commit_loses_and_duplicates_nothing() {
-    // Sink subtask 2 of 2 pauses when checkpoint 3 completed, before it commits (subtask 1
-    // commits); its TaskManager is killed there. The restart restores checkpoint 3, whose
-    // pending part is committed then, once.
-    let fault = [("WEIR_FAULT", "pause@commit:3:1")];
-    let mut cluster = LiveCluster::start(2, &[]);
-    cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault, 1);
-    cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault, 2);
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = work.path().join("out");
-    let job = counting_job(work.path(), &out);
-    let id = cluster.submit_detached(&job);
-    cluster.wait_for("a sink to pause mid-commit", Duration::from_secs(60), |c| {
-        (0..2).any(|i| {
-            c.taskmanager_log(i)
-                .contains("weir fault: paused at commit")
-        })
-    });
-    let paused = (0..2)
-        .find(|&i| {
-            cluster
-                .taskmanager_log(i)
-                .contains("weir fault: paused at commit")
-        })
-        .expect("paused TaskManager");
-    let victim = cluster.taskmanagers[paused].id();
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
-        c.client()
-            .job(&id)
-            .is_ok_and(|v| v.summary.status.is_terminal())
-    });
-    let view = cluster.client().job(&id).expect("job");
-    assert_eq!(
-        view.summary.status.to_string(),
-        "finished",
-        "{:?}\n{}",
-        view.error,
-        cluster.jobmanager_log()
-    );
-    assert_eq!(view.restarts, 1);
-    let parts = committed_parts(&out);
-    assert_counts_exactly_once(&parts, 50, 1200);
-    assert_eq!(parts.values().map(Vec::len).sum::<usize>(), 60_000);
+fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_duplicates_nothing() {
+    // Paused while checkpoint 3 is written to storage; or, once it completed, in sink subtask
+    // 2 of 2 before it commits (subtask 1 commits). The TaskManager that paused is killed
+    // there; the restart restores the newest completed checkpoint (2, or 3 whose pending part
+    // is committed then, once) and numbers its checkpoints on from 4.
+    for fault in ["pause@upload:3", "pause@commit:3:1"] {
+        let fault_env = [("WEIR_FAULT", fault)];
+        let mut cluster = LiveCluster::start(2, &[]);
+        cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault_env, 1);
+        cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault_env, 2);
+        let work = tempfile::tempdir().expect("temp dir");
+        let out = work.path().join("out");
+        let job = counting_job(work.path(), &out);
+        let id = cluster.submit_detached(&job);
+        let paused = |c: &LiveCluster| {
+            (0..2).find(|&i| c.taskmanager_log(i).contains("weir fault: paused at"))
+        };
+        cluster.wait_for(
+            &format!("the pause of {fault}"),
+            Duration::from_secs(60),
+            |c| paused(c).is_some(),
+        );
+        let victim = cluster.taskmanagers[paused(&cluster).expect("paused")].id();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
+            c.client()
+                .job(&id)
+                .is_ok_and(|v| v.summary.status.is_terminal())
+        });
+        let view = cluster.client().job(&id).expect("job");
+        assert_eq!(
+            view.summary.status.to_string(),
+            "finished",
+            "{fault}: {:?}\n{}",
+            view.error,
+            cluster.jobmanager_log()
+        );
+        assert_eq!(view.restarts, 1, "{fault}");
+        let parts = committed_parts(&out);
+        assert_counts_exactly_once(&parts, 50, 1200);
+        assert_eq!(
+            parts.values().map(Vec::len).sum::<usize>(),
+            60_000,
+            "{fault}"
+        );
+    }
 }

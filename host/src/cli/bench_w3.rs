@@ -119,6 +119,8 @@ pub(crate) fn w3(
         timeout_ms: 60_000,
         retained: 1,
         incremental: true,
+        max_concurrent: 1,
+        min_pause_ms: 0,
     });
     let mut rates = Vec::new();
     let mut state_peak = 0;

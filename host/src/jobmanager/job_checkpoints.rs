@@ -60,11 +60,15 @@ impl JobCheckpoints {
             timeout_ms: 600_000,
             retained: 1,
             incremental: false,
+            max_concurrent: 1,
+            min_pause_ms: 0,
         });
         let config = CheckpointConfig {
             interval: Duration::from_millis(spec.interval_ms.max(1)),
             timeout: Duration::from_millis(spec.timeout_ms.max(1)),
             retained: spec.retained.max(1) as usize,
+            max_concurrent: spec.max_concurrent.max(1) as usize,
+            min_pause: Duration::from_millis(spec.min_pause_ms),
             periodic,
             ..CheckpointConfig::default()
         };
@@ -131,6 +135,11 @@ impl JobCheckpoints {
             }
             _ => None,
         }
+    }
+
+    /// The highest checkpoint id this run triggered.
+    pub(crate) fn last_triggered(&self) -> Option<u64> {
+        self.coordinator.last_triggered()
     }
 
     /// The storage.
@@ -257,6 +266,14 @@ impl JobCheckpoints {
     /// The job failed: checkpoints in progress are aborted (completed ones stay to restore).
     pub(crate) fn on_job_failed(&mut self, job: &str) {
         for action in self.coordinator.on_job_failed() {
+            self.act(job, action);
+        }
+    }
+
+    /// The job ended (its tasks, and so their uploads, are done): checkpoints still in progress
+    /// will not complete; what they wrote is deleted.
+    pub(crate) fn on_job_ended(&mut self, job: &str) {
+        for action in self.coordinator.abort_all("the job ended") {
             self.act(job, action);
         }
     }

@@ -104,6 +104,8 @@ struct RunFailure {
     error: JobError,
     /// The newest checkpoint completed in the run.
     latest: Option<PathBuf>,
+    /// The highest checkpoint id the run used (the next run numbers past it).
+    last_id: Option<u64>,
 }
 
 impl MiniCluster {
@@ -190,13 +192,14 @@ impl MiniCluster {
         }
         let mut status = Lifecycle::new(&graph.name);
         let mut restarts = RestartTracker::new(graph.config.restart_strategy);
+        let mut after = restore.as_ref().map(|r| r.metadata.id);
         loop {
             let run = self.run_once(
                 graph,
                 interval,
                 on_progress,
                 channels,
-                restore.as_ref(),
+                (restore.as_ref(), after),
                 &mut status,
             );
             let failure = match run {
@@ -221,6 +224,7 @@ impl MiniCluster {
             if let Some(latest) = &failure.latest {
                 restore = Some(Restore::open(latest)?);
             }
+            after = after.max(failure.last_id);
             let from = restore.as_ref().map(|r| r.dir().display().to_string());
             tracing::warn!(
                 job = %graph.name,
@@ -249,13 +253,12 @@ impl MiniCluster {
         interval: Duration,
         on_progress: &mut dyn FnMut(&JobProgress),
         channels: &mut dyn ChannelFactory,
-        restore: Option<&Restore>,
+        (restore, after): (Option<&Restore>, Option<u64>),
         status: &mut Lifecycle<'_>,
     ) -> Result<JobOutcome, RunFailure> {
         let started = Instant::now();
         status.enter(JobStatus::Scheduling);
         let acks = crossbeam_channel::unbounded::<CheckpointAck>();
-        let after = restore.map(|r| r.metadata.id);
         let mut checkpoints = match self.checkpoint_storage(graph) {
             None => None,
             Some(storage) => {
@@ -264,6 +267,7 @@ impl MiniCluster {
                 Some(checkpoints.map_err(|e| RunFailure {
                     error: JobError::Storage(format!("{root}: {e}")),
                     latest: None,
+                    last_id: None,
                 })?)
             }
         };
@@ -282,6 +286,7 @@ impl MiniCluster {
                 return Err(RunFailure {
                     error,
                     latest: None,
+                    last_id: None,
                 });
             }
         };
@@ -332,7 +337,13 @@ impl MiniCluster {
             }
         }
         tasks.join();
+        if let Some(checkpoints) = &mut checkpoints {
+            checkpoints.on_job_ended(&graph.name);
+        }
         let latest = checkpoints.as_ref().and_then(|c| c.latest.clone());
+        let last_id = checkpoints
+            .as_ref()
+            .and_then(JobCheckpoints::last_triggered);
         if stop.cancelled && failures.is_empty() {
             status.enter(JobStatus::Cancelling);
             status.enter(JobStatus::Cancelled);
@@ -348,6 +359,7 @@ impl MiniCluster {
                 None => Err(RunFailure {
                     error: JobError::Stopped(stop.failure.unwrap_or_default()),
                     latest: None,
+                    last_id,
                 }),
             };
         }
@@ -360,6 +372,7 @@ impl MiniCluster {
             return Err(RunFailure {
                 error: JobError::Task { task, error },
                 latest,
+                last_id,
             });
         }
         let progress = JobProgress::aggregate(started.elapsed(), &vertices, &tasks.counters());

@@ -254,6 +254,8 @@ struct Task {
     parallelism: u32,
     operator_names: Vec<String>,
     checkpoints: Option<TaskCheckpoints>,
+    /// Asynchronous phases still writing.
+    uploads: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// How often a task reads its operators' state size (reading RocksDB's properties or walking a
@@ -286,6 +288,7 @@ impl Task {
             parallelism: deployment.parallelism,
             operator_names: deployment.operator_names,
             checkpoints: deployment.checkpoints,
+            uploads: Vec::new(),
         }
     }
 
@@ -300,14 +303,17 @@ impl Task {
 
     fn run(mut self) -> Result<(), TaskError> {
         tracing::debug!(task = %self.name, "task started");
-        if self.chain.0.is_some() {
-            self.run_source()?;
-        } else {
-            self.run_inputs()?;
+        let result = match self.chain.0.is_some() {
+            true => self.run_source(),
+            false => self.run_inputs(),
+        };
+        let result = result.and_then(|()| self.finish());
+        // A task ends only once its uploads have: nothing of it writes to storage after.
+        for upload in self.uploads.drain(..) {
+            let _ = upload.join();
         }
-        self.finish()?;
-        tracing::debug!(task = %self.name, "task finished");
-        Ok(())
+        tracing::debug!(task = %self.name, ok = result.is_ok(), "task ended");
+        result
     }
 
     /// A source task: pull batches until the source ends, checking mail between batches.
@@ -571,9 +577,11 @@ impl Task {
                     state,
                 });
             });
-        uploader
-            .map(|_| ())
-            .map_err(|e| TaskError::Internal(format!("cannot start a checkpoint upload: {e}")))
+        let uploader = uploader
+            .map_err(|e| TaskError::Internal(format!("cannot start a checkpoint upload: {e}")))?;
+        self.uploads.retain(|upload| !upload.is_finished());
+        self.uploads.push(uploader);
+        Ok(())
     }
 
     /// Runs `batch` from input `side` (1: a join's right side) through the chain.

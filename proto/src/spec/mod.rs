@@ -82,6 +82,12 @@ pub struct CheckpointSpec {
     /// earlier checkpoints are referenced, not copied); `false` copies every file every time.
     #[serde(default = "yes")]
     pub incremental: bool,
+    /// Checkpoints in progress at once.
+    #[serde(default = "one")]
+    pub max_concurrent: u32,
+    /// Least time between a checkpoint's completion and the next one's start, ms.
+    #[serde(default)]
+    pub min_pause_ms: u64,
 }
 
 /// What the job does when a task fails (Flink's restart strategies). A restart cancels every

@@ -252,11 +252,16 @@ impl CheckpointCoordinator {
     /// The job failed: every checkpoint in progress is aborted; completed ones stay for the
     /// restart to restore from.
     pub fn on_job_failed(&mut self) -> Vec<CheckpointAction> {
+        self.abort_all("the job failed")
+    }
+
+    /// Aborts every checkpoint in progress (the job ended or failed) for `reason`.
+    pub fn abort_all(&mut self, reason: &str) -> Vec<CheckpointAction> {
         std::mem::take(&mut self.pending)
             .into_keys()
             .map(|id| CheckpointAction::Abort {
                 id,
-                reason: "the job failed".into(),
+                reason: reason.to_string(),
             })
             .collect()
     }
@@ -269,6 +274,12 @@ impl CheckpointCoordinator {
     /// The retained completed checkpoints, oldest first.
     pub fn completed(&self) -> impl Iterator<Item = &CompletedCheckpoint> {
         self.completed.iter()
+    }
+
+    /// The highest id triggered so far, if any: a restarted job numbers on past it, so no id
+    /// is ever used twice (a late upload of an abandoned checkpoint cannot mix into a new one).
+    pub fn last_triggered(&self) -> Option<u64> {
+        (self.last_trigger.is_some()).then(|| self.next_id - 1)
     }
 
     /// Checkpoints in progress.

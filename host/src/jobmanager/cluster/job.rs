@@ -47,6 +47,8 @@ pub(super) struct Job {
     pub(super) restore: Option<PathBuf>,
     /// This run's checkpoints, when the job takes them.
     pub(super) checkpoints: Option<JobCheckpoints>,
+    /// The highest checkpoint id an earlier run used: ids are never used twice.
+    last_checkpoint_id: Option<u64>,
     /// A savepoint asked for: whether the job stops once it is written.
     savepoint_stops: Option<bool>,
     pub(super) savepoint: Option<PathBuf>,
@@ -75,6 +77,7 @@ impl Job {
             restart_at: None,
             restore: None,
             checkpoints: None,
+            last_checkpoint_id: None,
             savepoint_stops: None,
             savepoint: None,
             savepoint_error: None,
@@ -125,7 +128,10 @@ impl Job {
             self.enter(JobStatus::Failed);
             return;
         };
-        let latest = self.checkpoints.take().and_then(|c| c.latest);
+        let run = self.checkpoints.take();
+        let used = run.as_ref().and_then(JobCheckpoints::last_triggered);
+        self.last_checkpoint_id = self.last_checkpoint_id.max(used);
+        let latest = run.and_then(|c| c.latest);
         if latest.is_some() {
             self.restore = latest;
         }
@@ -165,7 +171,7 @@ impl Job {
             .checkpointing
             .is_some_and(|c| c.incremental);
         let storage = CheckpointStorage::new(dir.clone(), incremental);
-        let after = match &self.restore {
+        let restored = match &self.restore {
             Some(path) => Some(
                 crate::checkpoint::Restore::open(path)
                     .map_err(|e| e.to_string())?
@@ -174,6 +180,7 @@ impl Job {
             ),
             None => None,
         };
+        let after = restored.max(self.last_checkpoint_id);
         let checkpoints = JobCheckpoints::new(&self.graph, storage, after)
             .map_err(|e| format!("checkpoint storage {}: {e}", dir.display()))?;
         self.checkpoints = Some(checkpoints);

@@ -436,6 +436,9 @@ impl ClusterState {
             }
             if job.status.is_terminal() {
                 job.ended.get_or_insert(now);
+                if let Some(checkpoints) = &mut job.checkpoints {
+                    checkpoints.on_job_ended(&job.id);
+                }
             }
             for (name, n) in job.slots.drain(..) {
                 if let Some(tm) = self.taskmanagers.get_mut(&name) {
