@@ -7,20 +7,44 @@ use crate::exactly_once::{assert_counts_exactly_once, committed_parts, counting_
 use crate::live_cluster::LiveCluster;
 use std::time::{Duration, Instant};
 
+/// The counting job (`exactly_once::counting_job`) submitted to a cluster of two TaskManagers
+/// with two slots each, started with `env`.
+struct Counting {
+    cluster: LiveCluster,
+    work: tempfile::TempDir,
+    out: std::path::PathBuf,
+    job: std::path::PathBuf,
+    id: String,
+}
+
+impl Counting {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let mut cluster = LiveCluster::start(2, &[]);
+        cluster.add_taskmanager_with_env(None, &["--slots", "2"], env, 1);
+        cluster.add_taskmanager_with_env(None, &["--slots", "2"], env, 2);
+        let work = tempfile::tempdir().expect("temp dir");
+        let out = work.path().join("out");
+        let job = counting_job(work.path(), &out);
+        let id = cluster.submit_detached(&job);
+        Counting {
+            cluster,
+            work,
+            out,
+            job,
+            id,
+        }
+    }
+}
+
 #[test]
 fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_once() {
     // Default detection (2 s of missing heartbeats) and restart strategy (fixed delay, 1 s).
-    let mut cluster = LiveCluster::start(2, &[]);
-    cluster.add_taskmanager(None, &["--slots", "2"], 1);
-    cluster.add_taskmanager(None, &["--slots", "2"], 2);
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = work.path().join("out");
-    let job = counting_job(work.path(), &out);
-    let id = cluster.submit_detached(&job);
+    let counting = Counting::start(&[]);
+    let (cluster, id) = (&counting.cluster, &counting.id);
     cluster.wait_for("two checkpoints", Duration::from_secs(60), |c| {
-        c.client().job(&id).is_ok_and(|v| v.checkpoints >= 2)
+        c.client().job(id).is_ok_and(|v| v.checkpoints >= 2)
     });
-    let view = cluster.client().job(&id).expect("job");
+    let view = cluster.client().job(id).expect("job");
     let victim_name = view.taskmanagers[0].clone();
     let index: usize = victim_name
         .trim_start_matches("taskmanager-")
@@ -38,7 +62,7 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
         Duration::from_secs(60),
         |c| {
             c.client()
-                .job(&id)
+                .job(id)
                 .is_ok_and(|v| v.restarts >= 1 && v.checkpoints >= 1)
         },
     );
@@ -48,10 +72,10 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
     );
     cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
         c.client()
-            .job(&id)
+            .job(id)
             .is_ok_and(|v| v.summary.status.is_terminal())
     });
-    let view = cluster.client().job(&id).expect("job");
+    let view = cluster.client().job(id).expect("job");
     assert_eq!(
         view.summary.status.to_string(),
         "finished",
@@ -72,29 +96,23 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
         "rescheduled on the TaskManager left"
     );
     assert!(!view.taskmanagers.contains(&victim_name));
-    let parts = committed_parts(&out);
+    let parts = committed_parts(&counting.out);
     assert_counts_exactly_once(&parts, 50, 1200);
-    assert_eq!(parts.values().map(Vec::len).sum::<usize>(), 60_000);
 }
 
 #[test]
 fn a_cluster_savepoint_resumes_on_the_cluster_at_another_parallelism() {
-    let mut cluster = LiveCluster::start(2, &[]);
-    cluster.add_taskmanager(None, &["--slots", "2"], 1);
-    cluster.add_taskmanager(None, &["--slots", "2"], 2);
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = work.path().join("out");
-    let job = counting_job(work.path(), &out);
-    let id = cluster.submit_detached(&job);
+    let counting = Counting::start(&[]);
+    let (cluster, id) = (&counting.cluster, &counting.id);
     cluster.wait_for("two checkpoints", Duration::from_secs(60), |c| {
-        c.client().job(&id).is_ok_and(|v| v.checkpoints >= 2)
+        c.client().job(id).is_ok_and(|v| v.checkpoints >= 2)
     });
-    let savepoints = work.path().join("savepoints");
+    let savepoints = counting.work.path().join("savepoints");
     let stopped = cluster
         .rest(&[
             "stop",
             "--savepoint",
-            &id,
+            id,
             "--savepoint-dir",
             savepoints.to_str().expect("utf-8"),
         ])
@@ -105,14 +123,18 @@ fn a_cluster_savepoint_resumes_on_the_cluster_at_another_parallelism() {
         "{savepoint}\n{}",
         stopped.stderr
     );
-    let view = cluster.client().job(&id).expect("job");
+    let view = cluster.client().job(id).expect("job");
     assert_eq!(view.summary.status.to_string(), "cancelled");
     let resumed = cluster
-        .submit(&job, &["--from-savepoint", &savepoint], &[("P", "3")])
+        .submit(
+            &counting.job,
+            &["--from-savepoint", &savepoint],
+            &[("P", "3")],
+        )
         .expect_code(0);
     // At parallelism 3 a key's records come from several source subtasks, so per key the
     // counts are checked as a set: 1..=1200, each once.
-    let parts = committed_parts(&out);
+    let parts = committed_parts(&counting.out);
     let mut counts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     for line in parts.values().flatten() {
         let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
@@ -136,13 +158,8 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
     // is committed then, once) and numbers its checkpoints on from 4.
     for fault in ["pause@upload:3", "pause@commit:3:1"] {
         let fault_env = [("WEIR_FAULT", fault)];
-        let mut cluster = LiveCluster::start(2, &[]);
-        cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault_env, 1);
-        cluster.add_taskmanager_with_env(None, &["--slots", "2"], &fault_env, 2);
-        let work = tempfile::tempdir().expect("temp dir");
-        let out = work.path().join("out");
-        let job = counting_job(work.path(), &out);
-        let id = cluster.submit_detached(&job);
+        let counting = Counting::start(&fault_env);
+        let (cluster, id) = (&counting.cluster, &counting.id);
         let paused = |c: &LiveCluster| {
             (0..2).find(|&i| c.taskmanager_log(i).contains("weir fault: paused at"))
         };
@@ -151,7 +168,7 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
             Duration::from_secs(60),
             |c| paused(c).is_some(),
         );
-        let victim = cluster.taskmanagers[paused(&cluster).expect("paused")].id();
+        let victim = cluster.taskmanagers[paused(cluster).expect("paused")].id();
         let killed = std::process::Command::new("kill")
             .args(["-9", &victim.to_string()])
             .status()
@@ -159,10 +176,10 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
         assert!(killed.success());
         cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
             c.client()
-                .job(&id)
+                .job(id)
                 .is_ok_and(|v| v.summary.status.is_terminal())
         });
-        let view = cluster.client().job(&id).expect("job");
+        let view = cluster.client().job(id).expect("job");
         assert_eq!(
             view.summary.status.to_string(),
             "finished",
@@ -171,12 +188,7 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
             cluster.jobmanager_log()
         );
         assert_eq!(view.restarts, 1, "{fault}");
-        let parts = committed_parts(&out);
+        let parts = committed_parts(&counting.out);
         assert_counts_exactly_once(&parts, 50, 1200);
-        assert_eq!(
-            parts.values().map(Vec::len).sum::<usize>(),
-            60_000,
-            "{fault}"
-        );
     }
 }

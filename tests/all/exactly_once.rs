@@ -190,22 +190,16 @@ fn a_run_killed_mid_stream_resumes_from_its_checkpoint_with_every_record_once() 
         );
 
         let storage = checkpoints.join("exactly-once");
-        let resumed = weir(
+        let resumed = resume(
             &[
-                "run",
-                "-q",
                 "--state-backend",
                 backend,
                 "--checkpoint-dir",
                 checkpoint_dir,
-                "--from-savepoint",
-                storage.to_str().expect("utf-8"),
-                job,
             ],
-            &[],
-            None,
-        )
-        .expect_code(0);
+            storage.to_str().expect("utf-8"),
+            job,
+        );
         assert!(
             resumed.stderr.contains("resuming from checkpoint"),
             "{}",
@@ -220,11 +214,6 @@ fn a_run_killed_mid_stream_resumes_from_its_checkpoint_with_every_record_once() 
             );
         }
         assert_counts_exactly_once(&parts, 50, 1200);
-        assert_eq!(
-            parts.values().map(Vec::len).sum::<usize>(),
-            60_000,
-            "{backend}"
-        );
         let hidden: Vec<String> = std::fs::read_dir(&out)
             .expect("out")
             .filter_map(|e| e.ok())
@@ -261,27 +250,13 @@ fn a_kill_in_the_asynchronous_phase_before_or_during_the_commit_loses_and_duplic
         let newest = crate::harness::newest_checkpoint(&storage);
         let expected = if fault.contains("upload") { 2 } else { 3 };
         assert_eq!(newest, expected, "{fault}: the newest completed checkpoint");
-        weir(
-            &[
-                "run",
-                "-q",
-                "--checkpoint-dir",
-                checkpoint_dir,
-                "--from-savepoint",
-                storage.to_str().expect("utf-8"),
-                job,
-            ],
-            &[],
-            None,
-        )
-        .expect_code(0);
+        resume(
+            &["--checkpoint-dir", checkpoint_dir],
+            storage.to_str().expect("utf-8"),
+            job,
+        );
         let parts = committed_parts(&out);
         assert_counts_exactly_once(&parts, 50, 1200);
-        assert_eq!(
-            parts.values().map(Vec::len).sum::<usize>(),
-            60_000,
-            "{fault}"
-        );
     }
 }
 
@@ -311,7 +286,6 @@ fn a_task_failing_mid_run_restarts_in_process_from_its_checkpoint() {
     assert!(run.stderr.contains("restarts: 1"), "{}", run.stderr);
     let parts = committed_parts(&out);
     assert_counts_exactly_once(&parts, 50, 1200);
-    assert_eq!(parts.values().map(Vec::len).sum::<usize>(), 60_000);
 }
 
 /// At most the two retained checkpoints are left, and every shared (incremental) file is one
@@ -465,20 +439,11 @@ fn a_savepoint_resumes_with_an_upgraded_module_keeping_its_counts() {
     );
     run.wait_for_checkpoint(2);
     let savepoint = stop(run);
-    let resumed = weir(
-        &[
-            "run",
-            "-q",
-            "--checkpoint-dir",
-            checkpoint_dir,
-            "--from-savepoint",
-            &savepoint,
-            v2.to_str().expect("utf-8"),
-        ],
-        &[],
-        None,
-    )
-    .expect_code(0);
+    let resumed = resume(
+        &["--checkpoint-dir", checkpoint_dir],
+        &savepoint,
+        v2.to_str().expect("utf-8"),
+    );
     let parts = committed_parts(&out);
     // Per key, every count from 1 to 1000 once: the new module counted on from the old
     // module's state (at another parallelism, so arrival order within a key may differ).
@@ -511,6 +476,17 @@ fn a_savepoint_resumes_with_an_upgraded_module_keeping_its_counts() {
         max_seq.values().all(|&m| m == 999),
         "v2 tracked the max: {max_seq:?}"
     );
+}
+
+/// `weir run -q OPTIONS --from-savepoint FROM JOB`, which must succeed.
+fn resume(options: &[&str], from: &str, job: &str) -> crate::harness::Run {
+    let args = [
+        &["run", "-q"][..],
+        options,
+        &["--from-savepoint", from, job],
+    ]
+    .concat();
+    weir(&args, &[], None).expect_code(0)
 }
 
 /// SIGTERM: the job stops with a savepoint; its path.

@@ -91,6 +91,14 @@ fn large_state(target: u64) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let fill = started.elapsed();
+    // Compactions after the fill would rewrite files between the two checkpoints and hide
+    // what one change costs: wait for them (at most two minutes).
+    let settling = Instant::now();
+    while !values.settled().map_err(|e| e.to_string())?
+        && settling.elapsed() < std::time::Duration::from_secs(120)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let state_size = values.size();
     println!(
         "large state: {} keys, {} in RocksDB (written in {:.1} s)",

@@ -145,9 +145,9 @@ fn job_graph(dir: &Path, udfs: &Path, events: u64) -> Result<JobGraph, String> {
     crate::client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())
 }
 
-/// Runs the comparison and prints it.
-pub(crate) fn cluster_bench(events: u64, runs: usize, udfs: &Path) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("weir-bench-cluster-{}", std::process::id()));
+/// A fresh cluster directory (`weir cluster init`) for bench `name`.
+fn init_cluster(name: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let init = Command::new(weir_exe()?)
         .args(["cluster", "init"])
@@ -155,9 +155,15 @@ pub(crate) fn cluster_bench(events: u64, runs: usize, udfs: &Path) -> Result<(),
         .stdout(Stdio::null())
         .status()
         .map_err(|e| format!("cannot run cluster init: {e}"))?;
-    if !init.success() {
-        return Err("weir cluster init failed".into());
+    match init.success() {
+        true => Ok(dir),
+        false => Err("weir cluster init failed".into()),
     }
+}
+
+/// Runs the comparison and prints it.
+pub(crate) fn cluster_bench(events: u64, runs: usize, udfs: &Path) -> Result<(), String> {
+    let dir = init_cluster("cluster")?;
     let result = compare(&dir, events, runs, udfs);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -196,17 +202,7 @@ fn compare(dir: &Path, events: u64, runs: usize, udfs: &Path) -> Result<(), Stri
 /// then to a completed checkpoint of the restarted job (processing again, the restart delay
 /// included).
 pub(crate) fn recovery_bench(runs: usize) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("weir-bench-recovery-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let init = Command::new(weir_exe()?)
-        .args(["cluster", "init"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run cluster init: {e}"))?;
-    if !init.success() {
-        return Err("weir cluster init failed".into());
-    }
+    let dir = init_cluster("recovery")?;
     let result = (0..runs.max(1))
         .map(|_| recover_once(&dir))
         .collect::<Result<Vec<_>, _>>();

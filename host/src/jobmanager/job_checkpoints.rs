@@ -70,7 +70,6 @@ impl JobCheckpoints {
             max_concurrent: spec.max_concurrent.max(1) as usize,
             min_pause: Duration::from_millis(spec.min_pause_ms),
             periodic,
-            ..CheckpointConfig::default()
         };
         let tasks = graph
             .vertices

@@ -436,6 +436,21 @@ impl RocksStore {
         self.commit_if_large()
     }
 
+    /// Whether RocksDB is idle: no flush or compaction running or pending (a measurement of
+    /// what one change costs waits for this).
+    pub(crate) fn background_idle(&self) -> bool {
+        let Ok(db) = self.db() else {
+            return true;
+        };
+        [
+            "rocksdb.compaction-pending",
+            "rocksdb.num-running-compactions",
+            "rocksdb.num-running-flushes",
+        ]
+        .iter()
+        .all(|property| db.property_int_value(*property).ok().flatten() == Some(0))
+    }
+
     /// Bytes of state on disk plus in memtables: the size of this subtask's state.
     pub(crate) fn size(&self) -> u64 {
         let Ok(db) = self.db() else {

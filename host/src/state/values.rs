@@ -387,6 +387,18 @@ impl KeyedValues {
         Ok(())
     }
 
+    /// Commits what is pending and tells whether RocksDB's flushes and compactions are done
+    /// (always, on the heap).
+    pub(crate) fn settled(&mut self) -> Result<bool, StateError> {
+        match &mut self.entries {
+            Entries::Memory(_) => Ok(true),
+            Entries::Rocks(store) => {
+                store.commit()?;
+                Ok(store.background_idle())
+            }
+        }
+    }
+
     /// Bytes held: RocksDB's files and memtables, or an estimate of the heap maps.
     pub(crate) fn size(&self) -> u64 {
         match &self.entries {

@@ -308,9 +308,13 @@ impl Task {
             false => self.run_inputs(),
         };
         let result = result.and_then(|()| self.finish());
-        // A task ends only once its uploads have: nothing of it writes to storage after.
-        for upload in self.uploads.drain(..) {
-            let _ = upload.join();
+        // A finished task ends only once its uploads have: nothing of it writes to storage
+        // after the job ends. A failed or cancelled one does not wait (storage may be what
+        // hangs); ids are never reused, so a late upload lands only in an abandoned checkpoint.
+        if result.is_ok() {
+            for upload in self.uploads.drain(..) {
+                let _ = upload.join();
+            }
         }
         tracing::debug!(task = %self.name, ok = result.is_ok(), "task ended");
         result
