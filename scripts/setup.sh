@@ -22,6 +22,11 @@ if ! command -v componentize-py >/dev/null 2>&1; then
   echo "installing componentize-py (Python UDFs)" >&2
   python3 -m pip install --quiet componentize-py==0.25.1 >&2
 fi
+# The metrics tests parse Weir's Prometheus endpoints with Prometheus' own Python parser.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "installing prometheus-client (the metrics tests' exposition parser)" >&2
+  python3 -m pip install --quiet prometheus-client==0.21.1 >&2
+fi
 if [ ! -f "$(npm root -g 2>/dev/null)/@bytecodealliance/componentize-js/src/componentize.js" ]; then
   echo "installing componentize-js (JavaScript UDFs)" >&2
   npm install -g --no-audit --no-fund --loglevel=error @bytecodealliance/componentize-js@0.23.0 >&2

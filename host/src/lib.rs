@@ -15,6 +15,7 @@ mod fault;
 pub mod graph;
 pub mod jobmanager;
 pub mod json;
+pub mod metrics;
 pub mod net;
 pub mod operators;
 pub mod paths;

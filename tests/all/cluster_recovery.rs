@@ -96,6 +96,11 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
         "rescheduled on the TaskManager left"
     );
     assert!(!view.taskmanagers.contains(&victim_name));
+    let exceptions = cluster.rest(&["exceptions", id]).expect_code(0).stdout;
+    assert!(
+        exceptions.starts_with("1. [restarted] TaskManager `"),
+        "{exceptions}"
+    );
     let parts = committed_parts(&counting.out);
     assert_counts_exactly_once(&parts, 50, 1200);
 }

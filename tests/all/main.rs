@@ -15,6 +15,7 @@ mod exactly_once;
 mod harness;
 mod languages;
 mod live_cluster;
+mod metrics;
 mod nexmark;
 mod nexmark_windows;
 mod state_memory;

@@ -54,6 +54,8 @@ enum Command {
     Status(remote::JobArgs),
     /// Cancel a job.
     Cancel(remote::JobArgs),
+    /// The failures of a job: those it restarted from, and the one that ended it.
+    Exceptions(remote::JobArgs),
     /// Take a savepoint of a running job (it keeps running); prints its path.
     Savepoint(remote::SavepointArgs),
     /// Stop a job with a savepoint; prints its path (resume with `--from-savepoint`).
@@ -83,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => remote::list(args),
         Command::Status(args) => remote::status(args),
         Command::Cancel(args) => remote::cancel(args),
+        Command::Exceptions(args) => remote::exceptions(args),
         Command::Savepoint(args) => remote::savepoint(args),
         Command::Stop(args) => remote::stop(args),
     };

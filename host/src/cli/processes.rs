@@ -75,6 +75,10 @@ pub(crate) struct TaskManagerArgs {
     floating_buffers: u32,
     #[command(flatten)]
     state: super::state_args::StateDirArgs,
+    /// Serve Prometheus metrics (`/metrics`: tasks' records, busy and backpressured time,
+    /// state size, Wasm calls and traps per module) on this address.
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
 }
 
 /// Parses `250ms`, `5s`, `2m` or a plain number of seconds.
@@ -154,6 +158,7 @@ pub(crate) fn taskmanager(args: TaskManagerArgs) -> Outcome {
             exclusive: args.exclusive_buffers.max(1),
             floating: args.floating_buffers,
         },
+        metrics: args.metrics,
     };
     match run_taskmanager(config) {
         Ok(()) => Outcome::Done,

@@ -230,6 +230,21 @@ pub(crate) fn status(args: JobArgs) -> Outcome {
     if let Some(error) = &view.error {
         println!("error: {error}");
     }
+    if view.restarts > 0 {
+        println!(
+            "restarts: {} (weir exceptions {} lists why)",
+            view.restarts, view.summary.id
+        );
+    }
+    if view.checkpoints > 0 {
+        println!(
+            "checkpoints: {} completed, the newest {} in {} ms: {}",
+            view.checkpoints,
+            output::bytes(view.last_checkpoint_bytes.unwrap_or(0)),
+            view.last_checkpoint_ms.unwrap_or(0),
+            view.latest_checkpoint.as_deref().unwrap_or("-")
+        );
+    }
     println!(
         "{:<40} {:>4} {:>14} {:>14} {:>6} {:>6}",
         "VERTEX", "PAR", "RECORDS IN", "RECORDS OUT", "BUSY", "BACKPR"
@@ -245,6 +260,42 @@ pub(crate) fn status(args: JobArgs) -> Outcome {
             vertex.busy_ratio * 100.0,
             vertex.backpressured_ratio * 100.0
         );
+    }
+    Outcome::Done
+}
+
+/// `weir exceptions JOB`: the failures the job restarted from, oldest first, and the one that
+/// ended it, if any.
+pub(crate) fn exceptions(args: JobArgs) -> Outcome {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(outcome) => return outcome,
+    };
+    let view = match client.job(&args.job) {
+        Ok(view) => view,
+        Err(e) => return failed(e),
+    };
+    let mut all: Vec<(&str, &str)> = view
+        .failures
+        .iter()
+        .map(|f| ("restarted", f.as_str()))
+        .collect();
+    if let Some(error) = &view.error {
+        all.push(("current", error.as_str()));
+    }
+    if args.json {
+        let list: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(kind, error)| serde_json::json!({ "kind": kind, "error": error }))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Outcome::Done;
+    }
+    if all.is_empty() {
+        println!("job {} has had no failure", view.summary.id);
+    }
+    for (i, (kind, error)) in all.iter().enumerate() {
+        println!("{}. [{kind}] {error}", i + 1);
     }
     Outcome::Done
 }

@@ -115,6 +115,14 @@ impl RunningTasks {
             .unwrap_or_else(|| format!("vertex {vertex} subtask {subtask}"))
     }
 
+    /// Every task's (vertex, subtask, name, counters), for a metrics registry.
+    pub fn metrics(&self) -> Vec<(usize, u32, String, Arc<TaskMetrics>)> {
+        self.tasks
+            .iter()
+            .map(|t| (t.vertex, t.subtask, t.name.clone(), t.metrics.clone()))
+            .collect()
+    }
+
     /// Every task's counters now.
     pub fn counters(&self) -> Vec<TaskCounters> {
         self.tasks

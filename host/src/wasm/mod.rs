@@ -18,6 +18,7 @@ mod error;
 mod guest_log;
 mod process_udf;
 mod sandbox;
+pub mod stats;
 mod udf;
 
 pub use engine::{EngineConfig, LoadedModule, SandboxLimits, WasmEngine};

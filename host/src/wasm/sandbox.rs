@@ -298,6 +298,7 @@ pub(crate) struct Sandbox<W: World> {
     pre: W::Pre,
     limits: SandboxLimits,
     live: Option<(Store<StoreState>, W::Bindings)>,
+    stats: std::sync::Arc<super::stats::ModuleStats>,
 }
 
 impl<W: World> Sandbox<W> {
@@ -327,6 +328,7 @@ impl<W: World> Sandbox<W> {
         })?;
         Ok(Sandbox {
             engine: engine.clone(),
+            stats: super::stats::for_module(&module.identity.name, &module.identity.sha256),
             module: module.identity.clone(),
             pre,
             limits,
@@ -359,7 +361,11 @@ impl<W: World> Sandbox<W> {
         store.set_epoch_deadline(deadline_ticks);
         store.data().stderr.begin_call();
         store.data().stdout.begin_call();
-        match call(&bindings, &mut store) {
+        let started = std::time::Instant::now();
+        let result = call(&bindings, &mut store);
+        self.stats
+            .record(started.elapsed().as_nanos() as u64, result.is_err());
+        match result {
             Ok(result) => {
                 self.live = Some((store, bindings));
                 Ok(result)

@@ -1,7 +1,7 @@
 //! The REST API (HTTP/JSON). Every route needs `Authorization: Bearer <token>` when the cluster
 //! has a token; a refused call is logged with its caller.
 //!
-//! - `GET /v1/overview`, `GET /v1/taskmanagers`
+//! - `GET /metrics` (Prometheus text format), `GET /v1/overview`, `GET /v1/taskmanagers`
 //! - `GET /v1/blobs/{sha256}` (404 if absent), `PUT /v1/blobs/{sha256}` (verified before kept)
 //! - `POST /v1/jobs[?from_savepoint=PATH]` (a JobGraph; its modules must be uploaded),
 //!   `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`
@@ -36,6 +36,7 @@ pub(super) async fn serve(
 ) -> Result<(), String> {
     let body_limit = shared.blobs.max_bytes() as usize + 1024;
     let router = Router::new()
+        .route("/metrics", get(metrics))
         .route("/v1/overview", get(overview))
         .route("/v1/taskmanagers", get(taskmanagers))
         .route("/v1/blobs/{sha256}", get(blob_exists).put(upload_blob))
@@ -90,6 +91,11 @@ async fn authorize(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Reply {
+    let text = shared.read(crate::metrics::jobmanager_metrics);
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn overview(State(shared): State<Arc<Shared>>) -> Reply {

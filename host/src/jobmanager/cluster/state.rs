@@ -458,6 +458,7 @@ impl ClusterState {
         let job = self.ids.get(id).and_then(|s| self.jobs.get(s))?;
         let summary = job.summary(now);
         let elapsed = Duration::from_millis(summary.duration_ms);
+        let last = job.checkpoints.as_ref().and_then(|c| c.completed.last());
         Some(JobView {
             progress: JobProgress::aggregate(
                 elapsed,
@@ -478,6 +479,8 @@ impl ClusterState {
                 .as_ref()
                 .and_then(|c| c.latest.as_ref())
                 .map(|p| p.display().to_string()),
+            last_checkpoint_ms: last.map(|c| c.duration.as_millis() as u64),
+            last_checkpoint_bytes: last.map(|c| c.bytes()),
             savepoint: job.savepoint.as_ref().map(|p| p.display().to_string()),
             savepoint_error: job.savepoint_error.clone(),
         })

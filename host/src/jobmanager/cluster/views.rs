@@ -37,9 +37,15 @@ pub struct JobView {
     /// Checkpoints completed in the current run.
     #[serde(default)]
     pub checkpoints: u64,
-    /// The newest completed checkpoint's directory.
+    /// The newest completed checkpoint's directory…
     #[serde(default)]
     pub latest_checkpoint: Option<String>,
+    /// …how long it took, ms…
+    #[serde(default)]
+    pub last_checkpoint_ms: Option<u64>,
+    /// …and the bytes written for it.
+    #[serde(default)]
+    pub last_checkpoint_bytes: Option<u64>,
     /// The savepoint taken on request, once written.
     #[serde(default)]
     pub savepoint: Option<String>,

@@ -85,6 +85,7 @@ async fn fetch_module(
 
 /// What a job's supervisor needs from its TaskManager.
 pub(crate) struct JobContext {
+    pub(crate) registry: crate::metrics::TaskRegistry,
     pub(crate) executor: Arc<MiniCluster>,
     pub(crate) plane: Arc<DataPlane>,
     pub(crate) runtime: Handle,
@@ -133,6 +134,7 @@ pub(crate) fn supervise(
         }
     };
     tracing::info!(job, tasks = tasks.remaining(), "job deployed");
+    context.registry.register(&job, &tasks);
     let mut last_progress = Instant::now();
     let mut failed = false;
     let wait = match checkpoints {
@@ -194,6 +196,7 @@ pub(crate) fn supervise(
         }
     }
     tasks.join();
+    context.registry.forget(&job);
     context.plane.forget_job(deployment.sequence);
     tracing::info!(job, "job's tasks ended");
 }

@@ -12,6 +12,7 @@ mod job;
 mod tests;
 
 use crate::jobmanager::{BlobStore, MiniCluster};
+use crate::metrics::{CONTENT_TYPE, TaskRegistry, taskmanager_metrics};
 use crate::net::{NodeIdentity, load_ca};
 use crate::operators::NativeRegistry;
 use crate::rpc::{ToJobManager, ToTaskManager, read_frame, write_frame};
@@ -52,6 +53,8 @@ pub struct TaskManagerConfig {
     pub network: NetworkBuffers,
     /// Where RocksDB state lives and how much memory it may use.
     pub state: crate::state::StateSettings,
+    /// Where to serve Prometheus metrics (`/metrics`), if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Why the TaskManager stopped for good.
@@ -72,6 +75,7 @@ struct TaskManager {
     plane: Arc<DataPlane>,
     data_address: SocketAddr,
     jobs: Mutex<HashMap<String, JobHandle>>,
+    registry: TaskRegistry,
 }
 
 /// How the control plane reaches a job's share here.
@@ -119,8 +123,14 @@ async fn async_main(config: TaskManagerConfig) -> Result<(), TaskManagerError> {
         plane,
         data_address,
         jobs: Mutex::default(),
+        registry: TaskRegistry::default(),
         config,
     });
+    if let Some(address) = tm.config.metrics {
+        serve_metrics(address, tm.config.name.clone(), tm.registry.clone())
+            .await
+            .map_err(|e| setup(&e))?;
+    }
     let mut announced_wait = false;
     loop {
         match session(&tm).await {
@@ -135,6 +145,34 @@ async fn async_main(config: TaskManagerConfig) -> Result<(), TaskManagerError> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Serves `/metrics` (Prometheus text format) on `address` in the background.
+async fn serve_metrics(
+    address: SocketAddr,
+    name: String,
+    registry: TaskRegistry,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot bind the metrics endpoint {address}: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("metrics endpoint: {e}"))?;
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = taskmanager_metrics(&name, &registry);
+            async move { ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], text) }
+        }),
+    );
+    tracing::info!(metrics = %format!("http://{bound}/metrics"), "metrics served");
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics endpoint stopped");
+        }
+    });
+    Ok(())
 }
 
 /// The local address that routes to `target` (no packet is sent).
@@ -313,6 +351,7 @@ fn deploy(
             return;
         }
         let context = JobContext {
+            registry: tm.registry.clone(),
             executor: tm.executor.clone(),
             plane: tm.plane.clone(),
             runtime: tokio::runtime::Handle::current(),
