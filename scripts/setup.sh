@@ -31,6 +31,17 @@ if [ ! -f "$(npm root -g 2>/dev/null)/@bytecodealliance/componentize-js/src/comp
   echo "installing componentize-js (JavaScript UDFs)" >&2
   npm install -g --no-audit --no-fund --loglevel=error @bytecodealliance/componentize-js@0.23.0 >&2
 fi
+# The dashboard test drives Debian's Chromium through Playwright.
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  echo "installing chromium (the dashboard's browser test)" >&2
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -q chromium >&2
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "installing playwright-core (the dashboard's browser test)" >&2
+  npm install --prefix tests/browser --no-audit --no-fund --loglevel=error >&2
+fi
 # libclang-dev: the rocksdb crate generates its bindings with bindgen at build time.
 if ! command -v clang >/dev/null 2>&1 || [ ! -d /usr/include/wasm32-wasi ] \
    || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \

@@ -9,6 +9,7 @@ mod cluster_jobs;
 mod cluster_netns;
 mod cluster_recovery;
 mod cluster_refusals;
+mod dashboard;
 mod dead_letters;
 mod errors;
 mod exactly_once;

@@ -12,7 +12,10 @@ mod views;
 mod tests;
 
 pub use state::{ClusterState, ClusterTimeouts, Outgoing};
-pub use views::{JobSummary, JobView, Overview, SavepointRequest, Submitted, TaskManagerView};
+pub use views::{
+    CheckpointSummary, GraphEdge, GraphVertex, GraphView, JobSummary, JobView, Overview,
+    SavepointRequest, Submitted, TaskManagerView,
+};
 
 use crate::jobmanager::BlobStore;
 use crate::rpc::ToTaskManager;

@@ -1,10 +1,11 @@
 //! The REST API (HTTP/JSON). Every route needs `Authorization: Bearer <token>` when the cluster
 //! has a token; a refused call is logged with its caller.
 //!
+//! - `GET /` the web dashboard (no token needed for the page; it asks for one)
 //! - `GET /metrics` (Prometheus text format), `GET /v1/overview`, `GET /v1/taskmanagers`
 //! - `GET /v1/blobs/{sha256}` (404 if absent), `PUT /v1/blobs/{sha256}` (verified before kept)
 //! - `POST /v1/jobs[?from_savepoint=PATH]` (a JobGraph; its modules must be uploaded),
-//!   `GET /v1/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`
+//!   `GET /v1/jobs`, `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/graph`, `POST /v1/jobs/{id}/cancel`
 //! - `POST /v1/jobs/{id}/savepoints` (`{"dir": …, "stop": bool}`): the job's view then shows
 //!   the savepoint's path once written
 
@@ -42,12 +43,15 @@ pub(super) async fn serve(
         .route("/v1/blobs/{sha256}", get(blob_exists).put(upload_blob))
         .route("/v1/jobs", get(jobs).post(submit))
         .route("/v1/jobs/{id}", get(job))
+        .route("/v1/jobs/{id}/graph", get(graph))
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route("/v1/jobs/{id}/savepoints", post(savepoint))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             authorize,
         ))
+        // The dashboard page holds no data: it asks for the token and calls the API with it.
+        .route("/", get(dashboard))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(shared);
     axum::serve(
@@ -91,6 +95,12 @@ async fn authorize(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The web dashboard: one page, its data from the API.
+async fn dashboard() -> Response {
+    let page = include_str!("dashboard/index.html");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Reply {
@@ -158,6 +168,13 @@ struct SubmitQuery {
     /// A checkpoint or savepoint (on the JobManager's and TaskManagers' filesystem) to resume
     /// from.
     from_savepoint: Option<String>,
+}
+
+async fn graph(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Reply {
+    match shared.read(|state, _| state.graph(&id)) {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(refuse(StatusCode::NOT_FOUND, format!("no job `{id}`"))),
+    }
 }
 
 async fn submit(

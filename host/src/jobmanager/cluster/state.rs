@@ -4,7 +4,10 @@
 //! send. Job status changes only through [`JobStatus::become_`], so the lifecycle's rules hold.
 
 use super::job::Job;
-use super::views::{JobSummary, JobView, Overview, TaskManagerView};
+use super::views::{
+    CheckpointSummary, GraphEdge, GraphVertex, GraphView, JobSummary, JobView, Overview,
+    TaskManagerView,
+};
 use crate::jobmanager::minicluster::vertex_names;
 use crate::jobmanager::{
     FailureDetector, JobProgress, JobStatus, SlotOffer, TaskCounters, schedule,
@@ -479,10 +482,49 @@ impl ClusterState {
                 .as_ref()
                 .and_then(|c| c.latest.as_ref())
                 .map(|p| p.display().to_string()),
+            checkpoint_history: job
+                .checkpoints
+                .iter()
+                .flat_map(|c| c.completed.iter().rev().take(20).rev())
+                .map(|c| CheckpointSummary {
+                    id: c.id,
+                    duration_ms: c.duration.as_millis() as u64,
+                    bytes: c.bytes(),
+                })
+                .collect(),
             last_checkpoint_ms: last.map(|c| c.duration.as_millis() as u64),
             last_checkpoint_bytes: last.map(|c| c.bytes()),
             savepoint: job.savepoint.as_ref().map(|p| p.display().to_string()),
             savepoint_error: job.savepoint_error.clone(),
+        })
+    }
+
+    /// The graph of job `id`, as the dashboard draws it.
+    pub fn graph(&self, id: &str) -> Option<GraphView> {
+        let job = self.ids.get(id).and_then(|s| self.jobs.get(s))?;
+        Some(GraphView {
+            vertices: job
+                .graph
+                .vertices
+                .iter()
+                .map(|v| GraphVertex {
+                    id: v.id,
+                    name: v.name.clone(),
+                    parallelism: v.parallelism,
+                    steps: v.operators.iter().map(|o| o.name.clone()).collect(),
+                })
+                .collect(),
+            edges: job
+                .graph
+                .edges
+                .iter()
+                .map(|e| GraphEdge {
+                    source: e.source,
+                    target: e.target,
+                    partitioning: format!("{:?}", e.partitioning).to_lowercase(),
+                    dead_letter: e.dead_letter,
+                })
+                .collect(),
         })
     }
 

@@ -46,12 +46,62 @@ pub struct JobView {
     /// …and the bytes written for it.
     #[serde(default)]
     pub last_checkpoint_bytes: Option<u64>,
+    /// The completed checkpoints of the current run still in memory, oldest first (at most
+    /// the last 20).
+    #[serde(default)]
+    pub checkpoint_history: Vec<CheckpointSummary>,
     /// The savepoint taken on request, once written.
     #[serde(default)]
     pub savepoint: Option<String>,
     /// Why the savepoint asked for was not taken.
     #[serde(default)]
     pub savepoint_error: Option<String>,
+}
+
+/// One completed checkpoint, for the history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointSummary {
+    /// Its id.
+    pub id: u64,
+    /// From trigger to the last acknowledgement, ms.
+    pub duration_ms: u64,
+    /// State written for it.
+    pub bytes: u64,
+}
+
+/// A job's graph as the dashboard draws it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphView {
+    /// Vertices in topological order.
+    pub vertices: Vec<GraphVertex>,
+    /// Edges between them (dead-letter edges included, marked).
+    pub edges: Vec<GraphEdge>,
+}
+
+/// A vertex: a chain of steps run by `parallelism` subtasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphVertex {
+    /// Its index (edges refer to it).
+    pub id: usize,
+    /// Its name (its steps joined by ` -> `, as in progress counters).
+    pub name: String,
+    /// Subtasks.
+    pub parallelism: u32,
+    /// Its steps' names, head first.
+    pub steps: Vec<String>,
+}
+
+/// An edge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphEdge {
+    /// Producing vertex.
+    pub source: usize,
+    /// Consuming vertex.
+    pub target: usize,
+    /// `forward`, `rebalance`, `hash` or `broadcast`.
+    pub partitioning: String,
+    /// Whether it carries rejected records to the dead-letter sink.
+    pub dead_letter: bool,
 }
 
 /// A request for a savepoint of a running job.
