@@ -38,6 +38,7 @@ pub(super) async fn serve(
     let body_limit = shared.blobs.max_bytes() as usize + 1024;
     let router = Router::new()
         .route("/metrics", get(metrics))
+        .route("/v1/openapi.yaml", get(openapi))
         .route("/v1/overview", get(overview))
         .route("/v1/taskmanagers", get(taskmanagers))
         .route("/v1/blobs/{sha256}", get(blob_exists).put(upload_blob))
@@ -95,6 +96,13 @@ async fn authorize(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The API's description (`docs/openapi.yaml`, compiled in).
+const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
+
+async fn openapi() -> Reply {
+    Ok(([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response())
 }
 
 /// The web dashboard: one page, its data from the API.
@@ -269,4 +277,61 @@ fn new_job_id() -> Result<String, String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
     Ok(hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every `.route(...)` the router above is built with.
+    fn served() -> BTreeSet<(String, String)> {
+        let source = include_str!("rest.rs");
+        let mut routes = BTreeSet::new();
+        for line in source.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix(".route(\"") else {
+                continue;
+            };
+            let Some((path, handlers)) = rest.split_once('"') else {
+                continue;
+            };
+            for method in ["get", "put", "post", "delete"] {
+                let called = handlers.contains(&format!(" {method}("))
+                    || handlers.contains(&format!(".{method}("));
+                if called {
+                    routes.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+        routes
+    }
+
+    /// (method, path) of every operation in the OpenAPI document.
+    fn documented() -> BTreeSet<(String, String)> {
+        let document: serde_norway::Value =
+            serde_norway::from_str(super::OPENAPI).expect("docs/openapi.yaml parses");
+        let paths = document["paths"].as_mapping().expect("paths");
+        let mut routes = BTreeSet::new();
+        for (path, item) in paths {
+            let path = path.as_str().expect("a path").to_string();
+            for method in ["get", "put", "post", "delete"] {
+                if item.get(method).is_some() {
+                    routes.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes_served() {
+        let (served, documented) = (served(), documented());
+        assert!(served.len() >= 12, "routes found in the source: {served:?}");
+        assert_eq!(
+            served,
+            documented,
+            "served but undocumented: {:?}; documented but not served: {:?}",
+            served.difference(&documented).collect::<Vec<_>>(),
+            documented.difference(&served).collect::<Vec<_>>()
+        );
+    }
 }
