@@ -33,6 +33,12 @@ pub struct TaskCounters {
     /// The most bytes of keyed state so far.
     #[serde(default)]
     pub state_bytes_peak: u64,
+    /// Bytes of records emitted.
+    #[serde(default)]
+    pub bytes_out: u64,
+    /// The watermark it last passed on (ms), if any.
+    #[serde(default)]
+    pub watermark: Option<i64>,
 }
 
 impl TaskCounters {
@@ -50,6 +56,8 @@ impl TaskCounters {
             backpressured_now: metrics.activity() == TaskActivity::Backpressured,
             state_bytes: TaskMetrics::get(&metrics.state_bytes),
             state_bytes_peak: TaskMetrics::get(&metrics.state_bytes_peak),
+            bytes_out: TaskMetrics::get(&metrics.bytes_out),
+            watermark: metrics.watermark(),
         }
     }
 }
@@ -81,6 +89,12 @@ pub struct VertexProgress {
     /// The sum of its subtasks' peak state sizes.
     #[serde(default)]
     pub state_bytes_peak: u64,
+    /// Bytes of records its subtasks emitted.
+    #[serde(default)]
+    pub bytes_out: u64,
+    /// Its event time: the lowest watermark its subtasks passed on (ms), once all have one.
+    #[serde(default)]
+    pub watermark: Option<i64>,
 }
 
 /// A snapshot of the whole job.
@@ -119,8 +133,11 @@ impl JobProgress {
                 backpressured_now: 0,
                 state_bytes: 0,
                 state_bytes_peak: 0,
+                bytes_out: 0,
+                watermark: None,
             })
             .collect();
+        let mut watermarks: Vec<Vec<Option<i64>>> = vertices.iter().map(|_| Vec::new()).collect();
         let wall = elapsed.as_nanos().max(1) as f64;
         for task in tasks {
             let Some(vertex) = summed.get_mut(task.vertex) else {
@@ -136,6 +153,14 @@ impl JobProgress {
             vertex.backpressured_now += u32::from(task.backpressured_now);
             vertex.state_bytes += task.state_bytes;
             vertex.state_bytes_peak += task.state_bytes_peak;
+            vertex.bytes_out += task.bytes_out;
+            if let Some(seen) = watermarks.get_mut(task.vertex) {
+                seen.push(task.watermark);
+            }
+        }
+        for (vertex, seen) in summed.iter_mut().zip(watermarks) {
+            let all = seen.len() == vertex.parallelism as usize && seen.iter().all(Option::is_some);
+            vertex.watermark = all.then(|| seen.iter().flatten().copied().min()).flatten();
         }
         JobProgress {
             elapsed,

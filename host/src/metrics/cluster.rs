@@ -148,11 +148,27 @@ pub fn jobmanager_metrics(state: &ClusterState, now: Instant) -> String {
                     "Subtasks of a vertex.",
                     f64::from(vertex.parallelism),
                 ),
+                (
+                    "weir_vertex_bytes_out_total",
+                    counter,
+                    "Bytes of records a vertex's subtasks emitted.",
+                    vertex.bytes_out as f64,
+                ),
             ];
             for (name, kind, help, value) in samples {
                 metrics.add((name, kind, help), &labels, value);
             }
+            if let Some(watermark) = vertex.watermark {
+                let help =
+                    "Wall-clock time minus a vertex's event time (its lowest subtask watermark).";
+                metrics.add(
+                    ("weir_vertex_watermark_lag_seconds", gauge, help),
+                    &labels,
+                    super::watermark_lag_seconds(watermark),
+                );
+            }
         }
     }
+    super::add_process_memory(&mut metrics, &[("process", "jobmanager")]);
     metrics.render()
 }

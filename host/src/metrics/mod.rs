@@ -84,6 +84,33 @@ impl Exposition {
     }
 }
 
+/// Adds this process's resident memory (Linux: `VmRSS` of `/proc/self/status`), if known.
+pub(crate) fn add_process_memory(metrics: &mut Exposition, labels: &[(&str, &str)]) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        });
+    if let Some(rss) = rss {
+        metrics.add(
+            (
+                "weir_process_resident_bytes",
+                Kind::Gauge,
+                "Resident memory of the process.",
+            ),
+            labels,
+            rss as f64,
+        );
+    }
+}
+
+/// Seconds from `watermark` (ms since the epoch) to now: how far event time is behind.
+pub(crate) fn watermark_lag_seconds(watermark: i64) -> f64 {
+    (crate::clock::now_ms().saturating_sub(watermark)) as f64 / 1e3
+}
+
 /// A label value with `\`, `"` and newlines escaped.
 fn escape(value: &str) -> String {
     value

@@ -83,9 +83,23 @@ pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
                 "Keyed state a task's operators hold.",
                 read(&counters.state_bytes),
             ),
+            (
+                "weir_task_bytes_out_total",
+                counter,
+                "Bytes of records a task emitted.",
+                read(&counters.bytes_out),
+            ),
         ];
         for (family, kind, help, value) in samples {
             metrics.add((family, kind, help), &labels, value);
+        }
+        if let Some(watermark) = counters.watermark() {
+            let help = "Wall-clock time minus the watermark a task last passed on.";
+            metrics.add(
+                ("weir_task_watermark_lag_seconds", gauge, help),
+                &labels,
+                super::watermark_lag_seconds(watermark),
+            );
         }
     }
     for ((module, sha256), stats) in crate::wasm::stats::all() {
@@ -123,5 +137,6 @@ pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
             read(&stats.traps),
         );
     }
+    super::add_process_memory(&mut metrics, &[("process", name)]);
     metrics.render()
 }

@@ -39,6 +39,10 @@ pub struct TaskMetrics {
     pub state_bytes: AtomicU64,
     /// …and the most they held so far.
     pub state_bytes_peak: AtomicU64,
+    /// Bytes of records emitted downstream (keys and values).
+    pub bytes_out: AtomicU64,
+    /// Its event time (the watermark it last passed on), order-preserving: 0 is none yet.
+    watermark: AtomicU64,
     activity: AtomicU8,
 }
 
@@ -57,6 +61,20 @@ impl TaskMetrics {
     pub fn set_state_bytes(&self, bytes: u64) {
         self.state_bytes.store(bytes, Ordering::Relaxed);
         self.state_bytes_peak.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// Records the watermark the task passed on.
+    pub fn set_watermark(&self, watermark: i64) {
+        self.watermark
+            .store((watermark as u64) ^ (1 << 63), Ordering::Relaxed);
+    }
+
+    /// The watermark the task last passed on, if any.
+    pub fn watermark(&self) -> Option<i64> {
+        match self.watermark.load(Ordering::Relaxed) {
+            0 => None,
+            stored => Some((stored ^ (1 << 63)) as i64),
+        }
     }
 
     /// Records what the task is doing.

@@ -149,6 +149,7 @@ impl Outputs {
             return Ok(());
         }
         TaskMetrics::add(&self.metrics.records_out, batch.len() as u64);
+        TaskMetrics::add(&self.metrics.bytes_out, batch.data.len() as u64);
         let mut blocked = 0;
         if let Some((last, rest)) = self.writers.split_last_mut() {
             for writer in rest {
@@ -617,6 +618,7 @@ impl Task {
             })?;
         }
         self.poll_state(false);
+        self.metrics.set_watermark(watermark);
         self.outputs.watermark(watermark)
     }
 
