@@ -87,6 +87,25 @@ fn jobmanager_and_taskmanager_metrics_parse_and_rise_while_a_job_runs() {
         total(&tm_later, "weir_wasm_traps_total", ("module", "count")),
         0.0
     );
+    let bytes = |s: &[(String, serde_json::Value, f64)]| {
+        total(s, "weir_task_bytes_out_total", ("job", &id))
+    };
+    assert!(bytes(&tm_later) > bytes(&tm_first), "bytes out rise");
+    for samples in [&jm_later, &tm_later] {
+        assert!(
+            samples
+                .iter()
+                .any(|(n, _, v)| n == "weir_process_resident_bytes" && *v > 1e6),
+            "each process reports its memory"
+        );
+    }
+    let taskmanagers = cluster.client().taskmanagers().expect("taskmanagers");
+    assert!(
+        taskmanagers[0]
+            .resident_bytes
+            .is_some_and(|b| b > 1_000_000),
+        "heartbeats carry the TaskManager's memory"
+    );
     let gauge = |name: &str| {
         jm_later
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod modules;
+mod progress;
 pub mod rest;
 pub mod spec;
 pub mod udf;

@@ -150,19 +150,26 @@ impl RestClient {
 
     /// Uploads every module of `graph` the JobManager lacks; returns how many were sent.
     pub fn upload_modules(&self, graph: &JobGraph) -> Result<usize, String> {
-        let mut sent = 0;
+        let mut missing = Vec::new();
         for module in graph.modules.values() {
-            if self.has_module(&module.sha256).map_err(|e| e.to_string())? {
-                continue;
+            if !self.has_module(&module.sha256).map_err(|e| e.to_string())? {
+                let size = std::fs::metadata(&module.path).map_or(0, |m| m.len());
+                missing.push((module, size));
             }
+        }
+        let total = missing.iter().map(|(_, size)| size).sum();
+        let progress = super::progress::bytes(total, "uploading modules");
+        for (module, size) in &missing {
+            progress.set_message(format!("uploading module `{}`", module.name));
             let bytes = std::fs::read(&module.path).map_err(|e| {
                 format!("module `{}`: cannot read {}: {e}", module.name, module.path)
             })?;
             self.upload_module(&module.sha256, &bytes)
                 .map_err(|e| format!("module `{}`: {e}", module.name))?;
-            sent += 1;
+            progress.inc(*size);
         }
-        Ok(sent)
+        progress.finish_and_clear();
+        Ok(missing.len())
     }
 
     /// Submits `graph`, resuming from the checkpoint or savepoint at `from_savepoint` (a

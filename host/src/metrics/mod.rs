@@ -86,14 +86,7 @@ impl Exposition {
 
 /// Adds this process's resident memory (Linux: `VmRSS` of `/proc/self/status`), if known.
 pub(crate) fn add_process_memory(metrics: &mut Exposition, labels: &[(&str, &str)]) {
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        });
-    if let Some(rss) = rss {
+    if let Some(rss) = resident_bytes() {
         metrics.add(
             (
                 "weir_process_resident_bytes",
@@ -104,6 +97,14 @@ pub(crate) fn add_process_memory(metrics: &mut Exposition, labels: &[(&str, &str
             rss as f64,
         );
     }
+}
+
+/// This process's resident memory (Linux: `VmRSS` of `/proc/self/status`), if known.
+pub(crate) fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Seconds from `watermark` (ms since the epoch) to now: how far event time is behind.

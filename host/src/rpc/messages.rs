@@ -21,7 +21,11 @@ pub enum ToJobManager {
         version: String,
     },
     /// Still alive.
-    Heartbeat,
+    Heartbeat {
+        /// Its resident memory, when the platform tells (for the dashboard).
+        #[serde(default)]
+        resident_bytes: Option<u64>,
+    },
     /// Live counters of its tasks of `job`.
     Progress {
         /// The job's id.

@@ -39,11 +39,16 @@ async fn frames_cross_quic_and_a_peer_is_only_the_identity_its_certificate_names
         .await
         .expect("connection");
     let (mut send, _recv) = connection.open_bi().await.expect("stream");
-    write_frame(&mut send, &ToJobManager::Heartbeat)
-        .await
-        .expect("write");
+    write_frame(
+        &mut send,
+        &ToJobManager::Heartbeat {
+            resident_bytes: None,
+        },
+    )
+    .await
+    .expect("write");
     send.finish().expect("finish");
     let (first, second) = accept.await.expect("join");
-    assert!(matches!(first, Some(ToJobManager::Heartbeat)));
+    assert!(matches!(first, Some(ToJobManager::Heartbeat { .. })));
     assert!(second.is_none(), "a clean end between frames");
 }

@@ -106,6 +106,11 @@ impl UdfBuilder {
         if let Some(built) = cache.lookup(&dir) {
             return Ok(built);
         }
+        let building = super::progress::spinner(format!(
+            "building the {} UDF in {}",
+            project.language(),
+            dir.display()
+        ));
         let output = match project {
             Project::Rust => {
                 let build = rust::build(&dir)?;
@@ -118,6 +123,7 @@ impl UdfBuilder {
             Project::JavaScript => js::build(&dir, &scratch)?,
             Project::C => c::build(&dir, &scratch)?,
         };
+        building.finish_and_clear();
         cache.store(&dir, &output.wasm, &output.inputs)
     }
 }
@@ -136,6 +142,16 @@ enum Project {
 }
 
 impl Project {
+    /// The language's name, for messages.
+    fn language(self) -> &'static str {
+        match self {
+            Project::Rust => "Rust",
+            Project::Python => "Python",
+            Project::JavaScript => "JavaScript",
+            Project::C => "C",
+        }
+    }
+
     fn detect(dir: &Path) -> Option<Self> {
         if dir.join("Cargo.toml").exists() {
             Some(Project::Rust)

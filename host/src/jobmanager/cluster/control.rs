@@ -123,8 +123,9 @@ async fn session(connection: Connection, remote: SocketAddr, shared: Arc<Shared>
 
 fn handle(shared: &Shared, from: &str, session: u64, message: ToJobManager) {
     match message {
-        ToJobManager::Heartbeat => shared.update(|state, now| {
+        ToJobManager::Heartbeat { resident_bytes } => shared.update(|state, now| {
             state.heartbeat(from, session, now);
+            state.memory(from, session, resident_bytes);
             ((), Vec::new())
         }),
         ToJobManager::Progress { job, tasks } => shared.update(|state, _| {

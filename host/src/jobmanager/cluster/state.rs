@@ -38,6 +38,7 @@ struct TaskManagerEntry {
     used: u32,
     data_address: SocketAddr,
     last_seen: Instant,
+    resident_bytes: Option<u64>,
 }
 
 /// TaskManagers, slots and jobs.
@@ -103,6 +104,7 @@ impl ClusterState {
                 used: 0,
                 data_address,
                 last_seen: now,
+                resident_bytes: None,
             },
         );
         self.detector.on_heartbeat(name.to_string(), now);
@@ -119,6 +121,17 @@ impl ClusterState {
         {
             tm.last_seen = now;
             self.detector.on_heartbeat(name.to_string(), now);
+        }
+    }
+
+    /// TaskManager `name`'s memory, as its heartbeat reported it.
+    pub fn memory(&mut self, name: &str, session: u64, resident_bytes: Option<u64>) {
+        if let Some(tm) = self
+            .taskmanagers
+            .get_mut(name)
+            .filter(|tm| tm.session == session)
+        {
+            tm.resident_bytes = resident_bytes;
         }
     }
 
@@ -538,6 +551,7 @@ impl ClusterState {
                 slots: tm.slots,
                 free_slots: tm.slots.saturating_sub(tm.used),
                 last_heartbeat_ms: now.saturating_duration_since(tm.last_seen).as_millis() as u64,
+                resident_bytes: tm.resident_bytes,
             })
             .collect()
     }

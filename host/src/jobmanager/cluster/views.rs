@@ -129,6 +129,9 @@ pub struct TaskManagerView {
     pub free_slots: u32,
     /// Milliseconds since its last heartbeat.
     pub last_heartbeat_ms: u64,
+    /// Its resident memory at its last heartbeat, when known.
+    #[serde(default)]
+    pub resident_bytes: Option<u64>,
 }
 
 /// The cluster at a glance.

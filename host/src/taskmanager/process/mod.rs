@@ -265,7 +265,9 @@ async fn session(tm: &Arc<TaskManager>) -> SessionEnd {
                     Some(message) => message,
                     None => return,
                 },
-                _ = beat.tick() => ToJobManager::Heartbeat,
+                _ = beat.tick() => ToJobManager::Heartbeat {
+                    resident_bytes: crate::metrics::resident_bytes(),
+                },
             };
             if write_frame(&mut send, &message).await.is_err() {
                 return;
