@@ -34,6 +34,26 @@ impl Counting {
             id,
         }
     }
+
+    /// Waits for the job's end; its view, which must say it finished.
+    fn finished(&self) -> weir::jobmanager::cluster::JobView {
+        let id = &self.id;
+        self.cluster
+            .wait_for("the job to end", Duration::from_secs(120), |c| {
+                c.client()
+                    .job(id)
+                    .is_ok_and(|v| v.summary.status.is_terminal())
+            });
+        let view = self.cluster.client().job(id).expect("job");
+        assert_eq!(
+            view.summary.status.to_string(),
+            "finished",
+            "{:?}\n{}",
+            view.error,
+            self.cluster.jobmanager_log()
+        );
+        view
+    }
 }
 
 #[test]
@@ -70,19 +90,7 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
         "kill -9 of {victim_name} to a checkpoint of the restarted job: {:.2} s",
         killed_at.elapsed().as_secs_f64()
     );
-    cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
-        c.client()
-            .job(id)
-            .is_ok_and(|v| v.summary.status.is_terminal())
-    });
-    let view = cluster.client().job(id).expect("job");
-    assert_eq!(
-        view.summary.status.to_string(),
-        "finished",
-        "{:?}\n{}",
-        view.error,
-        cluster.jobmanager_log()
-    );
+    let view = counting.finished();
     assert_eq!(view.restarts, 1);
     assert!(
         view.failures[0].contains(&format!("TaskManager `{victim_name}`"))
@@ -164,7 +172,7 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
     for fault in ["pause@upload:3", "pause@commit:3:1"] {
         let fault_env = [("WEIR_FAULT", fault)];
         let counting = Counting::start(&fault_env);
-        let (cluster, id) = (&counting.cluster, &counting.id);
+        let cluster = &counting.cluster;
         let paused = |c: &LiveCluster| {
             (0..2).find(|&i| c.taskmanager_log(i).contains("weir fault: paused at"))
         };
@@ -179,19 +187,7 @@ fn killing_a_taskmanager_in_the_asynchronous_phase_or_mid_commit_loses_and_dupli
             .status()
             .expect("kill");
         assert!(killed.success());
-        cluster.wait_for("the job to end", Duration::from_secs(120), |c| {
-            c.client()
-                .job(id)
-                .is_ok_and(|v| v.summary.status.is_terminal())
-        });
-        let view = cluster.client().job(id).expect("job");
-        assert_eq!(
-            view.summary.status.to_string(),
-            "finished",
-            "{fault}: {:?}\n{}",
-            view.error,
-            cluster.jobmanager_log()
-        );
+        let view = counting.finished();
         assert_eq!(view.restarts, 1, "{fault}");
         let parts = committed_parts(&counting.out);
         assert_counts_exactly_once(&parts, 50, 1200);

@@ -199,14 +199,16 @@ pub(crate) fn list(args: ListArgs) -> Outcome {
     Outcome::Done
 }
 
+/// The view of the job `args` names, or the outcome of failing to get it.
+fn job_view(args: &JobArgs) -> Result<JobView, Outcome> {
+    let client = args.connection.client()?;
+    client.job(&args.job).map_err(failed)
+}
+
 pub(crate) fn status(args: JobArgs) -> Outcome {
-    let client = match args.connection.client() {
-        Ok(client) => client,
-        Err(outcome) => return outcome,
-    };
-    let view = match client.job(&args.job) {
+    let view = match job_view(&args) {
         Ok(view) => view,
-        Err(e) => return failed(e),
+        Err(outcome) => return outcome,
     };
     if args.json {
         println!(
@@ -267,13 +269,9 @@ pub(crate) fn status(args: JobArgs) -> Outcome {
 /// `weir exceptions JOB`: the failures the job restarted from, oldest first, and the one that
 /// ended it, if any.
 pub(crate) fn exceptions(args: JobArgs) -> Outcome {
-    let client = match args.connection.client() {
-        Ok(client) => client,
-        Err(outcome) => return outcome,
-    };
-    let view = match client.job(&args.job) {
+    let view = match job_view(&args) {
         Ok(view) => view,
-        Err(e) => return failed(e),
+        Err(outcome) => return outcome,
     };
     let mut all: Vec<(&str, &str)> = view
         .failures

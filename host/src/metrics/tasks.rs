@@ -3,7 +3,7 @@
 use super::{Exposition, Kind};
 use crate::taskmanager::{RunningTasks, TaskMetrics};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// (job, vertex, subtask) → (the task's name, its counters).
@@ -33,6 +33,11 @@ impl TaskRegistry {
     }
 }
 
+/// A counter's value now, as a sample.
+fn read(counter: &AtomicU64) -> f64 {
+    counter.load(Ordering::Relaxed) as f64
+}
+
 /// TaskManager `name`'s exposition now.
 pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
     let mut metrics = Exposition::default();
@@ -45,7 +50,6 @@ pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
             ("task", task.as_str()),
             ("subtask", subtask.as_str()),
         ];
-        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed) as f64;
         let samples = [
             (
                 "weir_task_records_in_total",
@@ -108,7 +112,6 @@ pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
             ("module", module.as_str()),
             ("sha256", sha256.as_str()),
         ];
-        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed) as f64;
         metrics.add(
             (
                 "weir_wasm_calls_total",
