@@ -177,6 +177,16 @@ fn every_documented_operation_answers_as_documented_and_refuses_without_the_toke
     cluster.wait_for("a checkpoint", Duration::from_secs(60), |c| {
         c.client().job(&id).is_ok_and(|v| v.checkpoints >= 1)
     });
+    cluster.wait_for("a live rate", Duration::from_secs(60), |c| {
+        c.client()
+            .job(&id)
+            .is_ok_and(|v| v.progress.vertices[0].records_in_per_second > 0.0)
+    });
+    let status = cluster.rest(&["status", &id]).expect_code(0).stdout;
+    assert!(
+        status.contains("IN/S") && status.contains("running"),
+        "weir status shows rates: {status}"
+    );
     let job_path = ("/v1/jobs/{id}", format!("/v1/jobs/{id}"));
     let view = api.call(("get", job_path.0), &job_path.1, None, true);
     assert_eq!(api.conforms(&view.body, "Job", false)["status"], "running");

@@ -248,17 +248,19 @@ pub(crate) fn status(args: JobArgs) -> Outcome {
         );
     }
     println!(
-        "{:<40} {:>4} {:>14} {:>14} {:>6} {:>6}",
-        "VERTEX", "PAR", "RECORDS IN", "RECORDS OUT", "BUSY", "BACKPR"
+        "{:<40} {:>4} {:>14} {:>10} {:>14} {:>10} {:>6} {:>6}",
+        "VERTEX", "PAR", "RECORDS IN", "IN/S", "RECORDS OUT", "OUT/S", "BUSY", "BACKPR"
     );
     for vertex in &view.progress.vertices {
         let name: String = vertex.name.chars().take(40).collect();
         println!(
-            "{:<40} {:>4} {:>14} {:>14} {:>5.0}% {:>5.0}%",
+            "{:<40} {:>4} {:>14} {:>10} {:>14} {:>10} {:>5.0}% {:>5.0}%",
             name,
             vertex.parallelism,
             output::count(vertex.records_in),
+            output::count(vertex.records_in_per_second as u64),
             output::count(vertex.records_out),
+            output::count(vertex.records_out_per_second as u64),
             vertex.busy_ratio * 100.0,
             vertex.backpressured_ratio * 100.0
         );

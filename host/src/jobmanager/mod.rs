@@ -21,5 +21,5 @@ pub use deploy::{CHANNEL_CAPACITY, ChannelFactory, LocalChannels, LocalEnds};
 pub use heartbeat::FailureDetector;
 pub use job_status::{IllegalTransition, JobStatus};
 pub use minicluster::{CheckpointWires, JobError, JobOutcome, Mailboxes, MiniCluster, StopRequest};
-pub use progress::{JobProgress, TaskCounters, VertexProgress};
+pub use progress::{JobProgress, RateWindow, TaskCounters, VertexProgress};
 pub use scheduler::{NotEnoughSlots, Placement, Slot, SlotOffer, schedule};

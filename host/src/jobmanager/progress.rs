@@ -95,6 +95,12 @@ pub struct VertexProgress {
     /// Its event time: the lowest watermark its subtasks passed on (ms), once all have one.
     #[serde(default)]
     pub watermark: Option<i64>,
+    /// Records in per second over the last few seconds (0 until two reports are in).
+    #[serde(default)]
+    pub records_in_per_second: f64,
+    /// Records out per second over the last few seconds.
+    #[serde(default)]
+    pub records_out_per_second: f64,
 }
 
 /// A snapshot of the whole job.
@@ -135,6 +141,8 @@ impl JobProgress {
                 state_bytes_peak: 0,
                 bytes_out: 0,
                 watermark: None,
+                records_in_per_second: 0.0,
+                records_out_per_second: 0.0,
             })
             .collect();
         let mut watermarks: Vec<Vec<Option<i64>>> = vertices.iter().map(|_| Vec::new()).collect();
@@ -166,5 +174,90 @@ impl JobProgress {
             elapsed,
             vertices: summed,
         }
+    }
+}
+
+/// Recent per-vertex totals of a job, to tell its live rates: each report adds a sample; the
+/// rate is the change from the oldest sample of the last few seconds to the newest.
+#[derive(Debug, Default, Clone)]
+pub struct RateWindow {
+    samples: std::collections::VecDeque<(std::time::Instant, Vec<(u64, u64)>)>,
+}
+
+/// How far back rates look.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+impl RateWindow {
+    /// Adds the totals of `progress` seen at `now`.
+    pub fn record(&mut self, now: std::time::Instant, progress: &JobProgress) {
+        let totals = progress
+            .vertices
+            .iter()
+            .map(|v| (v.records_in, v.records_out))
+            .collect();
+        self.samples.push_back((now, totals));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Fills in `progress`'s per-vertex rates.
+    pub fn apply(&self, progress: &mut JobProgress) {
+        let (Some((first, old)), Some((last, new))) = (self.samples.front(), self.samples.back())
+        else {
+            return;
+        };
+        let seconds = last.saturating_duration_since(*first).as_secs_f64();
+        if seconds <= 0.0 {
+            return;
+        }
+        for (vertex, ((in0, out0), (in1, out1))) in
+            progress.vertices.iter_mut().zip(old.iter().zip(new))
+        {
+            vertex.records_in_per_second = in1.saturating_sub(*in0) as f64 / seconds;
+            vertex.records_out_per_second = out1.saturating_sub(*out0) as f64 / seconds;
+        }
+    }
+
+    /// Forgets every sample (a restarted job counts from zero again).
+    pub fn clear(&mut self) {
+        self.samples.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn totals(records_in: u64, records_out: u64) -> JobProgress {
+        let counters = TaskCounters {
+            records_in,
+            records_out,
+            ..TaskCounters::default()
+        };
+        JobProgress::aggregate(Duration::ZERO, &[("v".into(), 1)], [&counters])
+    }
+
+    #[test]
+    fn rates_are_the_change_over_the_last_seconds() {
+        let start = Instant::now();
+        let mut window = RateWindow::default();
+        window.record(start, &totals(0, 0));
+        window.record(start + Duration::from_secs(2), &totals(4_000, 1_000));
+        let mut now = totals(4_000, 1_000);
+        window.apply(&mut now);
+        assert_eq!(now.vertices[0].records_in_per_second, 2_000.0);
+        assert_eq!(now.vertices[0].records_out_per_second, 500.0);
+        // Samples older than the window drop out: only the last two count.
+        window.record(start + Duration::from_secs(8), &totals(4_600, 1_000));
+        window.record(start + Duration::from_secs(9), &totals(5_000, 1_000));
+        window.apply(&mut now);
+        assert_eq!(now.vertices[0].records_in_per_second, 400.0);
+        assert_eq!(now.vertices[0].records_out_per_second, 0.0);
     }
 }

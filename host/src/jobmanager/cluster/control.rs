@@ -128,8 +128,8 @@ fn handle(shared: &Shared, from: &str, session: u64, message: ToJobManager) {
             state.memory(from, session, resident_bytes);
             ((), Vec::new())
         }),
-        ToJobManager::Progress { job, tasks } => shared.update(|state, _| {
-            state.progress(&job, tasks);
+        ToJobManager::Progress { job, tasks } => shared.update(|state, now| {
+            state.progress(&job, tasks, now);
             ((), Vec::new())
         }),
         ToJobManager::TaskEnded {

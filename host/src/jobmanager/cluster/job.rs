@@ -53,6 +53,8 @@ pub(super) struct Job {
     savepoint_stops: Option<bool>,
     pub(super) savepoint: Option<PathBuf>,
     pub(super) savepoint_error: Option<String>,
+    /// Recent totals, for live rates.
+    pub(super) rates: crate::jobmanager::RateWindow,
 }
 
 impl Job {
@@ -81,6 +83,7 @@ impl Job {
             savepoint_stops: None,
             savepoint: None,
             savepoint_error: None,
+            rates: Default::default(),
         }
     }
 
@@ -149,6 +152,7 @@ impl Job {
         self.restartable = true;
         self.pending.clear();
         self.deployed_on.clear();
+        self.rates.clear();
         self.restart_at = Some(now + delay);
         self.submitted = now + delay;
         self.enter(JobStatus::Scheduling);

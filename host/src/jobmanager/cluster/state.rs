@@ -404,7 +404,7 @@ impl ClusterState {
     }
 
     /// Live counters of `job`'s tasks on one TaskManager.
-    pub fn progress(&mut self, job: &str, tasks: Vec<TaskCounters>) {
+    pub fn progress(&mut self, job: &str, tasks: Vec<TaskCounters>, now: Instant) {
         if let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) {
             for counters in tasks {
                 if job
@@ -415,6 +415,12 @@ impl ClusterState {
                         .insert((counters.vertex, counters.subtask), counters);
                 }
             }
+            let totals = JobProgress::aggregate(
+                Duration::ZERO,
+                &vertex_names(&job.graph),
+                job.counters.values(),
+            );
+            job.rates.record(now, &totals);
         }
     }
 
@@ -475,12 +481,11 @@ impl ClusterState {
         let summary = job.summary(now);
         let elapsed = Duration::from_millis(summary.duration_ms);
         let last = job.checkpoints.as_ref().and_then(|c| c.completed.last());
+        let mut progress =
+            JobProgress::aggregate(elapsed, &vertex_names(&job.graph), job.counters.values());
+        job.rates.apply(&mut progress);
         Some(JobView {
-            progress: JobProgress::aggregate(
-                elapsed,
-                &vertex_names(&job.graph),
-                job.counters.values(),
-            ),
+            progress,
             summary,
             error: job.error.clone(),
             taskmanagers: job.deployed_on.clone(),
