@@ -81,5 +81,13 @@ fn the_dashboard_draws_a_running_jobs_graph_with_live_rates_and_opens_a_vertex()
         std::fs::metadata(&screenshot).expect("screenshot").len() > 10_000,
         "a screenshot of the page"
     );
+    // The source holds itself to 20,000 records/s: its waits are idle time, not busy time.
+    let view = cluster.client().job(&id).expect("job");
+    let source = &view.progress.vertices[0];
+    assert!(
+        source.busy_ratio < 0.5,
+        "a paced source is mostly idle: busy {:.2}",
+        source.busy_ratio
+    );
     cluster.rest(&["cancel", &id]).expect_code(0);
 }

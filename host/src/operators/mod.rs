@@ -157,6 +157,12 @@ pub trait Source: Send {
     /// the records after the checkpoint's barrier.
     fn position(&mut self) -> Result<serde_json::Value, TaskError>;
 
+    /// Time it spent waiting (for a rate, for input) since the last call: the task counts it
+    /// as idle, not busy.
+    fn take_waited(&mut self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Moves to the position a checkpoint holds, before the first batch (at another
     /// parallelism: the union of the old subtasks' positions, divided up anew). The error
     /// says why it cannot.

@@ -342,11 +342,14 @@ impl Task {
                 return Ok(());
             };
             let next = source.next_batch(&mut self.rejects)?;
+            // Waiting for its rate or its input is idle time, not work.
+            let waited = source.take_waited();
             self.outputs.route_rejects(&mut self.rejects)?;
             let Some(batch) = next else { return Ok(()) };
             TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
             self.process(batch, 0)?;
-            TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
+            let busy = started.elapsed().saturating_sub(waited);
+            TaskMetrics::add(&self.metrics.busy_ns, busy.as_nanos() as u64);
             self.outputs.flush_expired(self.buffer_timeout)?;
             self.on_processing_time()?;
         }

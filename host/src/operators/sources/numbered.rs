@@ -66,6 +66,13 @@ impl Numbered {
         }
     }
 
+    /// Time spent waiting for the rate since the last call.
+    pub(crate) fn take_waited(&mut self) -> std::time::Duration {
+        self.pacer
+            .as_mut()
+            .map_or(std::time::Duration::ZERO, Pacer::take_waited)
+    }
+
     /// Its position for a checkpoint.
     pub(crate) fn position(&self) -> serde_json::Value {
         let position = Position {

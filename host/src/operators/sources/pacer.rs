@@ -7,6 +7,8 @@ pub(crate) struct Pacer {
     started: Instant,
     per_second: f64,
     emitted: u64,
+    /// Time spent waiting since [`Pacer::take_waited`] last read it.
+    waited: Duration,
 }
 
 impl Pacer {
@@ -15,6 +17,7 @@ impl Pacer {
             started: Instant::now(),
             per_second: per_second.max(1) as f64,
             emitted: 0,
+            waited: Duration::ZERO,
         }
     }
 
@@ -29,7 +32,13 @@ impl Pacer {
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
+            self.waited += due - now;
         }
         self.emitted += records;
+    }
+
+    /// Time spent holding the source back since the last call: idle, not busy.
+    pub(crate) fn take_waited(&mut self) -> Duration {
+        std::mem::take(&mut self.waited)
     }
 }

@@ -269,6 +269,10 @@ impl Source for NexmarkSource {
         self.numbers.seek(state)
     }
 
+    fn take_waited(&mut self) -> std::time::Duration {
+        self.numbers.take_waited()
+    }
+
     fn next_batch(
         &mut self,
         _rejects: &mut dyn RejectSink,
