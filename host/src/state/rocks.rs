@@ -100,6 +100,9 @@ pub(crate) struct RocksStore {
     timers_from: i64,
     /// …and nothing is due before this one.
     next_due: i64,
+    /// Times the caller marked as due for what it keeps outside the store (a window in its
+    /// write cache): taking the store's timers must not forget them.
+    noted: std::collections::BTreeSet<i64>,
     /// Names this instance's files in checkpoint storage: unique across processes and runs.
     instance: String,
 }
@@ -158,6 +161,7 @@ impl RocksStore {
             timers_seek: Vec::new(),
             timers_from: i64::MIN,
             next_due: i64::MAX,
+            noted: Default::default(),
         })
     }
 
@@ -305,6 +309,7 @@ impl RocksStore {
     /// Marks `time` as when something of the caller's (kept outside the store) falls due.
     pub(crate) fn note_due(&mut self, time: i64) {
         self.next_due = self.next_due.min(time);
+        self.noted.insert(time);
     }
 
     /// Removes and returns up to `max` timers due at `up_to`, earliest first. Call it until it
@@ -353,7 +358,10 @@ impl RocksStore {
                 )
             }
         };
-        self.next_due = first.map_or(i64::MAX, |timer| timer.time);
+        // What the caller marked up to now was fired with the store's timers; later marks stay.
+        self.noted = self.noted.split_off(&up_to.saturating_add(1));
+        let stored = first.map_or(i64::MAX, |timer| timer.time);
+        self.next_due = stored.min(self.noted.first().copied().unwrap_or(i64::MAX));
         Ok(())
     }
 

@@ -252,3 +252,29 @@ fn reducing_state_folds_in_both_backends_and_with_a_ttl() {
         );
     }
 }
+
+#[test]
+fn taking_the_stores_timers_keeps_what_the_caller_marked_due_later() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let job = JobState::new(&settings(root.path()), "job/2", StateBackend::Rocksdb, 128);
+    let mut store = job
+        .store("windows", 0, None)
+        .expect("opens")
+        .expect("a RocksDB store");
+    // A window of the write cache ends at 1499, one in the store at 999.
+    store.note_due(1_499);
+    store.put_timer(999, b"k", b"t").expect("timer");
+    store.note_due(999);
+    assert!(!store.nothing_due(999));
+    assert_eq!(store.take_timers(999, 10).expect("due").len(), 1);
+    store.timers_taken(999).expect("taken");
+    // The store holds no timer any more, but the cached window is still due at 1499: a
+    // watermark past it must not be skipped (it was, and the window fired only at the end).
+    assert!(store.nothing_due(1_498));
+    assert!(
+        !store.nothing_due(1_499),
+        "the cached window's mark survives"
+    );
+    store.timers_taken(1_499).expect("taken");
+    assert!(store.nothing_due(i64::MAX - 1), "and is gone once it fired");
+}

@@ -8,6 +8,7 @@
 mod barriers;
 mod channel;
 mod metrics;
+mod outputs;
 pub mod process;
 mod running;
 mod task;

@@ -3,6 +3,7 @@
 use super::barriers::{Alignment, BarrierAligner};
 use super::channel::{Control, InputChannel, StreamElement};
 use super::metrics::{TaskActivity, TaskMetrics};
+use super::outputs::Outputs;
 use super::watermarks::InputWatermarks;
 use super::writer::RecordWriter;
 use crate::checkpoint::{CheckpointStorage, OperatorSnapshot, SubtaskState, storage::Upload};
@@ -120,9 +121,9 @@ pub fn spawn_task(
 }
 
 /// Rejected records of the batch in progress, or the error when the job has no dead-letter sink.
-struct Rejects {
+pub(super) struct Rejects {
     route: bool,
-    pending: Vec<Rejection>,
+    pub(super) pending: Vec<Rejection>,
 }
 
 impl RejectSink for Rejects {
@@ -131,110 +132,6 @@ impl RejectSink for Rejects {
             return Err(TaskError::Rejected(Box::new(rejection)));
         }
         self.pending.push(rejection);
-        Ok(())
-    }
-}
-
-/// The task's outputs: data writers and the dead-letter writer.
-struct Outputs {
-    writers: Vec<RecordWriter>,
-    dead_letters: Option<RecordWriter>,
-    control: Receiver<Control>,
-    metrics: Arc<TaskMetrics>,
-}
-
-impl Outputs {
-    fn emit(&mut self, batch: RecordBatch) -> Result<(), TaskError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        TaskMetrics::add(&self.metrics.records_out, batch.len() as u64);
-        TaskMetrics::add(&self.metrics.bytes_out, batch.data.len() as u64);
-        let mut blocked = 0;
-        if let Some((last, rest)) = self.writers.split_last_mut() {
-            for writer in rest {
-                blocked += writer.write(batch.clone(), &self.control)?;
-            }
-            blocked += last.write(batch, &self.control)?;
-        }
-        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
-        Ok(())
-    }
-
-    fn route_rejects(&mut self, rejects: &mut Rejects) -> Result<(), TaskError> {
-        if rejects.pending.is_empty() {
-            return Ok(());
-        }
-        TaskMetrics::add(&self.metrics.records_rejected, rejects.pending.len() as u64);
-        let Some(writer) = &mut self.dead_letters else {
-            return Err(TaskError::Internal(
-                "rejections queued without a dead-letter output".into(),
-            ));
-        };
-        for rejection in rejects.pending.drain(..) {
-            writer.write(rejection.to_dead_letter(), &self.control)?;
-        }
-        Ok(())
-    }
-
-    fn all_writers(&mut self) -> impl Iterator<Item = &mut RecordWriter> {
-        self.writers.iter_mut().chain(self.dead_letters.as_mut())
-    }
-
-    fn flush_expired(&mut self, timeout: Duration) -> Result<(), TaskError> {
-        let now = Instant::now();
-        let control = self.control.clone();
-        let mut blocked = 0;
-        for writer in self.all_writers() {
-            blocked += writer.flush_expired(now, timeout, &control)?;
-        }
-        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
-        Ok(())
-    }
-
-    fn next_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.writers
-            .iter()
-            .chain(self.dead_letters.as_ref())
-            .filter_map(|w| w.next_deadline(timeout))
-            .min()
-    }
-
-    /// Sends `watermark` to every downstream subtask (not to the dead-letter sink).
-    fn watermark(&mut self, watermark: i64) -> Result<(), TaskError> {
-        let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.watermark(watermark, &self.control)?;
-        }
-        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
-        Ok(())
-    }
-
-    /// Sends checkpoint barrier `id` to every downstream subtask (not to the dead-letter sink).
-    fn barrier(&mut self, id: u64) -> Result<(), TaskError> {
-        let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.barrier(id, &self.control)?;
-        }
-        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
-        Ok(())
-    }
-
-    /// Tells every downstream subtask that this one is idle.
-    fn idle(&mut self) -> Result<(), TaskError> {
-        let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.idle(&self.control)?;
-        }
-        TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<(), TaskError> {
-        let control = self.control.clone();
-        for writer in self.all_writers() {
-            writer.finish(&control)?;
-        }
         Ok(())
     }
 }
