@@ -8,6 +8,7 @@ use crate::state::{MergeFn, file_name};
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use weir_proto::graph::JobGraph;
 use weir_proto::keygroup::subtask_for_key_group;
 
 /// Why a checkpoint cannot be restored.
@@ -101,15 +102,16 @@ impl Restore {
         &self.dir
     }
 
-    /// Checks that a job of `operators` (step names) with `max_parallelism` key groups can
-    /// take this state: the same number of key groups, and every operator with state present
-    /// (state nobody would restore is an error, not a silent loss).
-    pub fn check(
-        &self,
-        job: &str,
-        operators: &[&str],
-        max_parallelism: u32,
-    ) -> Result<(), RestoreError> {
+    /// Checks that `graph` can take this state: the same number of key groups, and every
+    /// operator with state present by step name (state nobody would restore is an error, not
+    /// a silent loss).
+    pub fn check(&self, graph: &JobGraph) -> Result<(), RestoreError> {
+        let (job, max_parallelism) = (&graph.name, graph.config.max_parallelism);
+        let operators: Vec<&str> = graph
+            .vertices
+            .iter()
+            .flat_map(|v| v.operators.iter().map(|o| o.name.as_str()))
+            .collect();
         let mismatch = |detail: String| RestoreError::Mismatch {
             path: self.dir.display().to_string(),
             job: job.to_string(),

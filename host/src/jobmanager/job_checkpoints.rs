@@ -264,15 +264,17 @@ impl JobCheckpoints {
 
     /// The job failed: checkpoints in progress are aborted (completed ones stay to restore).
     pub(crate) fn on_job_failed(&mut self, job: &str) {
-        for action in self.coordinator.on_job_failed() {
-            self.act(job, action);
-        }
+        self.abort_all(job, "the job failed");
     }
 
     /// The job ended (its tasks, and so their uploads, are done): checkpoints still in progress
     /// will not complete; what they wrote is deleted.
     pub(crate) fn on_job_ended(&mut self, job: &str) {
-        for action in self.coordinator.abort_all("the job ended") {
+        self.abort_all(job, "the job ended");
+    }
+
+    fn abort_all(&mut self, job: &str, reason: &str) {
+        for action in self.coordinator.abort_all(reason) {
             self.act(job, action);
         }
     }

@@ -183,12 +183,7 @@ impl MiniCluster {
     ) -> Result<JobOutcome, JobError> {
         let mut restore = self.resume.clone();
         if let Some(restore) = &restore {
-            let names: Vec<&str> = graph
-                .vertices
-                .iter()
-                .flat_map(|v| v.operators.iter().map(|o| o.name.as_str()))
-                .collect();
-            restore.check(&graph.name, &names, graph.config.max_parallelism)?;
+            restore.check(graph)?;
         }
         let mut status = Lifecycle::new(&graph.name);
         let mut restarts = RestartTracker::new(graph.config.restart_strategy);

@@ -197,13 +197,8 @@ async fn submit(
         Some(path) => {
             let restore = Restore::open(std::path::Path::new(path))
                 .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
-            let names: Vec<&str> = graph
-                .vertices
-                .iter()
-                .flat_map(|v| v.operators.iter().map(|o| o.name.as_str()))
-                .collect();
             restore
-                .check(&graph.name, &names, graph.config.max_parallelism)
+                .check(&graph)
                 .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
             Some(restore.dir().to_path_buf())
         }
