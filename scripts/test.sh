@@ -9,6 +9,23 @@ cargo fmt --all -- --check
 # --release: shares the release build (and its RocksDB C++ build) instead of a second debug one.
 cargo clippy --release --workspace --all-targets -- -D warnings
 
+echo "== crate layering" >&2
+# The protocol cores and the shared types build without the engine's heavy dependencies, and
+# the client without the engine: what each crate may pull in is part of its contract.
+forbid() {
+  local crate="$1" pattern="$2" found
+  found="$(cargo tree --offline -p "$crate" -e normal,build --prefix none | grep -E "^($pattern) v" | sort -u || true)"
+  if [ -n "$found" ]; then
+    echo "error: $crate depends on what it must not: $found" >&2
+    exit 1
+  fi
+}
+forbid weir-proto 'wasmtime|rocksdb|quinn|tokio'
+forbid weir-core 'wasmtime|rocksdb|quinn|tokio'
+forbid weir-client 'wasmtime|rocksdb|quinn|tokio'
+forbid weir-blob 'wasmtime|rocksdb|quinn|tokio'
+forbid weir-state 'wasmtime|quinn|tokio'
+
 echo "== guest UDFs (wasm32-wasip2)" >&2
 for workspace in udfs/rust tests/udfs/rust; do
   (cd "$workspace" && env -u CARGO_TARGET_DIR cargo build --release)

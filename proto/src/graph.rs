@@ -189,4 +189,13 @@ impl JobGraph {
             .enumerate()
             .filter(move |(_, e)| e.source == vertex)
     }
+
+    /// Each vertex's name and parallelism, in vertex order: what progress snapshots sum
+    /// subtasks' counters by.
+    pub fn vertex_names(&self) -> Vec<(String, u32)> {
+        self.vertices
+            .iter()
+            .map(|v| (v.name.clone(), v.parallelism))
+            .collect()
+    }
 }

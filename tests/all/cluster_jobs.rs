@@ -5,6 +5,7 @@
 use crate::harness::{job_file, repo, udf, weir};
 use crate::live_cluster::LiveCluster;
 use std::time::Duration;
+use weir_proto::failure::FailureClass;
 
 /// Word count at parallelism 2 whose hash exchange crosses TaskManagers, written to `out`.
 pub(crate) fn wordcount_job(dir: &std::path::Path, out: &std::path::Path) -> std::path::PathBuf {
@@ -143,12 +144,15 @@ fn killing_a_taskmanager_fails_the_job_naming_it_and_the_jobmanager_runs_the_nex
     });
     let view = cluster.client().job(&id).expect("job");
     assert_eq!(view.summary.status.to_string(), "failed");
-    let error = view.error.unwrap_or_default();
+    let error = view.error.expect("the failed job has a root cause");
+    assert_eq!(error.class, FailureClass::LostPeer, "{error:?}");
+    assert!(!error.secondary, "{error:?}");
     assert!(
-        error.contains("TaskManager `taskmanager-")
-            && error.contains("lost")
-            && error.contains("no heartbeat"),
-        "{error}"
+        error
+            .taskmanager
+            .as_deref()
+            .is_some_and(|name| name.starts_with("taskmanager-")),
+        "the killed TaskManager is named: {error:?}"
     );
     cluster.wait_for(
         "the lost TaskManager to leave",

@@ -3,9 +3,12 @@
 //! its newest checkpoint, and the output counts every record once; a savepoint taken with
 //! `weir stop` resumes with `weir submit --from-savepoint` at another parallelism.
 
-use crate::exactly_once::{assert_counts_exactly_once, committed_parts, counting_job};
+use crate::exactly_once::{
+    assert_counts_exactly_once, committed_parts, counting_job, counts_per_key,
+};
 use crate::live_cluster::LiveCluster;
 use std::time::{Duration, Instant};
+use weir_proto::failure::FailureClass;
 
 /// The counting job (`exactly_once::counting_job`) submitted to a cluster of two TaskManagers
 /// with two slots each, started with `env`.
@@ -36,7 +39,7 @@ impl Counting {
     }
 
     /// Waits for the job's end; its view, which must say it finished.
-    fn finished(&self) -> weir::jobmanager::cluster::JobView {
+    fn finished(&self) -> weir_proto::rest::JobView {
         let id = &self.id;
         self.cluster
             .wait_for("the job to end", Duration::from_secs(120), |c| {
@@ -92,11 +95,16 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
     );
     let view = counting.finished();
     assert_eq!(view.restarts, 1);
+    let failure = &view.failures[0];
+    assert_eq!(failure.class, FailureClass::LostPeer, "{failure:?}");
     assert!(
-        view.failures[0].contains(&format!("TaskManager `{victim_name}`"))
-            && view.failures[0].contains("no heartbeat"),
-        "{:?}",
-        view.failures
+        !failure.secondary,
+        "the lost TaskManager is the root cause: {failure:?}"
+    );
+    assert_eq!(
+        failure.taskmanager.as_deref(),
+        Some(victim_name.as_str()),
+        "{failure:?}"
     );
     assert_eq!(
         view.taskmanagers.len(),
@@ -106,7 +114,7 @@ fn killing_a_taskmanager_restarts_the_job_from_its_checkpoint_with_every_record_
     assert!(!view.taskmanagers.contains(&victim_name));
     let exceptions = cluster.rest(&["exceptions", id]).expect_code(0).stdout;
     assert!(
-        exceptions.starts_with("1. [restarted] TaskManager `"),
+        exceptions.starts_with("1. [restarted, lost peer] TaskManager `"),
         "{exceptions}"
     );
     let parts = committed_parts(&counting.out);
@@ -145,20 +153,9 @@ fn a_cluster_savepoint_resumes_on_the_cluster_at_another_parallelism() {
             &[("P", "3")],
         )
         .expect_code(0);
-    // At parallelism 3 a key's records come from several source subtasks, so per key the
-    // counts are checked as a set: 1..=1200, each once.
-    let parts = committed_parts(&counting.out);
-    let mut counts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
-    for line in parts.values().flatten() {
-        let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
-        counts
-            .entry(record["key"].as_str().expect("key").to_string())
-            .or_default()
-            .push(record["count"].as_u64().expect("count"));
-    }
+    let counts = counts_per_key(&counting.out);
     assert_eq!(counts.len(), 50, "{}", resumed.stderr);
-    for (key, mut seen) in counts {
-        seen.sort_unstable();
+    for (key, seen) in counts {
         assert_eq!(seen, (1..=1200).collect::<Vec<u64>>(), "key {key}");
     }
 }

@@ -90,7 +90,7 @@ fn an_upload_whose_bytes_do_not_match_its_sha256_is_refused() {
         "nothing kept under the wrong name"
     );
     let core_module = b"\0asm\x01\0\0\0";
-    let sha = weir::paths::sha256_hex(core_module);
+    let sha = weir_blob::paths::sha256_hex(core_module);
     let error = client
         .upload_module(&sha, core_module)
         .expect_err("refused");

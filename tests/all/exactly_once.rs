@@ -13,14 +13,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// A `weir run` whose stderr lines arrive as they are written.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     stderr: Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(weir_bin())
             .args(args)
             .envs(env.iter().copied())
@@ -48,7 +48,7 @@ impl Running {
 
     /// Waits for a stderr line that `wanted` accepts (signals, never sleeps); panics with
     /// everything seen if the process ends or 120 s pass first.
-    fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -68,7 +68,7 @@ impl Running {
     }
 
     /// Waits until checkpoint `n` or a later one has completed.
-    fn wait_for_checkpoint(&mut self, n: u64) {
+    pub(crate) fn wait_for_checkpoint(&mut self, n: u64) {
         self.wait_for(&format!("checkpoint {n}"), |line| {
             line.contains("checkpoint complete") && checkpoint_id(line).is_some_and(|id| id >= n)
         });
@@ -146,6 +146,23 @@ pub(crate) fn assert_counts_exactly_once(
     for (key, count) in &last {
         assert_eq!(*count, per_key, "key {key} ended at {count} of {per_key}");
     }
+}
+
+/// Each key's counts in the committed output, sorted: at a parallelism other than the
+/// source's, a key's records come from several source subtasks, so they are checked as a set.
+pub(crate) fn counts_per_key(dir: &Path) -> BTreeMap<String, Vec<u64>> {
+    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for line in committed_parts(dir).values().flatten() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        counts
+            .entry(record["key"].as_str().expect("key").to_string())
+            .or_default()
+            .push(record["count"].as_u64().expect("count"));
+    }
+    for seen in counts.values_mut() {
+        seen.sort_unstable();
+    }
+    counts
 }
 
 pub(crate) fn counting_job(dir: &Path, out: &Path) -> std::path::PathBuf {
@@ -490,7 +507,7 @@ fn resume(options: &[&str], from: &str, job: &str) -> crate::harness::Run {
 }
 
 /// SIGTERM: the job stops with a savepoint; its path.
-fn stop(run: Running) -> String {
+pub(crate) fn stop(run: Running) -> String {
     let pid = run.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

@@ -177,8 +177,8 @@ impl LiveCluster {
     }
 
     /// A REST client with the token.
-    pub(crate) fn client(&self) -> weir::client::rest::RestClient {
-        weir::client::rest::RestClient::new(&self.rest, Some(self.token()))
+    pub(crate) fn client(&self) -> weir_client::rest::RestClient {
+        weir_client::rest::RestClient::new(&self.rest, Some(self.token()))
     }
 
     /// Runs `weir <args> --jobmanager URL --dir DIR` (a client command).

@@ -19,6 +19,7 @@ mod live_cluster;
 mod metrics;
 mod nexmark;
 mod nexmark_windows;
+mod one_supervisor;
 mod rest_api;
 mod state_memory;
 mod stateful_udfs;

@@ -104,10 +104,10 @@ fn every_documented_operation_answers_as_documented_and_refuses_without_the_toke
             udf("running_count")
         ),
     );
-    let loaded = weir::client::spec::load(&job, &|_| None).expect("spec");
-    let graph = weir::client::job_graph(
+    let loaded = weir_client::spec::load(&job, &|_| None).expect("spec");
+    let graph = weir_client::job_graph(
         &loaded,
-        &weir::client::udf::UdfBuilder::new(crate::harness::weir_home()),
+        &weir_client::udf::UdfBuilder::new(crate::harness::weir_home()),
     )
     .expect("graph");
     let module = graph.modules.values().next().expect("a module").clone();

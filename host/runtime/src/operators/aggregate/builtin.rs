@@ -1,0 +1,375 @@
+//! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
+
+use super::{acc_codec, key_of};
+use crate::error::TaskError;
+use crate::json::{self, FieldPath, Number};
+use crate::operators::Batches;
+use crate::operators::{Operator, RejectSink, Rejection};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use weir_proto::spec::AggregateFn;
+use weir_proto::{RecordBatch, RecordRef};
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
+use weir_state::layout;
+
+/// One function of the aggregate and where it writes.
+pub(crate) struct BuiltinFunction {
+    pub function: AggregateFn,
+    pub field: Option<FieldPath>,
+    pub output: String,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Acc {
+    Count(u64),
+    Sum(Number),
+    Min(Option<Number>),
+    Max(Option<Number>),
+    Avg(f64, u64),
+    /// The maximum and the records holding it, sorted and without repeats.
+    MaxBy(Option<Number>, Vec<Vec<u8>>),
+}
+
+impl Acc {
+    fn new(function: AggregateFn) -> Self {
+        match function {
+            AggregateFn::Count => Acc::Count(0),
+            AggregateFn::Sum => Acc::Sum(Number::Int(0)),
+            AggregateFn::Min => Acc::Min(None),
+            AggregateFn::Max => Acc::Max(None),
+            AggregateFn::Avg => Acc::Avg(0.0, 0),
+            AggregateFn::MaxBy => Acc::MaxBy(None, Vec::new()),
+        }
+    }
+
+    /// Combines another accumulator of the same function into this one (merging sessions).
+    pub(super) fn merge(&mut self, other: &Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum(a), Acc::Sum(b)) => *a = add(*a, *b),
+            (Acc::Min(a), Acc::Min(Some(b))) => {
+                *a = Some(a.map_or(*b, |m| if less(*b, m) { *b } else { m }))
+            }
+            (Acc::Max(a), Acc::Max(Some(b))) => {
+                *a = Some(a.map_or(*b, |m| if less(m, *b) { *b } else { m }))
+            }
+            (Acc::Avg(sum, n), Acc::Avg(other_sum, other_n)) => {
+                *sum += other_sum;
+                *n += other_n;
+            }
+            (Acc::MaxBy(max, records), Acc::MaxBy(Some(other), others)) => {
+                for record in others {
+                    max_by(max, records, *other, record);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add(&mut self, value: Option<Number>, record: &[u8]) {
+        match (self, value) {
+            (Acc::MaxBy(max, records), Some(v)) => max_by(max, records, v, record),
+            (Acc::Count(n), _) => *n += 1,
+            (Acc::Sum(sum), Some(v)) => *sum = add(*sum, v),
+            (Acc::Min(min), Some(v)) => {
+                *min = Some(min.map_or(v, |m| if less(v, m) { v } else { m }))
+            }
+            (Acc::Max(max), Some(v)) => {
+                *max = Some(max.map_or(v, |m| if less(m, v) { v } else { m }))
+            }
+            (Acc::Avg(sum, n), Some(v)) => {
+                *sum += v.as_f64();
+                *n += 1;
+            }
+            (_, None) => {}
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        let number = |n: Number, out: &mut String| match n {
+            Number::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Number::Float(f) => out.push_str(&serde_json::Value::from(f).to_string()),
+        };
+        match *self {
+            Acc::MaxBy(_, ref records) => {
+                out.push('[');
+                for (i, record) in records.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&String::from_utf8_lossy(record));
+                }
+                out.push(']');
+            }
+            Acc::Count(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Acc::Sum(sum) => number(sum, out),
+            Acc::Min(Some(v)) | Acc::Max(Some(v)) => number(v, out),
+            Acc::Min(None) | Acc::Max(None) => out.push_str("null"),
+            Acc::Avg(_, 0) => out.push_str("null"),
+            Acc::Avg(sum, n) => number(Number::Float(sum / n as f64), out),
+        }
+    }
+}
+
+/// Folds `record` with value `value` into a maximum and the records holding it.
+fn max_by(max: &mut Option<Number>, records: &mut Vec<Vec<u8>>, value: Number, record: &[u8]) {
+    match *max {
+        Some(m) if less(value, m) => {}
+        Some(m) if !less(m, value) => {
+            if let Err(at) = records.binary_search_by(|r| r.as_slice().cmp(record)) {
+                records.insert(at, record.to_vec());
+            }
+        }
+        _ => {
+            *max = Some(value);
+            records.clear();
+            records.push(record.to_vec());
+        }
+    }
+}
+
+fn add(a: Number, b: Number) -> Number {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => x
+            .checked_add(y)
+            .map_or(Number::Float(x as f64 + y as f64), Number::Int),
+        _ => Number::Float(a.as_f64() + b.as_f64()),
+    }
+}
+
+fn less(a: Number, b: Number) -> bool {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => x < y,
+        _ => a.as_f64() < b.as_f64(),
+    }
+}
+
+/// Built-in functions of JSON fields, per key; emits `{"<key_as>": key, "<output>": value, ...}`.
+/// The built-in functions of one aggregate step: reads their fields from a record, keeps their
+/// accumulators, writes their results as JSON fields. Shared by whole-input and windowed
+/// aggregates.
+pub(super) struct Functions {
+    operator: String,
+    functions: Vec<BuiltinFunction>,
+    names: Vec<String>,
+    values: Vec<Option<Number>>,
+    /// The record last read, kept only when a function needs whole records (`max_by`).
+    record: Vec<u8>,
+    keeps_records: bool,
+}
+
+impl Functions {
+    pub(super) fn new(operator: String, functions: Vec<BuiltinFunction>) -> Self {
+        let names = functions
+            .iter()
+            .map(|f| serde_json::Value::from(f.output.as_str()).to_string())
+            .collect();
+        Functions {
+            operator,
+            keeps_records: functions.iter().any(|f| f.function == AggregateFn::MaxBy),
+            functions,
+            names,
+            values: Vec::new(),
+            record: Vec::new(),
+        }
+    }
+
+    /// Reads every function's field of `record` first, so a bad record changes no accumulator;
+    /// `false` when it was rejected.
+    pub(super) fn read(
+        &mut self,
+        record: RecordRef<'_>,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<bool, TaskError> {
+        self.values.clear();
+        if self.keeps_records {
+            self.record.clear();
+            self.record.extend_from_slice(record.value);
+        }
+        for function in &self.functions {
+            match &function.field {
+                None => self.values.push(None),
+                Some(field) => match json::number(record.value, field) {
+                    Ok(number) => self.values.push(Some(number)),
+                    Err(error) => {
+                        rejects.reject(Rejection {
+                            operator: self.operator.clone(),
+                            module: None,
+                            export: None,
+                            error: format!("{} of `{field}`: {error}", function.function.name()),
+                            origin: None,
+                            record: record.into(),
+                        })?;
+                        return Ok(false);
+                    }
+                },
+            }
+        }
+        Ok(true)
+    }
+
+    /// Fresh accumulators.
+    pub(super) fn accumulators(&self) -> Vec<Acc> {
+        self.functions
+            .iter()
+            .map(|f| Acc::new(f.function))
+            .collect()
+    }
+
+    /// Adds the values last [`Functions::read`] to `accs`.
+    pub(super) fn add(&self, accs: &mut [Acc]) {
+        for (acc, value) in accs.iter_mut().zip(&self.values) {
+            acc.add(*value, &self.record);
+        }
+    }
+
+    /// Merges `from` into `into`, function by function.
+    pub(super) fn merge(&self, into: &mut [Acc], from: &[Acc]) {
+        for (acc, other) in into.iter_mut().zip(from) {
+            acc.merge(other);
+        }
+    }
+
+    /// Appends `,"name":result` for every function.
+    pub(super) fn write(&self, line: &mut String, accs: &[Acc]) {
+        for (name, acc) in self.names.iter().zip(accs) {
+            let _ = write!(line, ",{name}:");
+            acc.write_json(line);
+        }
+    }
+}
+
+/// An estimate of the heap bytes of one key's accumulators (with its map entry).
+pub(super) fn heap_bytes(key: &[u8], accs: &[Acc]) -> u64 {
+    let records: usize = accs
+        .iter()
+        .map(|acc| match acc {
+            Acc::MaxBy(_, records) => records.iter().map(|r| r.len() + 24).sum(),
+            _ => 0,
+        })
+        .sum();
+    (key.len() + size_of_val(accs) + records + 64) as u64
+}
+
+/// Built-in functions per key over the whole input.
+pub(crate) struct BuiltinAggregate {
+    operator: String,
+    key_as: String,
+    functions: Functions,
+    state: HashMap<Vec<u8>, Vec<Acc>>,
+    batch_size: usize,
+    /// Key groups of the job, for snapshots.
+    max_parallelism: u32,
+}
+
+impl BuiltinAggregate {
+    pub(crate) fn new(
+        operator: String,
+        key_as: String,
+        functions: Vec<BuiltinFunction>,
+        batch_size: usize,
+    ) -> Self {
+        BuiltinAggregate {
+            functions: Functions::new(operator.clone(), functions),
+            operator,
+            key_as,
+            state: HashMap::new(),
+            batch_size: batch_size.max(1),
+            max_parallelism: 128,
+        }
+    }
+
+    /// The same, for a job of `max_parallelism` key groups.
+    pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
+        self.max_parallelism = max_parallelism;
+        self
+    }
+}
+
+impl Operator for BuiltinAggregate {
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        let mut entries = HeapEntries::new(self.max_parallelism);
+        for (key, accs) in &self.state {
+            let mut bytes = Vec::new();
+            acc_codec::encode(accs, &mut bytes);
+            entries.push(key, b"", bytes);
+        }
+        Ok(Some(OperatorSnapshot {
+            meta: None,
+            keyed: Some(entries.finish()),
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let state = &mut self.state;
+        let read = restored.entries(None, &mut |stored, value| {
+            let (key, accs) = layout::parse_state(stored)
+                .and_then(|(key, _)| Some((key, acc_codec::decode(value)?)))
+                .ok_or_else(|| std::io::Error::other("a malformed accumulator entry"))?;
+            state.insert(key.to_vec(), accs);
+            Ok(())
+        });
+        read.map_err(|e| TaskError::State {
+            operator: self.operator.clone(),
+            detail: format!("restoring accumulators: {e}"),
+        })
+    }
+
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        for record in batch.iter() {
+            let Some(key) = key_of(record, &self.operator, rejects)? else {
+                continue;
+            };
+            if !self.functions.read(record, rejects)? {
+                continue;
+            }
+            let accs = match self.state.get_mut(key) {
+                Some(accs) => accs,
+                None => self
+                    .state
+                    .entry(key.to_vec())
+                    .or_insert_with(|| self.functions.accumulators()),
+            };
+            self.functions.add(accs);
+        }
+        Ok(RecordBatch::default())
+    }
+
+    fn finish(
+        &mut self,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
+        keys.sort_unstable();
+        let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
+        let mut out = Batches::new(self.batch_size, emit);
+        let mut line = String::new();
+        for key in keys {
+            line.clear();
+            let _ = write!(line, "{{{key_field}:{}", key_json(key));
+            self.functions.write(&mut line, &self.state[key]);
+            line.push('}');
+            out.push(Some(key), line.as_bytes(), 0)?;
+        }
+        out.finish()?;
+        self.state.clear();
+        Ok(())
+    }
+}
+
+/// A key (or record) as JSON: its own text when it is JSON already (keys from a JSON field),
+/// else a JSON string of it.
+pub(crate) fn key_json(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => text.to_string(),
+        _ => serde_json::Value::from(String::from_utf8_lossy(key).into_owned()).to_string(),
+    }
+}

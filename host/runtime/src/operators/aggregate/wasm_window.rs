@@ -1,0 +1,334 @@
+//! A Wasm aggregate function per key and aligned event-time window (tumbling or sliding): one
+//! `add` call per batch for every (window, key) it touches, `get-result` per chunk of a fired
+//! window's keys. Each result is `{"<key_as>": key, "window_start": s, "window_end": e,
+//! "result": <the guest's result, as JSON when it is JSON>}`.
+//!
+//! On the RocksDB backend the in-memory windows are a bounded write cache: when full (and before
+//! any window fires) its accumulators go to the store, merged by the guest's `merge` with what
+//! the store already holds (one call for all of them), with a timer per (key, window). A trap
+//! fails the step: accumulators of several records and windows change in one call, so the
+//! records cannot be retried one by one without counting some twice.
+
+use super::builtin::key_json;
+use super::key_of;
+use super::window::late;
+use crate::error::TaskError;
+use crate::error::task_error;
+use crate::operators::isolate::UdfSite;
+use crate::operators::{Operator, RejectSink};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use weir_proto::spec::window_starts;
+use weir_proto::{Blobs, RecordBatch};
+use weir_state::{RocksStore, StateError, layout};
+use weir_wasm::AggregateUdf;
+
+/// The windows of the RocksDB backend.
+pub(crate) struct WasmWindowStore {
+    store: RocksStore,
+    cache_limit: usize,
+    /// (window start, key) pairs whose timer is written; bounded.
+    timed: HashSet<(i64, Vec<u8>)>,
+}
+
+impl WasmWindowStore {
+    /// Windows in `store`, with a write cache of `cache_limit` (key, window) entries.
+    pub(crate) fn new(store: RocksStore, cache_limit: usize) -> Self {
+        WasmWindowStore {
+            store,
+            cache_limit: cache_limit.max(1),
+            timed: HashSet::new(),
+        }
+    }
+}
+
+/// One subtask of a Wasm-windowed aggregate.
+pub(crate) struct WasmWindowAggregate {
+    site: UdfSite,
+    udf: AggregateUdf,
+    /// The output field of the key, as JSON; `None` for a window over all records.
+    key_field: Option<String>,
+    size: i64,
+    slide: i64,
+    /// Window start → key → accumulator (on RocksDB, only what is not yet in the store).
+    windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<u8>>>,
+    entries: usize,
+    store: Option<WasmWindowStore>,
+    watermark: i64,
+    batch_size: usize,
+}
+
+impl WasmWindowAggregate {
+    pub(crate) fn new(
+        operator: String,
+        udf: AggregateUdf,
+        key_as: &str,
+        (size, slide): (i64, i64),
+        batch_size: usize,
+        store: Option<WasmWindowStore>,
+    ) -> Self {
+        let site = UdfSite::new(operator, udf.module(), udf.export());
+        WasmWindowAggregate {
+            site,
+            udf,
+            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
+            size,
+            slide,
+            windows: BTreeMap::new(),
+            entries: 0,
+            store,
+            watermark: i64::MIN,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    fn state_failed(&self, error: StateError) -> TaskError {
+        task_error(&self.site.operator, error)
+    }
+
+    /// Writes the cached accumulators to the store, merged with what it holds.
+    fn flush(&mut self) -> Result<(), TaskError> {
+        if self.store.is_none() || self.entries == 0 {
+            return Ok(());
+        }
+        let cached: Vec<(i64, Vec<u8>, Vec<u8>)> = std::mem::take(&mut self.windows)
+            .into_iter()
+            .flat_map(|(start, keys)| keys.into_iter().map(move |(key, acc)| (start, key, acc)))
+            .collect();
+        self.entries = 0;
+        for chunk in cached.chunks(self.batch_size) {
+            let (mut stored, mut fresh, mut merged_at) =
+                (Blobs::default(), Blobs::default(), Vec::new());
+            for (i, (start, key, acc)) in chunk.iter().enumerate() {
+                let held = match &mut self.store {
+                    Some(store) => store.store.get(key, &layout::ordered_i64(*start)),
+                    None => Ok(None),
+                };
+                if let Some(held) = held.map_err(|e| self.state_failed(e))? {
+                    stored.push(&held);
+                    fresh.push(acc);
+                    merged_at.push(i);
+                }
+            }
+            let merged = match merged_at.is_empty() {
+                true => Blobs::default(),
+                false => self
+                    .udf
+                    .merge(stored, fresh)
+                    .map_err(|e| self.site.failed(e))?,
+            };
+            let merged: HashMap<usize, &[u8]> = merged_at
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, merged.get(j)))
+                .collect();
+            let size = self.size;
+            let Some(store) = &mut self.store else {
+                return Ok(());
+            };
+            for (i, (start, key, acc)) in chunk.iter().enumerate() {
+                let namespace = layout::ordered_i64(*start);
+                let value = merged.get(&i).copied().unwrap_or(acc);
+                let mut written = store.store.put(key, &namespace, value);
+                let due = start + size - 1;
+                if store.timed.len() >= store.cache_limit.saturating_mul(4) {
+                    store.timed.clear();
+                }
+                if written.is_ok() && store.timed.insert((*start, key.clone())) {
+                    written = store.store.put_timer(due, key, &namespace);
+                }
+                written.map_err(|e| task_error(&self.site.operator, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the results of `(start, key, accumulator)`s in chunks.
+    fn emit_results(
+        &mut self,
+        due: Vec<(i64, Vec<u8>, Vec<u8>)>,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let mut line = String::new();
+        for chunk in due.chunks(self.batch_size) {
+            let mut accumulators = Blobs::default();
+            for (_, _, acc) in chunk {
+                accumulators.push(acc);
+            }
+            let results = self
+                .udf
+                .get_result(accumulators)
+                .map_err(|error| self.site.failed(error))?;
+            let mut out = RecordBatch::with_capacity(chunk.len(), 64);
+            for ((start, key, _), result) in chunk.iter().zip(results.iter()) {
+                let end = start + self.size;
+                line.clear();
+                line.push('{');
+                if let Some(field) = &self.key_field {
+                    let _ = write!(line, "{field}:{},", key_json(key));
+                }
+                let _ = write!(
+                    line,
+                    "\"window_start\":{start},\"window_end\":{end},\"result\":{}}}",
+                    key_json(result)
+                );
+                out.push(Some(key), line.as_bytes(), end - 1);
+            }
+            emit(out)?;
+        }
+        Ok(())
+    }
+
+    /// Emits and drops every window whose last millisecond is at or before `up_to`.
+    fn fire(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let size = self.size;
+        if self.store.is_none() {
+            let mut due = Vec::new();
+            while let Some(entry) = self.windows.first_entry() {
+                let start = *entry.key();
+                if start + size - 1 > up_to {
+                    break;
+                }
+                let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().into_iter().collect();
+                keys.sort_unstable();
+                due.extend(keys.into_iter().map(|(key, acc)| (start, key, acc)));
+            }
+            return self.emit_results(due, emit);
+        }
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|s| s.store.nothing_due(up_to))
+            && self
+                .windows
+                .keys()
+                .next()
+                .is_none_or(|start| start + size - 1 > up_to)
+        {
+            return Ok(());
+        }
+        self.flush()?;
+        loop {
+            let Some(store) = &mut self.store else {
+                return Ok(());
+            };
+            let timers = store
+                .store
+                .take_timers(up_to, self.batch_size)
+                .map_err(|e| task_error(&self.site.operator, e))?;
+            if timers.is_empty() {
+                break;
+            }
+            let mut due = Vec::with_capacity(timers.len());
+            for timer in timers {
+                let start = timer
+                    .start()
+                    .ok_or_else(|| store.store.corrupt("a window timer is malformed"));
+                let start = start.map_err(|e| task_error(&self.site.operator, e))?;
+                let namespace = layout::ordered_i64(start);
+                let held = store.store.get(&timer.key, &namespace);
+                let deleted = store.store.delete(&timer.key, &namespace);
+                if let Some(acc) = held
+                    .and_then(|held| deleted.map(|()| held))
+                    .map_err(|e| task_error(&self.site.operator, e))?
+                {
+                    due.push((start, timer.key, acc));
+                }
+            }
+            self.emit_results(due, emit)?;
+        }
+        let failed = |e: StateError| task_error(&self.site.operator, e);
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        store.store.timers_taken(up_to).map_err(failed)?;
+        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        Ok(())
+    }
+}
+
+impl Operator for WasmWindowAggregate {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let initial = self
+            .udf
+            .create_accumulator()
+            .map_err(|error| self.site.failed(error))?;
+        let (size, slide, watermark) = (self.size, self.slide, self.watermark);
+        // Every (window, key) the batch touches, with its accumulator; each record once per
+        // window it belongs to.
+        // Keys borrowed from the batch: a (window, key) is copied once, when first seen.
+        let mut index: HashMap<(i64, &[u8]), u32> = HashMap::new();
+        let mut slots: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut accumulators = Blobs::default();
+        let (mut groups, mut keyed) = (Vec::new(), RecordBatch::default());
+        for record in batch.iter() {
+            let key = match self.key_field {
+                Some(_) => match key_of(record, &self.site.operator, rejects)? {
+                    Some(key) => key,
+                    None => continue,
+                },
+                None => &[],
+            };
+            let mut windows = window_starts(size, slide, record.timestamp)
+                .filter(|start| start + size - 1 > watermark)
+                .peekable();
+            if windows.peek().is_none() {
+                rejects.reject(late(&self.site.operator, record, watermark))?;
+                continue;
+            }
+            for start in windows {
+                let next = slots.len() as u32;
+                let slot = *index.entry((start, key)).or_insert_with(|| {
+                    let held = self.windows.get(&start).and_then(|keys| keys.get(key));
+                    accumulators.push(held.map_or(&initial[..], Vec::as_slice));
+                    slots.push((start, key.to_vec()));
+                    next
+                });
+                groups.push(slot);
+                keyed.push_ref(record);
+            }
+        }
+        if keyed.is_empty() {
+            return Ok(RecordBatch::default());
+        }
+        let errors = self
+            .udf
+            .add(&mut accumulators, &groups, &mut keyed)
+            .map_err(|error| self.site.failed(error))?;
+        self.site.reject_errors(errors, &keyed, rejects)?;
+        for ((start, key), acc) in slots.into_iter().zip(accumulators.iter()) {
+            let keys = self.windows.entry(start).or_default();
+            if keys.insert(key, acc.to_vec()).is_none() {
+                self.entries += 1;
+            }
+        }
+        if self
+            .store
+            .as_ref()
+            .is_some_and(|store| self.entries >= store.cache_limit)
+        {
+            self.flush()?;
+        }
+        Ok(RecordBatch::default())
+    }
+
+    fn state_bytes(&self) -> u64 {
+        let cached: usize = self
+            .windows
+            .values()
+            .flat_map(|keys| keys.iter())
+            .map(|(key, acc)| key.len() + acc.len() + 64)
+            .sum();
+        cached as u64 + self.store.as_ref().map_or(0, |s| s.store.size())
+    }
+
+    fires_on_event_time!();
+}

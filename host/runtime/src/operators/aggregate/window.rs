@@ -1,0 +1,504 @@
+//! Built-in functions per key and aligned event-time window (tumbling or sliding). A window's
+//! results are emitted, one record per key, when the watermark passes the window's end. With
+//! allowed lateness its state is kept that much longer, and each late record within it emits the
+//! window's updated result at once; after that the state is dropped, and a record for a dropped
+//! window is late: rejected (to the dead-letter sink), never silently dropped.
+
+use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
+use super::key_of;
+use super::window_store::{CLEANUP, FIRE, WindowStore, stored_result};
+
+mod snapshot;
+use crate::error::TaskError;
+use crate::error::task_error;
+use crate::operators::Batches;
+use crate::operators::{Operator, RejectSink, Rejection};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::time::Instant;
+use weir_proto::spec::window_starts;
+use weir_proto::{RecordBatch, RecordRef};
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
+use weir_state::clock::{WallClock, now_ms};
+use weir_state::{StateError, layout};
+
+/// Windowed built-in aggregates of one subtask.
+pub(crate) struct WindowAggregate {
+    operator: String,
+    /// The output field of the key, as JSON; `None` for a window over all records.
+    key_field: Option<String>,
+    size: i64,
+    slide: i64,
+    lateness: i64,
+    functions: Functions,
+    /// Window start → key → accumulators; ordered so firing takes the oldest windows first.
+    /// With a [`WindowStore`], only the entries not yet written to it.
+    windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<Acc>>>,
+    /// (key, window) entries in `windows`.
+    entries: usize,
+    store: Option<WindowStore>,
+    watermark: i64,
+    /// Windows whose last millisecond is at or before this have emitted their result.
+    emitted: i64,
+    batch_size: usize,
+    starts: Vec<i64>,
+    line: String,
+    /// Windows of processing time: an instant and the wall-clock ms it was (records take the
+    /// clock's time on arrival; windows fire by the clock, not by watermarks).
+    processing_clock: Option<WallClock>,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
+}
+
+/// The window aggregate's own place in a checkpoint, beside its windows.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    watermark: i64,
+    emitted: i64,
+}
+
+impl WindowAggregate {
+    pub(crate) fn new(
+        operator: String,
+        key_as: &str,
+        (size, slide): (i64, i64),
+        lateness: i64,
+        functions: Vec<BuiltinFunction>,
+        batch_size: usize,
+        store: Option<WindowStore>,
+    ) -> Self {
+        WindowAggregate {
+            entries: 0,
+            store,
+            functions: Functions::new(operator.clone(), functions),
+            operator,
+            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
+            size,
+            slide,
+            lateness,
+            windows: BTreeMap::new(),
+            watermark: i64::MIN,
+            emitted: i64::MIN,
+            batch_size: batch_size.max(1),
+            starts: Vec::new(),
+            line: String::new(),
+            processing_clock: None,
+            max_parallelism: 128,
+        }
+    }
+
+    /// The same, for a job of `max_parallelism` key groups.
+    pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
+        self.max_parallelism = max_parallelism;
+        self
+    }
+
+    /// The same over processing time.
+    pub(crate) fn over_processing_time(mut self) -> Self {
+        self.processing_clock = Some(WallClock::new());
+        self
+    }
+
+    /// Appends the result of window `start` for `key` to `out`.
+    fn push_result(&mut self, out: &mut RecordBatch, start: i64, key: &[u8], accs: &[Acc]) {
+        let end = start + self.size;
+        window_line(
+            &mut self.line,
+            self.key_field.as_deref(),
+            key,
+            (start, end),
+            &self.functions,
+            accs,
+        );
+        out.push(Some(key), self.line.as_bytes(), end - 1);
+    }
+
+    /// The whole accumulators of window `start` of `key`, which has fired and just took a record
+    /// within its allowed lateness. On the RocksDB backend the cached entry goes to the store at
+    /// once (with a timer to drop it when the lateness has passed) and is read back whole.
+    fn late_update(&mut self, key: &[u8], start: i64) -> Result<Vec<Acc>, TaskError> {
+        let cached = self
+            .windows
+            .get_mut(&start)
+            .and_then(|keys| keys.get(key).cloned())
+            .unwrap_or_default();
+        let Some(store) = &mut self.store else {
+            return Ok(cached);
+        };
+        if let Some(keys) = self.windows.get_mut(&start) {
+            keys.remove(key);
+            self.entries = self.entries.saturating_sub(1);
+        }
+        let cleanup = (
+            (start + self.size - 1).saturating_add(self.lateness),
+            CLEANUP,
+        );
+        store.store.note_due(cleanup.0);
+        let operator = &self.operator;
+        store
+            .merge(key, start, &cached, cleanup)
+            .and_then(|()| store.read(key, start))
+            .map_err(|e| task_error(operator, e))
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Writes every cached entry to the store (nothing to do on the memory backend).
+    fn flush(&mut self) -> Result<(), TaskError> {
+        let starts: Vec<i64> = self.windows.keys().copied().collect();
+        for start in starts {
+            self.flush_window(start)?;
+        }
+        Ok(())
+    }
+
+    /// Writes window `start`'s cached entries to the store.
+    fn flush_window(&mut self, start: i64) -> Result<(), TaskError> {
+        let (Some(store), Some(keys)) = (&mut self.store, self.windows.remove(&start)) else {
+            return Ok(());
+        };
+        self.entries = self.entries.saturating_sub(keys.len());
+        store.stored_windows.insert(start);
+        // In the store's order: RocksDB inserts sorted keys faster.
+        let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
+            .into_iter()
+            .map(|(key, accs)| (store.store.key_group(&key), key, accs))
+            .collect();
+        keys.sort_unstable_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
+        for (_, key, accs) in keys {
+            store
+                .merge(&key, start, &accs, (start + self.size - 1, FIRE))
+                .map_err(|e| task_error(&self.operator, e))?;
+        }
+        Ok(())
+    }
+
+    /// On the RocksDB backend without allowed lateness: emits the due windows that never left
+    /// the write cache straight from memory (nothing of them is in the store), and writes the
+    /// due windows partly in the store there, for [`Self::fire_stored`].
+    fn fire_cached(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let size = self.size;
+        let due: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .take_while(|start| start + size - 1 <= up_to)
+            .collect();
+        let mut out = Batches::new(self.batch_size, emit);
+        for start in due {
+            let stored = self
+                .store
+                .as_ref()
+                .is_some_and(|s| s.stored_windows.contains(&start));
+            if stored {
+                self.flush_window(start)?;
+                continue;
+            }
+            let Some(keys) = self.windows.remove(&start) else {
+                continue;
+            };
+            self.entries = self.entries.saturating_sub(keys.len());
+            let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (key, accs) in keys {
+                let key_field = self.key_field.as_deref();
+                let window = (start, start + size);
+                window_line(
+                    &mut self.line,
+                    key_field,
+                    &key,
+                    window,
+                    &self.functions,
+                    &accs,
+                );
+                out.push(Some(&key), self.line.as_bytes(), window.1 - 1)?;
+            }
+        }
+        out.finish()?;
+        Ok(())
+    }
+
+    /// Emits every window whose last millisecond is newly at or before `up_to`, then drops the
+    /// windows that are past their allowed lateness too.
+    fn fire(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        if let Some(store) = &self.store {
+            if store.store.nothing_due(up_to) {
+                self.emitted = self.emitted.max(up_to);
+                return Ok(());
+            }
+            match self.lateness {
+                0 => self.fire_cached(up_to, emit)?,
+                _ => self.flush()?,
+            }
+            return self.fire_stored(up_to, emit);
+        }
+        let size = self.size;
+        let (from, to) = (self.emitted, up_to);
+        let due: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .take_while(|start| start + size - 1 <= to)
+            .filter(|start| start + size - 1 > from)
+            .collect();
+        let mut out = Batches::new(self.batch_size, emit);
+        let mut line = std::mem::take(&mut self.line);
+        for start in due {
+            let Some(keys) = self.windows.get(&start) else {
+                continue;
+            };
+            // Results in key order, read in place: nothing is copied but the output line.
+            let mut sorted: Vec<(&Vec<u8>, &Vec<Acc>)> = keys.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let window = (start, start + size);
+            for (key, accs) in sorted {
+                let key_field = self.key_field.as_deref();
+                window_line(&mut line, key_field, key, window, &self.functions, accs);
+                out.push(Some(key), line.as_bytes(), window.1 - 1)?;
+            }
+        }
+        self.line = line;
+        out.finish()?;
+        self.emitted = self.emitted.max(up_to);
+        let lateness = self.lateness;
+        while let Some(entry) = self.windows.first_entry() {
+            if (*entry.key() + size - 1).saturating_add(lateness) > up_to {
+                break;
+            }
+            entry.remove();
+        }
+        Ok(())
+    }
+
+    /// [`Self::fire`] on the RocksDB backend: takes the due timers (window ends, then the ends
+    /// of allowed lateness) in time order, a chunk at a time.
+    fn fire_stored(
+        &mut self,
+        up_to: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let (size, lateness) = (self.size, self.lateness);
+        let mut out = Batches::new(self.batch_size, emit);
+        let mut line = std::mem::take(&mut self.line);
+        let operator = self.operator.clone();
+        let failed = |e: StateError| task_error(&operator, e);
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        loop {
+            let timers = store
+                .store
+                .take_timers(up_to, self.batch_size)
+                .map_err(failed)?;
+            if timers.is_empty() {
+                break;
+            }
+            for timer in timers {
+                let (Some(start), Some(&kind)) = (timer.start(), timer.namespace.get(8)) else {
+                    return Err(failed(store.store.corrupt("a window timer is malformed")));
+                };
+                if kind == FIRE {
+                    let key_field = self.key_field.as_deref();
+                    let context = (size, &self.functions, key_field);
+                    if stored_result(store, &timer.key, start, context, &mut line)
+                        .map_err(failed)?
+                    {
+                        out.push(Some(&timer.key), line.as_bytes(), start + size - 1)?;
+                    }
+                }
+                let namespace = layout::ordered_i64(start);
+                if kind == CLEANUP || lateness == 0 {
+                    store.store.delete(&timer.key, &namespace).map_err(failed)?;
+                } else {
+                    // Kept for late records until the allowed lateness has passed.
+                    let mut cleanup = namespace.to_vec();
+                    cleanup.push(CLEANUP);
+                    let time = (start + size - 1).saturating_add(lateness);
+                    let put = store.store.put_timer(time, &timer.key, &cleanup);
+                    put.map_err(failed)?;
+                }
+            }
+        }
+        store.store.timers_taken(up_to).map_err(failed)?;
+        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store
+            .stored_windows
+            .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);
+        self.line = line;
+        out.finish()?;
+        self.emitted = self.emitted.max(up_to);
+        Ok(())
+    }
+}
+
+/// The rejection of a record whose windows have all fired.
+pub(crate) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rejection {
+    Rejection {
+        operator: operator.to_string(),
+        module: None,
+        export: None,
+        error: format!(
+            "late record: event time {} is behind the watermark {watermark} and its windows have fired",
+            record.timestamp
+        ),
+        origin: None,
+        record: record.into(),
+    }
+}
+
+/// One window's result: `{"<key>": key, "window_start": s, "window_end": e, <functions>}`
+/// (no key field for a window over all records).
+pub(super) fn window_line(
+    line: &mut String,
+    key_field: Option<&str>,
+    key: &[u8],
+    (start, end): (i64, i64),
+    functions: &Functions,
+    accs: &[Acc],
+) {
+    line.clear();
+    line.push('{');
+    if let Some(key_field) = key_field {
+        let _ = write!(line, "{key_field}:{},", key_json(key));
+    }
+    let _ = write!(line, "\"window_start\":{start},\"window_end\":{end}");
+    functions.write(line, accs);
+    line.push('}');
+}
+
+impl Operator for WindowAggregate {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let mut batch = batch;
+        if self.processing_clock.is_some() {
+            let now = now_ms();
+            batch.timestamps.iter_mut().for_each(|t| *t = now);
+        }
+        let (size, slide, lateness, watermark) =
+            (self.size, self.slide, self.lateness, self.watermark);
+        // Updated results of windows that had fired, for records within the allowed lateness.
+        let mut updates = RecordBatch::default();
+        for record in batch.iter() {
+            let key = match self.key_field {
+                Some(_) => match key_of(record, &self.operator, rejects)? {
+                    Some(key) => key,
+                    None => continue,
+                },
+                None => &[],
+            };
+            self.starts.clear();
+            self.starts.extend(
+                window_starts(size, slide, record.timestamp)
+                    .filter(|start| (start + size - 1).saturating_add(lateness) > watermark),
+            );
+            if self.starts.is_empty() {
+                rejects.reject(late(&self.operator, record, watermark))?;
+                continue;
+            }
+            if !self.functions.read(record, rejects)? {
+                continue;
+            }
+            for i in 0..self.starts.len() {
+                let start = self.starts[i];
+                let keys = self.windows.entry(start).or_default();
+                let accs = match keys.get_mut(key) {
+                    Some(accs) => accs,
+                    None => {
+                        self.entries += 1;
+                        if let Some(store) = &mut self.store {
+                            // Due with the cache's window, so a watermark past it fires.
+                            store.store.note_due(start + size - 1);
+                        }
+                        keys.entry(key.to_vec())
+                            .or_insert_with(|| self.functions.accumulators())
+                    }
+                };
+                self.functions.add(accs);
+                if start + size - 1 <= self.emitted {
+                    let accs = self.late_update(key, start)?;
+                    self.push_result(&mut updates, start, key, &accs);
+                }
+            }
+            if self
+                .store
+                .as_ref()
+                .is_some_and(|store| self.entries >= store.cache_limit)
+            {
+                self.flush()?;
+            }
+        }
+        Ok(updates)
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.snapshot_windows(id).map(Some)
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        self.restore_windows(restored)
+    }
+
+    fn state_bytes(&self) -> u64 {
+        let cached: u64 = self
+            .windows
+            .values()
+            .flat_map(|keys| keys.iter())
+            .map(|(key, accs)| heap_bytes(key, accs))
+            .sum();
+        cached + self.store.as_ref().map_or(0, |s| s.store.size())
+    }
+
+    fn on_watermark(
+        &mut self,
+        watermark: i64,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        if self.processing_clock.is_some() {
+            return Ok(());
+        }
+        self.watermark = self.watermark.max(watermark);
+        self.fire(self.watermark, emit)
+    }
+
+    fn processing_deadline(&self) -> Option<Instant> {
+        let clock = self.processing_clock?;
+        let cached = self
+            .windows
+            .keys()
+            .next()
+            .map(|start| start + self.size - 1);
+        let stored = self.store.as_ref().and_then(|s| s.store.next_due());
+        let due = cached.into_iter().chain(stored).min()?;
+        // A window's last millisecond is `due`: it is complete once the clock passes it.
+        Some(clock.instant_at(due + 1))
+    }
+
+    fn on_processing_time(
+        &mut self,
+        _now: Instant,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<bool, TaskError> {
+        let up_to = now_ms() - 1;
+        self.watermark = self.watermark.max(up_to);
+        self.fire(self.watermark, emit)?;
+        Ok(false)
+    }
+
+    fn finish(
+        &mut self,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        // The end of bounded input is the end of event time: every window fires.
+        self.fire(i64::MAX, emit)
+    }
+}

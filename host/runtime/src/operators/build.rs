@@ -1,0 +1,455 @@
+//! Turns a vertex's operator descriptors into live operators for one subtask.
+
+use super::aggregate::{
+    BuiltinAggregate, CountAggregate, CountStore, SessionAggregate, SessionStore, WasmAggregate,
+    WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
+};
+use super::join::WindowJoin;
+use super::key_by::{KeyByField, KeyByUdf};
+use super::process::KeyedProcess;
+use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter, PartFileSink};
+use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
+use super::wasm_transform::WasmTransform;
+use super::window_function::WindowFunction;
+use super::window_lists::WindowLists;
+use super::{NativeRegistry, Operator, Source};
+use crate::error::TaskError;
+use crate::json::FieldPath;
+use std::collections::HashMap;
+use std::path::Path;
+use weir_proto::graph::{JobVertex, OperatorKind};
+use weir_proto::spec::{SinkSpec, SourceSpec, WasmCall, WindowSpec};
+use weir_state::JobState;
+use weir_state::checkpoint::Restore;
+use weir_wasm::{
+    AggregateUdf, KeyUdf, LoadedModule, ProcessUdf, SandboxLimits, TransformUdf, WasmEngine,
+};
+
+/// What a task needs to build its operators.
+pub struct OperatorFactory<'a> {
+    /// The Wasm engine.
+    pub engine: &'a WasmEngine,
+    /// The job's modules, loaded, by name.
+    pub modules: &'a HashMap<String, LoadedModule>,
+    /// Native operators by name.
+    pub native: &'a NativeRegistry,
+    /// Sandbox limits of the job.
+    pub limits: SandboxLimits,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Where the job's keyed state lives.
+    pub state: &'a JobState,
+    /// Whether the job checkpoints (its file sinks then commit with checkpoints).
+    pub checkpointing: bool,
+    /// The checkpoint the job resumes from, if any.
+    pub restore: Option<&'a Restore>,
+}
+
+/// A subtask's chain: its source, if it is a source vertex, and its operators in order.
+pub type Chain = (Option<Box<dyn Source>>, Vec<Box<dyn Operator>>);
+
+/// Builds the chain of `vertex` for `subtask`.
+pub fn build_chain(
+    factory: &OperatorFactory<'_>,
+    vertex: &JobVertex,
+    subtask: u32,
+) -> Result<Chain, TaskError> {
+    let parallelism = vertex.parallelism;
+    let mut source: Option<Box<dyn Source>> = None;
+    let mut operators: Vec<Box<dyn Operator>> = Vec::new();
+    for descriptor in &vertex.operators {
+        let name = descriptor.name.clone();
+        let module = |module: &str| {
+            factory.modules.get(module).ok_or_else(|| {
+                TaskError::Internal(format!("module `{module}` of step `{name}` was not loaded"))
+            })
+        };
+        let operator: Box<dyn Operator> = match &descriptor.kind {
+            OperatorKind::Source(spec) => {
+                source = Some(build_source(
+                    factory,
+                    spec,
+                    name.clone(),
+                    subtask,
+                    parallelism,
+                )?);
+                continue;
+            }
+            OperatorKind::Map(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                ("map", call),
+                subtask,
+            )?,
+            OperatorKind::Filter(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                ("filter", call),
+                subtask,
+            )?,
+            OperatorKind::FlatMap(call) => transform(
+                factory,
+                module(&call.module)?,
+                name.clone(),
+                ("flat_map", call),
+                subtask,
+            )?,
+            OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
+                (Some(field), _) => {
+                    Box::new(KeyByField::new(name.clone(), FieldPath::parse(field)))
+                }
+                (None, Some(m)) => Box::new(KeyByUdf::new(
+                    name.clone(),
+                    KeyUdf::new(factory.engine, module(m)?, factory.limits)?,
+                )),
+                (None, None) => {
+                    return Err(TaskError::Internal(format!(
+                        "key_by step `{name}` has neither field nor module"
+                    )));
+                }
+            },
+            OperatorKind::Aggregate { spec, key_as } => {
+                let functions = || {
+                    spec.functions
+                        .iter()
+                        .map(|f| super::aggregate::BuiltinFunction {
+                            function: f.function,
+                            field: f.field.as_deref().map(FieldPath::parse),
+                            output: f.output_name(),
+                        })
+                        .collect()
+                };
+                match (&spec.module, &spec.window) {
+                    (None, Some(window)) if spec.process.is_some() => {
+                        let (Some(process), Some(aligned)) = (&spec.process, window.aligned())
+                        else {
+                            return Err(TaskError::Internal(format!(
+                                "window function step `{name}` without a module or aligned windows"
+                            )));
+                        };
+                        let store = factory.state.store(
+                            &name,
+                            subtask,
+                            Some(WindowLists::merge_operator()),
+                        )?;
+                        let udf = TransformUdf::new(
+                            factory.engine,
+                            module(process)?,
+                            "window",
+                            factory.limits,
+                        )?;
+                        Box::new(WindowFunction::new(
+                            name.clone(),
+                            udf,
+                            aligned,
+                            factory.batch_size,
+                            WindowLists::new(name.clone(), aligned.0, store),
+                        ))
+                    }
+                    (Some(m), Some(window)) => {
+                        let aligned = window.aligned().ok_or_else(|| TaskError::Config {
+                            operator: name.clone(),
+                            message: "a Wasm aggregate windows in tumbling or sliding windows"
+                                .into(),
+                        })?;
+                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                            WasmWindowStore::new(store, factory.state.write_cache_entries())
+                        });
+                        Box::new(WasmWindowAggregate::new(
+                            name.clone(),
+                            AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                            key_as,
+                            aligned,
+                            factory.batch_size,
+                            store,
+                        ))
+                    }
+                    (Some(m), None) => Box::new(WasmAggregate::new(
+                        name.clone(),
+                        AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                        factory.batch_size,
+                    )),
+                    (None, Some(window)) => match window.aligned() {
+                        Some(aligned) => {
+                            let store = factory
+                                .state
+                                .store(&name, subtask, Some(WindowStore::merge_operator()))?
+                                .map(|store| {
+                                    WindowStore::new(store, factory.state.write_cache_entries())
+                                });
+                            let window = WindowAggregate::new(
+                                name.clone(),
+                                key_as,
+                                aligned,
+                                i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
+                                functions(),
+                                factory.batch_size,
+                                store,
+                            )
+                            .with_key_groups(factory.state.max_parallelism());
+                            match spec.processing_time {
+                                true => Box::new(window.over_processing_time()),
+                                false => Box::new(window),
+                            }
+                        }
+                        None if matches!(window, WindowSpec::Count { .. }) => {
+                            let size = match *window {
+                                WindowSpec::Count { size } => size,
+                                _ => 1,
+                            };
+                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                                CountStore::new(store, factory.state.write_cache_entries())
+                            });
+                            Box::new(CountAggregate::new(
+                                name.clone(),
+                                key_as,
+                                size,
+                                functions(),
+                                factory.batch_size,
+                                store,
+                            ))
+                        }
+                        None => {
+                            let gap = match *window {
+                                WindowSpec::Session { gap_ms } => gap_ms,
+                                _ => 0,
+                            };
+                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                                SessionStore::new(store, factory.state.write_cache_entries())
+                            });
+                            Box::new(SessionAggregate::new(
+                                name.clone(),
+                                key_as,
+                                i64::try_from(gap).unwrap_or(i64::MAX),
+                                functions(),
+                                factory.batch_size,
+                                store,
+                            ))
+                        }
+                    },
+                    (None, None) => Box::new(
+                        BuiltinAggregate::new(
+                            name.clone(),
+                            key_as.clone(),
+                            functions(),
+                            factory.batch_size,
+                        )
+                        .with_key_groups(factory.state.max_parallelism()),
+                    ),
+                }
+            }
+            OperatorKind::Process(call) => {
+                let state = factory
+                    .state
+                    .keyed_values(&name, subtask, call.state_ttl_ms)?;
+                let udf =
+                    ProcessUdf::new(factory.engine, module(&call.module)?, factory.limits, state)?;
+                Box::new(KeyedProcess::new(name.clone(), udf, factory.batch_size))
+            }
+            OperatorKind::Join(spec) => {
+                let window = spec.window.aligned().ok_or_else(|| TaskError::Config {
+                    operator: name.clone(),
+                    message: "a join pairs records in tumbling or sliding windows".into(),
+                })?;
+                let store =
+                    factory
+                        .state
+                        .store(&name, subtask, Some(WindowLists::merge_operator()))?;
+                let lists = WindowLists::new(name.clone(), window.0, store);
+                let sides = (
+                    spec.left_as.as_deref().unwrap_or("left"),
+                    spec.right_as.as_deref().unwrap_or("right"),
+                );
+                Box::new(WindowJoin::new(window, sides, factory.batch_size, lists))
+            }
+            OperatorKind::Watermark(spec) => {
+                Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
+            }
+            OperatorKind::Sink(spec) | OperatorKind::DeadLetter(spec) => build_sink(
+                spec,
+                name.clone(),
+                (subtask, parallelism),
+                factory.checkpointing,
+            )?,
+            OperatorKind::Native(native) => factory
+                .native
+                .create(native, subtask, parallelism)
+                .ok_or_else(|| TaskError::Config {
+                    operator: name.clone(),
+                    message: format!(
+                        "no native operator `{native}` is registered (registered: {:?})",
+                        factory.native.names()
+                    ),
+                })?,
+        };
+        operators.push(operator);
+    }
+    let mut chain = (source, operators);
+    if let Some(restore) = factory.restore {
+        restore_chain(&mut chain, vertex, subtask, restore)?;
+    }
+    Ok(chain)
+}
+
+/// Whether an operator of this kind can take part in checkpoints; the others keep state
+/// (timers on the heap, session or count windows, joins) that snapshots do not cover yet.
+fn checkpointable(kind: &OperatorKind) -> bool {
+    match kind {
+        OperatorKind::Aggregate { spec, .. } => match &spec.window {
+            None => spec.module.is_none(),
+            Some(window) => {
+                window.aligned().is_some() && spec.module.is_none() && spec.process.is_none()
+            }
+        },
+        OperatorKind::Process(_) | OperatorKind::Join(_) => false,
+        // A native operator snapshots itself (the default: it keeps no state).
+        _ => true,
+    }
+}
+
+/// Refuses a checkpointing job with an operator whose state checkpoints do not cover: an
+/// error at the start, not a restart that loses state.
+pub fn check_checkpointable(vertex: &JobVertex) -> Result<(), TaskError> {
+    match vertex.operators.iter().find(|o| !checkpointable(&o.kind)) {
+        None => Ok(()),
+        Some(operator) => Err(TaskError::Config {
+            operator: operator.name.clone(),
+            message: "this kind of step cannot take part in checkpoints yet (session, count and \
+                      Wasm windows, window functions, joins and process functions keep state \
+                      they do not snapshot); run the job without \
+                      `checkpointing:`"
+                .into(),
+        }),
+    }
+}
+
+/// Gives each operator of the chain its state from `restore`: a source its position, the
+/// others their keyed and inline state (matched by step name).
+fn restore_chain(
+    (source, operators): &mut Chain,
+    vertex: &JobVertex,
+    subtask: u32,
+    restore: &Restore,
+) -> Result<(), TaskError> {
+    let parallelism = vertex.parallelism;
+    let mut descriptors = vertex.operators.iter();
+    if let Some(source) = source {
+        let Some(descriptor) = descriptors.next() else {
+            return Ok(());
+        };
+        if let Some(state) = restore.operator(&descriptor.name, subtask, parallelism) {
+            source.seek(&state).map_err(|message| TaskError::Config {
+                operator: descriptor.name.clone(),
+                message,
+            })?;
+        }
+    }
+    for (descriptor, operator) in descriptors.zip(operators.iter_mut()) {
+        if let Some(state) = restore.operator(&descriptor.name, subtask, parallelism) {
+            operator.restore(&state)?;
+        }
+    }
+    Ok(())
+}
+
+fn transform(
+    factory: &OperatorFactory<'_>,
+    module: &LoadedModule,
+    name: String,
+    (kind, call): (&'static str, &WasmCall),
+    subtask: u32,
+) -> Result<Box<dyn Operator>, TaskError> {
+    let mut udf = TransformUdf::new(factory.engine, module, kind, factory.limits)?;
+    if udf.uses_keyed_state() {
+        let state = factory
+            .state
+            .keyed_values(&name, subtask, call.state_ttl_ms)?;
+        udf.keep_state_in(state);
+    }
+    Ok(Box::new(WasmTransform::new(name, udf)))
+}
+
+fn build_source(
+    factory: &OperatorFactory<'_>,
+    spec: &SourceSpec,
+    operator: String,
+    subtask: u32,
+    parallelism: u32,
+) -> Result<Box<dyn Source>, TaskError> {
+    Ok(match spec {
+        SourceSpec::Datagen(spec) => Box::new(Datagen::new(
+            spec.clone(),
+            subtask,
+            parallelism,
+            factory.batch_size,
+        )),
+        SourceSpec::Nexmark(spec) => Box::new(NexmarkSource::new(
+            spec,
+            subtask,
+            parallelism,
+            factory.batch_size,
+        )),
+        SourceSpec::File(spec) => {
+            let decoder = LineDecoder {
+                operator,
+                format: spec.format,
+            };
+            Box::new(FileSource::new(
+                decoder,
+                Path::new(&spec.path),
+                subtask,
+                parallelism,
+                factory.batch_size,
+            )?)
+        }
+        SourceSpec::Stdin(spec) => Box::new(StdinSource::new(
+            LineDecoder {
+                operator,
+                format: spec.format,
+            },
+            factory.batch_size,
+        )),
+    })
+}
+
+fn build_sink(
+    spec: &SinkSpec,
+    operator: String,
+    (subtask, parallelism): (u32, u32),
+    checkpointing: bool,
+) -> Result<Box<dyn Operator>, TaskError> {
+    Ok(match spec {
+        SinkSpec::Stdout(console) => Box::new(Console::new(
+            operator.clone(),
+            ConsoleStream::Stdout,
+            LineFormatter::new(operator, console.format),
+        )),
+        SinkSpec::Stderr(console) => Box::new(Console::new(
+            operator.clone(),
+            ConsoleStream::Stderr,
+            LineFormatter::new(operator, console.format),
+        )),
+        SinkSpec::File(file) if checkpointing => {
+            let formatter = LineFormatter::new(operator.clone(), file.format);
+            Box::new(PartFileSink::open(
+                operator,
+                Path::new(&file.path),
+                (subtask, parallelism),
+                formatter,
+            )?)
+        }
+        SinkSpec::File(file) => {
+            let formatter = LineFormatter::new(operator.clone(), file.format);
+            Box::new(FileSink::open(
+                operator,
+                Path::new(&file.path),
+                subtask,
+                parallelism,
+                formatter,
+            )?)
+        }
+        SinkSpec::Blackhole(_) => Box::new(Blackhole),
+    })
+}

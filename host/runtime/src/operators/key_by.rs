@@ -1,0 +1,105 @@
+//! key_by: gives each record a key, by a JSON field or a Wasm key selector. The edge after it
+//! hash-partitions by that key.
+
+use super::isolate::UdfSite;
+use super::{Operator, RejectSink, Rejection};
+use crate::error::TaskError;
+use crate::json::{self, FieldPath};
+use weir_proto::{Blobs, RecordBatch};
+use weir_wasm::KeyUdf;
+
+/// key_by a JSON field: the key is the field's JSON text.
+pub(super) struct KeyByField {
+    operator: String,
+    field: FieldPath,
+}
+
+impl KeyByField {
+    pub(super) fn new(operator: String, field: FieldPath) -> Self {
+        KeyByField { operator, field }
+    }
+}
+
+impl Operator for KeyByField {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let mut out = RecordBatch::with_capacity(batch.len(), 0);
+        out.data.reserve(batch.data.len() + batch.len() * 8);
+        for record in batch.iter() {
+            match json::field(record.value, &self.field) {
+                Ok(key) => out.push(Some(key.as_bytes()), record.value, record.timestamp),
+                Err(error) => rejects.reject(Rejection {
+                    operator: self.operator.clone(),
+                    module: None,
+                    export: None,
+                    error: error.to_string(),
+                    origin: None,
+                    record: record.into(),
+                })?,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// key_by a Wasm key selector.
+pub(super) struct KeyByUdf {
+    site: UdfSite,
+    udf: KeyUdf,
+}
+
+impl KeyByUdf {
+    pub(super) fn new(operator: String, udf: KeyUdf) -> Self {
+        let site = UdfSite::new(operator, udf.module(), udf.export());
+        KeyByUdf { site, udf }
+    }
+}
+
+impl Operator for KeyByUdf {
+    fn process(
+        &mut self,
+        mut batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let mut out = RecordBatch::with_capacity(batch.len(), 0);
+        match self.udf.select_keys(&mut batch) {
+            Ok((keys, errors)) => {
+                let mut failed = vec![false; batch.len()];
+                for error in &errors {
+                    failed[error.index as usize] = true;
+                }
+                self.site.reject_errors(errors, &batch, rejects)?;
+                rekey(&batch, &failed, &keys, &mut out);
+            }
+            Err(_) => {
+                let udf = &mut self.udf;
+                self.site.isolate_poison(
+                    &batch,
+                    |single| {
+                        let (keys, errors) = udf.select_keys(single)?;
+                        rekey(single, &[!errors.is_empty()], &keys, &mut out);
+                        Ok(errors)
+                    },
+                    rejects,
+                )?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Copies the records not marked failed into `out` with the next key from `keys`.
+fn rekey(batch: &RecordBatch, failed: &[bool], keys: &Blobs, out: &mut RecordBatch) {
+    let mut next_key = keys.iter();
+    for (record, failed) in batch.iter().zip(failed) {
+        if *failed {
+            continue;
+        }
+        if let Some(key) = next_key.next() {
+            out.push(Some(key), record.value, record.timestamp);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Operators: what a task runs, one kind per file.
+//!
+//! An operator turns a batch into a batch; chained operators are plain calls, with no
+//! serialization between them. Sources produce batches, sinks consume them. A record an operator
+//! cannot handle becomes a [`Rejection`]: data for the dead-letter sink, or the job's failure.
+
+/// The `on_watermark` and `finish` of an operator that emits on event time through its own
+/// `fire(up_to, emit)` and keeps a `watermark` field: a watermark moves it on and fires what is
+/// due; the end of bounded input is the end of event time, so everything fires.
+macro_rules! fires_on_event_time {
+    () => {
+        fn on_watermark(
+            &mut self,
+            watermark: i64,
+            emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+        ) -> Result<(), TaskError> {
+            self.watermark = self.watermark.max(watermark);
+            self.fire(self.watermark, emit)
+        }
+
+        fn finish(
+            &mut self,
+            emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+        ) -> Result<(), TaskError> {
+            self.fire(i64::MAX, emit)
+        }
+    };
+}
+
+mod aggregate;
+mod build;
+mod isolate;
+mod join;
+mod key_by;
+mod native;
+mod process;
+mod rejection;
+pub mod sinks;
+pub mod sources;
+mod wasm_transform;
+mod watermark;
+mod window_function;
+mod window_lists;
+
+pub use build::{Chain, OperatorFactory, build_chain, check_checkpointable};
+pub use native::{NativeFactory, NativeOperator, NativeRegistry};
+pub use rejection::{OwnedRecord, Rejection};
+
+use crate::error::TaskError;
+use weir_proto::RecordBatch;
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
+
+/// Receives the records an operator rejects.
+pub trait RejectSink {
+    /// Takes a rejected record: forwards it to the dead-letter output, or returns the error that
+    /// fails the task when the job has none.
+    fn reject(&mut self, rejection: Rejection) -> Result<(), TaskError>;
+}
+
+/// An operator of a chain.
+pub trait Operator: Send {
+    /// Processes one batch and returns its output (possibly empty).
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError>;
+
+    /// Processes one batch of the operator's second input (a join's right side).
+    fn process_second(
+        &mut self,
+        _batch: RecordBatch,
+        _rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        Err(TaskError::Internal(
+            "records reached a second input of a one-input operator".into(),
+        ))
+    }
+
+    /// Called once when all input has ended: emits what the operator still holds (aggregates)
+    /// and flushes what it wrote (sinks).
+    fn finish(
+        &mut self,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// A watermark this operator generated from the records it has seen since the last call (a
+    /// watermark assigner); the task hands it to the operators after this one and downstream.
+    fn generated_watermark(&mut self) -> Option<i64> {
+        None
+    }
+
+    /// Bytes of keyed state it holds (RocksDB's files and memtables, or an estimate of its heap
+    /// objects), for metrics; polled now and then, so it may take a moment to compute.
+    fn state_bytes(&self) -> u64 {
+        0
+    }
+
+    /// When this operator next wants [`Operator::on_processing_time`] (wall-clock timers such as
+    /// an idle timeout); `None` for never.
+    fn processing_deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Wall-clock time reached `now`, at or after [`Operator::processing_deadline`]: emit what
+    /// that completes (processing-time timers). Returns whether the operator's output has just
+    /// become idle (the task then tells downstream).
+    fn on_processing_time(
+        &mut self,
+        _now: std::time::Instant,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<bool, TaskError> {
+        Ok(false)
+    }
+
+    /// Hands over its state for checkpoint `id`: the synchronous phase, between two batches;
+    /// what it returns is written to storage afterwards, off the task's thread. `None`: it
+    /// keeps no state.
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        Ok(None)
+    }
+
+    /// Takes back its state from a checkpoint, before the first record.
+    fn restore(&mut self, _state: &OperatorRestore) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` completed on every task: a transactional sink commits what it wrote
+    /// before that checkpoint's barrier.
+    fn checkpoint_complete(&mut self, _id: u64) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// Event time has reached `watermark` (no record at or before it will follow): emit what
+    /// that completes, such as fired windows.
+    fn on_watermark(
+        &mut self,
+        _watermark: i64,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+/// A source: the head of a chain, producing batches until its input ends.
+pub trait Source: Send {
+    /// The next batch (empty when nothing came for a moment: the task then flushes its outputs
+    /// and runs its timers), or `None` at the end of a bounded input.
+    fn next_batch(
+        &mut self,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<Option<RecordBatch>, TaskError>;
+
+    /// Where it is, for checkpoint `id`: replaying from there after a restore gives exactly
+    /// the records after the checkpoint's barrier.
+    fn position(&mut self) -> Result<serde_json::Value, TaskError>;
+
+    /// Time it spent waiting (for a rate, for input) since the last call: the task counts it
+    /// as idle, not busy.
+    fn take_waited(&mut self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// Moves to the position a checkpoint holds, before the first batch (at another
+    /// parallelism: the union of the old subtasks' positions, divided up anew). The error
+    /// says why it cannot.
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String>;
+}
+
+/// Records an operator emits from one call (a fired window, the end of input), in batches of
+/// the job's size: each full batch goes downstream at once, the rest at [`Batches::finish`].
+pub struct Batches<'e> {
+    out: RecordBatch,
+    size: usize,
+    emit: &'e mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+}
+
+impl<'e> Batches<'e> {
+    /// Batches of `size` records for `emit`.
+    pub fn new(size: usize, emit: &'e mut dyn FnMut(RecordBatch) -> Result<(), TaskError>) -> Self {
+        Batches {
+            out: RecordBatch::with_capacity(size.max(1), 64),
+            size: size.max(1),
+            emit,
+        }
+    }
+
+    /// Adds a record; emits the batch once it is full.
+    pub fn push(
+        &mut self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        timestamp: i64,
+    ) -> Result<(), TaskError> {
+        self.out.push(key, value, timestamp);
+        self.emit_if_full()
+    }
+
+    /// Adds every record of `batch`; emits once the batch is full.
+    pub fn append(&mut self, batch: &RecordBatch) -> Result<(), TaskError> {
+        self.out.append(batch);
+        self.emit_if_full()
+    }
+
+    fn emit_if_full(&mut self) -> Result<(), TaskError> {
+        if self.out.len() < self.size {
+            return Ok(());
+        }
+        (self.emit)(std::mem::take(&mut self.out))
+    }
+
+    /// Emits what is left.
+    pub fn finish(self) -> Result<(), TaskError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        (self.emit)(self.out)
+    }
+}

@@ -1,0 +1,24 @@
+//! Tasks: subtasks, each a chain of operators on its own named OS thread.
+//!
+//! A task's thread runs a mailbox loop (Flink's model): it takes input batches, control mail and
+//! flush deadlines one at a time, and owns its operators, Wasm instances and state, so nothing in
+//! it needs a lock. Tasks meet at bounded channels: a full channel blocks its producer
+//! (backpressure), and nothing is dropped. Wasm never runs on an I/O runtime's threads.
+
+mod channel;
+mod metrics;
+mod outputs;
+mod running;
+mod task;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
+pub use metrics::{TaskActivity, TaskMetrics};
+pub use running::{RunningTasks, SpawnError};
+pub use task::{
+    CheckpointAck, CheckpointMail, TaskCheckpoints, TaskDeployment, TaskEvent, spawn_task,
+};
+pub use writer::RecordWriter;

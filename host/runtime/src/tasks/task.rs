@@ -1,0 +1,566 @@
+//! One subtask: its thread, its mailbox loop, and how it ends.
+
+use super::channel::{Control, InputChannel, StreamElement};
+use super::metrics::{TaskActivity, TaskMetrics};
+use super::outputs::Outputs;
+use super::writer::RecordWriter;
+use crate::error::TaskError;
+use crate::operators::{Chain, Operator, RejectSink, Rejection};
+use crossbeam_channel::{Receiver, Select, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weir_core::barriers::{Alignment, BarrierAligner};
+use weir_core::watermarks::InputWatermarks;
+use weir_proto::RecordBatch;
+use weir_state::checkpoint::{CheckpointStorage, OperatorSnapshot, SubtaskState, storage::Upload};
+
+/// Everything one subtask needs to run.
+pub struct TaskDeployment {
+    /// `vertex-name[subtask/parallelism]`, for messages.
+    pub name: String,
+    /// Index of the vertex in the JobGraph.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// Its source (if a source vertex) and operators.
+    pub chain: Chain,
+    /// Input channels (none for a source vertex).
+    pub inputs: Vec<InputChannel>,
+    /// One writer per downstream vertex.
+    pub outputs: Vec<RecordWriter>,
+    /// Where rejected records go; `None` makes a rejected record fail the task.
+    pub dead_letters: Option<RecordWriter>,
+    /// How long a partly filled output batch may wait.
+    pub buffer_timeout: Duration,
+    /// Its counters.
+    pub metrics: Arc<TaskMetrics>,
+    /// The step names of its chain, head first (the source's included): state in a
+    /// checkpoint is filed under them.
+    pub operator_names: Vec<String>,
+    /// Its vertex's parallelism.
+    pub parallelism: u32,
+    /// When the job checkpoints: the coordinator's mail to it, where it acknowledges, and
+    /// where it writes its state.
+    pub checkpoints: Option<TaskCheckpoints>,
+}
+
+/// A task's wires to the checkpoint coordinator.
+pub struct TaskCheckpoints {
+    /// Triggers (to a source subtask) and completions (to every subtask).
+    pub mail: Receiver<CheckpointMail>,
+    /// Where it acknowledges.
+    pub acks: Sender<CheckpointAck>,
+    /// Where its state goes.
+    pub storage: CheckpointStorage,
+}
+
+/// What the coordinator tells a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CheckpointMail {
+    /// Start checkpoint `id` (a source: it sends the barrier after its last batch).
+    Trigger(u64),
+    /// Checkpoint `id` completed on every task.
+    Complete(u64),
+}
+
+/// A subtask's part of a checkpoint is in storage (or could not be written).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointAck {
+    /// The checkpoint.
+    pub id: u64,
+    /// Index of the vertex.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// Its state's handles, or why it could not take part.
+    pub state: Result<SubtaskState, String>,
+}
+
+/// A task's final report to the JobManager.
+#[derive(Debug)]
+pub struct TaskEvent {
+    /// Index of the vertex.
+    pub vertex: usize,
+    /// Which subtask.
+    pub subtask: u32,
+    /// `Ok` when it ran to the end of its input.
+    pub result: Result<(), TaskError>,
+}
+
+/// Starts `deployment` on its own named thread; it reports to `events` when it ends.
+pub fn spawn_task(
+    deployment: TaskDeployment,
+    control: Receiver<Control>,
+    events: Sender<TaskEvent>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let thread_name = format!("weir-task-{}.{}", deployment.vertex, deployment.subtask);
+    std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || {
+            let (vertex, subtask) = (deployment.vertex, deployment.subtask);
+            let metrics = deployment.metrics.clone();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Task::new(deployment, control).run()
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(TaskError::Internal(format!("task panicked: {message}")))
+            });
+            metrics.set_activity(TaskActivity::Finished);
+            // The JobManager may already be gone (it stops listening after a failure): nothing to do.
+            let _ = events.send(TaskEvent {
+                vertex,
+                subtask,
+                result,
+            });
+        })
+}
+
+/// Rejected records of the batch in progress, or the error when the job has no dead-letter sink.
+pub(super) struct Rejects {
+    route: bool,
+    pub(super) pending: Vec<Rejection>,
+}
+
+impl RejectSink for Rejects {
+    fn reject(&mut self, rejection: Rejection) -> Result<(), TaskError> {
+        if !self.route {
+            return Err(TaskError::Rejected(Box::new(rejection)));
+        }
+        self.pending.push(rejection);
+        Ok(())
+    }
+}
+
+struct Task {
+    name: String,
+    chain: Chain,
+    inputs: Vec<InputChannel>,
+    outputs: Outputs,
+    rejects: Rejects,
+    buffer_timeout: Duration,
+    control: Receiver<Control>,
+    metrics: Arc<TaskMetrics>,
+    /// When the operators' state size was last read into the metrics.
+    state_polled: Instant,
+    vertex: usize,
+    subtask: u32,
+    parallelism: u32,
+    operator_names: Vec<String>,
+    checkpoints: Option<TaskCheckpoints>,
+    /// Asynchronous phases still writing.
+    uploads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// How often a task reads its operators' state size (reading RocksDB's properties or walking a
+/// heap map costs too much for every watermark).
+const STATE_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+impl Task {
+    fn new(deployment: TaskDeployment, control: Receiver<Control>) -> Self {
+        let route = deployment.dead_letters.is_some();
+        Task {
+            name: deployment.name,
+            chain: deployment.chain,
+            inputs: deployment.inputs,
+            outputs: Outputs {
+                writers: deployment.outputs,
+                dead_letters: deployment.dead_letters,
+                control: control.clone(),
+                metrics: deployment.metrics.clone(),
+            },
+            rejects: Rejects {
+                route,
+                pending: Vec::new(),
+            },
+            buffer_timeout: deployment.buffer_timeout,
+            control,
+            metrics: deployment.metrics,
+            state_polled: Instant::now(),
+            vertex: deployment.vertex,
+            subtask: deployment.subtask,
+            parallelism: deployment.parallelism,
+            operator_names: deployment.operator_names,
+            checkpoints: deployment.checkpoints,
+            uploads: Vec::new(),
+        }
+    }
+
+    /// Reads the operators' state size into the metrics, if it is time (or `now_anyway`).
+    fn poll_state(&mut self, now_anyway: bool) {
+        if now_anyway || self.state_polled.elapsed() >= STATE_POLL_INTERVAL {
+            let bytes = self.chain.1.iter().map(|o| o.state_bytes()).sum();
+            self.metrics.set_state_bytes(bytes);
+            self.state_polled = Instant::now();
+        }
+    }
+
+    fn run(mut self) -> Result<(), TaskError> {
+        tracing::debug!(task = %self.name, "task started");
+        let result = match self.chain.0.is_some() {
+            true => self.run_source(),
+            false => self.run_inputs(),
+        };
+        let result = result.and_then(|()| self.finish());
+        // A finished task ends only once its uploads have: nothing of it writes to storage
+        // after the job ends. A failed or cancelled one does not wait (storage may be what
+        // hangs); ids are never reused, so a late upload lands only in an abandoned checkpoint.
+        if result.is_ok() {
+            for upload in self.uploads.drain(..) {
+                let _ = upload.join();
+            }
+        }
+        tracing::debug!(task = %self.name, ok = result.is_ok(), "task ended");
+        result
+    }
+
+    /// A source task: pull batches until the source ends, checking mail between batches.
+    fn run_source(&mut self) -> Result<(), TaskError> {
+        loop {
+            if self.control.try_recv().is_ok() {
+                return Err(TaskError::Cancelled);
+            }
+            // A source starts a checkpoint between two batches: its barrier goes after them.
+            let mail: Vec<CheckpointMail> = self
+                .checkpoints
+                .as_ref()
+                .map(|c| c.mail.try_iter().collect())
+                .unwrap_or_default();
+            for mail in mail {
+                self.on_checkpoint_mail(mail)?;
+            }
+            self.metrics.set_activity(TaskActivity::Busy);
+            let started = Instant::now();
+            let Some(source) = self.chain.0.as_mut() else {
+                return Ok(());
+            };
+            let next = source.next_batch(&mut self.rejects)?;
+            // Waiting for its rate or its input is idle time, not work.
+            let waited = source.take_waited();
+            self.outputs.route_rejects(&mut self.rejects)?;
+            let Some(batch) = next else { return Ok(()) };
+            TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+            self.process(batch, 0)?;
+            let busy = started.elapsed().saturating_sub(waited);
+            TaskMetrics::add(&self.metrics.busy_ns, busy.as_nanos() as u64);
+            self.outputs.flush_expired(self.buffer_timeout)?;
+            self.on_processing_time()?;
+        }
+    }
+
+    /// The earliest wall-clock deadline: a partly filled output batch's, or an operator's timer.
+    fn next_deadline(&self) -> Option<Instant> {
+        let operators = self.chain.1.iter().filter_map(|o| o.processing_deadline());
+        operators
+            .chain(self.outputs.next_deadline(self.buffer_timeout))
+            .min()
+    }
+
+    /// Runs the operators' wall-clock timers that are due; an operator whose output became idle
+    /// makes this subtask tell downstream.
+    fn on_processing_time(&mut self) -> Result<(), TaskError> {
+        let now = Instant::now();
+        let mut idle = false;
+        let operators = &mut self.chain.1;
+        for i in 0..operators.len() {
+            if operators[i]
+                .processing_deadline()
+                .is_none_or(|due| due > now)
+            {
+                continue;
+            }
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
+            idle |= head[i].on_processing_time(now, &mut |batch| {
+                let result = run_operators(tail, batch, 0, rejects, metrics);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
+        }
+        if idle {
+            self.outputs.idle()?;
+        }
+        Ok(())
+    }
+
+    /// A task with inputs: the mailbox loop over input channels, control mail and flush
+    /// deadlines. A channel that delivered a checkpoint barrier is not read until the barrier
+    /// has come on every open channel (alignment), so its later records stay behind it.
+    fn run_inputs(&mut self) -> Result<(), TaskError> {
+        let receivers: Vec<Receiver<StreamElement>> =
+            self.inputs.iter().map(|i| i.receiver.clone()).collect();
+        let control = self.control.clone();
+        let mut open = vec![true; receivers.len()];
+        let mut watermarks = InputWatermarks::new(receivers.len());
+        let mut barriers = BarrierAligner::new(receivers.len());
+        while open.iter().any(|&o| o) {
+            self.metrics.set_activity(TaskActivity::WaitingForInput);
+            // The channels to read now: open and not waiting for an alignment.
+            let mut select = Select::new();
+            let mut readable = Vec::with_capacity(receivers.len());
+            for (channel, receiver) in receivers.iter().enumerate() {
+                if open[channel] && !barriers.is_blocked(channel) {
+                    select.recv(receiver);
+                    readable.push(channel);
+                }
+            }
+            let control_index = select.recv(&control);
+            let mail = self.checkpoints.as_ref().map(|c| c.mail.clone());
+            let mail_index = mail.as_ref().map(|mail| select.recv(mail));
+            let operation = match self.next_deadline() {
+                Some(deadline) => match select.select_deadline(deadline) {
+                    Ok(operation) => operation,
+                    Err(_) => {
+                        self.outputs.flush_expired(self.buffer_timeout)?;
+                        self.on_processing_time()?;
+                        continue;
+                    }
+                },
+                None => select.select(),
+            };
+            if operation.index() == control_index {
+                let _ = operation.recv(&control);
+                return Err(TaskError::Cancelled);
+            }
+            if let (Some(index), Some(mail)) = (mail_index, &mail)
+                && operation.index() == index
+            {
+                // The coordinator's end goes away only with the job: nothing more to hear.
+                if let Ok(mail) = operation.recv(mail) {
+                    self.on_checkpoint_mail(mail)?;
+                }
+                continue;
+            }
+            let index = readable[operation.index()];
+            match operation.recv(&receivers[index]) {
+                Ok(StreamElement::Records(batch)) => {
+                    watermarks.on_records(index);
+                    self.metrics.set_activity(TaskActivity::Busy);
+                    let started = Instant::now();
+                    TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+                    self.process(batch, self.inputs[index].side)?;
+                    TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
+                    self.outputs.flush_expired(self.buffer_timeout)?;
+                }
+                Ok(StreamElement::Watermark(watermark)) => {
+                    if let Some(watermark) = watermarks.on_watermark(index, watermark) {
+                        self.advance_watermark(0, watermark)?;
+                    }
+                }
+                Ok(StreamElement::Idle) => {
+                    let (advanced, all_idle) = watermarks.on_idle(index);
+                    if let Some(watermark) = advanced {
+                        self.advance_watermark(0, watermark)?;
+                    }
+                    if all_idle {
+                        self.outputs.idle()?;
+                    }
+                }
+                Ok(StreamElement::Barrier(id)) => {
+                    let alignment = barriers.on_barrier(index, id);
+                    self.on_alignment(alignment)?;
+                }
+                Ok(StreamElement::EndOfStream) => {
+                    open[index] = false;
+                    if let Some(watermark) = watermarks.on_end(index) {
+                        self.advance_watermark(0, watermark)?;
+                    }
+                    let alignment = barriers.on_end(index);
+                    self.on_alignment(alignment)?;
+                }
+                Ok(StreamElement::Broken { detail, peer_lost }) => {
+                    return Err(TaskError::Network {
+                        upstream: self.inputs[index].upstream.clone(),
+                        detail,
+                        peer_lost,
+                    });
+                }
+                Err(_) => {
+                    return Err(TaskError::UpstreamLost {
+                        upstream: self.inputs[index].upstream.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on the barrier state: an aligned checkpoint is taken here and its barrier passed
+    /// on; an abandoned one is dropped (the coordinator aborts it by its timeout).
+    fn on_alignment(&mut self, alignment: Alignment) -> Result<(), TaskError> {
+        match alignment {
+            Alignment::Aligned(id) => self.checkpoint(id),
+            Alignment::Abandoned(id) => {
+                tracing::debug!(task = %self.name, checkpoint = id, "checkpoint abandoned for a newer one");
+                Ok(())
+            }
+            Alignment::Pending => Ok(()),
+        }
+    }
+
+    /// Acts on the coordinator's mail.
+    fn on_checkpoint_mail(&mut self, mail: CheckpointMail) -> Result<(), TaskError> {
+        match mail {
+            CheckpointMail::Trigger(id) => self.checkpoint(id),
+            CheckpointMail::Complete(id) => {
+                for operator in &mut self.chain.1 {
+                    operator.checkpoint_complete(id)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes this subtask's part of checkpoint `id` and forwards its barrier downstream. The
+    /// synchronous phase runs here, between two batches: each operator hands over its state
+    /// (a copy off the heap, a RocksDB checkpoint of hard links). The asynchronous phase
+    /// writes it to storage on another thread, which then acknowledges, while this task goes
+    /// on processing.
+    fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        tracing::debug!(task = %self.name, checkpoint = id, "checkpoint");
+        crate::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
+        let mut snapshots = Vec::new();
+        let mut names = self.operator_names.iter();
+        if let Some(source) = &mut self.chain.0 {
+            let position = source.position()?;
+            let name = names.next().cloned().unwrap_or_default();
+            snapshots.push((
+                name,
+                OperatorSnapshot {
+                    meta: Some(position),
+                    keyed: None,
+                },
+            ));
+        }
+        for (operator, name) in self.chain.1.iter_mut().zip(names) {
+            if let Some(snapshot) = operator.snapshot(id)? {
+                snapshots.push((name.clone(), snapshot));
+            }
+        }
+        self.outputs.barrier(id)?;
+        let Some(checkpoints) = &self.checkpoints else {
+            return Ok(());
+        };
+        let (acks, storage) = (checkpoints.acks.clone(), checkpoints.storage.clone());
+        let (vertex, subtask, parallelism) = (self.vertex, self.subtask, self.parallelism);
+        let uploader = std::thread::Builder::new()
+            .name(format!("weir-upload-{vertex}.{subtask}"))
+            .spawn(move || {
+                if let Err(fault) = crate::fault::at("upload", id, subtask) {
+                    let _ = acks.send(CheckpointAck {
+                        id,
+                        vertex,
+                        subtask,
+                        state: Err(fault),
+                    });
+                    return;
+                }
+                let uploads = snapshots
+                    .iter_mut()
+                    .map(|(operator, snapshot)| Upload {
+                        operator,
+                        subtask,
+                        parallelism,
+                        snapshot: std::mem::take(snapshot),
+                    })
+                    .collect();
+                let state = storage.upload(id, false, uploads).map_err(|e| {
+                    format!(
+                        "writing checkpoint {id} to {}: {e}",
+                        storage.root().display()
+                    )
+                });
+                // The coordinator may be gone (the job is failing): nothing to acknowledge to.
+                let _ = acks.send(CheckpointAck {
+                    id,
+                    vertex,
+                    subtask,
+                    state,
+                });
+            });
+        let uploader = uploader
+            .map_err(|e| TaskError::Internal(format!("cannot start a checkpoint upload: {e}")))?;
+        self.uploads.retain(|upload| !upload.is_finished());
+        self.uploads.push(uploader);
+        Ok(())
+    }
+
+    /// Runs `batch` from input `side` (1: a join's right side) through the chain.
+    fn process(&mut self, batch: RecordBatch, side: u8) -> Result<(), TaskError> {
+        let operators = &mut self.chain.1;
+        let result = run_operators(operators, batch, side, &mut self.rejects, &self.metrics);
+        self.outputs.route_rejects(&mut self.rejects)?;
+        self.outputs.emit(result?)?;
+        // A watermark assigner in the chain may have moved event time on.
+        for i in 0..self.chain.1.len() {
+            if let Some(watermark) = self.chain.1[i].generated_watermark() {
+                self.advance_watermark(i + 1, watermark)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Event time reached `watermark` for operators `from..` of the chain: each emits what that
+    /// completes (through the operators after it), then the watermark goes downstream.
+    fn advance_watermark(&mut self, from: usize, watermark: i64) -> Result<(), TaskError> {
+        let operators = &mut self.chain.1;
+        for i in from..operators.len() {
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
+            head[i].on_watermark(watermark, &mut |batch| {
+                let result = run_operators(tail, batch, 0, rejects, metrics);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
+        }
+        self.poll_state(false);
+        self.metrics.set_watermark(watermark);
+        self.outputs.watermark(watermark)
+    }
+
+    /// End of input: each operator emits what it holds, through the operators after it.
+    fn finish(&mut self) -> Result<(), TaskError> {
+        self.metrics.set_activity(TaskActivity::Busy);
+        self.poll_state(true);
+        let operators = &mut self.chain.1;
+        for i in 0..operators.len() {
+            let (head, tail) = operators.split_at_mut(i + 1);
+            let (rejects, outputs, metrics) = (&mut self.rejects, &mut self.outputs, &self.metrics);
+            head[i].finish(&mut |batch| {
+                let result = run_operators(tail, batch, 0, rejects, metrics);
+                outputs.route_rejects(rejects)?;
+                outputs.emit(result?)
+            })?;
+        }
+        self.outputs.finish()
+    }
+}
+
+/// Passes `batch`, from input `side` of the first operator, through `operators` in order,
+/// counting what reaches the last one.
+fn run_operators(
+    operators: &mut [Box<dyn Operator>],
+    mut batch: RecordBatch,
+    side: u8,
+    rejects: &mut Rejects,
+    metrics: &TaskMetrics,
+) -> Result<RecordBatch, TaskError> {
+    let last = operators.len().saturating_sub(1);
+    for (i, operator) in operators.iter_mut().enumerate() {
+        if batch.is_empty() {
+            break;
+        }
+        if i == last {
+            TaskMetrics::add(&metrics.records_to_last, batch.len() as u64);
+        }
+        batch = match (i, side) {
+            (0, 1) => operator.process_second(batch, rejects)?,
+            _ => operator.process(batch, rejects)?,
+        };
+    }
+    Ok(batch)
+}

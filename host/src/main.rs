@@ -1,6 +1,0 @@
-//! The `weir` command: run jobs on the embedded mini-cluster, validate job specs, build and
-//! scaffold UDFs, and benchmark.
-
-fn main() -> std::process::ExitCode {
-    weir::cli::main()
-}
