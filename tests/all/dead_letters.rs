@@ -133,3 +133,87 @@ fn a_line_that_is_not_json_is_a_dead_letter_naming_file_and_line() {
     assert_eq!(letter["origin"], format!("{}:2", input_path.display()));
     assert_eq!(letter["record"]["value"], "{broken");
 }
+
+/// The `id`s of the generated records in a directory's committed dead-letter parts, sorted.
+pub(crate) fn letter_ids(dir: &std::path::Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = crate::exactly_once::committed_parts(dir)
+        .into_values()
+        .flatten()
+        .map(|line| {
+            let letter: serde_json::Value = serde_json::from_str(&line).expect("JSON dead letter");
+            let value = letter["record"]["value"].as_str().expect("record value");
+            let record: serde_json::Value = serde_json::from_str(value).expect("JSON record");
+            record["id"].as_u64().expect("id")
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A checkpointing job whose every record is a dead letter: generated `{"id": n}` records
+/// lack `n`, which reject_odd reports as bad, 2 subtasks at `rate` a second.
+pub(crate) fn checkpointed_dead_letter_job(
+    dir: &std::path::Path,
+    count: u64,
+    rate: u64,
+) -> std::path::PathBuf {
+    job_file(
+        dir,
+        "dlq.yaml",
+        &format!(
+            "name: dlq-checkpoints\nparallelism: 2\ncheckpointing: {{ interval_ms: 200, retained: 2 }}\nmodules:\n  m: {{ path: {:?} }}\ndead_letter:\n  file: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ mode: sequence, count: {count}, rate: {rate} }} }}\n  - map: {{ module: m }}\n  - sink: {{ file: {{ path: {:?} }} }}\n    parallelism: 1\n",
+            udf("reject_odd"),
+            dir.join("dead").display().to_string(),
+            dir.join("out").display().to_string()
+        ),
+    )
+}
+
+#[test]
+fn a_checkpointing_job_with_a_dead_letter_sink_completes_checkpoints_and_commits_its_letters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = checkpointed_dead_letter_job(dir.path(), 20_000, 8_000);
+    let checkpoints = dir.path().join("chk");
+    let run = weir(
+        &[
+            "run",
+            "-q",
+            "--checkpoint-dir",
+            checkpoints.to_str().expect("utf-8"),
+            job.to_str().expect("utf-8"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let summary = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("checkpoints: "))
+        .unwrap_or_else(|| panic!("no checkpoint completed:\n{}", run.stderr));
+    let completed: u64 = summary
+        .trim_start_matches("checkpoints: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        completed >= 3,
+        "{summary}: a 2.5 s job checkpointing every 200 ms"
+    );
+    // Two source -> map subtasks, the sink and the dead-letter sink all acknowledged.
+    assert!(summary.ends_with("over 4 tasks"), "{summary}");
+    let dead = dir.path().join("dead");
+    assert_eq!(
+        letter_ids(&dead),
+        (0..20_000).collect::<Vec<u64>>(),
+        "every record once, in committed dead-letter parts"
+    );
+    let hidden: Vec<String> = std::fs::read_dir(&dead)
+        .expect("dead-letter directory")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "in-progress parts left: {hidden:?}");
+}

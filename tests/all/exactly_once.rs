@@ -522,3 +522,41 @@ pub(crate) fn stop(run: Running) -> String {
         .unwrap_or_else(|| panic!("no savepoint path:\n{stderr}"))
         .to_string()
 }
+
+#[test]
+fn dead_letters_commit_with_checkpoints_and_a_resumed_run_writes_each_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = crate::dead_letters::checkpointed_dead_letter_job(dir.path(), 40_000, 10_000);
+    let job = job.to_str().expect("utf-8");
+    let checkpoints = dir.path().join("chk");
+    let checkpoint_dir = checkpoints.to_str().expect("utf-8");
+    let mut first = Running::start(&["run", "-q", "--checkpoint-dir", checkpoint_dir, job], &[]);
+    first.wait_for_checkpoint(3);
+    first.child.kill().expect("SIGKILL");
+    first.wait();
+    let dead = dir.path().join("dead");
+    let before = committed_parts(&dead);
+    assert!(
+        !before.is_empty(),
+        "three checkpoints committed dead letters before the kill"
+    );
+    let storage = checkpoints.join("dlq-checkpoints");
+    resume(
+        &["--checkpoint-dir", checkpoint_dir],
+        storage.to_str().expect("utf-8"),
+        job,
+    );
+    let parts = committed_parts(&dead);
+    for (part, lines) in &before {
+        assert_eq!(
+            parts.get(part),
+            Some(lines),
+            "committed dead-letter parts stay as they were"
+        );
+    }
+    assert_eq!(
+        crate::dead_letters::letter_ids(&dead),
+        (0..40_000).collect::<Vec<u64>>(),
+        "each dead letter exactly once through the kill"
+    );
+}

@@ -86,11 +86,14 @@ impl Outputs {
         Ok(())
     }
 
-    /// Sends checkpoint barrier `id` to every downstream subtask (not to the dead-letter sink).
+    /// Sends checkpoint barrier `id` to every downstream subtask, the dead-letter sink's
+    /// included: it takes part in checkpoints like any sink (its file parts commit with them),
+    /// and the dead letters routed before the barrier are flushed ahead of it.
     pub(super) fn barrier(&mut self, id: u64) -> Result<(), TaskError> {
+        let control = self.control.clone();
         let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.barrier(id, &self.control)?;
+        for writer in self.all_writers() {
+            blocked += writer.barrier(id, &control)?;
         }
         TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
         Ok(())
