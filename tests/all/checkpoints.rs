@@ -81,3 +81,74 @@ fn barriers_align_and_every_task_acknowledges_without_changing_the_output() {
     );
     assert!(summary.ends_with("over 5 tasks"), "{summary}");
 }
+
+#[test]
+fn checkpoints_go_on_after_a_branch_of_the_job_has_finished() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = crate::exactly_once::branches_job(
+        dir.path(),
+        &dir.path().join("short"),
+        &dir.path().join("long"),
+    );
+    let checkpoints = dir.path().join("chk");
+    let run = weir(
+        &[
+            "run",
+            "-q",
+            "--checkpoint-dir",
+            checkpoints.to_str().expect("utf-8"),
+            job.to_str().expect("utf-8"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let summary = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("checkpoints: "))
+        .unwrap_or_else(|| panic!("no checkpoint summary:\n{}", run.stderr));
+    let completed: u64 = summary
+        .trim_start_matches("checkpoints: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        completed >= 6,
+        "{summary}: a 4 s job checkpointing every 250 ms after its short branch ended"
+    );
+    // long (2 subtasks) and counter -> long-out (2) acknowledge; short -> short-out ended
+    // within milliseconds and is carried by its final state: its sources' end positions and
+    // its sink's part numbering, in the newest checkpoint's metadata.
+    assert!(summary.ends_with("over 4 tasks"), "{summary}");
+    let storage = checkpoints.join("branches");
+    let newest = crate::harness::newest_checkpoint(&storage);
+    let metadata = std::fs::read_to_string(storage.join(format!("chk-{newest}/_metadata")))
+        .expect("the newest checkpoint's metadata");
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).expect("JSON");
+    let finished: Vec<(String, u64)> = metadata["operators"]
+        .as_array()
+        .expect("operators")
+        .iter()
+        .filter(|o| {
+            o["operator"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("short"))
+        })
+        .map(|o| {
+            let name = o["operator"].as_str().unwrap_or_default().to_string();
+            (name, o["subtask"].as_u64().expect("subtask"))
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            ("short".to_string(), 0),
+            ("short".to_string(), 1),
+            ("short-out".to_string(), 0),
+            ("short-out".to_string(), 1)
+        ],
+        "the finished branch's final state is in checkpoint {newest}"
+    );
+}

@@ -2,6 +2,7 @@
 //! and module streams on which TaskManagers fetch the modules of their deployments.
 
 use super::{JobManagerConfig, Shared};
+use crate::TaskEnd;
 use quinn::{Connection, RecvStream, SendStream};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,11 +139,15 @@ fn handle(shared: &Shared, from: &str, session: u64, message: ToJobManager) {
             subtask,
             counters,
             result,
+            final_state,
         } => shared.update(|state, now| {
-            (
-                (),
-                state.task_ended(from, &job, (vertex, subtask), counters, result, now),
-            )
+            let end = TaskEnd {
+                task: (vertex, subtask),
+                counters,
+                result,
+                final_state,
+            };
+            ((), state.task_ended(from, &job, end, now))
         }),
         ToJobManager::CheckpointAck { job, ack } => {
             shared.update(|state, now| ((), state.checkpoint_ack(&job, ack, now)))

@@ -15,7 +15,7 @@ use weir_proto::graph::JobGraph;
 use weir_proto::progress::TaskCounters;
 use weir_proto::rest::JobSummary;
 use weir_proto::status::JobStatus;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail};
+use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
 use weir_state::checkpoint::CheckpointStorage;
 use weir_state::file_name;
 
@@ -212,6 +212,25 @@ impl Job {
             return Vec::new();
         };
         let mail = checkpoints.step(&self.id, acks);
+        let mut out = self.mail(mail);
+        out.extend(self.savepoint_progress());
+        out
+    }
+
+    /// Task `task` ran to its end: the coordinator counts it in the checkpoints in progress it
+    /// never saw, later ones carry its final state; returns the mail for the TaskManagers.
+    pub(super) fn task_finished(
+        &mut self,
+        task: (usize, u32),
+        final_state: Option<FinalState>,
+    ) -> Vec<Outgoing> {
+        if self.status != JobStatus::Running {
+            return Vec::new();
+        }
+        let Some(checkpoints) = &mut self.checkpoints else {
+            return Vec::new();
+        };
+        let mail = checkpoints.task_finished(&self.id, task, final_state);
         let mut out = self.mail(mail);
         out.extend(self.savepoint_progress());
         out

@@ -3,7 +3,7 @@
 //! into mail for the tasks (triggers for the sources, completions for all), which the caller
 //! delivers: through channels in this process, or over the control plane to TaskManagers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use weir_core::coordinator::{
@@ -11,8 +11,10 @@ use weir_core::coordinator::{
 };
 use weir_proto::graph::JobGraph;
 use weir_proto::spec::CheckpointSpec;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail};
-use weir_state::checkpoint::{CheckpointMetadata, CheckpointStorage, FORMAT, OperatorState};
+use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
+use weir_state::checkpoint::{
+    CheckpointMetadata, CheckpointStorage, FORMAT, OperatorState, SubtaskState,
+};
 
 /// A running job's checkpoints.
 pub struct JobCheckpoints {
@@ -32,8 +34,8 @@ pub struct JobCheckpoints {
     pub completed: Vec<CompletedCheckpoint>,
     /// The newest completed checkpoint's directory.
     pub latest: Option<PathBuf>,
-    /// No more checkpoints start (a task has ended).
-    pub stopped: bool,
+    /// Tasks that ran to their end → what they leave in every later checkpoint.
+    finished: BTreeMap<(usize, u32), Vec<OperatorState>>,
     /// The savepoint asked for: its id, where it goes, and where it went.
     savepoint: Option<(u64, PathBuf, Option<PathBuf>)>,
 }
@@ -75,8 +77,15 @@ impl JobCheckpoints {
             .vertices
             .iter()
             .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)));
+        // Barriers start at the vertices that read from outside the job.
+        let sources: Vec<(usize, u32)> = graph
+            .vertices
+            .iter()
+            .filter(|v| graph.inputs(v.id).next().is_none())
+            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
+            .collect();
         Ok(JobCheckpoints {
-            coordinator: CheckpointCoordinator::new(config, tasks, first_id),
+            coordinator: CheckpointCoordinator::new(config, tasks, first_id).with_sources(sources),
             storage,
             outbox: Vec::new(),
             parts: HashMap::new(),
@@ -99,7 +108,7 @@ impl JobCheckpoints {
             retain: spec.retained.max(1) as usize,
             completed: Vec::new(),
             latest: None,
-            stopped: false,
+            finished: BTreeMap::new(),
             savepoint: None,
         })
     }
@@ -174,9 +183,7 @@ impl JobCheckpoints {
                 }
             }
         }
-        if !self.stopped {
-            actions.extend(self.coordinator.on_tick(now, weir_state::clock::now_ms()));
-        }
+        actions.extend(self.coordinator.on_tick(now, weir_state::clock::now_ms()));
         for action in actions {
             self.act(job, action);
         }
@@ -186,7 +193,8 @@ impl JobCheckpoints {
     fn act(&mut self, job: &str, action: CheckpointAction) {
         match action {
             CheckpointAction::Trigger { id, timestamp } => {
-                self.parts.insert(id, (timestamp, Vec::new()));
+                let finished = self.finished.values().flatten().cloned().collect();
+                self.parts.insert(id, (timestamp, finished));
                 self.outbox.push(CheckpointMail::Trigger(id));
             }
             CheckpointAction::NotifyComplete { id } => self.complete(job, id),
@@ -256,6 +264,44 @@ impl JobCheckpoints {
             self.completed.push(done.clone());
         }
         self.outbox.push(CheckpointMail::Complete(id));
+    }
+
+    /// Task `task` ran to its end: checkpoints in progress that it never saw count it with its
+    /// final state, later ones carry that state; returns the mail for the tasks.
+    pub fn task_finished(
+        &mut self,
+        job: &str,
+        task: (usize, u32),
+        final_state: Option<FinalState>,
+    ) -> Vec<CheckpointMail> {
+        // Every task of a checkpointing run reports one; one without it (an older TaskManager)
+        // cannot be counted in any checkpoint in progress.
+        let FinalState {
+            last_barrier,
+            state,
+        } = final_state.unwrap_or(FinalState {
+            last_barrier: u64::MAX,
+            state: SubtaskState {
+                operators: Vec::new(),
+            },
+        });
+        let handle = StateHandle {
+            location: "(finished)".into(),
+            bytes: 0,
+        };
+        let (counted, actions) =
+            self.coordinator
+                .on_task_finished(task, last_barrier, handle, Instant::now());
+        for id in counted {
+            if let Some((_, parts)) = self.parts.get_mut(&id) {
+                parts.extend(state.operators.iter().cloned());
+            }
+        }
+        self.finished.insert(task, state.operators);
+        for action in actions {
+            self.act(job, action);
+        }
+        std::mem::take(&mut self.outbox)
     }
 
     /// The job failed: checkpoints in progress are aborted (completed ones stay to restore).

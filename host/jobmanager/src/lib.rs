@@ -13,7 +13,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use state::{ClusterState, ClusterTimeouts, JobRequestError, Outgoing, SubmitOptions};
+pub use state::{ClusterState, ClusterTimeouts, JobRequestError, Outgoing, SubmitOptions, TaskEnd};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -23,6 +23,7 @@ use weir_proto::rest::{
 };
 use weir_proto::status::JobStatus;
 use weir_runtime::tasks::CheckpointAck;
+use weir_runtime::tasks::FinalState;
 
 /// A message for the TaskManager named first.
 pub type Outgoing = (String, ToTaskManager);
@@ -43,6 +44,19 @@ struct TaskManagerEntry {
     data_address: SocketAddr,
     last_seen: Instant,
     resident_bytes: Option<u64>,
+}
+
+/// How a task ended, as its TaskManager reported it.
+#[derive(Debug)]
+pub struct TaskEnd {
+    /// Its vertex and subtask.
+    pub task: (usize, u32),
+    /// Its final counters.
+    pub counters: TaskCounters,
+    /// `Ok` when it ran to the end of its input.
+    pub result: Result<(), Failure>,
+    /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
+    pub final_state: Option<FinalState>,
 }
 
 /// How a job is submitted.
@@ -399,11 +413,15 @@ impl ClusterState {
         &mut self,
         from: &str,
         job: &str,
-        task: (usize, u32),
-        counters: TaskCounters,
-        result: Result<(), Failure>,
+        end: TaskEnd,
         now: Instant,
     ) -> Vec<Outgoing> {
+        let TaskEnd {
+            task,
+            counters,
+            result,
+            final_state,
+        } = end;
         let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
             return Vec::new();
         };
@@ -418,12 +436,8 @@ impl ClusterState {
                 job.blame(error.on(from));
                 out.extend(job.fail());
             }
-            // A finished task takes no more barriers: checkpoints stop with the first one.
-            Ok(()) => {
-                if let Some(checkpoints) = &mut job.checkpoints {
-                    checkpoints.stopped = true;
-                }
-            }
+            // A finished task leaves its final state to later checkpoints; the rest go on.
+            Ok(()) => out.extend(job.task_finished(task, final_state)),
         }
         self.settle(now);
         out

@@ -1,4 +1,4 @@
-use super::state::{ClusterState, ClusterTimeouts, JobRequestError, Outgoing};
+use super::state::{ClusterState, ClusterTimeouts, JobRequestError, Outgoing, TaskEnd};
 use std::time::{Duration, Instant};
 use weir_core::fixtures::graph;
 use weir_net::rpc::ToTaskManager;
@@ -38,7 +38,16 @@ fn ok(state: &mut ClusterState, tm: &str, task: (usize, u32), now: Instant) -> V
         subtask: task.1,
         ..TaskCounters::default()
     };
-    state.task_ended(tm, "job", task, counters, Ok(()), now)
+    state.task_ended(tm, "job", end(task, Ok(()), counters), now)
+}
+
+fn end(task: (usize, u32), result: Result<(), Failure>, counters: TaskCounters) -> TaskEnd {
+    TaskEnd {
+        task,
+        counters,
+        result,
+        final_state: None,
+    }
 }
 
 fn status(state: &ClusterState, now: Instant) -> JobStatus {
@@ -82,9 +91,7 @@ fn a_failed_task_cancels_the_rest_and_its_root_cause_wins_over_echoes() {
     let out = state.task_ended(
         "taskmanager-1",
         "job",
-        (0, 0),
-        TaskCounters::default(),
-        Err(echo),
+        end((0, 0), Err(echo), TaskCounters::default()),
         now,
     );
     assert_eq!(cancelled(&out), ["taskmanager-2"]);
@@ -92,9 +99,7 @@ fn a_failed_task_cancels_the_rest_and_its_root_cause_wins_over_echoes() {
     state.task_ended(
         "taskmanager-2",
         "job",
-        (0, 1),
-        TaskCounters::default(),
-        Err(root),
+        end((0, 1), Err(root), TaskCounters::default()),
         now,
     );
     let view = state.job("job", now).expect("job");
@@ -170,9 +175,7 @@ fn cancelling_stops_every_share_and_a_finished_job_cannot_be_cancelled() {
         state.task_ended(
             tm,
             "job",
-            (0, subtask),
-            TaskCounters::default(),
-            Err(error),
+            end((0, subtask), Err(error), TaskCounters::default()),
             now,
         );
     }

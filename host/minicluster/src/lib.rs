@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_core::coordinator::CompletedCheckpoint;
-use weir_jobmanager::{ClusterState, ClusterTimeouts, Outgoing, SubmitOptions};
+use weir_jobmanager::{ClusterState, ClusterTimeouts, Outgoing, SubmitOptions, TaskEnd};
 use weir_net::rpc::{ToJobManager, ToTaskManager};
 use weir_proto::failure::{Failure, FailureClass};
 use weir_proto::graph::JobGraph;
@@ -332,7 +332,16 @@ fn handle(state: &mut ClusterState, report: ToJobManager, now: Instant) -> Vec<O
             subtask,
             counters,
             result,
-        } => state.task_ended(EMBEDDED, &job, (vertex, subtask), counters, result, now),
+            final_state,
+        } => {
+            let end = TaskEnd {
+                task: (vertex, subtask),
+                counters,
+                result,
+                final_state,
+            };
+            state.task_ended(EMBEDDED, &job, end, now)
+        }
         ToJobManager::CheckpointAck { job, ack } => state.checkpoint_ack(&job, ack, now),
         ToJobManager::DeployFailed { job, failure } => {
             state.deploy_failed(EMBEDDED, &job, failure, now)

@@ -96,6 +96,16 @@ impl Share {
             }
         }
         if let Some(event) = self.tasks.next_event(wait) {
+            // Its acknowledgements left before its end (a task joins its uploads first): they
+            // go first, or the JobManager would count it finished in a checkpoint it took.
+            if let Some(wires) = &self.wires {
+                for ack in wires.acks.try_iter() {
+                    report(ToJobManager::CheckpointAck {
+                        job: self.job.clone(),
+                        ack,
+                    });
+                }
+            }
             let counters = self
                 .tasks
                 .counters()
@@ -122,6 +132,7 @@ impl Share {
                 subtask: event.subtask,
                 counters,
                 result,
+                final_state: event.final_state,
             });
         }
         if self.last_progress.elapsed() >= self.progress_every {
@@ -130,17 +141,6 @@ impl Share {
                 tasks: self.tasks.counters(),
             });
             self.last_progress = Instant::now();
-        }
-        // Acknowledgements sent after the last task's end still count.
-        if self.tasks.remaining() == 0
-            && let Some(wires) = &self.wires
-        {
-            for ack in wires.acks.try_iter() {
-                report(ToJobManager::CheckpointAck {
-                    job: self.job.clone(),
-                    ack,
-                });
-            }
         }
         self.tasks.remaining() > 0
     }

@@ -116,6 +116,11 @@ pub struct CheckpointCoordinator {
     last_completion: Option<Instant>,
     pending: BTreeMap<u64, Pending>,
     completed: VecDeque<CompletedCheckpoint>,
+    /// Where barriers start (the sources); empty: any task.
+    sources: BTreeSet<TaskId>,
+    /// Tasks that ran to their end: checkpoints started later leave them out (Flink's
+    /// checkpoints after tasks finished, FLIP-147).
+    finished: BTreeSet<TaskId>,
 }
 
 impl CheckpointCoordinator {
@@ -134,7 +139,63 @@ impl CheckpointCoordinator {
             last_completion: None,
             pending: BTreeMap::new(),
             completed: VecDeque::new(),
+            sources: BTreeSet::new(),
+            finished: BTreeSet::new(),
         }
+    }
+
+    /// The same, starting barriers at `sources`: once they have all finished, no checkpoint
+    /// can start.
+    pub fn with_sources(mut self, sources: impl IntoIterator<Item = TaskId>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Whether a barrier can start anywhere: some source still runs.
+    fn can_start(&self) -> bool {
+        let starts = match self.sources.is_empty() {
+            true => &self.tasks,
+            false => &self.sources,
+        };
+        starts.iter().any(|task| !self.finished.contains(task))
+    }
+
+    /// Task `task` ran to the end of its input, having seen barriers up to `last_barrier`.
+    /// Checkpoints started from now on leave it out. Of those in progress that still wait for
+    /// it, a later one counts it as acknowledged with `handle` (its final state: everything it
+    /// sent is ahead of that barrier downstream); an earlier one was abandoned there and will
+    /// never be acknowledged, so it is aborted. Returns the checkpoints it counts in, and what
+    /// to do.
+    pub fn on_task_finished(
+        &mut self,
+        task: TaskId,
+        last_barrier: u64,
+        handle: StateHandle,
+        now: Instant,
+    ) -> (Vec<u64>, Vec<CheckpointAction>) {
+        if !self.tasks.contains(&task) || !self.finished.insert(task) {
+            return (Vec::new(), Vec::new());
+        }
+        if self.finished.len() == self.tasks.len() {
+            return (Vec::new(), self.abort_all("every task finished"));
+        }
+        let waiting: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.waiting.contains(&task))
+            .map(|(&id, _)| id)
+            .collect();
+        let (mut counted, mut actions) = (Vec::new(), Vec::new());
+        for id in waiting {
+            if id <= last_barrier {
+                let reason = "a task ended after abandoning this checkpoint";
+                actions.extend(self.on_decline(id, task, reason));
+            } else {
+                counted.push(id);
+                actions.extend(self.on_ack(id, task, handle.clone(), now));
+            }
+        }
+        (counted, actions)
     }
 
     /// Time passed: aborts checkpoints past their timeout and starts one when it is due.
@@ -161,7 +222,7 @@ impl CheckpointCoordinator {
             .last_completion
             .is_some_and(|last| now.saturating_duration_since(last) < self.config.min_pause);
         let room = self.pending.len() < self.config.max_concurrent.max(1);
-        if self.config.periodic && interval_passed && !paused && room {
+        if self.config.periodic && interval_passed && !paused && room && self.can_start() {
             actions.push(self.start(now, wall_ms));
         }
         actions
@@ -181,7 +242,7 @@ impl CheckpointCoordinator {
             id,
             Pending {
                 started: now,
-                waiting: self.tasks.clone(),
+                waiting: self.tasks.difference(&self.finished).copied().collect(),
                 handles: BTreeMap::new(),
             },
         );

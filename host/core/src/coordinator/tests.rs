@@ -213,3 +213,61 @@ fn a_savepoint_starts_on_request_even_without_periodic_checkpoints() {
     }
     assert_eq!(actions, vec![CheckpointAction::NotifyComplete { id: 7 }]);
 }
+
+#[test]
+fn a_finished_task_counts_in_checkpoints_it_never_saw_and_is_left_out_of_later_ones() {
+    let t0 = Instant::now();
+    let mut c = CheckpointCoordinator::new(config(), TASKS, 1).with_sources([(0, 0), (0, 1)]);
+    assert_eq!(triggered(&c.on_tick(t0, 0)), Some(1));
+    assert_eq!(
+        c.on_task_finished((0, 1), 0, handle(0), t0),
+        (vec![1], vec![])
+    );
+    assert!(c.on_ack(1, (0, 0), handle(1), t0).is_empty());
+    assert_eq!(
+        c.on_ack(1, (1, 0), handle(2), t0),
+        [CheckpointAction::NotifyComplete { id: 1 }]
+    );
+    let t1 = t0 + Duration::from_secs(10);
+    assert_eq!(triggered(&c.on_tick(t1, 0)), Some(2), "checkpoints go on");
+    assert!(c.on_ack(2, (0, 0), handle(1), t1).is_empty());
+    assert_eq!(
+        c.on_ack(2, (1, 0), handle(2), t1),
+        [CheckpointAction::NotifyComplete { id: 2 }],
+        "the finished task is not waited for"
+    );
+    c.on_task_finished((0, 0), 2, handle(0), t1);
+    assert_eq!(
+        c.on_tick(t1 + Duration::from_secs(20), 0),
+        [],
+        "no source left to start a barrier"
+    );
+}
+
+#[test]
+fn a_task_that_ended_after_abandoning_a_checkpoint_aborts_it() {
+    let t0 = Instant::now();
+    let mut c = CheckpointCoordinator::new(config(), TASKS, 1);
+    assert_eq!(triggered(&c.on_tick(t0, 0)), Some(1));
+    let (counted, actions) = c.on_task_finished((1, 0), 1, handle(0), t0);
+    assert!(counted.is_empty());
+    assert!(
+        matches!(actions[..], [CheckpointAction::Abort { id: 1, .. }]),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn when_every_task_has_finished_checkpoints_in_progress_are_aborted() {
+    let t0 = Instant::now();
+    let mut c = CheckpointCoordinator::new(config(), TASKS, 1);
+    assert_eq!(triggered(&c.on_tick(t0, 0)), Some(1));
+    c.on_task_finished((0, 0), 0, handle(0), t0);
+    c.on_task_finished((0, 1), 0, handle(0), t0);
+    let (counted, actions) = c.on_task_finished((1, 0), 0, handle(0), t0);
+    assert!(counted.is_empty());
+    assert!(
+        matches!(actions[..], [CheckpointAction::Abort { id: 1, .. }]),
+        "{actions:?}"
+    );
+}

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use weir_proto::failure::Failure;
 use weir_proto::graph::JobGraph;
 use weir_proto::progress::TaskCounters;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail};
+use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
 
 /// TaskManager → JobManager, on the control stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +46,9 @@ pub enum ToJobManager {
         counters: TaskCounters,
         /// `Ok` when it ran to the end of its input.
         result: Result<(), Failure>,
+        /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
+        #[serde(default)]
+        final_state: Option<FinalState>,
     },
     /// A task of `job` took its part of a checkpoint (or declined).
     CheckpointAck {

@@ -127,6 +127,13 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// Small inline state it leaves in checkpoints taken after its task ran to the end of its
+    /// input, so a restore does not redo what it did (a file sink's part numbering). Keyed
+    /// state is not kept: no record reaches a finished task again. `None`: nothing.
+    fn final_state(&mut self) -> Result<Option<serde_json::Value>, TaskError> {
+        Ok(None)
+    }
+
     /// Checkpoint `id` completed on every task: a transactional sink commits what it wrote
     /// before that checkpoint's barrier.
     fn checkpoint_complete(&mut self, _id: u64) -> Result<(), TaskError> {

@@ -6,6 +6,7 @@
 //! (backpressure), and nothing is dropped. Wasm never runs on an I/O runtime's threads.
 
 mod channel;
+mod final_state;
 mod metrics;
 mod outputs;
 mod running;
@@ -16,6 +17,7 @@ mod writer;
 mod tests;
 
 pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
+pub use final_state::FinalState;
 pub use metrics::{TaskActivity, TaskMetrics};
 pub use running::{RunningTasks, SpawnError};
 pub use task::{

@@ -1,6 +1,7 @@
 //! One subtask: its thread, its mailbox loop, and how it ends.
 
 use super::channel::{Control, InputChannel, StreamElement};
+use super::final_state::{FinalState, final_state};
 use super::metrics::{TaskActivity, TaskMetrics};
 use super::outputs::Outputs;
 use super::writer::RecordWriter;
@@ -85,6 +86,8 @@ pub struct TaskEvent {
     pub subtask: u32,
     /// `Ok` when it ran to the end of its input.
     pub result: Result<(), TaskError>,
+    /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
+    pub final_state: Option<FinalState>,
 }
 
 /// Starts `deployment` on its own named thread; it reports to `events` when it ends.
@@ -99,7 +102,7 @@ pub fn spawn_task(
         .spawn(move || {
             let (vertex, subtask) = (deployment.vertex, deployment.subtask);
             let metrics = deployment.metrics.clone();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Task::new(deployment, control).run()
             }))
             .unwrap_or_else(|panic| {
@@ -110,12 +113,17 @@ pub fn spawn_task(
                     .unwrap_or_else(|| "unknown panic".into());
                 Err(TaskError::Internal(format!("task panicked: {message}")))
             });
+            let (result, final_state) = match outcome {
+                Ok(final_state) => (Ok(()), final_state),
+                Err(error) => (Err(error), None),
+            };
             metrics.set_activity(TaskActivity::Finished);
             // The JobManager may already be gone (it stops listening after a failure): nothing to do.
             let _ = events.send(TaskEvent {
                 vertex,
                 subtask,
                 result,
+                final_state,
             });
         })
 }
@@ -154,6 +162,8 @@ struct Task {
     checkpoints: Option<TaskCheckpoints>,
     /// Asynchronous phases still writing.
     uploads: Vec<std::thread::JoinHandle<()>>,
+    /// The highest checkpoint whose barrier or trigger reached it.
+    last_barrier: u64,
 }
 
 /// How often a task reads its operators' state size (reading RocksDB's properties or walking a
@@ -187,6 +197,7 @@ impl Task {
             operator_names: deployment.operator_names,
             checkpoints: deployment.checkpoints,
             uploads: Vec::new(),
+            last_barrier: 0,
         }
     }
 
@@ -199,13 +210,21 @@ impl Task {
         }
     }
 
-    fn run(mut self) -> Result<(), TaskError> {
+    /// Runs the task to its end; its final state when it ran to the end of its input in a
+    /// checkpointing job.
+    fn run(mut self) -> Result<Option<FinalState>, TaskError> {
         tracing::debug!(task = %self.name, "task started");
         let result = match self.chain.0.is_some() {
             true => self.run_source(),
             false => self.run_inputs(),
         };
-        let result = result.and_then(|()| self.finish());
+        let result = result.and_then(|()| self.finish()).and_then(|()| {
+            if self.checkpoints.is_none() {
+                return Ok(None);
+            }
+            let at = (self.subtask, self.parallelism);
+            final_state(&mut self.chain, &self.operator_names, at, self.last_barrier).map(Some)
+        });
         // A finished task ends only once its uploads have: nothing of it writes to storage
         // after the job ends. A failed or cancelled one does not wait (storage may be what
         // hangs); ids are never reused, so a late upload lands only in an abandoned checkpoint.
@@ -361,6 +380,7 @@ impl Task {
                     }
                 }
                 Ok(StreamElement::Barrier(id)) => {
+                    self.last_barrier = self.last_barrier.max(id);
                     let alignment = barriers.on_barrier(index, id);
                     self.on_alignment(alignment)?;
                 }
@@ -405,7 +425,10 @@ impl Task {
     /// Acts on the coordinator's mail.
     fn on_checkpoint_mail(&mut self, mail: CheckpointMail) -> Result<(), TaskError> {
         match mail {
-            CheckpointMail::Trigger(id) => self.checkpoint(id),
+            CheckpointMail::Trigger(id) => {
+                self.last_barrier = self.last_barrier.max(id);
+                self.checkpoint(id)
+            }
             CheckpointMail::Complete(id) => {
                 for operator in &mut self.chain.1 {
                     operator.checkpoint_complete(id)?;

@@ -165,6 +165,29 @@ impl PartFileSink {
 
     /// Renames a pending part to its committed name; one already renamed is left as it is
     /// (a restore may commit again what a crash cut short).
+    /// Deletes the committed parts this subtask owns that an old subtask numbered at or past
+    /// what the restored checkpoint says it had reached (`next_of`): they were committed after
+    /// the checkpoint (at the end of the old run's input), and the replay writes them again.
+    fn forget_after(&self, next_of: &std::collections::HashMap<u32, u64>) -> Result<(), TaskError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| self.io_error(&self.dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| self.io_error(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((old, number)) = name.strip_prefix("part-").and_then(|rest| {
+                let (old, number) = rest.split_once('-')?;
+                Some((old.parse::<u32>().ok()?, number.parse::<u64>().ok()?))
+            }) else {
+                continue;
+            };
+            let after = next_of.get(&old).is_some_and(|&next| number >= next);
+            if self.owns(old) && after {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| self.io_error(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+
     fn commit_part(&self, part: &PendingPart) -> Result<(), TaskError> {
         let from = self.dir.join(in_progress(part.subtask, part.number));
         let to = self.dir.join(committed(part.subtask, part.number));
@@ -226,13 +249,15 @@ impl Operator for PartFileSink {
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
         let mut parts = Vec::new();
         let mut next_part = 0;
-        for (_, _, meta) in restored.all_meta() {
+        let mut next_of = std::collections::HashMap::new();
+        for (old, _, meta) in restored.all_meta() {
             let state: SinkState =
                 serde_json::from_value(meta.clone()).map_err(|e| TaskError::State {
                     operator: self.operator.clone(),
                     detail: format!("the checkpoint's sink state is malformed: {e}"),
                 })?;
             next_part = next_part.max(state.next_part);
+            next_of.insert(old, state.next_part);
             parts.extend(state.pending.into_iter().filter(|p| self.owns(p.subtask)));
         }
         // The checkpoint completed: its pending parts are committed, whoever crashed when.
@@ -240,9 +265,15 @@ impl Operator for PartFileSink {
             self.commit_part(part)?;
         }
         self.clear(false)?;
+        self.forget_after(&next_of)?;
         self.state.next_part = next_part;
         self.started = true;
         Ok(())
+    }
+
+    fn final_state(&mut self) -> Result<Option<serde_json::Value>, TaskError> {
+        // `finish` committed every part: a restore keeps them and numbers new parts past them.
+        Ok(serde_json::to_value(&self.state).ok())
     }
 
     fn finish(
