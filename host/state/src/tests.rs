@@ -358,7 +358,9 @@ fn a_calls_writes_are_seen_by_the_call_and_kept_only_when_it_commits() {
         call(&mut state);
         state.commit().expect("commit");
         after_call(&mut state, "committed");
-        state.commit().expect("a commit with no call open does nothing");
+        state
+            .commit()
+            .expect("a commit with no call open does nothing");
         after_call(&mut state, "committed twice");
     }
 }
@@ -386,7 +388,9 @@ fn writes_over_writes_of_the_same_call_read_and_commit_as_they_would_without_one
         // Reduces fold onto each other, and onto a value the call cleared.
         state.reduce(b"k", "sum", 0, 1).expect("sum");
         state.reduce(b"k", "sum", 0, 2).expect("sum");
-        state.clear(b"k", "sum").expect("clear a reduced value's name leaves it");
+        state
+            .clear(b"k", "sum")
+            .expect("clear a reduced value's name leaves it");
         state.reduce(b"k", "max", 2, 4).expect("max");
         state.reduce(b"k", "max", 2, 9).expect("max");
         state.reduce(b"k", "max", 2, 3).expect("max");
@@ -414,7 +418,11 @@ fn writes_over_writes_of_the_same_call_read_and_commit_as_they_would_without_one
                 [(b"c".to_vec(), b"3".to_vec())],
                 "{label} {what}"
             );
-            assert_eq!(state.map_get(b"k", "m", b"a").expect("get"), None, "{label} {what}");
+            assert_eq!(
+                state.map_get(b"k", "m", b"a").expect("get"),
+                None,
+                "{label} {what}"
+            );
         };
         check(&mut state, "in the call");
         state.commit().expect("commit");
