@@ -217,3 +217,94 @@ fn a_checkpointing_job_with_a_dead_letter_sink_completes_checkpoints_and_commits
         .collect();
     assert!(hidden.is_empty(), "in-progress parts left: {hidden:?}");
 }
+
+#[test]
+fn a_trapped_batch_replays_on_state_as_it_was_and_a_poison_record_leaves_no_state() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut input = String::new();
+    // user → how many good records it has; and the poison records, as the DLQ holds them.
+    let mut good: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut poison = Vec::new();
+    // User 100: 30 records, one of them poison, in one batch; users 0..6: poison scattered
+    // across batches of 16, so every trapped batch holds records of several keys before and
+    // after its poison record.
+    let mut records: Vec<(String, bool, u64)> =
+        (0..30).map(|i| ("100".to_string(), i == 9, i)).collect();
+    records.extend((0..700u64).map(|i| ((i % 7).to_string(), i % 41 == 13, 100 + i)));
+    for (user, poisoned, id) in records {
+        let line = match poisoned {
+            true => format!("{{\"user\":{user},\"poison\":{id}}}"),
+            false => format!("{{\"user\":{user},\"n\":{id}}}"),
+        };
+        input.push_str(&line);
+        input.push('\n');
+        match poisoned {
+            true => poison.push(line),
+            false => *good.entry(user).or_default() += 1,
+        }
+    }
+    poison.sort();
+    assert_eq!(good["100"], 29);
+    assert!(poison.len() > 10, "{} poison records", poison.len());
+    let input_path = dir.path().join("in.jsonl");
+    std::fs::write(&input_path, &input).expect("write input");
+    for backend in ["memory", "rocksdb"] {
+        let dead = dir.path().join(format!("dead-{backend}.jsonl"));
+        let yaml = format!(
+            "name: replay\nparallelism: 2\nbatch_size: 16\nmodules:\n  m: {{ path: {:?} }}\ndead_letter:\n  file: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {:?}, format: json }} }}\n    parallelism: 1\n  - key_by: {{ field: user }}\n  - map: {{ module: m }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            udf("count_then_trap"),
+            dead.display().to_string(),
+            input_path.display().to_string()
+        );
+        let job = job_file(dir.path(), &format!("{backend}.yaml"), &yaml);
+        let args = [
+            "run",
+            "-q",
+            "--state-backend",
+            backend,
+            job.to_str().expect("utf-8"),
+        ];
+        let run = weir(&args, &[], None).expect_code(0);
+        let mut counts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+        for line in run.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("JSON count");
+            counts
+                .entry(v["key"].as_str().expect("key").to_string())
+                .or_default()
+                .push(v["count"].as_u64().expect("count"));
+        }
+        assert_eq!(
+            counts.keys().collect::<Vec<_>>(),
+            good.keys().collect::<Vec<_>>(),
+            "{backend}: every user"
+        );
+        for (user, mut seen) in counts {
+            seen.sort_unstable();
+            assert_eq!(
+                seen,
+                (1..=good[&user]).collect::<Vec<u64>>(),
+                "{backend}: user {user} counts each good record once; replays and poison records add nothing"
+            );
+        }
+        let mut dead_values: Vec<String> = read_lines(&dead)
+            .iter()
+            .map(|l| {
+                let letter: serde_json::Value = serde_json::from_str(l).expect("JSON dead letter");
+                let error = letter["error"].as_str().expect("error");
+                assert!(
+                    error.contains("poison record after its state write"),
+                    "{error}"
+                );
+                letter["record"]["value"]
+                    .as_str()
+                    .expect("value")
+                    .to_string()
+            })
+            .collect();
+        dead_values.sort();
+        assert_eq!(
+            dead_values, poison,
+            "{backend}: every poison record dead-lettered, once"
+        );
+    }
+}

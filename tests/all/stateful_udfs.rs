@@ -68,10 +68,13 @@ fn a_module_compiles_once_then_loads_precompiled() {
     )
     .expect_code(0);
     assert!(first.stderr.contains("compiled module"), "{}", first.stderr);
-    let cached: Vec<_> = std::fs::read_dir(home.path().join("modules"))
-        .expect("module cache")
-        .collect();
+    let cached = precompiled_modules(home.path());
     assert_eq!(cached.len(), 1, "one precompiled module on disk");
+    assert!(
+        digest_of(&cached[0]).is_file(),
+        "its digest beside it: {}",
+        cached[0].display()
+    );
     let second = weir(
         &["run", "--quiet", job.to_str().expect("utf-8")],
         &env,
@@ -87,6 +90,96 @@ fn a_module_compiles_once_then_loads_precompiled() {
         !second.stderr.contains("building Rust UDF"),
         "build cache hit: {}",
         second.stderr
+    );
+}
+
+/// The precompiled modules (`.cwasm` files) in `home`'s module cache.
+fn precompiled_modules(home: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(home.join("modules"))
+        .expect("module cache")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect()
+}
+
+/// Where the cache keeps the sha256 of the precompiled module at `cwasm`.
+fn digest_of(cwasm: &std::path::Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.sha256", cwasm.display()))
+}
+
+#[test]
+fn a_corrupted_precompiled_module_is_recompiled_with_a_warning_never_run() {
+    let home = tempfile::tempdir().expect("temp WEIR_HOME");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut input = String::new();
+    for i in 0..200 {
+        input.push_str(&format!("line {i}\n"));
+    }
+    let input_path = dir.path().join("in.txt");
+    std::fs::write(&input_path, &input).expect("write input");
+    let yaml = format!(
+        "name: corrupt\nmodules:\n  m: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {:?}, format: lines }} }}\n  - map: {{ module: m }}\n  - sink: {{ stdout: {{}} }}\n",
+        udf("trap_on_poison"),
+        input_path.display().to_string()
+    );
+    let job = job_file(dir.path(), "job.yaml", &yaml);
+    let env = [
+        ("WEIR_HOME", home.path().to_str().expect("utf-8")),
+        ("WEIR_LOG", "info"),
+    ];
+    let run = || {
+        weir(
+            &["run", "--quiet", job.to_str().expect("utf-8")],
+            &env,
+            None,
+        )
+    };
+    let first = run().expect_code(0);
+    assert_eq!(first.stdout, input, "every line, in order");
+    assert!(first.stderr.contains("compiled module"), "{}", first.stderr);
+    let cached = precompiled_modules(home.path());
+    assert_eq!(cached.len(), 1, "one precompiled module");
+    let cwasm = &cached[0];
+    assert!(
+        digest_of(cwasm).is_file(),
+        "a digest beside {}",
+        cwasm.display()
+    );
+    // 4 KiB of flipped bytes in the middle of the file: the compiled code.
+    let mut bytes = std::fs::read(cwasm).expect("read the module");
+    let middle = bytes.len() / 2;
+    assert!(bytes.len() > 16 << 10, "{} bytes", bytes.len());
+    for byte in &mut bytes[middle - 2048..middle + 2048] {
+        *byte = !*byte;
+    }
+    std::fs::write(cwasm, &bytes).expect("corrupt the module");
+    let second = run().expect_code(0);
+    assert_eq!(second.stdout, input, "the recompiled module ran every line");
+    let file = cwasm
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        second
+            .stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("integrity check") && l.contains(&file)),
+        "a warning naming the file:\n{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("compiled module"),
+        "recompiled:\n{}",
+        second.stderr
+    );
+    let third = run().expect_code(0);
+    assert_eq!(third.stdout, input);
+    assert!(
+        !third.stderr.contains("compiled module") && !third.stderr.contains("WARN"),
+        "the rewritten module and digest verify:\n{}",
+        third.stderr
     );
 }
 

@@ -119,6 +119,7 @@ impl TaskError {
                 UdfFailure::Timeout { .. } | UdfFailure::MemoryLimit { .. } => {
                     (ResourceLimit, true, false)
                 }
+                UdfFailure::State { .. } => (Storage, true, false),
                 _ => (UserCode, true, false),
             },
             TaskError::Rejected(_) => (UserCode, true, false),

@@ -274,3 +274,187 @@ fn taking_the_stores_timers_keeps_what_the_caller_marked_due_later() {
     store.timers_taken(1_499).expect("taken");
     assert!(store.nothing_due(i64::MAX - 1), "and is gone once it fired");
 }
+
+#[test]
+fn a_calls_writes_are_seen_by_the_call_and_kept_only_when_it_commits() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (backend, ttl) in [
+        (StateBackend::Memory, None),
+        (StateBackend::Memory, Some(60_000)),
+        (StateBackend::Rocksdb, None),
+        (StateBackend::Rocksdb, Some(60_000)),
+    ] {
+        let job = JobState::new(&settings(root.path()), "overlay", backend, 128);
+        let mut state = job.keyed_values("udf", 0, ttl).expect("opens");
+        state.set(b"k", "v", b"1").expect("set");
+        state.reduce(b"k", "sum", 0, 5).expect("sum");
+        state.list_append(b"k", "items", b"a").expect("append");
+        state.map_put(b"k", "m", b"x", b"1").expect("put");
+        let label = format!("{backend:?} ttl {ttl:?}");
+        let call = |state: &mut KeyedValues| {
+            state.begin();
+            state.set(b"k", "v", b"2").expect("set");
+            state.reduce(b"k", "sum", 0, 3).expect("sum");
+            state.list_append(b"k", "items", b"b").expect("append");
+            state.map_put(b"k", "m", b"y", b"2").expect("put");
+            state.map_remove(b"k", "m", b"x").expect("remove");
+            state.set(b"new", "v", b"9").expect("set");
+        };
+        let after_call = |state: &mut KeyedValues, what: &str| {
+            assert_eq!(
+                state.get(b"k", "v").expect("get"),
+                Some(b"2".to_vec()),
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.reduced(b"k", "sum").expect("sum"),
+                Some(8),
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.list_get(b"k", "items").expect("list"),
+                [b"a".to_vec(), b"b".to_vec()],
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.map_entries(b"k", "m").expect("map"),
+                [(b"y".to_vec(), b"2".to_vec())],
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.get(b"new", "v").expect("get"),
+                Some(b"9".to_vec()),
+                "{label} {what}"
+            );
+        };
+        call(&mut state);
+        after_call(&mut state, "the call reads its own writes");
+        state.rollback();
+        assert_eq!(
+            state.get(b"k", "v").expect("get"),
+            Some(b"1".to_vec()),
+            "{label}: rolled back"
+        );
+        assert_eq!(
+            state.reduced(b"k", "sum").expect("sum"),
+            Some(5),
+            "{label}: rolled back"
+        );
+        assert_eq!(
+            state.list_get(b"k", "items").expect("list"),
+            [b"a".to_vec()],
+            "{label}: rolled back"
+        );
+        assert_eq!(
+            state.map_entries(b"k", "m").expect("map"),
+            [(b"x".to_vec(), b"1".to_vec())],
+            "{label}: rolled back"
+        );
+        assert_eq!(
+            state.get(b"new", "v").expect("get"),
+            None,
+            "{label}: rolled back"
+        );
+        call(&mut state);
+        state.commit().expect("commit");
+        after_call(&mut state, "committed");
+        state
+            .commit()
+            .expect("a commit with no call open does nothing");
+        after_call(&mut state, "committed twice");
+    }
+}
+
+#[test]
+fn writes_over_writes_of_the_same_call_read_and_commit_as_they_would_without_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (backend, ttl) in [
+        (StateBackend::Memory, None),
+        (StateBackend::Rocksdb, None),
+        (StateBackend::Rocksdb, Some(60_000)),
+    ] {
+        let job = JobState::new(&settings(root.path()), "layers", backend, 128);
+        let mut state = job.keyed_values("udf", 0, ttl).expect("opens");
+        let label = format!("{backend:?} ttl {ttl:?}");
+        state.list_append(b"k", "items", b"old").expect("append");
+        state.reduce(b"k", "sum", 0, 100).expect("sum");
+        state.map_put(b"k", "m", b"a", b"1").expect("put");
+        state.map_put(b"k", "m", b"b", b"2").expect("put");
+        state.begin();
+        // A list cleared then appended to starts anew; appends pile up.
+        state.clear(b"k", "items").expect("clear");
+        state.list_append(b"k", "items", b"x").expect("append");
+        state.list_append(b"k", "items", b"y").expect("append");
+        // Reduces fold onto each other, and onto a value the call cleared.
+        state.reduce(b"k", "sum", 0, 1).expect("sum");
+        state.reduce(b"k", "sum", 0, 2).expect("sum");
+        state
+            .clear(b"k", "sum")
+            .expect("clear a reduced value's name leaves it");
+        state.reduce(b"k", "max", 2, 4).expect("max");
+        state.reduce(b"k", "max", 2, 9).expect("max");
+        state.reduce(b"k", "max", 2, 3).expect("max");
+        // A map cleared in the call, then refilled: the scan sees only the call's entries.
+        state.clear(b"k", "m").expect("clear");
+        state.map_put(b"k", "m", b"c", b"3").expect("put");
+        let check = |state: &mut KeyedValues, what: &str| {
+            assert_eq!(
+                state.list_get(b"k", "items").expect("list"),
+                [b"x".to_vec(), b"y".to_vec()],
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.reduced(b"k", "sum").expect("sum"),
+                Some(103),
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.reduced(b"k", "max").expect("max"),
+                Some(9),
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.map_entries(b"k", "m").expect("map"),
+                [(b"c".to_vec(), b"3".to_vec())],
+                "{label} {what}"
+            );
+            assert_eq!(
+                state.map_get(b"k", "m", b"a").expect("get"),
+                None,
+                "{label} {what}"
+            );
+        };
+        check(&mut state, "in the call");
+        state.commit().expect("commit");
+        check(&mut state, "committed");
+        // A running count replayed the way poison isolation replays it: a trapped batch of
+        // three rolls back, then each record runs as its own call and the poison one traps.
+        let count = |state: &mut KeyedValues| {
+            let seen = state
+                .get(b"a", "count")
+                .expect("get")
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+            state
+                .set(b"a", "count", &(seen + 1).to_le_bytes())
+                .expect("set");
+        };
+        state.begin();
+        for _ in 0..3 {
+            count(&mut state);
+        }
+        state.rollback();
+        for poison in [false, true, false] {
+            state.begin();
+            count(&mut state);
+            match poison {
+                true => state.rollback(),
+                false => state.commit().expect("commit"),
+            }
+        }
+        assert_eq!(
+            state.get(b"a", "count").expect("get"),
+            Some(2u64.to_le_bytes().to_vec()),
+            "{label}: the two good records, once each"
+        );
+    }
+}

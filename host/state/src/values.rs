@@ -12,6 +12,7 @@ use super::{RocksStore, StateError, layout, lists};
 use crate::checkpoint::{HeapEntries, KeyedSnapshot, OperatorRestore};
 use crate::clock::now_ms;
 use rocksdb::MergeOperands;
+use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 
 /// Where the entries live.
@@ -72,6 +73,14 @@ impl Entries {
         }
     }
 
+    /// Folds a reduce operand in with RocksDB's merge (reached only for RocksDB without a TTL).
+    fn merge(&mut self, key: &[u8], namespace: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        match self {
+            Entries::Rocks(store) => store.merge(key, namespace, operand),
+            Entries::Memory(_) => Err(StateError::memory("a merge reached the heap backend")),
+        }
+    }
+
     /// Every (namespace after `prefix`, bytes) whose namespace starts with `prefix`, in order.
     fn scan(&mut self, key: &[u8], prefix: &[u8]) -> Result<super::OrderedEntries, StateError> {
         match self {
@@ -92,9 +101,61 @@ impl Entries {
     }
 }
 
+/// What the call in progress left at one (key, namespace), not yet in the backend.
+enum Pending {
+    /// Replaced with these stored bytes.
+    Put(Vec<u8>),
+    /// Removed.
+    Deleted,
+    /// These encoded list items appended to what the backend holds.
+    Appended(Vec<u8>),
+    /// These reduce operands folded into what the backend holds (RocksDB merges).
+    Merged(Vec<[u8; 9]>),
+}
+
+impl Pending {
+    /// What a read sees: this write laid over `held`, the backend's stored bytes.
+    fn over(&self, held: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(match self {
+            Pending::Put(value) => Some(value.clone()),
+            Pending::Deleted => None,
+            Pending::Appended(items) => {
+                let mut list = held.unwrap_or_default();
+                list.extend_from_slice(items);
+                Some(list)
+            }
+            Pending::Merged(operands) => {
+                let mut folded = held;
+                for operand in operands {
+                    folded = Some(match folded {
+                        None => operand.to_vec(),
+                        Some(held) => fold(&held, operand)
+                            .ok_or_else(|| StateError::memory("a reduced value is malformed"))?,
+                    });
+                }
+                folded
+            }
+        })
+    }
+}
+
+/// A call's writes: key → namespace → what it left there.
+type Overlay = HashMap<Vec<u8>, BTreeMap<Vec<u8>, Pending>>;
+
+/// One write, as the public methods make it.
+enum Write<'a> {
+    Put(Vec<u8>),
+    Delete,
+    Append(&'a [u8]),
+    Merge([u8; 9]),
+}
+
 /// One operator subtask's keyed UDF state.
 pub struct KeyedValues {
     entries: Entries,
+    /// The writes of the call in progress, between [`KeyedValues::begin`] and its commit or
+    /// rollback; `None`: writes go straight to the backend.
+    overlay: Option<Overlay>,
     /// Time to live in ms, if state expires.
     ttl: Option<i64>,
     /// Key groups of the job, for heap snapshots.
@@ -122,6 +183,7 @@ impl KeyedValues {
     pub fn memory(ttl_ms: Option<u64>) -> Self {
         KeyedValues {
             entries: Entries::Memory(HashMap::new()),
+            overlay: None,
             ttl: ttl_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
             max_parallelism: 128,
         }
@@ -158,13 +220,13 @@ impl KeyedValues {
     }
 
     fn get_live(&mut self, key: &[u8], namespace: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        let Some(stored) = self.entries.get(key, namespace)? else {
+        let Some(stored) = self.read(key, namespace)? else {
             return Ok(None);
         };
         match self.live(&stored, now_ms()) {
             Some(value) => Ok(Some(value.to_vec())),
             None => {
-                self.entries.delete(key, namespace)?;
+                self.write(key, namespace, Write::Delete)?;
                 Ok(None)
             }
         }
@@ -178,18 +240,18 @@ impl KeyedValues {
     /// Sets `name` for `key`.
     pub fn set(&mut self, key: &[u8], name: &str, value: &[u8]) -> Result<(), StateError> {
         let stored = self.stamped(value);
-        self.entries.put(key, &namespace(b'v', name), stored)
+        self.write(key, &namespace(b'v', name), Write::Put(stored))
     }
 
     /// Removes `name` (value, list and map) for `key`.
     pub fn clear(&mut self, key: &[u8], name: &str) -> Result<(), StateError> {
-        self.entries.delete(key, &namespace(b'v', name))?;
-        self.entries.delete(key, &namespace(b'l', name))?;
+        self.write(key, &namespace(b'v', name), Write::Delete)?;
+        self.write(key, &namespace(b'l', name), Write::Delete)?;
         let map = namespace(b'm', name);
-        for (entry, _) in self.entries.scan(key, &map)? {
+        for (entry, _) in self.scan(key, &map)? {
             let mut full = map.clone();
             full.extend_from_slice(&entry);
-            self.entries.delete(key, &full)?;
+            self.write(key, &full, Write::Delete)?;
         }
         Ok(())
     }
@@ -198,14 +260,14 @@ impl KeyedValues {
     pub fn list_append(&mut self, key: &[u8], name: &str, value: &[u8]) -> Result<(), StateError> {
         let mut item = Vec::new();
         lists::item(&self.stamped(value), &mut item);
-        self.entries.append(key, &namespace(b'l', name), &item)
+        self.write(key, &namespace(b'l', name), Write::Append(&item))
     }
 
     /// The live items of list `name` of `key`, oldest first (expired ones are dropped from the
     /// store as they are found).
     pub fn list_get(&mut self, key: &[u8], name: &str) -> Result<Vec<Vec<u8>>, StateError> {
         let namespace = namespace(b'l', name);
-        let Some(stored) = self.entries.get(key, &namespace)? else {
+        let Some(stored) = self.read(key, &namespace)? else {
             return Ok(Vec::new());
         };
         let items = lists::items(&stored).ok_or_else(|| self.corrupt("a list is malformed"))?;
@@ -223,8 +285,8 @@ impl KeyedValues {
                 kept.extend_from_slice(&encoded);
             }
             match kept.is_empty() {
-                true => self.entries.delete(key, &namespace)?,
-                false => self.entries.put(key, &namespace, kept)?,
+                true => self.write(key, &namespace, Write::Delete)?,
+                false => self.write(key, &namespace, Write::Put(kept))?,
             }
         }
         Ok(live)
@@ -245,8 +307,7 @@ impl KeyedValues {
         value: &[u8],
     ) -> Result<(), StateError> {
         let stored = self.stamped(value);
-        self.entries
-            .put(key, &Self::map_namespace(name, map_key), stored)
+        self.write(key, &Self::map_namespace(name, map_key), Write::Put(stored))
     }
 
     /// Entry `map_key` of map `name` of `key`.
@@ -261,8 +322,7 @@ impl KeyedValues {
 
     /// Removes entry `map_key` of map `name` of `key`.
     pub fn map_remove(&mut self, key: &[u8], name: &str, map_key: &[u8]) -> Result<(), StateError> {
-        self.entries
-            .delete(key, &Self::map_namespace(name, map_key))
+        self.write(key, &Self::map_namespace(name, map_key), Write::Delete)
     }
 
     /// The live entries of map `name` of `key`, by map key.
@@ -272,7 +332,7 @@ impl KeyedValues {
         name: &str,
     ) -> Result<super::OrderedEntries, StateError> {
         let now = now_ms();
-        let entries = self.entries.scan(key, &namespace(b'm', name))?;
+        let entries = self.scan(key, &namespace(b'm', name))?;
         Ok(entries
             .into_iter()
             .filter_map(|(map_key, stored)| Some((map_key, self.live(&stored, now)?.to_vec())))
@@ -283,18 +343,18 @@ impl KeyedValues {
     pub fn reduce(&mut self, key: &[u8], name: &str, op: u8, value: i64) -> Result<(), StateError> {
         let namespace = namespace(b'r', name);
         let operand = reduced_bytes(op, value);
-        match (&mut self.entries, self.ttl) {
-            (Entries::Rocks(store), None) => store.merge(key, &namespace, &operand),
-            _ => {
-                let folded = match self.get_live(key, &namespace)? {
-                    Some(held) => fold(&held, &operand)
-                        .ok_or_else(|| self.corrupt("a reduced value is malformed"))?,
-                    None => operand.to_vec(),
-                };
-                let stored = self.stamped(&folded);
-                self.entries.put(key, &namespace, stored)
-            }
+        if matches!(self.entries, Entries::Rocks(_)) && self.ttl.is_none() {
+            // A merge: no read, as without a call in progress.
+            return self.write(key, &namespace, Write::Merge(operand));
         }
+        let folded = match self.get_live(key, &namespace)? {
+            Some(held) => {
+                fold(&held, &operand).ok_or_else(|| self.corrupt("a reduced value is malformed"))?
+            }
+            None => operand.to_vec(),
+        };
+        let stored = self.stamped(&folded);
+        self.write(key, &namespace, Write::Put(stored))
     }
 
     /// The folded value of reducing state `name` of `key`.
@@ -307,6 +367,125 @@ impl KeyedValues {
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| self.corrupt("a reduced value is malformed"))?;
         Ok(Some(i64::from_le_bytes(bytes)))
+    }
+
+    /// Starts a UDF call: its writes stay apart, seen by its own reads, until [`Self::commit`];
+    /// [`Self::rollback`] drops them. So a call that trapped leaves no state, and its records
+    /// can be replayed one by one on the state as it was before it.
+    pub fn begin(&mut self) {
+        self.overlay = Some(Overlay::new());
+    }
+
+    /// The call succeeded: its writes go to the backend (a no-op without [`Self::begin`]).
+    pub fn commit(&mut self) -> Result<(), StateError> {
+        let Some(overlay) = self.overlay.take() else {
+            return Ok(());
+        };
+        for (key, writes) in overlay {
+            for (namespace, write) in writes {
+                match write {
+                    Pending::Put(value) => self.entries.put(&key, &namespace, value)?,
+                    Pending::Deleted => self.entries.delete(&key, &namespace)?,
+                    Pending::Appended(items) => self.entries.append(&key, &namespace, &items)?,
+                    Pending::Merged(operands) => {
+                        for operand in operands {
+                            self.entries.merge(&key, &namespace, &operand)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The call failed: its writes vanish, and the state is as it was at [`Self::begin`].
+    pub fn rollback(&mut self) {
+        self.overlay = None;
+    }
+
+    /// The stored bytes at (key, namespace), as the call in progress sees them.
+    fn read(&mut self, key: &[u8], namespace: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let pending = self
+            .overlay
+            .as_ref()
+            .and_then(|overlay| overlay.get(key)?.get(namespace));
+        match pending {
+            None => self.entries.get(key, namespace),
+            Some(Pending::Put(value)) => Ok(Some(value.clone())),
+            Some(Pending::Deleted) => Ok(None),
+            Some(write) => write.over(self.entries.get(key, namespace)?),
+        }
+    }
+
+    /// A write: into the call's overlay while one is open, else straight to the backend.
+    fn write(&mut self, key: &[u8], namespace: &[u8], write: Write<'_>) -> Result<(), StateError> {
+        let Some(overlay) = &mut self.overlay else {
+            return match write {
+                Write::Put(value) => self.entries.put(key, namespace, value),
+                Write::Delete => self.entries.delete(key, namespace),
+                Write::Append(item) => self.entries.append(key, namespace, item),
+                Write::Merge(operand) => self.entries.merge(key, namespace, &operand),
+            };
+        };
+        let slot = overlay
+            .entry(key.to_vec())
+            .or_default()
+            .entry(namespace.to_vec());
+        let pending = match slot {
+            Slot::Vacant(slot) => {
+                slot.insert(match write {
+                    Write::Put(value) => Pending::Put(value),
+                    Write::Delete => Pending::Deleted,
+                    Write::Append(item) => Pending::Appended(item.to_vec()),
+                    Write::Merge(operand) => Pending::Merged(vec![operand]),
+                });
+                return Ok(());
+            }
+            Slot::Occupied(slot) => slot.into_mut(),
+        };
+        match (write, pending) {
+            (Write::Put(value), pending) => *pending = Pending::Put(value),
+            (Write::Delete, pending) => *pending = Pending::Deleted,
+            (Write::Append(item), Pending::Put(list) | Pending::Appended(list)) => {
+                list.extend_from_slice(item)
+            }
+            (Write::Append(item), pending) => {
+                // Removed in this call: the list starts anew.
+                let mut list = pending.over(None)?.unwrap_or_default();
+                list.extend_from_slice(item);
+                *pending = Pending::Put(list);
+            }
+            (Write::Merge(operand), Pending::Merged(operands)) => operands.push(operand),
+            (Write::Merge(operand), pending) => {
+                // Set or removed in this call: fold onto what it left.
+                let folded = match pending.over(None)? {
+                    None => operand.to_vec(),
+                    Some(held) => fold(&held, &operand)
+                        .ok_or_else(|| StateError::memory("a reduced value is malformed"))?,
+                };
+                *pending = Pending::Put(folded);
+            }
+        }
+        Ok(())
+    }
+
+    /// `entries.scan` with the call's writes under `prefix` laid over it.
+    fn scan(&mut self, key: &[u8], prefix: &[u8]) -> Result<super::OrderedEntries, StateError> {
+        let base = self.entries.scan(key, prefix)?;
+        let Some(writes) = self.overlay.as_ref().and_then(|overlay| overlay.get(key)) else {
+            return Ok(base);
+        };
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = base.into_iter().collect();
+        let under = writes
+            .range(prefix.to_vec()..)
+            .take_while(|(namespace, _)| namespace.starts_with(prefix));
+        for (namespace, write) in under {
+            let suffix = namespace[prefix.len()..].to_vec();
+            if let Some(value) = write.over(merged.remove(&suffix))? {
+                merged.insert(suffix, value);
+            }
+        }
+        Ok(merged.into_iter().collect())
     }
 
     fn corrupt(&self, what: &str) -> StateError {
@@ -324,6 +503,7 @@ impl KeyedValues {
 
     /// Every entry, for checkpoint `id`: a copy of the heap maps, or a RocksDB checkpoint.
     pub fn snapshot(&mut self, id: u64) -> Result<KeyedSnapshot, StateError> {
+        debug_assert!(self.overlay.is_none(), "a snapshot in the middle of a call");
         match &mut self.entries {
             Entries::Rocks(store) => store.native_checkpoint(id),
             Entries::Memory(map) => {

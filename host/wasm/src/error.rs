@@ -179,6 +179,11 @@ pub enum UdfFailure {
         /// Wasmtime's explanation.
         detail: String,
     },
+    /// The call succeeded but the keyed-state backend failed to keep its writes.
+    State {
+        /// The backend's message.
+        detail: String,
+    },
 }
 
 impl UdfFailure {
@@ -229,6 +234,9 @@ impl fmt::Display for UdfFailure {
                 write!(f, "returned output that breaks the UDF ABI: {detail}")
             }
             UdfFailure::Instantiate { detail } => write!(f, "could not be instantiated: {detail}"),
+            UdfFailure::State { detail } => {
+                write!(f, "its keyed state could not be written: {detail}")
+            }
         }
     }
 }

@@ -384,6 +384,17 @@ impl<W: World> Sandbox<W> {
         self.error(function, UdfFailure::BadOutput { detail })
     }
 
+    /// The keyed-state backend could not keep a successful call's writes: the task fails (a
+    /// storage fault, not the records' fault, so nothing is dead-lettered).
+    pub(crate) fn state_failed(&self, function: &str, error: &weir_state::StateError) -> UdfError {
+        self.error(
+            function,
+            UdfFailure::State {
+                detail: error.to_string(),
+            },
+        )
+    }
+
     fn error(&self, function: &str, failure: UdfFailure) -> UdfError {
         UdfError {
             module: self.module.clone(),

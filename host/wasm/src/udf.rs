@@ -144,8 +144,37 @@ impl TransformUdf {
         self.sandbox.module()
     }
 
-    /// Processes `input` (left intact for the caller, e.g. to isolate a poison record).
+    /// Processes `input` (left intact for the caller, e.g. to isolate a poison record). The
+    /// call's keyed-state writes are kept only if it succeeds: a batch that trapped is then
+    /// replayed record by record on the state as it was before the batch, and a record that
+    /// traps on its own leaves no state behind.
     pub fn process(
+        &mut self,
+        input: &mut RecordBatch,
+    ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
+        let Some(state) = self.keyed.clone() else {
+            return self.call_process(input);
+        };
+        lock(&state).begin();
+        let result = self.call_process(input);
+        let mut state = lock(&state);
+        match result {
+            Ok(done) => match state.commit() {
+                Ok(()) => Ok(done),
+                Err(error) => {
+                    state.rollback();
+                    Err(self.sandbox.state_failed("process", &error))
+                }
+            },
+            Err(error) => {
+                state.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    /// One call of the guest's `process` on `input`, its output checked against the ABI.
+    fn call_process(
         &mut self,
         input: &mut RecordBatch,
     ) -> Result<(RecordBatch, Vec<RecordError>), UdfError> {
@@ -174,6 +203,14 @@ impl TransformUdf {
         }
         Ok((batch, errors))
     }
+}
+
+/// `state`, locked: a poisoned lock still holds consistent state, since every write to it
+/// completes under the lock or is dropped with the call's overlay.
+fn lock(state: &Mutex<KeyedState>) -> std::sync::MutexGuard<'_, KeyedState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A key selector instance.
