@@ -4,6 +4,7 @@
 
 use super::state::Outgoing;
 use crate::job_checkpoints::JobCheckpoints;
+use crate::storage_work::{StorageDone, StorageWork};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use weir_proto::progress::TaskCounters;
 use weir_proto::rest::JobSummary;
 use weir_proto::status::JobStatus;
 use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
+use weir_state::checkpoint::CheckpointMetadata;
 use weir_state::checkpoint::CheckpointStorage;
 use weir_state::file_name;
 
@@ -48,8 +50,16 @@ pub(super) struct Job {
     pub(super) restart_at: Option<Instant>,
     /// Where its checkpoints go, when the submission chose (see [`crate::SubmitOptions`]).
     pub(super) storage: Option<PathBuf>,
-    /// The checkpoint or savepoint the next deployment restores from.
+    /// The checkpoint or savepoint the next deployment restores from…
     pub(super) restore: Option<PathBuf>,
+    /// …and its id.
+    pub(super) restore_id: Option<u64>,
+    /// The completed checkpoints in storage that the next run starts from.
+    pub(super) earlier: Vec<CheckpointMetadata>,
+    /// Runs of the job so far (each restart is one more).
+    runs: u32,
+    /// Storage work of runs that ended, not yet collected.
+    orphans: Vec<StorageWork>,
     /// This run's checkpoints, when the job takes them.
     pub(super) checkpoints: Option<JobCheckpoints>,
     /// The highest checkpoint id an earlier run used: ids are never used twice.
@@ -83,6 +93,10 @@ impl Job {
             restart_at: None,
             storage: None,
             restore: None,
+            restore_id: None,
+            earlier: Vec::new(),
+            runs: 0,
+            orphans: Vec::new(),
             checkpoints: None,
             last_checkpoint_id: None,
             savepoint_stops: None,
@@ -138,9 +152,13 @@ impl Job {
         let run = self.checkpoints.take();
         let used = run.as_ref().and_then(JobCheckpoints::last_triggered);
         self.last_checkpoint_id = self.last_checkpoint_id.max(used);
-        let latest = run.and_then(|c| c.latest);
-        if latest.is_some() {
-            self.restore = latest;
+        if let Some(mut run) = run {
+            self.orphans.extend(run.take_work());
+            self.earlier = run.stored();
+            if let Some((id, dir)) = run.latest {
+                self.restore = Some(dir);
+                self.restore_id = Some(id);
+            }
         }
         let error = self.error.take().unwrap_or_else(|| {
             Failure::new(
@@ -173,9 +191,9 @@ impl Job {
     }
 
     /// Sets up this run's checkpoints in storage under `root`; returns where they go.
-    pub(super) fn start_checkpoints(&mut self, root: &Path) -> Result<Option<String>, String> {
+    pub(super) fn start_checkpoints(&mut self, root: &Path) -> Option<String> {
         if self.graph.config.checkpointing.is_none() && self.storage.is_none() {
-            return Ok(None);
+            return None;
         }
         let dir = match &self.storage {
             Some(dir) => dir.clone(),
@@ -187,20 +205,49 @@ impl Job {
             .checkpointing
             .is_some_and(|c| c.incremental);
         let storage = CheckpointStorage::new(dir.clone(), incremental);
-        let restored = match &self.restore {
-            Some(path) => Some(
-                weir_state::checkpoint::Restore::open(path)
-                    .map_err(|e| e.to_string())?
-                    .metadata
-                    .id,
-            ),
-            None => None,
-        };
-        let after = restored.max(self.last_checkpoint_id);
-        let checkpoints = JobCheckpoints::new(&self.graph, storage, after)
-            .map_err(|e| format!("checkpoint storage {}: {e}", dir.display()))?;
+        let after = self.restore_id.max(self.last_checkpoint_id);
+        self.runs += 1;
+        let earlier = std::mem::take(&mut self.earlier);
+        let checkpoints = JobCheckpoints::new(&self.graph, storage, self.runs, after, earlier);
         self.checkpoints = Some(checkpoints);
-        Ok(Some(dir.display().to_string()))
+        Some(dir.display().to_string())
+    }
+
+    /// The storage work asked for since the last call, in order.
+    pub(super) fn take_storage_work(&mut self) -> Vec<StorageWork> {
+        let mut work = std::mem::take(&mut self.orphans);
+        if let Some(checkpoints) = &mut self.checkpoints {
+            work.extend(checkpoints.take_work());
+        }
+        work
+    }
+
+    /// What came of writing a checkpoint's metadata; returns the mail for the TaskManagers. A
+    /// checkpoint of a run that has ended was never announced to its tasks, so it is deleted:
+    /// the newest checkpoint in storage is always one the tasks committed or could.
+    pub(super) fn storage_done(&mut self, done: StorageDone) -> Vec<Outgoing> {
+        let current = self
+            .checkpoints
+            .as_ref()
+            .is_some_and(|c| c.run() == done.run);
+        if !current {
+            if done.written.is_ok() {
+                self.orphans.push(StorageWork::Discard {
+                    storage: done.storage,
+                    id: done.id,
+                    metadata: None,
+                    retained: Vec::new(),
+                });
+            }
+            return Vec::new();
+        }
+        let Some(checkpoints) = &mut self.checkpoints else {
+            return Vec::new();
+        };
+        let mail = checkpoints.on_stored(&self.id, done);
+        let mut out = self.mail(mail);
+        out.extend(self.savepoint_progress());
+        out
     }
 
     /// Lets the coordinator act on `acks` and the time; returns the mail for the TaskManagers.

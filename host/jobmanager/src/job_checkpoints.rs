@@ -1,9 +1,11 @@
-//! One run of a job's checkpoints: the coordinator's actions carried out against storage
-//! (metadata written on completion, checkpoints discarded when no longer retained), and turned
-//! into mail for the tasks (triggers for the sources, completions for all), which the caller
+//! One run of a job's checkpoints: the coordinator's actions turned into storage work
+//! (metadata written on completion, checkpoints discarded when aborted or no longer retained),
+//! which the caller carries out outside any lock, and into mail for the tasks (triggers for
+//! the sources; completions for all, once the metadata is written), which the caller
 //! delivers: through channels in this process, or over the control plane to TaskManagers.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::storage_work::{StorageDone, StorageWork};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use weir_core::coordinator::{
@@ -20,20 +22,25 @@ use weir_state::checkpoint::{
 pub struct JobCheckpoints {
     coordinator: CheckpointCoordinator,
     storage: CheckpointStorage,
+    /// Which run of the job this is: storage results of an older run are orphans.
+    run: u32,
     /// Mail for the tasks, not yet collected by the caller.
     outbox: Vec<CheckpointMail>,
+    /// Storage work, not yet collected by the caller.
+    work: Vec<StorageWork>,
     /// Acknowledged parts of checkpoints in progress, and when each was triggered.
     parts: HashMap<u64, (i64, Vec<OperatorState>)>,
     /// What a completed checkpoint's metadata needs besides the parts.
     template: CheckpointMetadata,
-    /// Completed checkpoints in storage, oldest first (an earlier run's included)…
-    retained: VecDeque<CheckpointMetadata>,
-    /// …and how many are kept.
-    retain: usize,
+    /// Completed checkpoints in storage (an earlier run's included), by id: what discarding
+    /// one needs to know. The coordinator decides which are retained.
+    stored: BTreeMap<u64, CheckpointMetadata>,
+    /// Checkpoints whose metadata is being written.
+    writing: BTreeSet<u64>,
     /// Checkpoints completed in this run, in order.
     pub completed: Vec<CompletedCheckpoint>,
-    /// The newest completed checkpoint's directory.
-    pub latest: Option<PathBuf>,
+    /// The newest completed checkpoint: its id and directory.
+    pub latest: Option<(u64, PathBuf)>,
     /// Tasks that ran to their end → what they leave in every later checkpoint.
     finished: BTreeMap<(usize, u32), Vec<OperatorState>>,
     /// The savepoint asked for: its id, where it goes, and where it went.
@@ -41,16 +48,17 @@ pub struct JobCheckpoints {
 }
 
 impl JobCheckpoints {
-    /// Checkpoints of `graph` into `storage`, numbered past `after` and past every checkpoint
-    /// an earlier run left in storage (which are kept until newer ones replace them, so the
-    /// newest in storage is always the newest taken). Without `checkpointing:` in the job,
-    /// only savepoints are taken.
+    /// Run `run`'s checkpoints of `graph` into `storage`, numbered past `after` and past the
+    /// checkpoints `earlier` runs left in storage (which are kept until newer ones replace
+    /// them, so the newest in storage is always the newest taken). Without `checkpointing:` in
+    /// the job, only savepoints are taken. No I/O: `earlier` was read by the caller.
     pub fn new(
         graph: &JobGraph,
         storage: CheckpointStorage,
+        run: u32,
         after: Option<u64>,
-    ) -> std::io::Result<Self> {
-        let earlier = storage.recover()?;
+        earlier: Vec<CheckpointMetadata>,
+    ) -> Self {
         let first_id = after
             .into_iter()
             .chain(earlier.iter().map(|m| m.id))
@@ -84,10 +92,15 @@ impl JobCheckpoints {
             .filter(|v| graph.inputs(v.id).next().is_none())
             .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
             .collect();
-        Ok(JobCheckpoints {
-            coordinator: CheckpointCoordinator::new(config, tasks, first_id).with_sources(sources),
+        let coordinator = CheckpointCoordinator::new(config, tasks, first_id)
+            .with_sources(sources)
+            .with_retained(earlier.iter().map(|m| m.id));
+        JobCheckpoints {
+            coordinator,
             storage,
+            run,
             outbox: Vec::new(),
+            work: Vec::new(),
             parts: HashMap::new(),
             template: CheckpointMetadata {
                 format: FORMAT,
@@ -104,13 +117,73 @@ impl JobCheckpoints {
                     .collect(),
                 operators: Vec::new(),
             },
-            retained: earlier.into(),
-            retain: spec.retained.max(1) as usize,
+            stored: earlier.into_iter().map(|m| (m.id, m)).collect(),
+            writing: BTreeSet::new(),
             completed: Vec::new(),
             latest: None,
             finished: BTreeMap::new(),
             savepoint: None,
-        })
+        }
+    }
+
+    /// Which run of the job this is.
+    pub fn run(&self) -> u32 {
+        self.run
+    }
+
+    /// The storage work asked for since the last call, in order.
+    pub fn take_work(&mut self) -> Vec<StorageWork> {
+        std::mem::take(&mut self.work)
+    }
+
+    /// The completed checkpoints in storage whose metadata is written, oldest first: what
+    /// the job's next run starts from.
+    pub fn stored(&self) -> Vec<CheckpointMetadata> {
+        self.stored
+            .values()
+            .filter(|m| !self.writing.contains(&m.id))
+            .cloned()
+            .collect()
+    }
+
+    /// What came of writing a checkpoint's metadata: the checkpoint exists (the tasks hear,
+    /// and commit) or it does not (they must not). Returns the mail for the tasks.
+    pub fn on_stored(&mut self, job: &str, done: StorageDone) -> Vec<CheckpointMail> {
+        let id = done.id;
+        self.writing.remove(&id);
+        let dir = match done.written {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::error!(job, checkpoint = id, %error, "cannot write a checkpoint's metadata");
+                self.stored.remove(&id);
+                return Vec::new();
+            }
+        };
+        if self.latest.as_ref().is_none_or(|(newest, _)| *newest < id) {
+            self.latest = Some((id, dir));
+        }
+        if let Some((savepoint, _, written)) = &mut self.savepoint
+            && *savepoint == id
+        {
+            match done.exported {
+                Some(Ok(dir)) => *written = Some(dir),
+                Some(Err(error)) => {
+                    tracing::error!(job, checkpoint = id, %error, "cannot write the savepoint");
+                }
+                None => {}
+            }
+        }
+        if let Some(completed) = self.coordinator.completed().find(|c| c.id == id) {
+            tracing::info!(
+                job,
+                checkpoint = id,
+                duration_ms = completed.duration.as_millis() as u64,
+                bytes = completed.bytes(),
+                "checkpoint complete"
+            );
+            self.completed.push(completed.clone());
+        }
+        vec![CheckpointMail::Complete(id)]
     }
 
     /// Starts a savepoint now: a checkpoint that, once complete, is copied whole under
@@ -134,7 +207,7 @@ impl JobCheckpoints {
     /// Whether the savepoint asked for has failed (aborted, or not written).
     pub fn savepoint_failed(&self) -> Option<String> {
         match &self.savepoint {
-            Some((id, _, None)) if !self.parts.contains_key(id) => {
+            Some((id, _, None)) if !self.parts.contains_key(id) && !self.writing.contains(id) => {
                 Some(format!("savepoint {id} did not complete (see the log)"))
             }
             _ => None,
@@ -197,21 +270,32 @@ impl JobCheckpoints {
                 self.parts.insert(id, (timestamp, finished));
                 self.outbox.push(CheckpointMail::Trigger(id));
             }
-            CheckpointAction::NotifyComplete { id } => self.complete(job, id),
+            CheckpointAction::NotifyComplete { id } => self.complete(id),
             CheckpointAction::Abort { id, reason } => {
                 tracing::info!(job, checkpoint = id, %reason, "checkpoint aborted");
                 self.parts.remove(&id);
-                if let Err(error) = self.storage.discard(id, None, &[]) {
-                    tracing::warn!(job, checkpoint = id, %error, "cannot delete an aborted checkpoint");
-                }
+                self.work.push(StorageWork::Discard {
+                    storage: self.storage.clone(),
+                    id,
+                    metadata: None,
+                    retained: Vec::new(),
+                });
             }
-            // Retention is kept in `complete`, which also counts checkpoints of earlier runs.
-            CheckpointAction::Discard { .. } => {}
+            CheckpointAction::Discard { id } => {
+                let metadata = self.stored.remove(&id);
+                self.work.push(StorageWork::Discard {
+                    storage: self.storage.clone(),
+                    id,
+                    metadata,
+                    retained: self.stored.values().cloned().collect(),
+                });
+            }
         }
     }
 
-    /// Every task acknowledged `id`: its metadata makes it a checkpoint; then the tasks hear.
-    fn complete(&mut self, job: &str, id: u64) {
+    /// Every task acknowledged `id`: its metadata is to be written (which makes it a
+    /// checkpoint); the tasks hear once it is ([`Self::on_stored`]).
+    fn complete(&mut self, id: u64) {
         let Some((timestamp, mut operators)) = self.parts.remove(&id) else {
             return;
         };
@@ -222,48 +306,18 @@ impl JobCheckpoints {
             operators,
             ..self.template.clone()
         };
-        match self.storage.complete(&metadata) {
-            Ok(dir) => self.latest = Some(dir),
-            Err(error) => {
-                // Without its metadata the checkpoint does not exist; the tasks must not commit.
-                tracing::error!(job, checkpoint = id, %error, "cannot write a checkpoint's metadata");
-                return;
-            }
-        }
-        if let Some((savepoint, target, written)) = &mut self.savepoint
-            && *savepoint == id
-        {
-            match self.storage.export(&metadata, target) {
-                Ok(dir) => *written = Some(dir),
-                Err(error) => {
-                    tracing::error!(job, checkpoint = id, %error, "cannot write the savepoint");
-                }
-            }
-        }
-        self.retained.push_back(metadata);
-        while self.retained.len() > self.retain {
-            let Some(discarded) = self.retained.pop_front() else {
-                break;
-            };
-            let retained: Vec<CheckpointMetadata> = self.retained.iter().cloned().collect();
-            if let Err(error) = self
-                .storage
-                .discard(discarded.id, Some(&discarded), &retained)
-            {
-                tracing::warn!(job, checkpoint = discarded.id, %error, "cannot delete a checkpoint no longer retained");
-            }
-        }
-        if let Some(done) = self.coordinator.completed().find(|c| c.id == id) {
-            tracing::info!(
-                job,
-                checkpoint = id,
-                duration_ms = done.duration.as_millis() as u64,
-                bytes = done.bytes(),
-                "checkpoint complete"
-            );
-            self.completed.push(done.clone());
-        }
-        self.outbox.push(CheckpointMail::Complete(id));
+        let export = match &self.savepoint {
+            Some((savepoint, target, _)) if *savepoint == id => Some(target.clone()),
+            _ => None,
+        };
+        self.stored.insert(id, metadata.clone());
+        self.writing.insert(id);
+        self.work.push(StorageWork::Complete {
+            run: self.run,
+            storage: self.storage.clone(),
+            metadata,
+            export,
+        });
     }
 
     /// Task `task` ran to its end: checkpoints in progress that it never saw count it with its

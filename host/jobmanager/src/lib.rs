@@ -9,12 +9,16 @@ pub mod job_checkpoints;
 pub mod metrics;
 mod rest;
 mod state;
+pub mod storage_work;
 
 #[cfg(test)]
 mod tests;
 
-pub use state::{ClusterState, ClusterTimeouts, JobRequestError, Outgoing, SubmitOptions, TaskEnd};
+pub use state::{
+    ClusterState, ClusterTimeouts, JobRequestError, Outgoing, RestorePoint, SubmitOptions, TaskEnd,
+};
 
+use crate::storage_work::StorageWork;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +56,8 @@ pub struct Shared {
     pub blobs: BlobStore,
     /// The bearer token REST calls must carry, when one is set.
     pub token: Option<String>,
+    /// Checkpoint storage work for the storage thread, which carries it out in order.
+    storage: crossbeam_channel::Sender<(String, StorageWork)>,
 }
 
 impl Shared {
@@ -64,10 +70,15 @@ impl Shared {
         &self,
         change: impl FnOnce(&mut ClusterState, Instant) -> (R, Vec<Outgoing>),
     ) -> R {
-        let (result, out) = {
+        let (result, out, work) = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            change(&mut state, Instant::now())
+            let (result, out) = change(&mut state, Instant::now());
+            (result, out, state.take_storage_work())
         };
+        // Files are written and deleted on the storage thread, never under the state's lock.
+        for work in work {
+            let _ = self.storage.send(work);
+        }
         let outboxes = self.outboxes();
         for (taskmanager, message) in out {
             if let Some((_, outbox)) = outboxes.get(&taskmanager) {
@@ -82,6 +93,25 @@ impl Shared {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         look(&state, Instant::now())
     }
+}
+
+/// The thread that carries out checkpoint storage work in the order it was asked for (a
+/// completion's metadata before the deletions retention asks after it), handing each
+/// completion's result back to the state.
+fn spawn_storage_thread(
+    shared: Arc<Shared>,
+    work: crossbeam_channel::Receiver<(String, StorageWork)>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("weir-jm-storage".into())
+        .spawn(move || {
+            for (job, work) in work {
+                if let Some(done) = work.run(&job) {
+                    shared.update(|state, now| ((), state.storage_done(&job, done, now)));
+                }
+            }
+        })
+        .map(|_| ())
 }
 
 /// Runs a JobManager until the process is stopped; `on_ready` hears the bound addresses.
@@ -111,6 +141,7 @@ pub fn run_jobmanager(
             config.max_module_bytes,
         )
         .map_err(|e| e.to_string())?;
+        let (storage, storage_work) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(
                 ClusterState::new(config.timeouts)
@@ -119,7 +150,10 @@ pub fn run_jobmanager(
             outboxes: Mutex::default(),
             blobs,
             token,
+            storage,
         });
+        spawn_storage_thread(shared.clone(), storage_work)
+            .map_err(|e| format!("cannot start the storage thread: {e}"))?;
         let rpc = control::listen(&config, shared.clone())?;
         let listener = tokio::net::TcpListener::bind(config.rest)
             .await

@@ -10,7 +10,7 @@
 //!   the savepoint's path once written
 
 use super::Shared;
-use crate::JobRequestError;
+use crate::{JobRequestError, RestorePoint};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -240,7 +240,10 @@ async fn submit(
             restore
                 .check(&graph)
                 .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
-            Some(restore.dir().to_path_buf())
+            Some(RestorePoint {
+                dir: restore.dir().to_path_buf(),
+                id: restore.metadata.id,
+            })
         }
     };
     if graph.vertices.is_empty() {

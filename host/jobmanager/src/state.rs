@@ -4,6 +4,7 @@
 //! send. Job status changes only through [`JobStatus::become_`], so the lifecycle's rules hold.
 
 use super::job::Job;
+use crate::storage_work::{StorageDone, StorageWork};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use weir_proto::rest::{
 use weir_proto::status::JobStatus;
 use weir_runtime::tasks::CheckpointAck;
 use weir_runtime::tasks::FinalState;
+use weir_state::checkpoint::CheckpointMetadata;
 
 /// A message for the TaskManager named first.
 pub type Outgoing = (String, ToTaskManager);
@@ -63,12 +65,25 @@ pub struct TaskEnd {
 #[derive(Debug, Clone, Default)]
 pub struct SubmitOptions {
     /// The checkpoint or savepoint its first run restores.
-    pub restore: Option<PathBuf>,
+    pub restore: Option<RestorePoint>,
+    /// The completed checkpoints its storage already holds (an earlier run's, read with
+    /// `CheckpointStorage::recover` by the caller): kept until newer ones replace them, and
+    /// numbered past.
+    pub earlier_checkpoints: Vec<CheckpointMetadata>,
     /// Where its checkpoints go: the storage directory itself, kept across runs of the job
     /// (`weir run` resumes there), and set up even when the job does not checkpoint, so it can
     /// take savepoints. By default a directory per job under the cluster's checkpoint
     /// directory, for jobs that checkpoint.
     pub checkpoint_storage: Option<PathBuf>,
+}
+
+/// A checkpoint or savepoint to restore: its directory and id.
+#[derive(Debug, Clone)]
+pub struct RestorePoint {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its id (the job's checkpoints are numbered past it).
+    pub id: u64,
 }
 
 /// Why a request about a job (cancel, savepoint) was not carried out.
@@ -227,12 +242,12 @@ impl ClusterState {
         &mut self,
         id: String,
         graph: JobGraph,
-        restore: Option<PathBuf>,
+        restore: Option<RestorePoint>,
         now: Instant,
     ) -> Vec<Outgoing> {
         let options = SubmitOptions {
             restore,
-            checkpoint_storage: None,
+            ..SubmitOptions::default()
         };
         self.submit_with(id, graph, options, now)
     }
@@ -248,7 +263,9 @@ impl ClusterState {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         let mut job = Job::new(id.clone(), sequence, graph, now);
-        job.restore = options.restore;
+        job.restore_id = options.restore.as_ref().map(|r| r.id);
+        job.restore = options.restore.map(|r| r.dir);
+        job.earlier = options.earlier_checkpoints;
         job.storage = options.checkpoint_storage;
         job.enter(JobStatus::Scheduling);
         self.ids.insert(id, sequence);
@@ -339,16 +356,7 @@ impl ClusterState {
                 return Vec::new();
             }
         };
-        let checkpoint_storage = match job.start_checkpoints(&checkpoint_dir) {
-            Ok(storage) => storage,
-            Err(error) => {
-                job.blame(Failure::new(FailureClass::Storage, false, error));
-                job.enter(JobStatus::Failing);
-                job.enter(JobStatus::Failed);
-                job.ended = Some(now);
-                return Vec::new();
-            }
-        };
+        let checkpoint_storage = job.start_checkpoints(&checkpoint_dir);
         // A fresh sequence per deployment: a restarted run's channels never meet the old one's.
         self.next_sequence += 1;
         let peers: Vec<PeerInfo> = offers
@@ -561,6 +569,7 @@ impl ClusterState {
                 .checkpoints
                 .as_ref()
                 .and_then(|c| c.latest.as_ref())
+                .map(|(_, dir)| dir)
                 .map(|p| p.display().to_string()),
             checkpoint_history: job
                 .checkpoints
@@ -623,6 +632,31 @@ impl ClusterState {
             .collect()
     }
 
+    /// The checkpoint storage work every job asked for since the last call, in order per job:
+    /// the caller carries it out outside any lock and hands each completion's result to
+    /// [`ClusterState::storage_done`].
+    pub fn take_storage_work(&mut self) -> Vec<(String, StorageWork)> {
+        self.jobs
+            .values_mut()
+            .flat_map(|job| {
+                let id = job.id.clone();
+                job.take_storage_work()
+                    .into_iter()
+                    .map(move |w| (id.clone(), w))
+            })
+            .collect()
+    }
+
+    /// What came of writing one of `job`'s checkpoints (see [`StorageWork::Complete`]).
+    pub fn storage_done(&mut self, job: &str, done: StorageDone, now: Instant) -> Vec<Outgoing> {
+        let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
+            return Vec::new();
+        };
+        let out = job.storage_done(done);
+        self.settle(now);
+        out
+    }
+
     /// The checkpoints completed in `id`'s current (or last) run, in order.
     pub fn completed_checkpoints(&self, id: &str) -> Vec<CompletedCheckpoint> {
         self.find(id)
@@ -635,7 +669,8 @@ impl ClusterState {
     pub fn latest_checkpoint(&self, id: &str) -> Option<PathBuf> {
         self.find(id)
             .and_then(|job| job.checkpoints.as_ref())
-            .and_then(|c| c.latest.clone())
+            .and_then(|c| c.latest.as_ref())
+            .map(|(_, dir)| dir.clone())
     }
 
     /// The checkpoint or savepoint `id`'s next (or current) run restores.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_core::coordinator::CompletedCheckpoint;
-use weir_jobmanager::{ClusterState, ClusterTimeouts, Outgoing, SubmitOptions, TaskEnd};
+use weir_jobmanager::{
+    ClusterState, ClusterTimeouts, Outgoing, RestorePoint, SubmitOptions, TaskEnd,
+};
 use weir_net::rpc::{ToJobManager, ToTaskManager};
 use weir_proto::failure::{Failure, FailureClass};
 use weir_proto::graph::JobGraph;
@@ -35,6 +37,9 @@ pub enum JobError {
     /// The job was stopped from outside before its end.
     #[error("the job was stopped: {0}")]
     Stopped(String),
+    /// Checkpoint storage cannot be read.
+    #[error("checkpoint storage: {0}")]
+    Storage(String),
 }
 
 /// A finished job.
@@ -159,11 +164,22 @@ impl MiniCluster {
         let slots = graph.vertices.iter().map(|v| v.parallelism).max();
         let here = SocketAddr::from(([127, 0, 0, 1], 0));
         state.register(EMBEDDED, slots.unwrap_or(1), here, started);
+        let storage = self.checkpoint_storage(graph);
+        // What an earlier `weir run` of the job left in its storage: completed checkpoints are
+        // kept (and numbered past), unfinished ones deleted.
+        let earlier_checkpoints = match &storage {
+            Some(storage) => storage
+                .recover()
+                .map_err(|e| JobError::Storage(format!("{}: {e}", storage.root().display())))?,
+            None => Vec::new(),
+        };
         let options = SubmitOptions {
-            restore: self.resume.as_ref().map(|r| r.dir().to_path_buf()),
-            checkpoint_storage: self
-                .checkpoint_storage(graph)
-                .map(|s| s.root().to_path_buf()),
+            restore: self.resume.as_ref().map(|r| RestorePoint {
+                dir: r.dir().to_path_buf(),
+                id: r.metadata.id,
+            }),
+            checkpoint_storage: storage.map(|s| s.root().to_path_buf()),
+            earlier_checkpoints,
         };
         let mut out = state.submit_with(JOB.into(), graph.clone(), options, started);
         let mut run = Run {
@@ -187,13 +203,12 @@ impl MiniCluster {
                 out.extend(handle(&mut state, report, now));
             }
             out.extend(state.tick(now));
+            out.extend(run.stop_check(self.stop.as_ref(), &graph.name, &mut state, now));
+            out.extend(store(&mut state, now));
             let Some(view) = state.job(JOB, now) else {
                 return Err(JobError::Stopped("the job is gone".into()));
             };
             run.report_restart(&graph.name, &view, &state);
-            if let Some(request) = &self.stop {
-                out.extend(run.stop.check(request, &graph.name, &view, &mut state, now));
-            }
             if run.last_progress.elapsed() >= interval {
                 on_progress(&view.progress);
                 run.last_progress = Instant::now();
@@ -305,6 +320,20 @@ impl Run {
         }
     }
 
+    /// Starts or follows a stop asked from outside.
+    fn stop_check(
+        &mut self,
+        request: Option<&StopRequest>,
+        job: &str,
+        state: &mut ClusterState,
+        now: Instant,
+    ) -> Vec<Outgoing> {
+        let (Some(request), Some(view)) = (request, state.job(JOB, now)) else {
+            return Vec::new();
+        };
+        self.stop.check(request, job, &view, state, now)
+    }
+
     /// Says on stderr that the job restarts, once per restart.
     fn report_restart(&mut self, job: &str, view: &JobView, state: &ClusterState) {
         if view.restarts <= self.reported_restarts {
@@ -319,6 +348,23 @@ impl Run {
                 "job `{job}`: {failure}; restarting from {from} (restart {})",
                 view.restarts
             );
+        }
+    }
+}
+
+/// Carries out the storage work the state asked for (this loop holds no lock), handing each
+/// completion's result back; returns the messages that makes.
+fn store(state: &mut ClusterState, now: Instant) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    loop {
+        let work = state.take_storage_work();
+        if work.is_empty() {
+            return out;
+        }
+        for (job, work) in work {
+            if let Some(done) = work.run(&job) {
+                out.extend(state.storage_done(&job, done, now));
+            }
         }
     }
 }

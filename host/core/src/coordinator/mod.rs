@@ -151,6 +151,19 @@ impl CheckpointCoordinator {
         self
     }
 
+    /// The same, with checkpoints `ids` that earlier runs completed (oldest first) counted as
+    /// retained: as newer ones complete, they are discarded in turn like this run's own.
+    pub fn with_retained(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        for id in ids {
+            self.completed.push_back(CompletedCheckpoint {
+                id,
+                duration: Duration::ZERO,
+                handles: BTreeMap::new(),
+            });
+        }
+        self
+    }
+
     /// Whether a barrier can start anywhere: some source still runs.
     fn can_start(&self) -> bool {
         let starts = match self.sources.is_empty() {

@@ -271,3 +271,18 @@ fn when_every_task_has_finished_checkpoints_in_progress_are_aborted() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn checkpoints_of_earlier_runs_are_discarded_in_turn_as_new_ones_complete() {
+    let t0 = Instant::now();
+    // Two retained, and an earlier run left 4 and 5.
+    let mut c = CheckpointCoordinator::new(config(), TASKS, 6).with_retained([4, 5]);
+    assert_eq!(triggered(&c.on_tick(t0, 0)), Some(6));
+    assert_eq!(
+        ack_all(&mut c, 6, t0),
+        [
+            CheckpointAction::NotifyComplete { id: 6 },
+            CheckpointAction::Discard { id: 4 }
+        ]
+    );
+}
