@@ -64,17 +64,7 @@ fn barriers_align_and_every_task_acknowledges_without_changing_the_output() {
     assert_eq!(total, 55_200, "every bid counted once");
     // "checkpoints: N completed, the last (#N) in T ms over 5 tasks": two sources, two window
     // subtasks (each aligning two inputs) and the sink (aligning two) all acknowledged.
-    let summary = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("checkpoints: "))
-        .unwrap_or_else(|| panic!("no checkpoint summary:\n{}", run.stderr));
-    let completed: u64 = summary
-        .trim_start_matches("checkpoints: ")
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
+    let (summary, completed) = crate::harness::checkpoint_summary(&run.stderr);
     assert!(
         completed >= 3,
         "{summary}: a 1.5 s job checkpointing every 100 ms"
@@ -103,17 +93,7 @@ fn checkpoints_go_on_after_a_branch_of_the_job_has_finished() {
         None,
     )
     .expect_code(0);
-    let summary = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("checkpoints: "))
-        .unwrap_or_else(|| panic!("no checkpoint summary:\n{}", run.stderr));
-    let completed: u64 = summary
-        .trim_start_matches("checkpoints: ")
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
+    let (summary, completed) = crate::harness::checkpoint_summary(&run.stderr);
     assert!(
         completed >= 6,
         "{summary}: a 4 s job checkpointing every 250 ms after its short branch ended"

@@ -186,17 +186,7 @@ fn a_checkpointing_job_with_a_dead_letter_sink_completes_checkpoints_and_commits
         None,
     )
     .expect_code(0);
-    let summary = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("checkpoints: "))
-        .unwrap_or_else(|| panic!("no checkpoint completed:\n{}", run.stderr));
-    let completed: u64 = summary
-        .trim_start_matches("checkpoints: ")
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
+    let (summary, completed) = crate::harness::checkpoint_summary(&run.stderr);
     assert!(
         completed >= 3,
         "{summary}: a 2.5 s job checkpointing every 200 ms"

@@ -202,3 +202,19 @@ pub(crate) fn newest_checkpoint(storage: &Path) -> u64 {
         .max()
         .unwrap_or(0)
 }
+
+/// `weir run`'s summary line `checkpoints: N completed, the last (#id) in T ms over K tasks`:
+/// the line, and N.
+pub(crate) fn checkpoint_summary(stderr: &str) -> (String, u64) {
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("checkpoints: "))
+        .unwrap_or_else(|| panic!("no checkpoint completed:\n{stderr}"));
+    let completed = summary
+        .trim_start_matches("checkpoints: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    (summary.to_string(), completed)
+}

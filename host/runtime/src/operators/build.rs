@@ -170,6 +170,7 @@ pub fn build_chain(
                         name.clone(),
                         AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                         factory.batch_size,
+                        factory.state.max_parallelism(),
                     )),
                     (None, Some(window)) => match window.aligned() {
                         Some(aligned) => {
@@ -298,7 +299,7 @@ pub fn build_chain(
 fn checkpointable(kind: &OperatorKind) -> bool {
     match kind {
         OperatorKind::Aggregate { spec, .. } => match &spec.window {
-            None => spec.module.is_none(),
+            None => true,
             Some(window) => {
                 window.aligned().is_some() && spec.module.is_none() && spec.process.is_none()
             }
@@ -318,8 +319,7 @@ pub fn check_checkpointable(vertex: &JobVertex) -> Result<(), TaskError> {
             operator: operator.name.clone(),
             message: "this kind of step cannot take part in checkpoints yet (session, count and \
                       Wasm windows, window functions, joins and process functions keep state \
-                      they do not snapshot); run the job without \
-                      `checkpointing:`"
+                      they do not snapshot); run the job without `checkpointing:`"
                 .into(),
         }),
     }

@@ -6,6 +6,8 @@ use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
 use weir_proto::{Blobs, RecordBatch};
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
+use weir_state::layout;
 use weir_wasm::AggregateUdf;
 
 /// Accumulators per key in a `weir:udf/aggregate` component's own encoding.
@@ -14,16 +16,25 @@ pub(crate) struct WasmAggregate {
     udf: AggregateUdf,
     state: HashMap<Vec<u8>, Vec<u8>>,
     batch_size: usize,
+    max_parallelism: u32,
 }
 
 impl WasmAggregate {
-    pub(crate) fn new(operator: String, udf: AggregateUdf, batch_size: usize) -> Self {
+    /// An aggregate of `udf` for step `operator`, keyed over `max_parallelism` key groups
+    /// (its snapshots are by key group, so they restore at another parallelism).
+    pub(crate) fn new(
+        operator: String,
+        udf: AggregateUdf,
+        batch_size: usize,
+        max_parallelism: u32,
+    ) -> Self {
         let site = UdfSite::new(operator, udf.module(), udf.export());
         WasmAggregate {
             site,
             udf,
             state: HashMap::new(),
             batch_size: batch_size.max(1),
+            max_parallelism,
         }
     }
 }
@@ -37,6 +48,33 @@ struct Grouped {
 }
 
 impl Operator for WasmAggregate {
+    /// Each key's accumulator, in the component's own encoding (a new version of the module
+    /// must read what the old one wrote, as with any state schema).
+    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        let mut entries = HeapEntries::new(self.max_parallelism);
+        for (key, accumulator) in &self.state {
+            entries.push(key, b"", accumulator.clone());
+        }
+        Ok(Some(OperatorSnapshot {
+            meta: None,
+            keyed: Some(entries.finish()),
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let state = &mut self.state;
+        let read = restored.entries(None, &mut |stored, value| {
+            let (key, _) = layout::parse_state(stored)
+                .ok_or_else(|| std::io::Error::other("a malformed accumulator entry"))?;
+            state.insert(key.to_vec(), value.to_vec());
+            Ok(())
+        });
+        read.map_err(|e| TaskError::State {
+            operator: self.site.operator.clone(),
+            detail: format!("restoring accumulators: {e}"),
+        })
+    }
+
     fn process(
         &mut self,
         batch: RecordBatch,

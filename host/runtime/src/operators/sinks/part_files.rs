@@ -157,14 +157,23 @@ impl PartFileSink {
                 .into_iter()
                 .partition(|p| p.checkpoint <= checkpoint);
         self.state.pending = later;
-        for part in due {
-            self.commit_part(&part)?;
+        for part in &due {
+            self.commit_part(part)?;
+        }
+        if !due.is_empty() {
+            self.sync_dir()?;
         }
         Ok(())
     }
 
-    /// Renames a pending part to its committed name; one already renamed is left as it is
-    /// (a restore may commit again what a crash cut short).
+    /// Makes the renames in the sink's directory durable: a crash after a commit must not
+    /// bring a committed part back to its in-progress name (which a restore deletes).
+    fn sync_dir(&self) -> Result<(), TaskError> {
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| self.io_error(&self.dir, e))
+    }
+
     /// Deletes the committed parts this subtask owns that an old subtask numbered at or past
     /// what the restored checkpoint says it had reached (`next_of`): they were committed after
     /// the checkpoint (at the end of the old run's input), and the replay writes them again.
@@ -188,6 +197,8 @@ impl PartFileSink {
         Ok(())
     }
 
+    /// Renames a pending part to its committed name; one already renamed is left as it is
+    /// (a restore may commit again what a crash cut short).
     fn commit_part(&self, part: &PendingPart) -> Result<(), TaskError> {
         let from = self.dir.join(in_progress(part.subtask, part.number));
         let to = self.dir.join(committed(part.subtask, part.number));
@@ -264,6 +275,7 @@ impl Operator for PartFileSink {
         for part in &parts {
             self.commit_part(part)?;
         }
+        self.sync_dir()?;
         self.clear(false)?;
         self.forget_after(&next_of)?;
         self.state.next_part = next_part;
