@@ -108,8 +108,9 @@ pub enum OperatorKind {
     Aggregate {
         /// The functions.
         spec: AggregateSpec,
-        /// Name of the key field in built-in aggregates' JSON output.
-        key_as: String,
+        /// Name of the key field in the JSON output; `None` for a window over all records
+        /// (Flink's `windowAll`), whose output has no key.
+        key_as: Option<String>,
     },
     /// A keyed process function.
     Process(WasmCall),

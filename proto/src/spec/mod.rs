@@ -9,8 +9,8 @@ mod sink;
 mod source;
 
 pub use operator::{
-    AggregateFn, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall, WatermarkSpec,
-    WindowSpec, window_starts,
+    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall,
+    WatermarkSpec, WindowSpec, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{

@@ -88,6 +88,49 @@ pub enum WindowSpec {
     },
 }
 
+/// What an aggregate step computes, decoded once from its spec's fields: the task builder and
+/// the snapshot check match on this, never on combinations of `module`, `process` and
+/// `window` (the graph builder refuses the combinations that are none of these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateForm {
+    /// Built-in functions per key over the whole input.
+    Builtin,
+    /// A Wasm aggregate per key over the whole input.
+    Wasm,
+    /// Built-in functions per tumbling or sliding window (`size`, `slide`, ms).
+    AlignedWindow(i64, i64),
+    /// A Wasm aggregate per tumbling or sliding window.
+    WasmWindow(i64, i64),
+    /// A Wasm whole-window function per tumbling or sliding window.
+    WindowFunction(i64, i64),
+    /// Built-in functions per session closed after `gap_ms` of inactivity.
+    Session(u64),
+    /// Built-in functions per `size` records of a key.
+    Count(u64),
+}
+
+impl AggregateSpec {
+    /// What the step computes; `None` for a combination no aggregate has (a Wasm aggregate or
+    /// a window function over sessions or counts).
+    pub fn form(&self) -> Option<AggregateForm> {
+        let aligned = self.window.and_then(|w| w.aligned());
+        Some(match (&self.module, &self.process, self.window, aligned) {
+            (_, Some(_), _, Some((size, slide))) => AggregateForm::WindowFunction(size, slide),
+            (_, Some(_), _, None) => return None,
+            (None, None, None, _) => AggregateForm::Builtin,
+            (Some(_), None, None, _) => AggregateForm::Wasm,
+            (Some(_), None, Some(_), Some((size, slide))) => AggregateForm::WasmWindow(size, slide),
+            (Some(_), None, Some(_), None) => return None,
+            (None, None, Some(_), Some((size, slide))) => AggregateForm::AlignedWindow(size, slide),
+            (None, None, Some(WindowSpec::Session { gap_ms }), None) => {
+                AggregateForm::Session(gap_ms)
+            }
+            (None, None, Some(WindowSpec::Count { size }), None) => AggregateForm::Count(size),
+            (None, None, Some(_), None) => return None,
+        })
+    }
+}
+
 impl WindowSpec {
     /// Length and slide of windows aligned to the epoch (tumbling, sliding); `None` for sessions.
     pub fn aligned(&self) -> Option<(i64, i64)> {

@@ -164,8 +164,7 @@ pub fn build_stream_graph(
             modules,
             input.map(|o| &graph.nodes[o.node]),
         )?;
-        let global_window =
-            matches!(&operator, OperatorKind::Aggregate { key_as, .. } if key_as.is_empty());
+        let global_window = matches!(&operator, OperatorKind::Aggregate { key_as: None, .. });
         let default_parallelism = match (&operator, input) {
             // key_by runs beside its input so it chains with it; the hash edge follows it.
             (OperatorKind::KeyBy(_), Some(input)) => graph.nodes[input.node].parallelism,
@@ -533,18 +532,23 @@ fn operator_kind(
             }
         }
         let global = !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_)));
-        // An empty `key_as` marks a window over all records.
-        let key_as = if global {
-            String::new()
-        } else {
-            aggregate.key_as.clone().unwrap_or_else(|| {
+        let key_as = match global {
+            true => None,
+            false => Some(aggregate.key_as.clone().unwrap_or_else(|| {
                 key_field
                     .as_deref()
                     .and_then(|f| f.rsplit('.').next())
                     .unwrap_or("key")
                     .to_string()
-            })
+            })),
         };
+        if aggregate.form().is_none() {
+            return Err(error(
+                format!("{field}.aggregate.window"),
+                "a Wasm aggregate or window function runs over tumbling or sliding windows",
+                Some("use built-in `functions` for sessions and count windows".into()),
+            ));
+        }
         return Ok(OperatorKind::Aggregate {
             spec: aggregate.clone(),
             key_as,

@@ -60,7 +60,7 @@ fn wordcount_chains_around_the_shuffles() {
         ]
     );
     match &graph.vertices[2].operators[0].kind {
-        OperatorKind::Aggregate { key_as, .. } => assert_eq!(key_as, "word"),
+        OperatorKind::Aggregate { key_as, .. } => assert_eq!(key_as.as_deref(), Some("word")),
         other => panic!("expected an aggregate, got {other:?}"),
     }
     match &graph.vertices[0].operators[0].kind {

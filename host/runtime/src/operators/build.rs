@@ -18,7 +18,7 @@ use crate::json::FieldPath;
 use std::collections::HashMap;
 use std::path::Path;
 use weir_proto::graph::{JobVertex, OperatorKind};
-use weir_proto::spec::{SinkSpec, SourceSpec, WasmCall, WindowSpec};
+use weir_proto::spec::{AggregateForm, SinkSpec, SourceSpec, WasmCall};
 use weir_state::JobState;
 use weir_state::checkpoint::Restore;
 use weir_wasm::{
@@ -121,14 +121,15 @@ pub fn build_chain(
                         })
                         .collect()
                 };
-                match (&spec.module, &spec.window) {
-                    (None, Some(window)) if spec.process.is_some() => {
-                        let (Some(process), Some(aligned)) = (&spec.process, window.aligned())
-                        else {
-                            return Err(TaskError::Internal(format!(
-                                "window function step `{name}` without a module or aligned windows"
-                            )));
-                        };
+                let key_as = key_as.as_deref();
+                let Some(form) = spec.form() else {
+                    return Err(TaskError::Internal(format!(
+                        "aggregate step `{name}` has no form the graph builder accepts"
+                    )));
+                };
+                match form {
+                    AggregateForm::WindowFunction(size, slide) => {
+                        let process = module_of("window function", &name, &spec.process)?;
                         let store = factory.state.store(
                             &name,
                             subtask,
@@ -143,17 +144,13 @@ pub fn build_chain(
                         Box::new(WindowFunction::new(
                             name.clone(),
                             udf,
-                            aligned,
+                            (size, slide),
                             factory.batch_size,
-                            WindowLists::new(name.clone(), aligned.0, store),
+                            WindowLists::new(name.clone(), size, store),
                         ))
                     }
-                    (Some(m), Some(window)) => {
-                        let aligned = window.aligned().ok_or_else(|| TaskError::Config {
-                            operator: name.clone(),
-                            message: "a Wasm aggregate windows in tumbling or sliding windows"
-                                .into(),
-                        })?;
+                    AggregateForm::WasmWindow(size, slide) => {
+                        let m = module_of("Wasm aggregate", &name, &spec.module)?;
                         let store = factory.state.store(&name, subtask, None)?.map(|store| {
                             WasmWindowStore::new(store, factory.state.write_cache_entries())
                         });
@@ -161,79 +158,73 @@ pub fn build_chain(
                             name.clone(),
                             AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                             key_as,
-                            aligned,
+                            (size, slide),
                             factory.batch_size,
                             store,
                         ))
                     }
-                    (Some(m), None) => Box::new(WasmAggregate::new(
+                    AggregateForm::Wasm => Box::new(WasmAggregate::new(
                         name.clone(),
-                        AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
+                        AggregateUdf::new(
+                            factory.engine,
+                            module(module_of("Wasm aggregate", &name, &spec.module)?)?,
+                            factory.limits,
+                        )?,
                         factory.batch_size,
                         factory.state.max_parallelism(),
                     )),
-                    (None, Some(window)) => match window.aligned() {
-                        Some(aligned) => {
-                            let store = factory
-                                .state
-                                .store(&name, subtask, Some(WindowStore::merge_operator()))?
-                                .map(|store| {
-                                    WindowStore::new(store, factory.state.write_cache_entries())
-                                });
-                            let window = WindowAggregate::new(
-                                name.clone(),
-                                key_as,
-                                aligned,
-                                i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
-                                functions(),
-                                factory.batch_size,
-                                store,
-                            )
-                            .with_key_groups(factory.state.max_parallelism());
-                            match spec.processing_time {
-                                true => Box::new(window.over_processing_time()),
-                                false => Box::new(window),
-                            }
-                        }
-                        None if matches!(window, WindowSpec::Count { .. }) => {
-                            let size = match *window {
-                                WindowSpec::Count { size } => size,
-                                _ => 1,
-                            };
-                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
-                                CountStore::new(store, factory.state.write_cache_entries())
+                    AggregateForm::AlignedWindow(size, slide) => {
+                        let store = factory
+                            .state
+                            .store(&name, subtask, Some(WindowStore::merge_operator()))?
+                            .map(|store| {
+                                WindowStore::new(store, factory.state.write_cache_entries())
                             });
-                            Box::new(CountAggregate::new(
-                                name.clone(),
-                                key_as,
-                                size,
-                                functions(),
-                                factory.batch_size,
-                                store,
-                            ))
+                        let window = WindowAggregate::new(
+                            name.clone(),
+                            key_as,
+                            (size, slide),
+                            i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
+                            functions(),
+                            factory.batch_size,
+                            store,
+                        )
+                        .with_key_groups(factory.state.max_parallelism());
+                        match spec.processing_time {
+                            true => Box::new(window.over_processing_time()),
+                            false => Box::new(window),
                         }
-                        None => {
-                            let gap = match *window {
-                                WindowSpec::Session { gap_ms } => gap_ms,
-                                _ => 0,
-                            };
-                            let store = factory.state.store(&name, subtask, None)?.map(|store| {
-                                SessionStore::new(store, factory.state.write_cache_entries())
-                            });
-                            Box::new(SessionAggregate::new(
-                                name.clone(),
-                                key_as,
-                                i64::try_from(gap).unwrap_or(i64::MAX),
-                                functions(),
-                                factory.batch_size,
-                                store,
-                            ))
-                        }
-                    },
-                    (None, None) => Box::new(
+                    }
+                    AggregateForm::Count(size) => {
+                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                            CountStore::new(store, factory.state.write_cache_entries())
+                        });
+                        Box::new(CountAggregate::new(
+                            name.clone(),
+                            key_as,
+                            size,
+                            functions(),
+                            factory.batch_size,
+                            store,
+                        ))
+                    }
+                    AggregateForm::Session(gap) => {
+                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
+                            SessionStore::new(store, factory.state.write_cache_entries())
+                        });
+                        Box::new(SessionAggregate::new(
+                            name.clone(),
+                            key_as,
+                            i64::try_from(gap).unwrap_or(i64::MAX),
+                            functions(),
+                            factory.batch_size,
+                            store,
+                        ))
+                    }
+                    AggregateForm::Builtin => Box::new(
                         BuiltinAggregate::new(
                             name.clone(),
-                            key_as.clone(),
+                            key_as.unwrap_or("key").to_string(),
                             functions(),
                             factory.batch_size,
                         )
@@ -298,16 +289,25 @@ pub fn build_chain(
 /// (timers on the heap, session or count windows, joins) that snapshots do not cover yet.
 fn checkpointable(kind: &OperatorKind) -> bool {
     match kind {
-        OperatorKind::Aggregate { spec, .. } => match &spec.window {
-            None => true,
-            Some(window) => {
-                window.aligned().is_some() && spec.module.is_none() && spec.process.is_none()
-            }
-        },
+        OperatorKind::Aggregate { spec, .. } => matches!(
+            spec.form(),
+            Some(AggregateForm::Builtin | AggregateForm::Wasm | AggregateForm::AlignedWindow(..))
+        ),
         OperatorKind::Process(_) | OperatorKind::Join(_) => false,
         // A native operator snapshots itself (the default: it keeps no state).
         _ => true,
     }
+}
+
+/// The module a Wasm `role` step calls (the graph builder gave it one).
+fn module_of<'a>(
+    role: &str,
+    name: &str,
+    module: &'a Option<String>,
+) -> Result<&'a String, TaskError> {
+    module
+        .as_ref()
+        .ok_or_else(|| TaskError::Internal(format!("{role} step `{name}` without its module")))
 }
 
 /// Refuses a checkpointing job with an operator whose state checkpoints do not cover: an

@@ -77,7 +77,7 @@ pub(crate) struct CountAggregate {
 impl CountAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: &str,
+        key_as: Option<&str>,
         size: u64,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
@@ -86,7 +86,7 @@ impl CountAggregate {
         CountAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
+            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             size: size.max(1),
             open: HashMap::new(),
             store,

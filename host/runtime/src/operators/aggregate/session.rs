@@ -108,7 +108,7 @@ fn decode_sessions(mut bytes: &[u8]) -> Option<Vec<Session>> {
 /// Session-windowed built-in aggregates of one subtask.
 pub(crate) struct SessionAggregate {
     operator: String,
-    key_field: String,
+    key_field: Option<String>,
     gap: i64,
     functions: Functions,
     /// Key → its open sessions, disjoint and ordered by start.
@@ -122,7 +122,7 @@ pub(crate) struct SessionAggregate {
 impl SessionAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: &str,
+        key_as: Option<&str>,
         gap: i64,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
@@ -132,7 +132,7 @@ impl SessionAggregate {
             store,
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: serde_json::Value::from(key_as).to_string(),
+            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             gap,
             sessions: HashMap::new(),
             watermark: i64::MIN,
@@ -218,7 +218,7 @@ impl SessionAggregate {
                 };
                 let session = sessions.remove(at);
                 let window = (session.start, session.end);
-                let key_field = Some(self.key_field.as_str());
+                let key_field = self.key_field.as_deref();
                 window_line(
                     &mut line,
                     key_field,
@@ -267,7 +267,7 @@ impl SessionAggregate {
             let window = (session.start, session.end);
             window_line(
                 &mut line,
-                Some(&self.key_field),
+                self.key_field.as_deref(),
                 &key,
                 window,
                 &self.functions,

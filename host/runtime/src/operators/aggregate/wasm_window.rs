@@ -62,7 +62,7 @@ impl WasmWindowAggregate {
     pub(crate) fn new(
         operator: String,
         udf: AggregateUdf,
-        key_as: &str,
+        key_as: Option<&str>,
         (size, slide): (i64, i64),
         batch_size: usize,
         store: Option<WasmWindowStore>,
@@ -71,7 +71,7 @@ impl WasmWindowAggregate {
         WasmWindowAggregate {
             site,
             udf,
-            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
+            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             size,
             slide,
             windows: BTreeMap::new(),

@@ -60,7 +60,7 @@ struct Progress {
 impl WindowAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: &str,
+        key_as: Option<&str>,
         (size, slide): (i64, i64),
         lateness: i64,
         functions: Vec<BuiltinFunction>,
@@ -72,7 +72,7 @@ impl WindowAggregate {
             store,
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: (!key_as.is_empty()).then(|| serde_json::Value::from(key_as).to_string()),
+            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             size,
             slide,
             lateness,
