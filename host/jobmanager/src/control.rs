@@ -2,7 +2,6 @@
 //! and module streams on which TaskManagers fetch the modules of their deployments.
 
 use super::{JobManagerConfig, Shared};
-use crate::TaskEnd;
 use quinn::{Connection, RecvStream, SendStream};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,45 +122,7 @@ async fn session(connection: Connection, remote: SocketAddr, shared: Arc<Shared>
 }
 
 fn handle(shared: &Shared, from: &str, session: u64, message: ToJobManager) {
-    match message {
-        ToJobManager::Heartbeat { resident_bytes } => shared.update(|state, now| {
-            state.heartbeat(from, session, now);
-            state.memory(from, session, resident_bytes);
-            ((), Vec::new())
-        }),
-        ToJobManager::Progress { job, tasks } => shared.update(|state, now| {
-            state.progress(&job, tasks, now);
-            ((), Vec::new())
-        }),
-        ToJobManager::TaskEnded {
-            job,
-            vertex,
-            subtask,
-            counters,
-            result,
-            final_state,
-        } => shared.update(|state, now| {
-            let end = TaskEnd {
-                task: (vertex, subtask),
-                counters,
-                result,
-                final_state,
-            };
-            ((), state.task_ended(from, &job, end, now))
-        }),
-        ToJobManager::CheckpointAck { job, ack } => {
-            shared.update(|state, now| ((), state.checkpoint_ack(&job, ack, now)))
-        }
-        ToJobManager::DeployFailed { job, failure } => {
-            shared.update(|state, now| ((), state.deploy_failed(from, &job, failure, now)))
-        }
-        ToJobManager::Register { .. } => {
-            tracing::warn!(
-                taskmanager = from,
-                "ignored a second registration on one session"
-            )
-        }
-    }
+    shared.update(|state, now| ((), state.on_report(from, session, message, now)));
 }
 
 /// Answers module requests: each on its own stream, the module's bytes after a reply frame.

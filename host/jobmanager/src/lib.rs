@@ -7,6 +7,7 @@ mod control;
 mod job;
 pub mod job_checkpoints;
 pub mod metrics;
+mod reports;
 mod rest;
 mod state;
 pub mod storage_work;

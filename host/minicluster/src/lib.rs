@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_core::coordinator::CompletedCheckpoint;
-use weir_jobmanager::{
-    ClusterState, ClusterTimeouts, Outgoing, RestorePoint, SubmitOptions, TaskEnd,
-};
+use weir_jobmanager::{ClusterState, ClusterTimeouts, Outgoing, RestorePoint, SubmitOptions};
 use weir_net::rpc::{ToJobManager, ToTaskManager};
 use weir_proto::failure::{Failure, FailureClass};
 use weir_proto::graph::JobGraph;
@@ -163,7 +161,7 @@ impl MiniCluster {
         .with_checkpoint_dir(self.checkpoint_dir.clone());
         let slots = graph.vertices.iter().map(|v| v.parallelism).max();
         let here = SocketAddr::from(([127, 0, 0, 1], 0));
-        state.register(EMBEDDED, slots.unwrap_or(1), here, started);
+        let (session, _) = state.register(EMBEDDED, slots.unwrap_or(1), here, started);
         let storage = self.checkpoint_storage(graph);
         // What an earlier `weir run` of the job left in its storage: completed checkpoints are
         // kept (and numbered past), unfinished ones deleted.
@@ -200,7 +198,7 @@ impl MiniCluster {
             run.poll_share(wait, &mut reports);
             let now = Instant::now();
             for report in reports {
-                out.extend(handle(&mut state, report, now));
+                out.extend(state.on_report(EMBEDDED, session, report, now));
             }
             out.extend(state.tick(now));
             out.extend(run.stop_check(self.stop.as_ref(), &graph.name, &mut state, now));
@@ -366,37 +364,6 @@ fn store(state: &mut ClusterState, now: Instant) -> Vec<Outgoing> {
                 out.extend(state.storage_done(&job, done, now));
             }
         }
-    }
-}
-
-/// What the in-process TaskManager reported, handed to the JobManager's state.
-fn handle(state: &mut ClusterState, report: ToJobManager, now: Instant) -> Vec<Outgoing> {
-    match report {
-        ToJobManager::TaskEnded {
-            job,
-            vertex,
-            subtask,
-            counters,
-            result,
-            final_state,
-        } => {
-            let end = TaskEnd {
-                task: (vertex, subtask),
-                counters,
-                result,
-                final_state,
-            };
-            state.task_ended(EMBEDDED, &job, end, now)
-        }
-        ToJobManager::CheckpointAck { job, ack } => state.checkpoint_ack(&job, ack, now),
-        ToJobManager::DeployFailed { job, failure } => {
-            state.deploy_failed(EMBEDDED, &job, failure, now)
-        }
-        ToJobManager::Progress { job, tasks } => {
-            state.progress(&job, tasks, now);
-            Vec::new()
-        }
-        _ => Vec::new(),
     }
 }
 
