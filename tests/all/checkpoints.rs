@@ -75,7 +75,7 @@ fn barriers_align_and_every_task_acknowledges_without_changing_the_output() {
 #[test]
 fn checkpoints_go_on_after_a_branch_of_the_job_has_finished() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let job = crate::exactly_once::branches_job(
+    let job = crate::finished_tasks::branches_job(
         dir.path(),
         &dir.path().join("short"),
         &dir.path().join("long"),

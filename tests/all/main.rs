@@ -13,6 +13,7 @@ mod dashboard;
 mod dead_letters;
 mod errors;
 mod exactly_once;
+mod finished_tasks;
 mod harness;
 mod languages;
 mod live_cluster;
