@@ -14,7 +14,7 @@ echo "== crate layering" >&2
 # the client without the engine: what each crate may pull in is part of its contract.
 forbid() {
   local crate="$1" pattern="$2" found
-  found="$(cargo tree --offline -p "$crate" -e normal,build --prefix none | grep -E "^($pattern) v" | sort -u || true)"
+  found="$(cargo tree -p "$crate" -e normal,build --prefix none | grep -E "^($pattern) v" | sort -u || true)"
   if [ -n "$found" ]; then
     echo "error: $crate depends on what it must not: $found" >&2
     exit 1
