@@ -340,9 +340,9 @@ fn restore_chain(
             return Ok(());
         };
         if let Some(state) = restore.operator(&descriptor.name, subtask, parallelism) {
-            source.seek(&state).map_err(|message| TaskError::Config {
+            source.seek(&state).map_err(|error| TaskError::Config {
                 operator: descriptor.name.clone(),
-                message,
+                message: error.to_string(),
             })?;
         }
     }

@@ -173,7 +173,7 @@ pub trait Source: Send {
     /// Moves to the position a checkpoint holds, before the first batch (at another
     /// parallelism: the union of the old subtasks' positions, divided up anew). The error
     /// says why it cannot.
-    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String>;
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), sources::SeekError>;
 }
 
 /// Records an operator emits from one call (a fired window, the end of input), in batches of

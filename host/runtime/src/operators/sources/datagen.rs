@@ -1,7 +1,7 @@
 //! The datagen source: sequences, seeded random numbers, and the benchmark's bid rows.
 
 use super::numbered::Numbered;
-use super::{GENERATOR_EPOCH_MS, splitmix64};
+use super::{GENERATOR_EPOCH_MS, SeekError, splitmix64};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
@@ -43,7 +43,7 @@ impl Source for Datagen {
         Ok(self.numbers.position())
     }
 
-    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), SeekError> {
         self.numbers.seek(state)
     }
 

@@ -5,6 +5,7 @@
 //! whole CSV files are dealt out to subtasks instead. A line number for an error message is
 //! counted only when an error needs one.
 
+use super::SeekError;
 use super::lines::{LineDecoder, trim_newline};
 use crate::error::TaskError;
 use crate::operators::{OwnedRecord, RejectSink, Rejection, Source};
@@ -288,10 +289,14 @@ impl Source for FileSource {
         Ok(serde_json::json!({ "splits": remaining }))
     }
 
-    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), SeekError> {
         let parse = |value: &serde_json::Value| {
-            serde_json::from_value::<Vec<Split>>(value["splits"].clone())
-                .map_err(|e| format!("a file position in the checkpoint is malformed: {e}"))
+            serde_json::from_value::<Vec<Split>>(value["splits"].clone()).map_err(|e| {
+                SeekError::Malformed {
+                    what: "file",
+                    detail: e.to_string(),
+                }
+            })
         };
         self.current = None;
         if let Some(own) = state.own_meta() {

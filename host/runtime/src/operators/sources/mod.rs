@@ -19,6 +19,24 @@ pub use stdin::StdinSource;
 /// 2026-01-01T00:00:00Z in ms: the event-time origin of generated data (as in PROBES.md).
 pub const GENERATOR_EPOCH_MS: i64 = 1_767_225_600_000;
 
+/// Why a source cannot resume where a checkpoint says.
+#[derive(Debug, thiserror::Error)]
+pub enum SeekError {
+    /// The position the checkpoint holds is not one this kind of source writes.
+    #[error("a {what} position in the checkpoint is malformed: {detail}")]
+    Malformed {
+        /// The kind of position (generator, file).
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The source's input cannot be read again.
+    #[error(
+        "{0} cannot be read again, so this job cannot resume from a checkpoint: read from a file or a generator for exactly-once restarts"
+    )]
+    NotReplayable(&'static str),
+}
+
 /// The share of a subtask: indices `subtask, subtask + parallelism, ...` below `count`.
 #[derive(Debug, Clone, Copy)]
 pub struct Share {

@@ -1,8 +1,8 @@
 //! The share of numbered events a generator subtask emits, paced and batched: what every
 //! generated source has in common.
 
-use super::Share;
 use super::pacer::Pacer;
+use super::{SeekError, Share};
 use weir_proto::RecordBatch;
 use weir_state::checkpoint::OperatorRestore;
 
@@ -84,10 +84,12 @@ impl Numbered {
 
     /// Resumes where a checkpoint says: at the same parallelism, after its own numbers; at
     /// another, skipping every number any old subtask had emitted.
-    pub(super) fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+    pub(super) fn seek(&mut self, state: &OperatorRestore) -> Result<(), SeekError> {
         let parse = |value: &serde_json::Value| {
-            serde_json::from_value::<Position>(value.clone())
-                .map_err(|e| format!("a generator position in the checkpoint is malformed: {e}"))
+            serde_json::from_value::<Position>(value.clone()).map_err(|e| SeekError::Malformed {
+                what: "generator",
+                detail: e.to_string(),
+            })
         };
         if let Some(own) = state.own_meta() {
             let own = parse(own)?;

@@ -3,6 +3,7 @@
 //! A reader thread blocks on stdin and hands lines over a bounded channel, so an interactive
 //! user sees each line processed when typed, while piped input still moves in full batches.
 
+use super::SeekError;
 use super::lines::{LineDecoder, trim_newline};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
@@ -64,12 +65,8 @@ impl Source for StdinSource {
         Ok(serde_json::json!({ "stdin_lines": self.line_number }))
     }
 
-    fn seek(&mut self, _state: &OperatorRestore) -> Result<(), String> {
-        Err(
-            "standard input cannot be read again, so this job cannot resume from a \
-             checkpoint: read from a file or a generator for exactly-once restarts"
-                .into(),
-        )
+    fn seek(&mut self, _state: &OperatorRestore) -> Result<(), SeekError> {
+        Err(SeekError::NotReplayable("standard input"))
     }
 
     fn next_batch(

@@ -7,7 +7,7 @@
 //! depends only on its number — the same at any parallelism.
 
 use super::numbered::Numbered;
-use super::{GENERATOR_EPOCH_MS, splitmix64};
+use super::{GENERATOR_EPOCH_MS, SeekError, splitmix64};
 use crate::error::TaskError;
 use crate::operators::{RejectSink, Source};
 use std::io::Write as _;
@@ -261,7 +261,7 @@ impl Source for NexmarkSource {
         Ok(self.numbers.position())
     }
 
-    fn seek(&mut self, state: &OperatorRestore) -> Result<(), String> {
+    fn seek(&mut self, state: &OperatorRestore) -> Result<(), SeekError> {
         self.numbers.seek(state)
     }
 
