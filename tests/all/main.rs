@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `weir` binary running real jobs with real compiled Wasm UDFs.
 //! Each test asserts exact outputs — whole results, counts with nothing lost or duplicated.
 
+mod aggregate_restore;
 mod builtins;
 mod checkpoints;
 mod cluster;

@@ -1,6 +1,6 @@
 //! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
 
-use super::{acc_codec, key_of};
+use super::{acc_codec, key_of, per_key};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath, Number};
 use crate::operators::Batches;
@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use weir_proto::spec::AggregateFn;
 use weir_proto::{RecordBatch, RecordRef};
-use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
-use weir_state::layout;
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
 /// One function of the aggregate and where it writes.
 pub(crate) struct BuiltinFunction {
@@ -292,31 +291,20 @@ impl BuiltinAggregate {
 
 impl Operator for BuiltinAggregate {
     fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        let mut entries = HeapEntries::new(self.max_parallelism);
-        for (key, accs) in &self.state {
+        let encode = |accs: &Vec<Acc>| {
             let mut bytes = Vec::new();
             acc_codec::encode(accs, &mut bytes);
-            entries.push(key, b"", bytes);
-        }
-        Ok(Some(OperatorSnapshot {
-            meta: None,
-            keyed: Some(entries.finish()),
-        }))
+            bytes
+        };
+        Ok(Some(per_key::snapshot(
+            &self.state,
+            self.max_parallelism,
+            encode,
+        )))
     }
 
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let state = &mut self.state;
-        let read = restored.entries(None, &mut |stored, value| {
-            let (key, accs) = layout::parse_state(stored)
-                .and_then(|(key, _)| Some((key, acc_codec::decode(value)?)))
-                .ok_or_else(|| std::io::Error::other("a malformed accumulator entry"))?;
-            state.insert(key.to_vec(), accs);
-            Ok(())
-        });
-        read.map_err(|e| TaskError::State {
-            operator: self.operator.clone(),
-            detail: format!("restoring accumulators: {e}"),
-        })
+        per_key::restore(restored, &self.operator, &mut self.state, acc_codec::decode)
     }
 
     fn process(

@@ -5,6 +5,7 @@
 mod acc_codec;
 mod builtin;
 mod count_window;
+mod per_key;
 mod session;
 mod wasm;
 mod wasm_window;

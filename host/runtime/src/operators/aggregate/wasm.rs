@@ -1,13 +1,12 @@
 //! A Wasm aggregate function per key: one `add` call per batch for all its keys.
 
-use super::key_of;
+use super::{key_of, per_key};
 use crate::error::TaskError;
 use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
 use weir_proto::{Blobs, RecordBatch};
-use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
-use weir_state::layout;
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_wasm::AggregateUdf;
 
 /// Accumulators per key in a `weir:udf/aggregate` component's own encoding.
@@ -51,28 +50,16 @@ impl Operator for WasmAggregate {
     /// Each key's accumulator, in the component's own encoding (a new version of the module
     /// must read what the old one wrote, as with any state schema).
     fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        let mut entries = HeapEntries::new(self.max_parallelism);
-        for (key, accumulator) in &self.state {
-            entries.push(key, b"", accumulator.clone());
-        }
-        Ok(Some(OperatorSnapshot {
-            meta: None,
-            keyed: Some(entries.finish()),
-        }))
+        Ok(Some(per_key::snapshot(
+            &self.state,
+            self.max_parallelism,
+            Clone::clone,
+        )))
     }
 
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let state = &mut self.state;
-        let read = restored.entries(None, &mut |stored, value| {
-            let (key, _) = layout::parse_state(stored)
-                .ok_or_else(|| std::io::Error::other("a malformed accumulator entry"))?;
-            state.insert(key.to_vec(), value.to_vec());
-            Ok(())
-        });
-        read.map_err(|e| TaskError::State {
-            operator: self.site.operator.clone(),
-            detail: format!("restoring accumulators: {e}"),
-        })
+        let operator = &self.site.operator;
+        per_key::restore(restored, operator, &mut self.state, |v| Some(v.to_vec()))
     }
 
     fn process(
