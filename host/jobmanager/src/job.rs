@@ -241,13 +241,7 @@ impl Job {
             }
             return Vec::new();
         }
-        let Some(checkpoints) = &mut self.checkpoints else {
-            return Vec::new();
-        };
-        let mail = checkpoints.on_stored(&self.id, done);
-        let mut out = self.mail(mail);
-        out.extend(self.savepoint_progress());
-        out
+        self.with_checkpoints(|checkpoints, job| checkpoints.on_stored(job, done))
     }
 
     /// Lets the coordinator act on `acks` and the time; returns the mail for the TaskManagers.
@@ -255,13 +249,7 @@ impl Job {
         if self.status != JobStatus::Running {
             return Vec::new();
         }
-        let Some(checkpoints) = &mut self.checkpoints else {
-            return Vec::new();
-        };
-        let mail = checkpoints.step(&self.id, acks);
-        let mut out = self.mail(mail);
-        out.extend(self.savepoint_progress());
-        out
+        self.with_checkpoints(|checkpoints, job| checkpoints.step(job, acks))
     }
 
     /// Task `task` ran to its end: the coordinator counts it in the checkpoints in progress it
@@ -274,10 +262,19 @@ impl Job {
         if self.status != JobStatus::Running {
             return Vec::new();
         }
+        self.with_checkpoints(|checkpoints, job| checkpoints.task_finished(job, task, final_state))
+    }
+
+    /// Lets this run's checkpoints act (`act` gets them and the job's id); returns their mail
+    /// for the TaskManagers, and what a savepoint written by it means for the job.
+    fn with_checkpoints(
+        &mut self,
+        act: impl FnOnce(&mut JobCheckpoints, &str) -> Vec<CheckpointMail>,
+    ) -> Vec<Outgoing> {
         let Some(checkpoints) = &mut self.checkpoints else {
             return Vec::new();
         };
-        let mail = checkpoints.task_finished(&self.id, task, final_state);
+        let mail = act(checkpoints, &self.id);
         let mut out = self.mail(mail);
         out.extend(self.savepoint_progress());
         out

@@ -201,12 +201,15 @@ impl MiniCluster {
                 out.extend(state.on_report(EMBEDDED, session, report, now));
             }
             out.extend(state.tick(now));
-            out.extend(run.stop_check(self.stop.as_ref(), &graph.name, &mut state, now));
             out.extend(store(&mut state, now));
             let Some(view) = state.job(JOB, now) else {
                 return Err(JobError::Stopped("the job is gone".into()));
             };
             run.report_restart(&graph.name, &view, &state);
+            if let Some(request) = &self.stop {
+                // What a stop sends goes out at the top of the next round.
+                out.extend(run.stop.check(request, &graph.name, &view, &mut state, now));
+            }
             if run.last_progress.elapsed() >= interval {
                 on_progress(&view.progress);
                 run.last_progress = Instant::now();
@@ -316,20 +319,6 @@ impl Run {
         {
             share.join();
         }
-    }
-
-    /// Starts or follows a stop asked from outside.
-    fn stop_check(
-        &mut self,
-        request: Option<&StopRequest>,
-        job: &str,
-        state: &mut ClusterState,
-        now: Instant,
-    ) -> Vec<Outgoing> {
-        let (Some(request), Some(view)) = (request, state.job(JOB, now)) else {
-            return Vec::new();
-        };
-        self.stop.check(request, job, &view, state, now)
     }
 
     /// Says on stderr that the job restarts, once per restart.

@@ -105,12 +105,6 @@ impl TaskError {
         failure
     }
 
-    /// Whether this failure only echoes another task's (lost peers, cancellation): the
-    /// JobManager reports the root cause, not its echoes.
-    pub fn is_secondary(&self) -> bool {
-        self.classify().2
-    }
-
     /// Class, whether a restart may get past it, whether it echoes another failure.
     fn classify(&self) -> (FailureClass, bool, bool) {
         use FailureClass::*;

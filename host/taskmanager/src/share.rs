@@ -87,6 +87,10 @@ impl Share {
         if self.tasks.remaining() == 0 {
             return false;
         }
+        let event = self.tasks.next_event(wait);
+        // Acknowledgements go before a task's end: a task joins its uploads (which acknowledge)
+        // before it ends, so reported first, the JobManager never counts a task finished in a
+        // checkpoint it took.
         if let Some(wires) = &self.wires {
             for ack in wires.acks.try_iter() {
                 report(ToJobManager::CheckpointAck {
@@ -95,17 +99,7 @@ impl Share {
                 });
             }
         }
-        if let Some(event) = self.tasks.next_event(wait) {
-            // Its acknowledgements left before its end (a task joins its uploads first): they
-            // go first, or the JobManager would count it finished in a checkpoint it took.
-            if let Some(wires) = &self.wires {
-                for ack in wires.acks.try_iter() {
-                    report(ToJobManager::CheckpointAck {
-                        job: self.job.clone(),
-                        ack,
-                    });
-                }
-            }
+        if let Some(event) = event {
             let counters = self
                 .tasks
                 .counters()

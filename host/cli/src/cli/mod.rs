@@ -10,7 +10,6 @@ mod state_args;
 mod udf;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Weir: a stream processor whose operators are WebAssembly components.
@@ -94,9 +93,4 @@ pub(crate) fn main() -> ExitCode {
         Outcome::JobFailed => ExitCode::from(1),
         Outcome::BadInput => ExitCode::from(2),
     }
-}
-
-/// The directory Weir keeps its caches in, created if missing.
-pub(crate) fn home() -> PathBuf {
-    weir_blob::paths::created_weir_home()
 }

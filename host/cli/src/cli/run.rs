@@ -1,13 +1,14 @@
 //! `weir run` and `weir validate`.
 
+use super::Outcome;
 use super::output::{self, Progress};
 use super::state_args::{BackendArg, StateDirArgs};
-use super::{Outcome, home};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+use weir_blob::paths::created_weir_home as home;
 use weir_client::spec::{self, LoadedSpec};
 use weir_client::udf::UdfBuilder;
 use weir_minicluster::MiniCluster;

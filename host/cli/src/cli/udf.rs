@@ -1,9 +1,10 @@
 //! `weir udf build` and `weir udf new`.
 
+use super::Outcome;
 use super::output;
-use super::{Outcome, home};
 use clap::Subcommand;
 use std::path::PathBuf;
+use weir_blob::paths::created_weir_home as home;
 use weir_client::udf::{BuildError, Language, UdfBuilder, scaffold};
 
 /// UDF commands.
