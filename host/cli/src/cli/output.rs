@@ -5,10 +5,16 @@ use std::time::Duration;
 use weir_client::human::count;
 use weir_proto::progress::JobProgress;
 
-/// Logs go to stderr; `WEIR_LOG` (tracing's filter syntax) sets what is shown.
-pub(crate) fn init_logging() {
+/// Logs go to stderr; `WEIR_LOG` (tracing's filter syntax) sets what is shown. By default Weir
+/// logs at INFO, but for an `embedded` run the JobManager's own job and TaskManager bookkeeping
+/// only at WARN.
+pub(crate) fn init_logging(embedded: bool) {
+    let default = match embedded {
+        true => "warn,weir=info,weir_jobmanager::job=warn,weir_jobmanager::state=warn",
+        false => "warn,weir=info",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,weir=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
