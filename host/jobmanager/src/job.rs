@@ -3,6 +3,7 @@
 //! sans-network (outputs are messages returned to the caller).
 
 use super::state::Outgoing;
+use crate::BOOKKEEPING;
 use crate::job_checkpoints::JobCheckpoints;
 use crate::storage_work::{StorageDone, StorageWork};
 use std::collections::HashMap;
@@ -109,7 +110,7 @@ impl Job {
     pub(super) fn enter(&mut self, to: JobStatus) {
         match self.status.become_(to) {
             Ok(status) => {
-                tracing::info!(job = self.id, name = self.graph.name, from = %self.status, to = %status, "job status");
+                tracing::info!(target: BOOKKEEPING, job = self.id, name = self.graph.name, from = %self.status, to = %status, "job status");
                 self.status = status;
             }
             Err(error) => tracing::error!(job = self.id, %error, "illegal job status transition"),

@@ -29,6 +29,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use weir_blob::BlobStore;
 use weir_net::rpc::ToTaskManager;
 
+/// The log target of the JobManager's bookkeeping (TaskManagers registering, job status
+/// changes): INFO for a cluster's operator, quieter for `weir run`, which filters on it.
+pub const BOOKKEEPING: &str = "weir_jobmanager::bookkeeping";
+
 /// How a JobManager is set up.
 #[derive(Debug, Clone)]
 pub struct JobManagerConfig {

@@ -10,7 +10,7 @@ use weir_proto::progress::JobProgress;
 /// only at WARN.
 pub(crate) fn init_logging(embedded: bool) {
     let default = match embedded {
-        true => "warn,weir=info,weir_jobmanager::job=warn,weir_jobmanager::state=warn",
+        true => "warn,weir=info,weir_jobmanager::bookkeeping=warn",
         false => "warn,weir=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")

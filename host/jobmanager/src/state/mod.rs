@@ -162,7 +162,7 @@ impl ClusterState {
             },
         );
         self.detector.on_heartbeat(name.to_string(), now);
-        tracing::info!(taskmanager = name, slots, data = %data_address, "TaskManager registered");
+        tracing::info!(target: crate::BOOKKEEPING, taskmanager = name, slots, data = %data_address, "TaskManager registered");
         (session, out)
     }
 
