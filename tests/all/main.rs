@@ -1,7 +1,6 @@
 //! End-to-end tests: the real `weir` binary running real jobs with real compiled Wasm UDFs.
 //! Each test asserts exact outputs — whole results, counts with nothing lost or duplicated.
 
-mod aggregate_restore;
 mod builtins;
 mod checkpoints;
 mod cluster;
@@ -22,6 +21,7 @@ mod metrics;
 mod nexmark;
 mod nexmark_windows;
 mod one_supervisor;
+mod operator_restore;
 mod rest_api;
 mod state_memory;
 mod stateful_udfs;

@@ -4,7 +4,7 @@
 //! consumer run on different TaskManagers.
 
 use crate::error::TaskError;
-use crate::operators::{OperatorFactory, build_chain, check_checkpointable};
+use crate::operators::{OperatorFactory, build_chain};
 use crate::tasks::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -153,9 +153,6 @@ pub fn deployments(
                 task: name.clone(),
                 error,
             };
-            if factory.checkpointing {
-                check_checkpointable(vertex).map_err(deploy_error)?;
-            }
             let chain = build_chain(factory, vertex, subtask as u32).map_err(deploy_error)?;
             deployments.push(TaskDeployment {
                 name,

@@ -107,6 +107,9 @@ pub struct RocksStore {
     instance: String,
 }
 
+/// What [`RocksStore::each_entry`] calls with each (key, namespace, value).
+pub type EachStateEntry<'a> = dyn FnMut(&[u8], &[u8], &[u8]) + 'a;
+
 /// Pending writes are committed at this many…
 const MAX_PENDING_WRITES: usize = 16 * 1024;
 /// …or this many bytes.
@@ -373,21 +376,36 @@ impl RocksStore {
     /// Every (key, value) whose namespace is `namespace`, over all keys (for the end of input:
     /// this reads the whole store).
     pub fn all_entries(&mut self, namespace: &[u8]) -> Result<super::OrderedEntries, StateError> {
+        let mut found = Vec::new();
+        self.each_entry(namespace, &mut |key, held, value| {
+            if held == namespace {
+                found.push((key.to_vec(), value.to_vec()));
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `each` with every (key, namespace, value) whose namespace starts with `prefix`,
+    /// over all keys (this reads the whole store).
+    pub fn each_entry(
+        &mut self,
+        prefix: &[u8],
+        each: &mut EachStateEntry<'_>,
+    ) -> Result<(), StateError> {
         self.commit()?;
         let db = self.db()?;
         let mut read = ReadOptions::default();
         read.set_iterate_upper_bound(layout::timers_from(i64::MIN));
         let start = layout::states_start();
-        let mut found = Vec::new();
         for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
             let (stored, value) = entry.map_err(|e| self.error(e))?;
-            let (key, held) = layout::parse_state(&stored)
+            let (key, namespace) = layout::parse_state(&stored)
                 .ok_or_else(|| self.corrupt("a state entry is malformed"))?;
-            if held == namespace {
-                found.push((key.to_vec(), value.into_vec()));
+            if namespace.starts_with(prefix) {
+                each(key, namespace, &value);
             }
         }
-        Ok(found)
+        Ok(())
     }
 
     /// A RocksDB native checkpoint for checkpoint `id`: the memtables flushed, the immutable

@@ -72,6 +72,11 @@ impl ProcessUdf {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).size()
     }
 
+    /// Runs `f` on its keyed state (between calls: for timers, snapshots and restores).
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut KeyedState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Processes records (`timers` false) or fired timers (`timers` true) at `watermark`.
     pub fn call(
         &mut self,

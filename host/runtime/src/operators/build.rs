@@ -55,6 +55,7 @@ pub fn build_chain(
     subtask: u32,
 ) -> Result<Chain, TaskError> {
     let parallelism = vertex.parallelism;
+    let max_parallelism = factory.state.max_parallelism();
     let mut source: Option<Box<dyn Source>> = None;
     let mut operators: Vec<Box<dyn Operator>> = Vec::new();
     for descriptor in &vertex.operators {
@@ -146,7 +147,7 @@ pub fn build_chain(
                             udf,
                             (size, slide),
                             factory.batch_size,
-                            WindowLists::new(name.clone(), size, store),
+                            WindowLists::new(name.clone(), size, store, max_parallelism),
                         ))
                     }
                     AggregateForm::WasmWindow(size, slide) => {
@@ -159,7 +160,7 @@ pub fn build_chain(
                             AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                             key_as,
                             (size, slide),
-                            factory.batch_size,
+                            (factory.batch_size, max_parallelism),
                             store,
                         ))
                     }
@@ -171,7 +172,7 @@ pub fn build_chain(
                             factory.limits,
                         )?,
                         factory.batch_size,
-                        factory.state.max_parallelism(),
+                        max_parallelism,
                     )),
                     AggregateForm::AlignedWindow(size, slide) => {
                         let store = factory
@@ -189,7 +190,7 @@ pub fn build_chain(
                             factory.batch_size,
                             store,
                         )
-                        .with_key_groups(factory.state.max_parallelism());
+                        .with_key_groups(max_parallelism);
                         match spec.processing_time {
                             true => Box::new(window.over_processing_time()),
                             false => Box::new(window),
@@ -204,7 +205,7 @@ pub fn build_chain(
                             key_as,
                             size,
                             functions(),
-                            factory.batch_size,
+                            (factory.batch_size, max_parallelism),
                             store,
                         ))
                     }
@@ -217,7 +218,7 @@ pub fn build_chain(
                             key_as,
                             i64::try_from(gap).unwrap_or(i64::MAX),
                             functions(),
-                            factory.batch_size,
+                            (factory.batch_size, max_parallelism),
                             store,
                         ))
                     }
@@ -228,7 +229,7 @@ pub fn build_chain(
                             functions(),
                             factory.batch_size,
                         )
-                        .with_key_groups(factory.state.max_parallelism()),
+                        .with_key_groups(max_parallelism),
                     ),
                 }
             }
@@ -249,7 +250,7 @@ pub fn build_chain(
                     factory
                         .state
                         .store(&name, subtask, Some(WindowLists::merge_operator()))?;
-                let lists = WindowLists::new(name.clone(), window.0, store);
+                let lists = WindowLists::new(name.clone(), window.0, store, max_parallelism);
                 let sides = (
                     spec.left_as.as_deref().unwrap_or("left"),
                     spec.right_as.as_deref().unwrap_or("right"),
@@ -285,20 +286,6 @@ pub fn build_chain(
     Ok(chain)
 }
 
-/// Whether an operator of this kind can take part in checkpoints; the others keep state
-/// (timers on the heap, session or count windows, joins) that snapshots do not cover yet.
-fn checkpointable(kind: &OperatorKind) -> bool {
-    match kind {
-        OperatorKind::Aggregate { spec, .. } => matches!(
-            spec.form(),
-            Some(AggregateForm::Builtin | AggregateForm::Wasm | AggregateForm::AlignedWindow(..))
-        ),
-        OperatorKind::Process(_) | OperatorKind::Join(_) => false,
-        // A native operator snapshots itself (the default: it keeps no state).
-        _ => true,
-    }
-}
-
 /// The module a Wasm `role` step calls (the graph builder gave it one).
 fn module_of<'a>(
     role: &str,
@@ -308,21 +295,6 @@ fn module_of<'a>(
     module
         .as_ref()
         .ok_or_else(|| TaskError::Internal(format!("{role} step `{name}` without its module")))
-}
-
-/// Refuses a checkpointing job with an operator whose state checkpoints do not cover: an
-/// error at the start, not a restart that loses state.
-pub fn check_checkpointable(vertex: &JobVertex) -> Result<(), TaskError> {
-    match vertex.operators.iter().find(|o| !checkpointable(&o.kind)) {
-        None => Ok(()),
-        Some(operator) => Err(TaskError::Config {
-            operator: operator.name.clone(),
-            message: "this kind of step cannot take part in checkpoints yet (session, count and \
-                      Wasm windows, window functions, joins and process functions keep state \
-                      they do not snapshot); run the job without `checkpointing:`"
-                .into(),
-        }),
-    }
 }
 
 /// Gives each operator of the chain its state from `restore`: a source its position, the

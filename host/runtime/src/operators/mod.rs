@@ -32,6 +32,7 @@ mod build;
 mod isolate;
 mod join;
 mod key_by;
+mod keyed_snapshot;
 mod native;
 mod process;
 mod rejection;
@@ -42,7 +43,7 @@ mod watermark;
 mod window_function;
 mod window_lists;
 
-pub use build::{Chain, OperatorFactory, build_chain, check_checkpointable};
+pub use build::{Chain, OperatorFactory, build_chain};
 pub use native::{NativeFactory, NativeOperator, NativeRegistry};
 pub use rejection::{OwnedRecord, Rejection};
 

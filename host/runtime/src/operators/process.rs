@@ -1,17 +1,20 @@
 //! A keyed process function step: a `weir:udf/process` component called per batch of records,
 //! with keyed state, and per batch of fired timers. Event-time timers fire when the watermark
 //! passes them (and all at the end of bounded input), processing-time timers when the wall
-//! clock does. Timers are kept per subtask on the heap, as Flink's heap timer service does.
+//! clock does. Timers are entries of the subtask's keyed state (so on RocksDB they live on
+//! disk, and checkpoints hold them by key group), indexed in time order on the heap.
 //!
 //! A trap fails the step: the function's state and timers may already hold part of the batch,
 //! so retrying records one by one (as maps do to isolate a bad record) could apply them twice.
 
 use super::isolate::UdfSite;
+use super::keyed_snapshot::{self, EventTime};
 use super::{Operator, RejectSink};
-use crate::error::TaskError;
+use crate::error::{TaskError, task_error};
 use std::collections::BTreeSet;
 use std::time::Instant;
 use weir_proto::RecordBatch;
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_state::clock::{WallClock, now_ms};
 use weir_wasm::{ProcessOutput, ProcessUdf, TimerRequest};
 
@@ -43,7 +46,18 @@ impl KeyedProcess {
         }
     }
 
-    fn apply(&mut self, requests: Vec<TimerRequest>) {
+    fn apply(&mut self, requests: Vec<TimerRequest>) -> Result<(), TaskError> {
+        let stored = self.udf.with_state(|state| {
+            for request in &requests {
+                let (key, event_time, time) = (&request.key, request.event_time, request.time);
+                match request.register {
+                    true => state.put_timer(key, event_time, time)?,
+                    false => state.delete_timer(key, event_time, time)?,
+                }
+            }
+            Ok::<_, weir_state::StateError>(())
+        });
+        stored.map_err(|e| task_error(&self.site.operator, e))?;
         for request in requests {
             let timers = match request.event_time {
                 true => &mut self.event_timers,
@@ -55,6 +69,7 @@ impl KeyedProcess {
                 false => timers.remove(&entry),
             };
         }
+        Ok(())
     }
 
     /// Fires the timers due at `up_to` (event or processing time), a batch at a time, until
@@ -82,6 +97,12 @@ impl KeyedProcess {
                 };
                 due.push(Some(&key), kind, time);
             }
+            let forgotten = self.udf.with_state(|state| {
+                due.iter().try_for_each(|timer| {
+                    state.delete_timer(timer.key.unwrap_or_default(), event_time, timer.timestamp)
+                })
+            });
+            forgotten.map_err(|e| task_error(&self.site.operator, e))?;
             if due.is_empty() {
                 return Ok(());
             }
@@ -98,7 +119,7 @@ impl KeyedProcess {
                     ),
                 });
             }
-            self.apply(output.timers);
+            self.apply(output.timers)?;
             emit(output.records)?;
         }
     }
@@ -118,7 +139,7 @@ impl Operator for KeyedProcess {
             .udf
             .call(&mut batch, self.watermark, false)
             .map_err(|e| self.site.failed(e))?;
-        self.apply(timers);
+        self.apply(timers)?;
         self.site.reject_errors(errors, &batch, rejects)?;
         Ok(records)
     }
@@ -126,6 +147,34 @@ impl Operator for KeyedProcess {
     fn state_bytes(&self) -> u64 {
         let timers = self.event_timers.iter().chain(&self.processing_timers);
         self.udf.state_bytes() + timers.map(|(_, key)| key.len() as u64 + 40).sum::<u64>()
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        let keyed = self.udf.with_state(|state| state.snapshot(id));
+        let keyed = keyed.map_err(|e| task_error(&self.site.operator, e))?;
+        let watermark = self.watermark;
+        Ok(Some(OperatorSnapshot {
+            meta: serde_json::to_value(EventTime { watermark }).ok(),
+            keyed: Some(keyed),
+        }))
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let operator = self.site.operator.clone();
+        if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
+            self.watermark = watermark;
+        }
+        let timers = self.udf.with_state(|state| {
+            state.restore(restored)?;
+            state.timers()
+        });
+        for (event_time, time, key) in timers.map_err(|e| task_error(&operator, e))? {
+            match event_time {
+                true => self.event_timers.insert((time, key)),
+                false => self.processing_timers.insert((time, key)),
+            };
+        }
+        Ok(())
     }
 
     fn on_watermark(

@@ -7,11 +7,12 @@
 
 use super::RejectSink;
 use super::aggregate::{key_of, late};
-use crate::error::TaskError;
-use crate::error::task_error;
+use super::keyed_snapshot::{self, EventTime};
+use crate::error::{TaskError, task_error};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use weir_proto::RecordBatch;
 use weir_proto::spec::window_starts;
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::{MergeFn, RocksStore, StateError, layout, lists};
 
 /// A (key, window)'s records by side.
@@ -35,6 +36,8 @@ pub(super) struct WindowLists {
     /// Window start → key → records by side (the memory backend).
     windows: BTreeMap<i64, HashMap<Vec<u8>, Sides>>,
     store: Option<ListStore>,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
 }
 
 fn namespace(start: i64, side: usize) -> [u8; 9] {
@@ -46,11 +49,17 @@ fn namespace(start: i64, side: usize) -> [u8; 9] {
 
 impl WindowLists {
     /// Lists of `operator`'s windows of `size` ms, in `store` (opened with
-    /// [`WindowLists::merge_operator`]) or on the heap.
-    pub(super) fn new(operator: String, size: i64, store: Option<RocksStore>) -> Self {
+    /// [`WindowLists::merge_operator`]) or on the heap, in a job of `max_parallelism` key groups.
+    pub(super) fn new(
+        operator: String,
+        size: i64,
+        store: Option<RocksStore>,
+        max_parallelism: u32,
+    ) -> Self {
         WindowLists {
             operator,
             size,
+            max_parallelism,
             windows: BTreeMap::new(),
             store: store.map(|store| ListStore {
                 store,
@@ -184,6 +193,85 @@ impl WindowLists {
         store.store.timers_taken(up_to).map_err(failed)?;
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
         Ok(())
+    }
+
+    /// The lists for checkpoint `id`, with the owner's watermark inline.
+    pub(super) fn snapshot(
+        &mut self,
+        id: u64,
+        watermark: i64,
+    ) -> Result<OperatorSnapshot, TaskError> {
+        let windows = &self.windows;
+        let mut heap = |entries: &mut HeapEntries| {
+            let mut item = Vec::new();
+            for (start, keys) in windows {
+                for (key, sides) in keys {
+                    for (side, records) in sides.iter().enumerate() {
+                        if records.is_empty() {
+                            continue;
+                        }
+                        let mut list = Vec::new();
+                        for record in records {
+                            lists::item(record, &mut item);
+                            list.extend_from_slice(&item);
+                        }
+                        entries.push(key, &namespace(*start, side), list);
+                    }
+                }
+            }
+        };
+        let store = self.store.as_mut().map(|s| &mut s.store);
+        let heap = (
+            self.max_parallelism,
+            &mut heap as &mut dyn FnMut(&mut HeapEntries),
+        );
+        keyed_snapshot::take(&self.operator, id, store, heap, EventTime { watermark })
+    }
+
+    /// Takes back this subtask's lists from a checkpoint; returns the owner's watermark then
+    /// (the earliest of the old subtasks' at another parallelism), if the checkpoint has one.
+    pub(super) fn restore(&mut self, restored: &OperatorRestore) -> Result<Option<i64>, TaskError> {
+        let operator = self.operator.clone();
+        let size = self.size;
+        keyed_snapshot::entries(
+            restored,
+            &operator,
+            Some(Self::merge_operator()),
+            &mut |key, namespace, list| {
+                let start = namespace
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(layout::read_ordered_i64);
+                let side = namespace
+                    .get(8)
+                    .map(|&side| side as usize)
+                    .filter(|&side| side < 2);
+                let (Some(start), Some(side), 9, Some(items)) =
+                    (start, side, namespace.len(), lists::items(list))
+                else {
+                    return Err(keyed_snapshot::malformed(&operator, "record list"));
+                };
+                let Some(store) = &mut self.store else {
+                    let sides = self
+                        .windows
+                        .entry(start)
+                        .or_default()
+                        .entry(key.to_vec())
+                        .or_default();
+                    sides[side].extend(items.into_iter().map(<[u8]>::to_vec));
+                    return Ok(());
+                };
+                let mut written = store.store.put(key, namespace, list);
+                if written.is_ok() && store.timed.insert((start, key.to_vec())) {
+                    written =
+                        store
+                            .store
+                            .put_timer(start + size - 1, key, &layout::ordered_i64(start));
+                }
+                written.map_err(|e| task_error(&operator, e))
+            },
+        )?;
+        keyed_snapshot::restored_watermark(restored, &operator)
     }
 
     /// Bytes held: the heap lists' estimate, or RocksDB's files and memtables.

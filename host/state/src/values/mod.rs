@@ -4,7 +4,8 @@
 //! Both backends hold the same entries: per key, a namespace → bytes map. A value is at
 //! `v<name>`, a list at `l<name>` (items appended in place: a RocksDB merge, no read), entry
 //! `k` of a map at `m<len(name)><name><k>`, so one map is one ordered range, and reducing state
-//! at `r<name>` (an op byte and an i64, folded in place by the same merge). With a TTL, every
+//! at `r<name>` (an op byte and an i64, folded in place by the same merge); a process
+//! function's timers are entries at `t`. With a TTL, every
 //! value, list item, map entry and reduced value starts with the time it was written (i64 LE,
 //! ms since the epoch) and reads as absent once older than the TTL; reducing then reads first.
 
@@ -129,6 +130,18 @@ fn namespace(kind: u8, name: &str) -> Vec<u8> {
         namespace.extend_from_slice(&(name.len() as u32).to_be_bytes());
     }
     namespace.extend_from_slice(name.as_bytes());
+    namespace
+}
+
+/// Where a process function's timers are among a key's entries: `t`, then `e` (event time) or
+/// `p` (processing time), then the time in order-preserving bytes.
+const TIMERS: &[u8] = b"t";
+
+fn timer_namespace(event_time: bool, time: i64) -> [u8; 10] {
+    let mut namespace = [0; 10];
+    namespace[0] = TIMERS[0];
+    namespace[1] = if event_time { b'e' } else { b'p' };
+    namespace[2..].copy_from_slice(&layout::ordered_i64(time));
     namespace
 }
 
@@ -328,6 +341,49 @@ impl KeyedValues {
             Entries::Rocks(store) => store.corrupt(what),
             Entries::Memory(_) => StateError::memory(what),
         }
+    }
+
+    /// Registers a timer of a process function's `key` at `time` (event time or processing
+    /// time) beside its state: a checkpoint then holds it, and on RocksDB it lives on disk.
+    pub fn put_timer(&mut self, key: &[u8], event_time: bool, time: i64) -> Result<(), StateError> {
+        self.entries
+            .put(key, &timer_namespace(event_time, time), Vec::new())
+    }
+
+    /// Removes a timer [`KeyedValues::put_timer`] registered (or that fired).
+    pub fn delete_timer(
+        &mut self,
+        key: &[u8],
+        event_time: bool,
+        time: i64,
+    ) -> Result<(), StateError> {
+        self.entries.delete(key, &timer_namespace(event_time, time))
+    }
+
+    /// Every registered timer as (event time?, time, key): what a restored process function
+    /// schedules again.
+    pub fn timers(&mut self) -> Result<Vec<(bool, i64, Vec<u8>)>, StateError> {
+        let mut timers = Vec::new();
+        let mut each = |key: &[u8], namespace: &[u8], _: &[u8]| {
+            let time = namespace.get(2..10).and_then(|b| b.try_into().ok());
+            if let (Some(&kind), Some(time)) = (namespace.get(1), time) {
+                timers.push((kind == b'e', layout::read_ordered_i64(time), key.to_vec()));
+            }
+        };
+        match &mut self.entries {
+            Entries::Rocks(store) => store.each_entry(TIMERS, &mut each)?,
+            Entries::Memory(map) => {
+                for (key, entries) in map.iter() {
+                    for (namespace, value) in entries.range(TIMERS.to_vec()..) {
+                        if !namespace.starts_with(TIMERS) {
+                            break;
+                        }
+                        each(key, namespace, value);
+                    }
+                }
+            }
+        }
+        Ok(timers)
     }
 
     /// The same, for a job of `max_parallelism` key groups.

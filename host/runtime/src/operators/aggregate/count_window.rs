@@ -13,10 +13,12 @@ use super::key_of;
 use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::Batches;
+use crate::operators::keyed_snapshot;
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use weir_proto::RecordBatch;
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError};
 
 /// The namespace of a key's open count window in the store.
@@ -72,6 +74,8 @@ pub(crate) struct CountAggregate {
     store: Option<CountStore>,
     batch_size: usize,
     line: String,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
 }
 
 impl CountAggregate {
@@ -80,7 +84,7 @@ impl CountAggregate {
         key_as: Option<&str>,
         size: u64,
         functions: Vec<BuiltinFunction>,
-        batch_size: usize,
+        (batch_size, max_parallelism): (usize, u32),
         store: Option<CountStore>,
     ) -> Self {
         CountAggregate {
@@ -92,6 +96,7 @@ impl CountAggregate {
             store,
             batch_size: batch_size.max(1),
             line: String::new(),
+            max_parallelism,
         }
     }
 
@@ -197,6 +202,34 @@ impl Operator for CountAggregate {
             .map(|(key, (_, accs))| heap_bytes(key, accs) + 8)
             .sum();
         cached + self.store.as_ref().map_or(0, |s| s.store.size())
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.flush()?;
+        let open = &self.open;
+        let mut heap = |entries: &mut HeapEntries| {
+            for (key, window) in open.iter().filter(|(_, (count, _))| *count > 0) {
+                entries.push(key, OPEN, encode(window));
+            }
+        };
+        let store = self.store.as_mut().map(|s| &mut s.store);
+        let heap = (
+            self.max_parallelism,
+            &mut heap as &mut dyn FnMut(&mut HeapEntries),
+        );
+        keyed_snapshot::take(&self.operator, id, store, heap, ()).map(Some)
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let operator = self.operator.clone();
+        keyed_snapshot::entries(restored, &operator, None, &mut |key, namespace, value| {
+            let (true, Some(window)) = (namespace == OPEN, decode(value)) else {
+                return Err(keyed_snapshot::malformed(&operator, "count window"));
+            };
+            *self.open_of(key)? = window;
+            Ok(())
+        })?;
+        self.flush()
     }
 
     fn finish(

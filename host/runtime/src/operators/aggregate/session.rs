@@ -10,9 +10,11 @@ use super::window::{late, window_line};
 use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::Batches;
+use crate::operators::keyed_snapshot::{self, EventTime};
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
 use weir_proto::RecordBatch;
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError, layout};
 
 #[derive(Clone)]
@@ -117,6 +119,8 @@ pub(crate) struct SessionAggregate {
     store: Option<SessionStore>,
     watermark: i64,
     batch_size: usize,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
 }
 
 impl SessionAggregate {
@@ -125,7 +129,7 @@ impl SessionAggregate {
         key_as: Option<&str>,
         gap: i64,
         functions: Vec<BuiltinFunction>,
-        batch_size: usize,
+        (batch_size, max_parallelism): (usize, u32),
         store: Option<SessionStore>,
     ) -> Self {
         SessionAggregate {
@@ -137,7 +141,20 @@ impl SessionAggregate {
             sessions: HashMap::new(),
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
+            max_parallelism,
         }
+    }
+
+    /// Takes back restored `sessions` of `key`: into the cache, which writes them (and their
+    /// timers) to the store when it is next written out.
+    fn restore_sessions(&mut self, key: &[u8], sessions: Vec<Session>) -> Result<(), TaskError> {
+        if let Some(store) = &mut self.store {
+            for session in &sessions {
+                store.store.note_due(session.end - 1);
+            }
+        }
+        self.sessions_of(key)?.extend(sessions);
+        Ok(())
     }
 
     /// Writes every cached key's sessions to the store (nothing to do on the memory backend).
@@ -340,6 +357,40 @@ impl Operator for SessionAggregate {
             .flat_map(|(key, sessions)| sessions.iter().map(|s| heap_bytes(key, &s.accs) + 16))
             .sum();
         cached + self.store.as_ref().map_or(0, |s| s.store.size())
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.flush()?;
+        let sessions = &self.sessions;
+        let mut heap = |entries: &mut HeapEntries| {
+            for (key, sessions) in sessions.iter().filter(|(_, s)| !s.is_empty()) {
+                entries.push(key, SESSIONS, encode_sessions(sessions));
+            }
+        };
+        let store = self.store.as_mut().map(|s| &mut s.store);
+        let heap = (
+            self.max_parallelism,
+            &mut heap as &mut dyn FnMut(&mut HeapEntries),
+        );
+        let watermark = self.watermark;
+        keyed_snapshot::take(&self.operator, id, store, heap, EventTime { watermark }).map(Some)
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let operator = self.operator.clone();
+        if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
+            self.watermark = watermark;
+        }
+        keyed_snapshot::entries(
+            restored,
+            &operator,
+            None,
+            &mut |key, namespace, value| match (namespace == SESSIONS, decode_sessions(value)) {
+                (true, Some(sessions)) => self.restore_sessions(key, sessions),
+                _ => Err(keyed_snapshot::malformed(&operator, "session entry")),
+            },
+        )?;
+        self.flush()
     }
 
     fires_on_event_time!();

@@ -15,11 +15,13 @@ use super::window::late;
 use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::isolate::UdfSite;
+use crate::operators::keyed_snapshot::{self, EventTime};
 use crate::operators::{Operator, RejectSink};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{Blobs, RecordBatch};
+use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError, layout};
 use weir_wasm::AggregateUdf;
 
@@ -56,6 +58,8 @@ pub(crate) struct WasmWindowAggregate {
     store: Option<WasmWindowStore>,
     watermark: i64,
     batch_size: usize,
+    /// Key groups of the job, for heap snapshots.
+    max_parallelism: u32,
 }
 
 impl WasmWindowAggregate {
@@ -64,7 +68,7 @@ impl WasmWindowAggregate {
         udf: AggregateUdf,
         key_as: Option<&str>,
         (size, slide): (i64, i64),
-        batch_size: usize,
+        (batch_size, max_parallelism): (usize, u32),
         store: Option<WasmWindowStore>,
     ) -> Self {
         let site = UdfSite::new(operator, udf.module(), udf.export());
@@ -79,7 +83,15 @@ impl WasmWindowAggregate {
             store,
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
+            max_parallelism,
         }
+    }
+
+    /// Whether the write cache is full (never on the memory backend).
+    fn cache_full(&self) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|store| self.entries >= store.cache_limit)
     }
 
     fn state_failed(&self, error: StateError) -> TaskError {
@@ -310,14 +322,51 @@ impl Operator for WasmWindowAggregate {
                 self.entries += 1;
             }
         }
-        if self
-            .store
-            .as_ref()
-            .is_some_and(|store| self.entries >= store.cache_limit)
-        {
+        if self.cache_full() {
             self.flush()?;
         }
         Ok(RecordBatch::default())
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.flush()?;
+        let windows = &self.windows;
+        let mut heap = |entries: &mut HeapEntries| {
+            for (start, keys) in windows {
+                for (key, acc) in keys {
+                    entries.push(key, &layout::ordered_i64(*start), acc.clone());
+                }
+            }
+        };
+        let store = self.store.as_mut().map(|s| &mut s.store);
+        let heap = (
+            self.max_parallelism,
+            &mut heap as &mut dyn FnMut(&mut HeapEntries),
+        );
+        let watermark = self.watermark;
+        let operator = &self.site.operator;
+        keyed_snapshot::take(operator, id, store, heap, EventTime { watermark }).map(Some)
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let operator = self.site.operator.clone();
+        if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
+            self.watermark = watermark;
+        }
+        keyed_snapshot::entries(restored, &operator, None, &mut |key, namespace, acc| {
+            let Ok(start) = namespace.try_into().map(layout::read_ordered_i64) else {
+                return Err(keyed_snapshot::malformed(&operator, "window accumulator"));
+            };
+            let keys = self.windows.entry(start).or_default();
+            if keys.insert(key.to_vec(), acc.to_vec()).is_none() {
+                self.entries += 1;
+            }
+            match self.cache_full() {
+                true => self.flush(),
+                false => Ok(()),
+            }
+        })?;
+        self.flush()
     }
 
     fn state_bytes(&self) -> u64 {

@@ -153,7 +153,10 @@ impl WindowAggregate {
 
     /// Writes window `start`'s cached entries to the store.
     fn flush_window(&mut self, start: i64) -> Result<(), TaskError> {
-        let (Some(store), Some(keys)) = (&mut self.store, self.windows.remove(&start)) else {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let Some(keys) = self.windows.remove(&start) else {
             return Ok(());
         };
         self.entries = self.entries.saturating_sub(keys.len());

@@ -2,10 +2,10 @@
 //! checkpoint, its progress (watermark, last fired window) inline; restored from either.
 
 use super::{CLEANUP, Progress, WindowAggregate, WindowStore};
-use crate::error::TaskError;
-use crate::error::task_error;
+use crate::error::{TaskError, task_error};
 use crate::operators::aggregate::acc_codec;
 use crate::operators::aggregate::builtin::Acc;
+use crate::operators::keyed_snapshot;
 use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::layout;
 
@@ -17,84 +17,45 @@ impl WindowAggregate {
             watermark: self.watermark,
             emitted: self.emitted,
         };
-        let keyed = match &mut self.store {
-            Some(_) => {
-                self.flush()?;
-                let Some(store) = &mut self.store else {
-                    return Err(TaskError::Internal("a window store vanished".into()));
-                };
-                let snapshot = store.store.native_checkpoint(id);
-                snapshot.map_err(|e| task_error(&self.operator, e))?
-            }
-            None => {
-                let mut entries = HeapEntries::new(self.max_parallelism);
-                let mut bytes = Vec::new();
-                for (start, keys) in &self.windows {
-                    for (key, accs) in keys {
-                        bytes.clear();
-                        acc_codec::encode(accs, &mut bytes);
-                        entries.push(key, &layout::ordered_i64(*start), bytes.clone());
-                    }
+        self.flush()?;
+        let windows = &self.windows;
+        let mut heap = |entries: &mut HeapEntries| {
+            let mut bytes = Vec::new();
+            for (start, keys) in windows {
+                for (key, accs) in keys {
+                    bytes.clear();
+                    acc_codec::encode(accs, &mut bytes);
+                    entries.push(key, &layout::ordered_i64(*start), bytes.clone());
                 }
-                entries.finish()
             }
         };
-        Ok(OperatorSnapshot {
-            meta: serde_json::to_value(progress).ok(),
-            keyed: Some(keyed),
-        })
+        let store = self.store.as_mut().map(|s| &mut s.store);
+        let heap = (
+            self.max_parallelism,
+            &mut heap as &mut dyn FnMut(&mut HeapEntries),
+        );
+        keyed_snapshot::take(&self.operator, id, store, heap, progress)
     }
 
     /// Takes back windows and progress from a checkpoint (at another parallelism, the
-    /// earliest progress of any old subtask).
+    /// earliest progress of any old subtask: a window fires again rather than never).
     pub(super) fn restore_windows(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let malformed = |what: &str| TaskError::State {
-            operator: self.operator.clone(),
-            detail: format!("the checkpoint's {what} is malformed"),
-        };
-        // At another parallelism, the earliest progress of any old subtask: a window fires
-        // again rather than never.
-        let mut progress: Option<Progress> = None;
-        let metas: Vec<&serde_json::Value> = match restored.own_meta() {
-            Some(own) => vec![own],
-            None => restored.all_meta().map(|(_, _, m)| m).collect(),
-        };
-        for meta in metas {
-            let read: Progress =
-                serde_json::from_value(meta.clone()).map_err(|_| malformed("window progress"))?;
-            progress = Some(match progress {
-                None => read,
-                Some(p) => Progress {
-                    watermark: p.watermark.min(read.watermark),
-                    emitted: p.emitted.min(read.emitted),
-                },
-            });
-        }
-        if let Some(progress) = progress {
+        let metas: Vec<Progress> = keyed_snapshot::metas(restored, &self.operator)?;
+        if let Some(progress) = metas.into_iter().reduce(|p, read| Progress {
+            watermark: p.watermark.min(read.watermark),
+            emitted: p.emitted.min(read.emitted),
+        }) {
             self.watermark = progress.watermark;
             self.emitted = progress.emitted;
         }
-        let mut failed = None;
+        let operator = self.operator.clone();
         let merge = Some(WindowStore::merge_operator());
-        let read = restored.entries(merge, &mut |stored, value| {
-            let parsed = layout::parse_state(stored).and_then(|(key, namespace)| {
-                let start = layout::read_ordered_i64(namespace.try_into().ok()?);
-                Some((key, start, acc_codec::decode(value)?))
-            });
-            let (key, start, accs) =
-                parsed.ok_or_else(|| std::io::Error::other("a malformed window entry"))?;
-            self.restore_window(key, start, accs).map_err(|e| {
-                let detail = e.to_string();
-                failed = Some(e);
-                std::io::Error::other(detail)
-            })
-        });
-        if let Some(error) = failed {
-            return Err(error);
-        }
-        read.map_err(|e| TaskError::State {
-            operator: self.operator.clone(),
-            detail: format!("restoring windows: {e}"),
+        keyed_snapshot::entries(restored, &operator, merge, &mut |key, namespace, value| {
+            let start = namespace.try_into().ok().map(layout::read_ordered_i64);
+            let (Some(start), Some(accs)) = (start, acc_codec::decode(value)) else {
+                return Err(keyed_snapshot::malformed(&operator, "window"));
+            };
+            self.restore_window(key, start, accs)
         })?;
         if let Some(store) = &mut self.store {
             store
