@@ -112,11 +112,7 @@ fn assert_same_outputs(out: &Path, reference: &[(&str, Vec<String>)], what: &str
             "{what}, {branch}: {} lines, uninterrupted {} (first differing: {:?})",
             lines.len(),
             expected.len(),
-            lines
-                .iter()
-                .zip(expected)
-                .find(|(a, b)| a != b)
-                .or_else(|| lines.iter().zip(expected).last())
+            lines.iter().zip(expected).find(|(a, b)| a != b)
         );
     }
 }
