@@ -159,6 +159,18 @@ pub struct JobEdge {
     /// Which input of the consumer this edge feeds: 0, or 1 for a join's right side.
     #[serde(default)]
     pub input: u8,
+    /// For a side output of late records, the step whose late records it carries (Flink's
+    /// `sideOutputLateData`); `None` for the records the source vertex emits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_of: Option<String>,
+}
+
+impl JobEdge {
+    /// Whether it carries a side output (dead letters or late records) rather than the records
+    /// its source vertex emits.
+    pub fn is_side_output(&self) -> bool {
+        self.dead_letter || self.late_of.is_some()
+    }
 }
 
 /// How records on an edge are distributed over the consumer's subtasks.

@@ -16,6 +16,7 @@ mod exactly_once;
 mod finished_tasks;
 mod harness;
 mod languages;
+mod lateness;
 mod live_cluster;
 mod metrics;
 mod nexmark;

@@ -145,6 +145,7 @@ impl JobBuilder {
         let aggregate = AggregateSpec {
             window: None,
             allowed_lateness_ms: 0,
+            late_output: None,
             processing_time: false,
             process: None,
             module: None,

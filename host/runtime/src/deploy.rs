@@ -86,6 +86,11 @@ pub fn deployments(
         .iter()
         .map(|v| (0..v.parallelism).map(|_| None).collect())
         .collect();
+    let mut late_outputs: Vec<Vec<Vec<(String, RecordWriter)>>> = graph
+        .vertices
+        .iter()
+        .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
+        .collect();
     let mut index = 0u64;
     for edge in &graph.edges {
         let (producer, consumer) = (&graph.vertices[edge.source], &graph.vertices[edge.target]);
@@ -127,10 +132,10 @@ pub fn deployments(
                 batch_size,
                 graph.config.max_parallelism,
             );
-            if edge.dead_letter {
-                dead_letters[edge.source][i] = Some(writer);
-            } else {
-                outputs[edge.source][i].push(writer);
+            match (&edge.late_of, edge.dead_letter) {
+                (Some(step), _) => late_outputs[edge.source][i].push((step.clone(), writer)),
+                (None, true) => dead_letters[edge.source][i] = Some(writer),
+                (None, false) => outputs[edge.source][i].push(writer),
             }
         }
     }
@@ -139,10 +144,12 @@ pub fn deployments(
         let vertex_inputs = std::mem::take(&mut inputs[vertex.id]);
         let vertex_outputs = std::mem::take(&mut outputs[vertex.id]);
         let vertex_dead_letters = std::mem::take(&mut dead_letters[vertex.id]);
-        for (subtask, ((inputs, outputs), dead_letters)) in vertex_inputs
+        let vertex_late = std::mem::take(&mut late_outputs[vertex.id]);
+        for (subtask, (((inputs, outputs), dead_letters), late_outputs)) in vertex_inputs
             .into_iter()
             .zip(vertex_outputs)
             .zip(vertex_dead_letters)
+            .zip(vertex_late)
             .enumerate()
         {
             if !channels.runs_here(vertex.id, subtask as u32) {
@@ -162,6 +169,7 @@ pub fn deployments(
                 inputs,
                 outputs,
                 dead_letters,
+                late_outputs,
                 buffer_timeout: Duration::from_millis(graph.config.buffer_timeout_ms),
                 metrics: Arc::new(TaskMetrics::default()),
                 operator_names: vertex.operators.iter().map(|o| o.name.clone()).collect(),

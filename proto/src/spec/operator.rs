@@ -51,6 +51,11 @@ pub struct AggregateSpec {
     /// that late still counts, and the window's updated result is emitted again.
     #[serde(default)]
     pub allowed_lateness_ms: u64,
+    /// Names a side output of the records too late for any window (past the allowed
+    /// lateness): later steps read it with `input: NAME` (Flink's `sideOutputLateData`).
+    /// Unset, late records go to the dead-letter sink.
+    #[serde(default)]
+    pub late_output: Option<String>,
     /// Windows of processing time instead of event time: a record counts in the windows of the
     /// wall-clock time it arrives, and a window fires when the clock passes its end (and all at
     /// the end of bounded input). Tumbling and sliding windows only.
@@ -252,4 +257,8 @@ pub struct JoinSpec {
     /// Output field of the right record (default `right`).
     #[serde(default, rename = "right_as")]
     pub right_as: Option<String>,
+    /// Names a side output of the records of either input too late for any window: later
+    /// steps read it with `input: NAME`. Unset, late records go to the dead-letter sink.
+    #[serde(default)]
+    pub late_output: Option<String>,
 }

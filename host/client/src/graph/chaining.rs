@@ -10,13 +10,13 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
         graph
             .edges
             .iter()
-            .filter(move |e| e.target == node && !e.dead_letter)
+            .filter(move |e| e.target == node && !e.is_side_output())
     };
     let data_outputs = |node: usize| {
         graph
             .edges
             .iter()
-            .filter(move |e| e.source == node && !e.dead_letter)
+            .filter(move |e| e.source == node && !e.is_side_output())
     };
     let mut vertex_of = vec![0usize; graph.nodes.len()];
     let mut vertices: Vec<JobVertex> = Vec::new();
@@ -69,6 +69,7 @@ pub fn chain(graph: &StreamGraph, enabled: bool) -> (Vec<JobVertex>, Vec<JobEdge
             partitioning: edge.partitioning,
             dead_letter: edge.dead_letter,
             input: edge.input,
+            late_of: edge.late_of.clone(),
         };
         // A chain may hold several operators that reject records: one side-output edge is enough.
         if !edges.contains(&job_edge) {

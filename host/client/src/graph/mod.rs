@@ -5,6 +5,7 @@
 //! path of the step at fault; the client turns that into file and line.
 
 mod chaining;
+mod step_kinds;
 mod stream_graph;
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 //! partitioning of the edge that reads them (Flink's virtual partition nodes).
 
 use super::GraphError;
+use super::step_kinds::{error, operator_kind, resolve_sink, step_kind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use weir_proto::graph::{ModuleRef, OperatorKind, Partitioning};
-use weir_proto::spec::{
-    AggregateFn, JobSpec, JoinSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec,
-};
+use weir_proto::spec::{JobSpec, JoinSpec, SinkSpec, SourceSpec};
 
 /// A node: one operator.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +32,15 @@ pub struct StreamEdge {
     pub dead_letter: bool,
     /// Which input of the consumer it feeds (1: a join's right side).
     pub input: u8,
+    /// For a side output of late records, the step whose late records it carries.
+    pub late_of: Option<String>,
+}
+
+impl StreamEdge {
+    /// Whether it carries a side output (dead letters or late records), never chained.
+    pub fn is_side_output(&self) -> bool {
+        self.dead_letter || self.late_of.is_some()
+    }
 }
 
 /// Nodes in step order (a topological order) and edges.
@@ -50,14 +58,8 @@ struct Output {
     node: usize,
     partitioning: Option<Partitioning>,
     is_sink: bool,
-}
-
-fn error(field: String, message: impl Into<String>, hint: Option<String>) -> GraphError {
-    GraphError {
-        field,
-        message: message.into(),
-        hint,
-    }
+    /// The node's side output of late records rather than its records.
+    late: bool,
 }
 
 /// Builds the StreamGraph of `spec`.
@@ -85,6 +87,8 @@ pub fn build_stream_graph(
     let mut by_name: HashMap<String, Output> = HashMap::new();
     let mut previous: Option<(String, Output)> = None;
     let mut read: Vec<bool> = Vec::new();
+    // Late outputs by name, with the step field that declared them and whether a step reads them.
+    let mut late_outputs: Vec<(String, String, usize, bool)> = Vec::new();
     for (index, step) in spec.pipeline.iter().enumerate() {
         let field = format!("pipeline[{index}]");
         let kind = step_kind(step, &field)?;
@@ -140,7 +144,13 @@ pub fn build_stream_graph(
                     Some("name the step to read with `input:`".into()),
                 ));
             }
-            read[output.node] = true;
+            match output.late {
+                true => late_outputs
+                    .iter_mut()
+                    .filter(|late| late.2 == output.node)
+                    .for_each(|late| late.3 = true),
+                false => read[output.node] = true,
+            }
             Some(output)
         };
         // rebalance and broadcast only change how the next step reads.
@@ -213,6 +223,7 @@ pub fn build_stream_graph(
                 partitioning,
                 dead_letter: false,
                 input: 0,
+                late_of: input.late.then(|| producer.name.clone()),
             });
         }
         if let Some(join) = &step.join {
@@ -224,9 +235,15 @@ pub fn build_stream_graph(
                 partitioning: Partitioning::Hash,
                 dead_letter: false,
                 input: 1,
+                late_of: right.late.then(|| graph.nodes[right.node].name.clone()),
             });
         }
         let is_sink = matches!(operator, OperatorKind::Sink(_));
+        let late_output = match &operator {
+            OperatorKind::Aggregate { spec, .. } => spec.late_output.clone(),
+            OperatorKind::Join(join) => join.late_output.clone(),
+            _ => None,
+        };
         graph.nodes.push(StreamNode {
             name: name.clone(),
             kind: operator,
@@ -237,9 +254,35 @@ pub fn build_stream_graph(
             node,
             partitioning: None,
             is_sink,
+            late: false,
         };
         by_name.insert(name.clone(), output);
+        if let Some(late) = late_output {
+            let late_field = format!("{field}.{kind}.late_output");
+            if by_name.contains_key(&late) {
+                return Err(error(
+                    late_field,
+                    format!("another step is already named `{late}`"),
+                    Some("a late output's name must differ from every step's".into()),
+                ));
+            }
+            let late_records = Output {
+                late: true,
+                ..output
+            };
+            by_name.insert(late.clone(), late_records);
+            late_outputs.push((late, late_field, node, false));
+        }
         previous = Some((name, output));
+    }
+    if let Some((late, field, _, _)) = late_outputs.iter().find(|late| !late.3) {
+        return Err(error(
+            field.clone(),
+            format!("no step reads the late output `{late}`"),
+            Some(format!(
+                "read it with `input: {late}` (a sink, or steps and a sink), or remove `late_output` to send late records to the dead-letter sink"
+            )),
+        ));
     }
     if let Some(dangling) = (0..graph.nodes.len()).find(|&n| {
         // A native operator may be a sink of its own (the builder API's escape hatch).
@@ -280,6 +323,7 @@ fn add_dead_letter_sink(graph: &mut StreamGraph, sink: SinkSpec) {
                 partitioning: Partitioning::Rebalance,
                 dead_letter: true,
                 input: 0,
+                late_of: None,
             });
         }
     }
@@ -288,38 +332,6 @@ fn add_dead_letter_sink(graph: &mut StreamGraph, sink: SinkSpec) {
         kind: OperatorKind::DeadLetter(sink),
         parallelism: 1,
     });
-}
-
-fn step_kind(step: &StepSpec, field: &str) -> Result<&'static str, GraphError> {
-    match step.kinds().as_slice() {
-        [kind] => Ok(kind),
-        [] => Err(error(
-            field.to_string(),
-            "the step does nothing",
-            Some(format!("give it one of: {}", STEP_KINDS.join(", "))),
-        )),
-        kinds => Err(error(
-            field.to_string(),
-            format!("the step has several kinds ({})", kinds.join(", ")),
-            Some("split it into one step per kind".into()),
-        )),
-    }
-}
-
-fn module_ref(
-    modules: &BTreeMap<String, ModuleRef>,
-    name: &str,
-    field: String,
-) -> Result<(), GraphError> {
-    if modules.contains_key(name) {
-        return Ok(());
-    }
-    let known: Vec<&String> = modules.keys().collect();
-    Err(error(
-        field,
-        format!("no module named `{name}`"),
-        Some(format!("modules defined under `modules:`: {known:?}")),
-    ))
 }
 
 /// The right input of a join: an earlier `key_by` step named by `with`.
@@ -349,276 +361,4 @@ fn join_right_input(
         ));
     }
     Ok(right)
-}
-
-fn operator_kind(
-    spec: &JobSpec,
-    step: &StepSpec,
-    field: &str,
-    base_dir: &Path,
-    modules: &BTreeMap<String, ModuleRef>,
-    input: Option<&StreamNode>,
-) -> Result<OperatorKind, GraphError> {
-    if let Some(source) = &step.source {
-        return Ok(OperatorKind::Source(resolve_source(source, base_dir)));
-    }
-    for (kind, call) in [
-        ("map", &step.map),
-        ("filter", &step.filter),
-        ("flat_map", &step.flat_map),
-    ] {
-        if let Some(call) = call {
-            module_ref(modules, &call.module, format!("{field}.{kind}.module"))?;
-            return Ok(match kind {
-                "map" => OperatorKind::Map(call.clone()),
-                "filter" => OperatorKind::Filter(call.clone()),
-                _ => OperatorKind::FlatMap(call.clone()),
-            });
-        }
-    }
-    if let Some(key_by) = &step.key_by {
-        match (&key_by.field, &key_by.module) {
-            (Some(_), None) => {}
-            (None, Some(module)) => module_ref(modules, module, format!("{field}.key_by.module"))?,
-            _ => {
-                return Err(error(
-                    format!("{field}.key_by"),
-                    "give exactly one of `field` (a JSON field) and `module` (a Wasm key selector)",
-                    None,
-                ));
-            }
-        }
-        return Ok(OperatorKind::KeyBy(key_by.clone()));
-    }
-    if let Some(watermark) = &step.watermark {
-        if watermark.timestamp_field.as_deref() == Some("") {
-            return Err(error(
-                format!("{field}.watermark.timestamp_field"),
-                "an empty field name",
-                None,
-            ));
-        }
-        if watermark.ingestion_time && watermark.timestamp_field.is_some() {
-            return Err(error(
-                format!("{field}.watermark"),
-                "give either `timestamp_field` (event time) or `ingestion_time: true`, not both",
-                None,
-            ));
-        }
-        return Ok(OperatorKind::Watermark(watermark.clone()));
-    }
-    if let Some(aggregate) = &step.aggregate {
-        if aggregate.window.is_none() && aggregate.allowed_lateness_ms > 0 {
-            return Err(error(
-                format!("{field}.aggregate.allowed_lateness_ms"),
-                "allowed lateness needs a `window`",
-                None,
-            ));
-        }
-        if aggregate.window.is_none() && aggregate.processing_time {
-            return Err(error(
-                format!("{field}.aggregate.processing_time"),
-                "processing time needs a `window`",
-                None,
-            ));
-        }
-        if let Some(window) = &aggregate.window {
-            let bad = match *window {
-                weir_proto::spec::WindowSpec::Tumbling { size_ms } => size_ms == 0,
-                weir_proto::spec::WindowSpec::Sliding { size_ms, slide_ms } => {
-                    slide_ms == 0 || size_ms == 0 || slide_ms > size_ms
-                }
-                weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms == 0,
-                weir_proto::spec::WindowSpec::Count { size } => size == 0,
-            };
-            if bad {
-                return Err(error(
-                    format!("{field}.aggregate.window"),
-                    "a window needs a size (or session gap) above 0, and a slide above 0 and at most the size",
-                    None,
-                ));
-            }
-            if aggregate.processing_time && window.aligned().is_none() {
-                return Err(error(
-                    format!("{field}.aggregate.processing_time"),
-                    "processing-time windows are tumbling or sliding, not sessions or count windows",
-                    None,
-                ));
-            }
-            if aggregate.allowed_lateness_ms > 0 && window.aligned().is_none() {
-                return Err(error(
-                    format!("{field}.aggregate.allowed_lateness_ms"),
-                    "allowed lateness applies to tumbling and sliding windows, not sessions (yet) or count windows",
-                    None,
-                ));
-            }
-            if aggregate.module.is_some()
-                && (window.aligned().is_none()
-                    || aggregate.allowed_lateness_ms > 0
-                    || aggregate.processing_time)
-            {
-                return Err(error(
-                    format!("{field}.aggregate.window"),
-                    "a Wasm aggregate windows by event time in tumbling or sliding windows, without allowed lateness",
-                    Some(
-                        "use built-in `functions` for sessions, lateness or processing time".into(),
-                    ),
-                ));
-            }
-        }
-        let key_field = match input.map(|n| &n.kind) {
-            Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
-            // A window needs no key: without one it covers all records (Flink's windowAll).
-            _ if aggregate.window.is_some() => {
-                if aggregate.key_as.is_some() {
-                    return Err(error(
-                        format!("{field}.aggregate.key_as"),
-                        "a window over all records has no key to name",
-                        None,
-                    ));
-                }
-                None
-            }
-            _ => {
-                return Err(error(
-                    format!("{field}.aggregate"),
-                    "an aggregate needs a key_by step right before it",
-                    Some("insert `- key_by: { field: <json field> }`".into()),
-                ));
-            }
-        };
-        if let Some(process) = &aggregate.process {
-            module_ref(modules, process, format!("{field}.aggregate.process"))?;
-            let aligned = aggregate.window.and_then(|w| w.aligned()).is_some();
-            if aggregate.module.is_some()
-                || !aggregate.functions.is_empty()
-                || !aligned
-                || aggregate.allowed_lateness_ms > 0
-                || aggregate.processing_time
-                || key_field.is_none()
-            {
-                return Err(error(
-                    format!("{field}.aggregate.process"),
-                    "a window function goes alone, after a key_by, over tumbling or sliding event-time windows without allowed lateness",
-                    None,
-                ));
-            }
-        }
-        match (&aggregate.module, aggregate.functions.is_empty()) {
-            _ if aggregate.process.is_some() => {}
-            (Some(module), true) => {
-                module_ref(modules, module, format!("{field}.aggregate.module"))?
-            }
-            (None, false) => {
-                for (i, function) in aggregate.functions.iter().enumerate() {
-                    if function.function != AggregateFn::Count && function.field.is_none() {
-                        return Err(error(
-                            format!("{field}.aggregate.functions[{i}]"),
-                            format!(
-                                "`{}` needs the `field` it aggregates",
-                                function.function.name()
-                            ),
-                            None,
-                        ));
-                    }
-                }
-            }
-            _ => {
-                return Err(error(
-                    format!("{field}.aggregate"),
-                    "give exactly one of `module` (a Wasm aggregate) and `functions` (built-ins)",
-                    None,
-                ));
-            }
-        }
-        let global = !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_)));
-        let key_as = match global {
-            true => None,
-            false => Some(aggregate.key_as.clone().unwrap_or_else(|| {
-                key_field
-                    .as_deref()
-                    .and_then(|f| f.rsplit('.').next())
-                    .unwrap_or("key")
-                    .to_string()
-            })),
-        };
-        if aggregate.form().is_none() {
-            return Err(error(
-                format!("{field}.aggregate.window"),
-                "a Wasm aggregate or window function runs over tumbling or sliding windows",
-                Some("use built-in `functions` for sessions and count windows".into()),
-            ));
-        }
-        return Ok(OperatorKind::Aggregate {
-            spec: aggregate.clone(),
-            key_as,
-        });
-    }
-    if let Some(call) = &step.process {
-        module_ref(modules, &call.module, format!("{field}.process.module"))?;
-        if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
-            return Err(error(
-                format!("{field}.process"),
-                "a process function needs a key_by step right before it (its state and timers are per key)",
-                Some("insert `- key_by: { field: <json field> }`".into()),
-            ));
-        }
-        return Ok(OperatorKind::Process(call.clone()));
-    }
-    if let Some(join) = &step.join {
-        if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
-            return Err(error(
-                format!("{field}.join"),
-                "a join needs a key_by step right before it (its left side)",
-                Some("insert `- key_by: { field: <json field> }`".into()),
-            ));
-        }
-        if join.window.aligned().is_none() {
-            return Err(error(
-                format!("{field}.join.window"),
-                "a join pairs records in tumbling or sliding windows",
-                None,
-            ));
-        }
-        return Ok(OperatorKind::Join(join.clone()));
-    }
-    if let Some(sink) = &step.sink {
-        return Ok(OperatorKind::Sink(resolve_sink(sink, base_dir)));
-    }
-    if let Some(native) = &step.native {
-        return Ok(OperatorKind::Native(native.clone()));
-    }
-    let _ = spec;
-    Err(error(field.to_string(), "the step does nothing", None))
-}
-
-fn resolve_path(path: &str, base_dir: &Path) -> String {
-    let path = Path::new(path);
-    if path.is_absolute() {
-        path.display().to_string()
-    } else {
-        base_dir.join(path).display().to_string()
-    }
-}
-
-fn resolve_source(source: &SourceSpec, base_dir: &Path) -> SourceSpec {
-    match source {
-        SourceSpec::File(file) => {
-            let mut file = file.clone();
-            file.path = resolve_path(&file.path, base_dir);
-            SourceSpec::File(file)
-        }
-        other => other.clone(),
-    }
-}
-
-fn resolve_sink(sink: &SinkSpec, base_dir: &Path) -> SinkSpec {
-    match sink {
-        SinkSpec::File(file) => {
-            let mut file = file.clone();
-            file.path = resolve_path(&file.path, base_dir);
-            SinkSpec::File(file)
-        }
-        other => other.clone(),
-    }
 }

@@ -194,3 +194,66 @@ fn a_join_whose_right_side_is_not_keyed_names_the_field() {
         .expect_err("sessions are not for joins");
     assert_eq!(error.field, "pipeline[4].join.window");
 }
+
+const LATE: &str = "name: late
+parallelism: 2
+pipeline:
+  - source: { file: { path: in.txt } }
+  - key_by: { field: key }
+  - aggregate:
+      window: { tumbling: { size_ms: 1000 } }
+      functions: [ { fn: count } ]
+      late_output: too-late
+    name: windows
+  - sink: { stdout: {} }
+  - input: too-late
+    sink: { stderr: {} }
+";
+
+#[test]
+fn a_late_output_is_a_side_edge_from_the_windows_to_the_step_that_reads_it() {
+    let graph = build_job_graph(&spec(LATE), Path::new("/jobs"), &modules()).expect("valid");
+    let vertex = |prefix: &str| {
+        graph
+            .vertices
+            .iter()
+            .position(|v| v.name.starts_with(prefix))
+            .expect(prefix)
+    };
+    let (windows, late_sink) = (vertex("windows"), vertex("sink-4"));
+    assert!(
+        graph.vertices[windows].name.contains("sink-3"),
+        "the main output still chains: {:?}",
+        graph.vertices
+    );
+    let late: Vec<&weir_proto::graph::JobEdge> =
+        graph.edges.iter().filter(|e| e.late_of.is_some()).collect();
+    assert_eq!(late.len(), 1, "{:?}", graph.edges);
+    assert_eq!(
+        (late[0].source, late[0].target, late[0].late_of.as_deref()),
+        (windows, late_sink, Some("windows"))
+    );
+    assert!(late[0].is_side_output());
+}
+
+#[test]
+fn a_late_output_nobody_reads_or_without_event_time_windows_names_the_field() {
+    let unread = LATE.replace("  - input: too-late\n    sink: { stderr: {} }\n", "");
+    let error = build_job_graph(&spec(&unread), Path::new("/jobs"), &modules())
+        .expect_err("nothing reads it");
+    assert_eq!(error.field, "pipeline[2].aggregate.late_output");
+    assert!(
+        error
+            .message
+            .contains("no step reads the late output `too-late`"),
+        "{error}"
+    );
+    let clash = LATE.replace("late_output: too-late", "late_output: windows");
+    let error = build_job_graph(&spec(&clash), Path::new("/jobs"), &modules())
+        .expect_err("a step has that name");
+    assert_eq!(error.field, "pipeline[2].aggregate.late_output");
+    let count = LATE.replace("tumbling: { size_ms: 1000 }", "count: { size: 5 }");
+    let error = build_job_graph(&spec(&count), Path::new("/jobs"), &modules())
+        .expect_err("count windows have no late records");
+    assert_eq!(error.field, "pipeline[2].aggregate.late_output");
+}

@@ -123,6 +123,7 @@ pub fn build_chain(
                         .collect()
                 };
                 let key_as = key_as.as_deref();
+                let lateness = i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX);
                 let Some(form) = spec.form() else {
                     return Err(TaskError::Internal(format!(
                         "aggregate step `{name}` has no form the graph builder accepts"
@@ -159,7 +160,7 @@ pub fn build_chain(
                             name.clone(),
                             AggregateUdf::new(factory.engine, module(m)?, factory.limits)?,
                             key_as,
-                            (size, slide),
+                            (size, slide, lateness),
                             (factory.batch_size, max_parallelism),
                             store,
                         ))
@@ -185,7 +186,7 @@ pub fn build_chain(
                             name.clone(),
                             key_as,
                             (size, slide),
-                            i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX),
+                            lateness,
                             functions(),
                             factory.batch_size,
                             store,
@@ -216,7 +217,7 @@ pub fn build_chain(
                         Box::new(SessionAggregate::new(
                             name.clone(),
                             key_as,
-                            i64::try_from(gap).unwrap_or(i64::MAX),
+                            (i64::try_from(gap).unwrap_or(i64::MAX), lateness),
                             functions(),
                             (factory.batch_size, max_parallelism),
                             store,

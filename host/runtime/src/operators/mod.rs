@@ -56,6 +56,12 @@ pub trait RejectSink {
     /// Takes a rejected record: forwards it to the dead-letter output, or returns the error that
     /// fails the task when the job has none.
     fn reject(&mut self, rejection: Rejection) -> Result<(), TaskError>;
+
+    /// Takes a record too late for every window of step `rejection.operator`: to that step's
+    /// late output when the job reads one (`late_output:`), else like any rejected record.
+    fn late(&mut self, rejection: Rejection) -> Result<(), TaskError> {
+        self.reject(rejection)
+    }
 }
 
 /// An operator of a chain.

@@ -94,7 +94,7 @@ impl WindowLists {
                 .filter(|start| start + size - 1 > watermark)
                 .peekable();
             if windows.peek().is_none() {
-                rejects.reject(late(&self.operator, record, watermark))?;
+                rejects.late(late(&self.operator, record, watermark))?;
                 continue;
             }
             for start in windows {

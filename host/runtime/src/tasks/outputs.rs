@@ -1,5 +1,6 @@
-//! A task's outputs: a record writer per downstream vertex and the dead-letter writer, with
-//! the backpressure time their writes block counted into the task's metrics.
+//! A task's outputs: a record writer per downstream vertex, the writers of late outputs and
+//! the dead-letter writer, with the backpressure time their writes block counted into the
+//! task's metrics.
 
 use super::channel::Control;
 use super::metrics::TaskMetrics;
@@ -11,10 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
 
-/// The task's outputs: data writers and the dead-letter writer.
+/// The task's outputs: data writers, late outputs and the dead-letter writer.
 pub(super) struct Outputs {
     pub(super) writers: Vec<RecordWriter>,
     pub(super) dead_letters: Option<RecordWriter>,
+    /// Late outputs: the step whose late records each takes, and its writer.
+    pub(super) late: Vec<(String, RecordWriter)>,
     pub(super) control: Receiver<Control>,
     pub(super) metrics: Arc<TaskMetrics>,
 }
@@ -38,6 +41,20 @@ impl Outputs {
     }
 
     pub(super) fn route_rejects(&mut self, rejects: &mut Rejects) -> Result<(), TaskError> {
+        if !rejects.late.is_empty() {
+            let mut blocked = 0;
+            for (step, writer) in &mut self.late {
+                let mut batch = RecordBatch::default();
+                for late in rejects.late.iter().filter(|r| &r.operator == step) {
+                    let record = &late.record;
+                    batch.push(record.key.as_deref(), &record.value, record.timestamp);
+                }
+                TaskMetrics::add(&self.metrics.records_out, batch.len() as u64);
+                blocked += writer.write(batch, &self.control)?;
+            }
+            rejects.late.clear();
+            TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
+        }
         if rejects.pending.is_empty() {
             return Ok(());
         }
@@ -53,8 +70,18 @@ impl Outputs {
         Ok(())
     }
 
+    /// The writers of records and late records: what watermarks and idleness reach.
+    fn record_writers(&mut self) -> impl Iterator<Item = &mut RecordWriter> {
+        let late = self.late.iter_mut().map(|(_, writer)| writer);
+        self.writers.iter_mut().chain(late)
+    }
+
     fn all_writers(&mut self) -> impl Iterator<Item = &mut RecordWriter> {
-        self.writers.iter_mut().chain(self.dead_letters.as_mut())
+        let late = self.late.iter_mut().map(|(_, writer)| writer);
+        self.writers
+            .iter_mut()
+            .chain(late)
+            .chain(self.dead_letters.as_mut())
     }
 
     pub(super) fn flush_expired(&mut self, timeout: Duration) -> Result<(), TaskError> {
@@ -71,6 +98,7 @@ impl Outputs {
     pub(super) fn next_deadline(&self, timeout: Duration) -> Option<Instant> {
         self.writers
             .iter()
+            .chain(self.late.iter().map(|(_, writer)| writer))
             .chain(self.dead_letters.as_ref())
             .filter_map(|w| w.next_deadline(timeout))
             .min()
@@ -78,9 +106,10 @@ impl Outputs {
 
     /// Sends `watermark` to every downstream subtask (not to the dead-letter sink).
     pub(super) fn watermark(&mut self, watermark: i64) -> Result<(), TaskError> {
+        let control = self.control.clone();
         let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.watermark(watermark, &self.control)?;
+        for writer in self.record_writers() {
+            blocked += writer.watermark(watermark, &control)?;
         }
         TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
         Ok(())
@@ -101,9 +130,10 @@ impl Outputs {
 
     /// Tells every downstream subtask that this one is idle.
     pub(super) fn idle(&mut self) -> Result<(), TaskError> {
+        let control = self.control.clone();
         let mut blocked = 0;
-        for writer in &mut self.writers {
-            blocked += writer.idle(&self.control)?;
+        for writer in self.record_writers() {
+            blocked += writer.idle(&control)?;
         }
         TaskMetrics::add(&self.metrics.backpressured_ns, blocked);
         Ok(())

@@ -31,6 +31,8 @@ pub struct TaskDeployment {
     pub outputs: Vec<RecordWriter>,
     /// Where rejected records go; `None` makes a rejected record fail the task.
     pub dead_letters: Option<RecordWriter>,
+    /// The late outputs read downstream: the step whose late records each writer takes.
+    pub late_outputs: Vec<(String, RecordWriter)>,
     /// How long a partly filled output batch may wait.
     pub buffer_timeout: Duration,
     /// Its counters.
@@ -128,10 +130,15 @@ pub fn spawn_task(
         })
 }
 
-/// Rejected records of the batch in progress, or the error when the job has no dead-letter sink.
+/// Rejected and late records of the batch in progress, or the error when the job has no
+/// dead-letter sink.
 pub(super) struct Rejects {
     route: bool,
     pub(super) pending: Vec<Rejection>,
+    /// Steps of the chain whose late records have an output of their own…
+    late_routes: Vec<String>,
+    /// …and those records.
+    pub(super) late: Vec<Rejection>,
 }
 
 impl RejectSink for Rejects {
@@ -140,6 +147,14 @@ impl RejectSink for Rejects {
             return Err(TaskError::Rejected(Box::new(rejection)));
         }
         self.pending.push(rejection);
+        Ok(())
+    }
+
+    fn late(&mut self, rejection: Rejection) -> Result<(), TaskError> {
+        if !self.late_routes.contains(&rejection.operator) {
+            return self.reject(rejection);
+        }
+        self.late.push(rejection);
         Ok(())
     }
 }
@@ -173,6 +188,12 @@ const STATE_POLL_INTERVAL: Duration = Duration::from_millis(200);
 impl Task {
     fn new(deployment: TaskDeployment, control: Receiver<Control>) -> Self {
         let route = deployment.dead_letters.is_some();
+        let mut late_routes: Vec<String> = Vec::new();
+        for (step, _) in &deployment.late_outputs {
+            if !late_routes.contains(step) {
+                late_routes.push(step.clone());
+            }
+        }
         Task {
             name: deployment.name,
             chain: deployment.chain,
@@ -180,12 +201,15 @@ impl Task {
             outputs: Outputs {
                 writers: deployment.outputs,
                 dead_letters: deployment.dead_letters,
+                late: deployment.late_outputs,
                 control: control.clone(),
                 metrics: deployment.metrics.clone(),
             },
             rejects: Rejects {
                 route,
                 pending: Vec::new(),
+                late_routes,
+                late: Vec::new(),
             },
             buffer_timeout: deployment.buffer_timeout,
             control,

@@ -1,7 +1,10 @@
 //! Built-in functions per key and event-time session: records of a key closer than the gap to
 //! each other form one session, which ends `gap` after its last record. A record that bridges
-//! two sessions merges them. A session's result is emitted when the watermark passes its end; a
-//! record that could only open a session that would already have ended is late (dead letters).
+//! two sessions merges them. A session's result is emitted when the watermark passes its end.
+//! With allowed lateness a session is kept that much longer: a late record that joins it (or
+//! opens a session still within it) emits the session's updated result at once. A record that
+//! could only open a session past its allowed lateness is late (the late output, or dead
+//! letters).
 
 use super::acc_codec;
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
@@ -30,11 +33,13 @@ const SESSIONS: &[u8] = b"sessions";
 
 /// Sessions on the RocksDB backend: a key's open sessions are one value, read into the
 /// operator's map when the key's records arrive and written back when the map reaches its bound
-/// and before any session fires; each stored session has a timer at its last millisecond.
+/// and before any session fires; each stored session has a timer when it is next due: its last
+/// millisecond, or once emitted, the end of its allowed lateness.
 pub(crate) struct SessionStore {
     store: RocksStore,
     cache_limit: usize,
-    /// For each cached key, its sessions' (start, end) as the store has them (their timers).
+    /// For each cached key, its sessions' (start, due time) as the store has them (their
+    /// timers).
     stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
 }
 
@@ -55,19 +60,24 @@ impl SessionStore {
         decode_sessions(&bytes).ok_or_else(|| self.store.corrupt("a key's sessions are malformed"))
     }
 
-    /// Writes `sessions` of `key` back, moving timers for sessions that changed.
-    fn save(&mut self, key: &[u8], sessions: &[Session]) -> Result<(), StateError> {
+    /// Writes `sessions` of `key` back, moving timers for sessions whose time `due` changed.
+    fn save(
+        &mut self,
+        key: &[u8],
+        sessions: &[Session],
+        due: impl Fn(&Session) -> i64,
+    ) -> Result<(), StateError> {
         let before = self.stored.remove(key).unwrap_or_default();
-        for &(start, end) in &before {
-            if !sessions.iter().any(|s| (s.start, s.end) == (start, end)) {
+        for &(start, time) in &before {
+            if !sessions.iter().any(|s| (s.start, due(s)) == (start, time)) {
                 self.store
-                    .delete_timer(end - 1, key, &layout::ordered_i64(start))?;
+                    .delete_timer(time, key, &layout::ordered_i64(start))?;
             }
         }
         for session in sessions {
-            if !before.contains(&(session.start, session.end)) {
+            if !before.contains(&(session.start, due(session))) {
                 let namespace = layout::ordered_i64(session.start);
-                self.store.put_timer(session.end - 1, key, &namespace)?;
+                self.store.put_timer(due(session), key, &namespace)?;
             }
         }
         if sessions.is_empty() {
@@ -107,17 +117,31 @@ fn decode_sessions(mut bytes: &[u8]) -> Option<Vec<Session>> {
     Some(sessions)
 }
 
+/// When `session` is next due, sessions up to `fired` having emitted: its last millisecond, or
+/// once emitted, the end of its allowed `lateness` (then it is dropped).
+fn due(session: &Session, fired: i64, lateness: i64) -> i64 {
+    let last = session.end - 1;
+    match last <= fired {
+        true => last.saturating_add(lateness),
+        false => last,
+    }
+}
+
 /// Session-windowed built-in aggregates of one subtask.
 pub(crate) struct SessionAggregate {
     operator: String,
     key_field: Option<String>,
     gap: i64,
+    /// How long after its end a session is kept for late records.
+    lateness: i64,
     functions: Functions,
     /// Key → its open sessions, disjoint and ordered by start.
     /// With a [`SessionStore`], only the keys read from it since it was last written.
     sessions: HashMap<Vec<u8>, Vec<Session>>,
     store: Option<SessionStore>,
     watermark: i64,
+    /// Sessions whose last millisecond is at or before this have emitted their result.
+    fired: i64,
     batch_size: usize,
     /// Key groups of the job, for heap snapshots.
     max_parallelism: u32,
@@ -127,7 +151,7 @@ impl SessionAggregate {
     pub(crate) fn new(
         operator: String,
         key_as: Option<&str>,
-        gap: i64,
+        (gap, lateness): (i64, i64),
         functions: Vec<BuiltinFunction>,
         (batch_size, max_parallelism): (usize, u32),
         store: Option<SessionStore>,
@@ -138,11 +162,19 @@ impl SessionAggregate {
             operator,
             key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             gap,
+            lateness,
             sessions: HashMap::new(),
             watermark: i64::MIN,
+            fired: i64::MIN,
             batch_size: batch_size.max(1),
             max_parallelism,
         }
+    }
+
+    /// When `session` is next due: at its last millisecond, or once that has fired, when its
+    /// allowed lateness ends (then it is dropped).
+    fn due(&self, session: &Session) -> i64 {
+        due(session, self.fired, self.lateness)
     }
 
     /// Takes back restored `sessions` of `key`: into the cache, which writes them (and their
@@ -150,7 +182,9 @@ impl SessionAggregate {
     fn restore_sessions(&mut self, key: &[u8], sessions: Vec<Session>) -> Result<(), TaskError> {
         if let Some(store) = &mut self.store {
             for session in &sessions {
-                store.store.note_due(session.end - 1);
+                store
+                    .store
+                    .note_due(due(session, self.fired, self.lateness));
             }
         }
         self.sessions_of(key)?.extend(sessions);
@@ -162,9 +196,10 @@ impl SessionAggregate {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
+        let (fired, lateness) = (self.fired, self.lateness);
         for (key, sessions) in self.sessions.drain() {
             store
-                .save(&key, &sessions)
+                .save(&key, &sessions, |s| due(s, fired, lateness))
                 .map_err(|e| task_error(&self.operator, e))?;
         }
         Ok(())
@@ -182,9 +217,13 @@ impl SessionAggregate {
                 return Err(TaskError::Internal("a session store vanished".into()));
             };
             let loaded = store.load(key).map_err(|e| task_error(&self.operator, e))?;
+            let (fired, lateness) = (self.fired, self.lateness);
             store.stored.insert(
                 key.to_vec(),
-                loaded.iter().map(|s| (s.start, s.end)).collect(),
+                loaded
+                    .iter()
+                    .map(|s| (s.start, due(s, fired, lateness)))
+                    .collect(),
             );
             self.sessions.insert(key.to_vec(), loaded);
         }
@@ -233,18 +272,42 @@ impl SessionAggregate {
                 let Some(at) = sessions.iter().position(|s| s.start == start) else {
                     continue;
                 };
-                let session = sessions.remove(at);
-                let window = (session.start, session.end);
-                let key_field = self.key_field.as_deref();
-                window_line(
-                    &mut line,
-                    key_field,
-                    &timer.key,
-                    window,
-                    &self.functions,
-                    &session.accs,
+                let session = &sessions[at];
+                let last = session.end - 1;
+                let (fire, cleanup) = (
+                    timer.time == last,
+                    timer.time == last.saturating_add(self.lateness),
                 );
-                out.push(Some(&timer.key), line.as_bytes(), session.end - 1)?;
+                if fire {
+                    let window = (session.start, session.end);
+                    let key_field = self.key_field.as_deref();
+                    window_line(
+                        &mut line,
+                        key_field,
+                        &timer.key,
+                        window,
+                        &self.functions,
+                        &session.accs,
+                    );
+                    out.push(Some(&timer.key), line.as_bytes(), last)?;
+                }
+                match (fire, cleanup) {
+                    (_, true) => {
+                        sessions.remove(at);
+                    }
+                    // Kept for late records until its allowed lateness has passed.
+                    (true, false) => {
+                        let kept = last.saturating_add(self.lateness);
+                        let namespace = layout::ordered_i64(start);
+                        store
+                            .store
+                            .put_timer(kept, &timer.key, &namespace)
+                            .map_err(failed)?;
+                        continue;
+                    }
+                    // A timer the session has moved past.
+                    (false, false) => continue,
+                }
                 let saved = match sessions.is_empty() {
                     true => store.store.delete(&timer.key, SESSIONS),
                     false => store
@@ -256,6 +319,7 @@ impl SessionAggregate {
         }
         store.store.timers_taken(up_to).map_err(failed)?;
         out.finish()?;
+        self.fired = self.fired.max(up_to);
         Ok(())
     }
 
@@ -269,12 +333,15 @@ impl SessionAggregate {
         if self.store.is_some() {
             return self.fire_stored(up_to, emit);
         }
+        let (from, lateness) = (self.fired, self.lateness);
+        self.fired = self.fired.max(up_to);
         let mut closed: Vec<(Vec<u8>, Session)> = Vec::new();
         self.sessions.retain(|key, sessions| {
-            let (done, open): (Vec<Session>, Vec<Session>) =
-                sessions.drain(..).partition(|s| s.end - 1 <= up_to);
-            closed.extend(done.into_iter().map(|s| (key.clone(), s)));
-            *sessions = open;
+            let newly_due = sessions
+                .iter()
+                .filter(|s| from < s.end - 1 && s.end - 1 <= up_to);
+            closed.extend(newly_due.map(|s| (key.clone(), s.clone())));
+            sessions.retain(|s| (s.end - 1).saturating_add(lateness) > up_to);
             !sessions.is_empty()
         });
         closed.sort_unstable_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
@@ -303,6 +370,9 @@ impl Operator for SessionAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
+        // Updated results of sessions that had fired, for records within the allowed lateness.
+        let mut updates = RecordBatch::default();
+        let mut line = String::new();
         for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
@@ -310,8 +380,9 @@ impl Operator for SessionAggregate {
             let (start, end) = (record.timestamp, record.timestamp.saturating_add(self.gap));
             let watermark = self.watermark;
             let overlapping = |s: &Session| s.start < end && start < s.end;
-            if end - 1 <= watermark && !self.sessions_of(key)?.iter().any(overlapping) {
-                rejects.reject(late(&self.operator, record, watermark))?;
+            let past_lateness = (end - 1).saturating_add(self.lateness) <= watermark;
+            if past_lateness && !self.sessions_of(key)?.iter().any(overlapping) {
+                rejects.late(late(&self.operator, record, watermark))?;
                 continue;
             }
             if !self.functions.read(record, rejects)? {
@@ -334,9 +405,23 @@ impl Operator for SessionAggregate {
                     kept.push(session);
                 }
             }
+            let merged_due = self.due(&merged);
             if let Some(store) = &mut self.store {
                 // Due with the cached session, so a watermark past it fires.
-                store.store.note_due(merged.end - 1);
+                store.store.note_due(merged_due);
+            }
+            if merged.end - 1 <= self.fired {
+                let window = (merged.start, merged.end);
+                let key_field = self.key_field.as_deref();
+                window_line(
+                    &mut line,
+                    key_field,
+                    key,
+                    window,
+                    &self.functions,
+                    &merged.accs,
+                );
+                updates.push(Some(key), line.as_bytes(), merged.end - 1);
             }
             let at = kept.partition_point(|s| s.start < merged.start);
             kept.insert(at, merged);
@@ -347,7 +432,7 @@ impl Operator for SessionAggregate {
                 }
             }
         }
-        Ok(RecordBatch::default())
+        Ok(updates)
     }
 
     fn state_bytes(&self) -> u64 {
@@ -380,6 +465,7 @@ impl Operator for SessionAggregate {
         let operator = self.operator.clone();
         if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
             self.watermark = watermark;
+            self.fired = watermark;
         }
         keyed_snapshot::entries(
             restored,

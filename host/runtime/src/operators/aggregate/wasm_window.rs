@@ -5,8 +5,9 @@
 //!
 //! On the RocksDB backend the in-memory windows are a bounded write cache: when full (and before
 //! any window fires) its accumulators go to the store, merged by the guest's `merge` with what
-//! the store already holds (one call for all of them), with a timer per (key, window). A trap
-//! fails the step: accumulators of several records and windows change in one call, so the
+//! the store already holds (one call for all of them), with a timer per (key, window). With
+//! allowed lateness a fired window's accumulator is kept that much longer, and a late record
+//! within it emits the window's updated result at once. A trap fails the step: accumulators of several records and windows change in one call, so the
 //! records cannot be retried one by one without counting some twice.
 
 use super::builtin::key_json;
@@ -52,6 +53,10 @@ pub(crate) struct WasmWindowAggregate {
     key_field: Option<String>,
     size: i64,
     slide: i64,
+    /// How long after its end a window is kept for late records.
+    lateness: i64,
+    /// Windows whose last millisecond is at or before this have emitted their result.
+    fired: i64,
     /// Window start → key → accumulator (on RocksDB, only what is not yet in the store).
     windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<u8>>>,
     entries: usize,
@@ -67,7 +72,7 @@ impl WasmWindowAggregate {
         operator: String,
         udf: AggregateUdf,
         key_as: Option<&str>,
-        (size, slide): (i64, i64),
+        (size, slide, lateness): (i64, i64, i64),
         (batch_size, max_parallelism): (usize, u32),
         store: Option<WasmWindowStore>,
     ) -> Self {
@@ -78,6 +83,8 @@ impl WasmWindowAggregate {
             key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             size,
             slide,
+            lateness,
+            fired: i64::MIN,
             windows: BTreeMap::new(),
             entries: 0,
             store,
@@ -134,7 +141,7 @@ impl WasmWindowAggregate {
                 .enumerate()
                 .map(|(j, &i)| (i, merged.get(j)))
                 .collect();
-            let size = self.size;
+            let (size, fired, lateness) = (self.size, self.fired, self.lateness);
             let Some(store) = &mut self.store else {
                 return Ok(());
             };
@@ -142,7 +149,12 @@ impl WasmWindowAggregate {
                 let namespace = layout::ordered_i64(*start);
                 let value = merged.get(&i).copied().unwrap_or(acc);
                 let mut written = store.store.put(key, &namespace, value);
-                let due = start + size - 1;
+                // A window that has fired waits only for its allowed lateness to end.
+                let last = start + size - 1;
+                let due = match last <= fired {
+                    true => last.saturating_add(lateness),
+                    false => last,
+                };
                 if store.timed.len() >= store.cache_limit.saturating_mul(4) {
                     store.timed.clear();
                 }
@@ -197,17 +209,27 @@ impl WasmWindowAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let size = self.size;
+        let (size, lateness, from) = (self.size, self.lateness, self.fired);
         if self.store.is_none() {
+            self.fired = self.fired.max(up_to);
             let mut due = Vec::new();
+            for (&start, keys) in self.windows.range(..=up_to.saturating_sub(size - 1)) {
+                if start + size - 1 <= from {
+                    continue;
+                }
+                let mut keys: Vec<(&Vec<u8>, &Vec<u8>)> = keys.iter().collect();
+                keys.sort_unstable();
+                due.extend(
+                    keys.into_iter()
+                        .map(|(key, acc)| (start, key.clone(), acc.clone())),
+                );
+            }
+            // Kept for late records until the allowed lateness has passed.
             while let Some(entry) = self.windows.first_entry() {
-                let start = *entry.key();
-                if start + size - 1 > up_to {
+                if (entry.key() + size - 1).saturating_add(lateness) > up_to {
                     break;
                 }
-                let mut keys: Vec<(Vec<u8>, Vec<u8>)> = entry.remove().into_iter().collect();
-                keys.sort_unstable();
-                due.extend(keys.into_iter().map(|(key, acc)| (start, key, acc)));
+                self.entries = self.entries.saturating_sub(entry.remove().len());
             }
             return self.emit_results(due, emit);
         }
@@ -242,10 +264,27 @@ impl WasmWindowAggregate {
                     .ok_or_else(|| store.store.corrupt("a window timer is malformed"));
                 let start = start.map_err(|e| task_error(&self.site.operator, e))?;
                 let namespace = layout::ordered_i64(start);
-                let held = store.store.get(&timer.key, &namespace);
-                let deleted = store.store.delete(&timer.key, &namespace);
+                let last = start + size - 1;
+                let (fire, cleanup) = (
+                    timer.time == last,
+                    timer.time == last.saturating_add(lateness),
+                );
+                let held = match fire {
+                    true => store.store.get(&timer.key, &namespace),
+                    false => Ok(None),
+                };
+                let done = match (fire, cleanup) {
+                    (_, true) => store.store.delete(&timer.key, &namespace),
+                    // Kept for late records until its allowed lateness has passed.
+                    (true, false) => {
+                        store
+                            .store
+                            .put_timer(last.saturating_add(lateness), &timer.key, &namespace)
+                    }
+                    (false, false) => Ok(()),
+                };
                 if let Some(acc) = held
-                    .and_then(|held| deleted.map(|()| held))
+                    .and_then(|held| done.map(|()| held))
                     .map_err(|e| task_error(&self.site.operator, e))?
                 {
                     due.push((start, timer.key, acc));
@@ -259,7 +298,42 @@ impl WasmWindowAggregate {
         };
         store.store.timers_taken(up_to).map_err(failed)?;
         store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        self.fired = self.fired.max(up_to);
         Ok(())
+    }
+
+    /// The current results of the fired windows `touched` (a late record within the allowed
+    /// lateness changed them), in one batch.
+    fn updated_results(
+        &mut self,
+        mut touched: Vec<(i64, Vec<u8>)>,
+    ) -> Result<RecordBatch, TaskError> {
+        touched.sort_unstable();
+        touched.dedup();
+        self.flush()?;
+        let mut due = Vec::with_capacity(touched.len());
+        for (start, key) in touched {
+            let held = match &mut self.store {
+                Some(store) => store
+                    .store
+                    .get(&key, &layout::ordered_i64(start))
+                    .map_err(|e| task_error(&self.site.operator, e))?,
+                None => self
+                    .windows
+                    .get(&start)
+                    .and_then(|keys| keys.get(&key))
+                    .cloned(),
+            };
+            if let Some(acc) = held {
+                due.push((start, key, acc));
+            }
+        }
+        let mut updates = RecordBatch::default();
+        self.emit_results(due, &mut |batch| {
+            updates.append(&batch);
+            Ok(())
+        })?;
+        Ok(updates)
     }
 }
 
@@ -289,11 +363,12 @@ impl Operator for WasmWindowAggregate {
                 },
                 None => &[],
             };
+            let lateness = self.lateness;
             let mut windows = window_starts(size, slide, record.timestamp)
-                .filter(|start| start + size - 1 > watermark)
+                .filter(|start| (start + size - 1).saturating_add(lateness) > watermark)
                 .peekable();
             if windows.peek().is_none() {
-                rejects.reject(late(&self.site.operator, record, watermark))?;
+                rejects.late(late(&self.site.operator, record, watermark))?;
                 continue;
             }
             for start in windows {
@@ -316,11 +391,20 @@ impl Operator for WasmWindowAggregate {
             .add(&mut accumulators, &groups, &mut keyed)
             .map_err(|error| self.site.failed(error))?;
         self.site.reject_errors(errors, &keyed, rejects)?;
+        let fired = self.fired;
+        let touched: Vec<(i64, Vec<u8>)> = slots
+            .iter()
+            .filter(|(start, _)| start + size - 1 <= fired)
+            .cloned()
+            .collect();
         for ((start, key), acc) in slots.into_iter().zip(accumulators.iter()) {
             let keys = self.windows.entry(start).or_default();
             if keys.insert(key, acc.to_vec()).is_none() {
                 self.entries += 1;
             }
+        }
+        if !touched.is_empty() {
+            return self.updated_results(touched);
         }
         if self.cache_full() {
             self.flush()?;
@@ -352,6 +436,7 @@ impl Operator for WasmWindowAggregate {
         let operator = self.site.operator.clone();
         if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
             self.watermark = watermark;
+            self.fired = watermark;
         }
         keyed_snapshot::entries(restored, &operator, None, &mut |key, namespace, acc| {
             let Ok(start) = namespace.try_into().map(layout::read_ordered_i64) else {

@@ -405,7 +405,7 @@ impl Operator for WindowAggregate {
                     .filter(|start| (start + size - 1).saturating_add(lateness) > watermark),
             );
             if self.starts.is_empty() {
-                rejects.reject(late(&self.operator, record, watermark))?;
+                rejects.late(late(&self.operator, record, watermark))?;
                 continue;
             }
             if !self.functions.read(record, rejects)? {
