@@ -9,6 +9,7 @@ mod checkpoints;
 mod cluster;
 mod languages;
 mod net;
+mod peer;
 mod w3;
 mod windows;
 
@@ -55,10 +56,17 @@ pub struct BenchArgs {
     /// Measure W3 (PROBES.md): a 10 s tumbling event-time window by auction, count and max.
     #[arg(long)]
     w3: bool,
-    /// Measure checkpoints: W3 with exactly-once checkpoints every second vs none, and a full
-    /// vs incremental checkpoint of a large RocksDB state (`--state-mb`).
+    /// Measure checkpoints: W4 (W3 with exactly-once checkpoints every 10 s and every second)
+    /// vs none, and a full vs incremental checkpoint of a large RocksDB state (`--state-mb`).
     #[arg(long)]
     checkpoints: bool,
+    /// Run a peer beside Weir, interleaved, and print ratios of the medians of this run
+    /// (`flink`: Apache Flink 2.3 through the peer harness; for `--w3` and `--checkpoints`).
+    #[arg(long, value_parser = ["flink"])]
+    peer: Option<String>,
+    /// The peer harness: the directory holding `flink/run_flink.sh`.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/peers"))]
+    peers_dir: PathBuf,
     /// Measure recovery on a real cluster: the time from a TaskManager's SIGKILL to its
     /// detection, and from there to the restarted job processing again.
     #[arg(long)]
@@ -217,44 +225,80 @@ fn boundary_cost(engine: &WasmEngine, module: &Path) -> Result<(f64, f64), Strin
     Ok((wasm, native))
 }
 
+/// W3 on the heap, on RocksDB and on RocksDB with a write cache far smaller than the 10,000
+/// keys (nearly every record reaches RocksDB), each beside Flink's W3 on the same backend when
+/// `flink` is given, in interleaved rounds.
+fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String> {
+    let default_cache = weir_state::DEFAULT_WRITE_CACHE_ENTRIES;
+    let configs = [
+        (StateBackend::Memory, default_cache),
+        (StateBackend::Rocksdb, default_cache),
+        (StateBackend::Rocksdb, 1024),
+    ];
+    let (mut weir, mut peers) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
+    let mut last = Vec::new();
+    for _ in 0..args.runs.max(1) {
+        if let Some(flink) = flink {
+            for (rocksdb, rates) in peers.iter_mut().enumerate() {
+                rates.push(flink.run(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?);
+            }
+        }
+        last.clear();
+        for ((backend, cache), rates) in configs.iter().zip(&mut weir) {
+            let run = w3::w3(args.events, 1, *backend, *cache, None)?;
+            rates.push(run.rate);
+            last.push(run);
+        }
+    }
+    for (((backend, cache), rates), run) in configs.iter().zip(weir).zip(&last) {
+        let label = match backend {
+            StateBackend::Memory => "memory state".to_string(),
+            StateBackend::Rocksdb => format!("rocksdb state, write cache {}", count(*cache as u64)),
+        };
+        let rate = peer::median(rates);
+        let beside = match peers[usize::from(*backend == StateBackend::Rocksdb)].clone() {
+            flink if flink.is_empty() => {
+                "no Flink ratio measured (--peer flink runs it beside)".to_string()
+            }
+            flink => {
+                let flink = peer::median(flink);
+                format!(
+                    "Flink 2.3 in the same rounds {:.2} M/s: {:.2}x",
+                    flink / 1e6,
+                    rate / flink
+                )
+            }
+        };
+        println!(
+            "W3 (10 s tumbling window by auction, count + max(price)), {label}: {:.2} M records/s (median of {}); {beside}; state at most {}",
+            rate / 1e6,
+            args.runs.max(1),
+            bytes(run.state_peak)
+        );
+        if args.check {
+            let checksum = &run.checksum;
+            println!(
+                "W3 checksums for N = {} ({label}): {} rows over {} windows, sum(count) = {}, sum(max price) = {}",
+                count(args.events),
+                count(checksum.rows),
+                checksum.windows.len(),
+                count(checksum.count),
+                count(checksum.max_price as u64)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs the benchmarks `args` ask for and prints their figures; `Ok(false)` when a run's output
 /// did not check out.
 pub fn bench(args: &BenchArgs) -> Result<bool, String> {
+    let flink = match (&args.peer, args.w3 || args.checkpoints) {
+        (Some(_), true) => Some(peer::Flink::set_up(&args.peers_dir)?),
+        _ => None,
+    };
     if args.w3 {
-        // Flink 2.3's W3 on this machine (PROBES.md), per backend; RocksDB also with a write
-        // cache far smaller than the 10,000 keys, so nearly every record reaches RocksDB.
-        let default_cache = weir_state::DEFAULT_WRITE_CACHE_ENTRIES;
-        for (backend, cache, flink) in [
-            (StateBackend::Memory, default_cache, 0.88e6),
-            (StateBackend::Rocksdb, default_cache, 0.66e6),
-            (StateBackend::Rocksdb, 1024, 0.66e6),
-        ] {
-            let run = w3::w3(args.events, args.runs, backend, cache, None)?;
-            let label = match backend {
-                StateBackend::Memory => "memory state".to_string(),
-                StateBackend::Rocksdb => {
-                    format!("rocksdb state, write cache {}", count(cache as u64))
-                }
-            };
-            println!(
-                "W3 (10 s tumbling window by auction, count + max(price)), {label}: {:.2} M records/s = {:.2}x Flink 2.3's {:.2} M/s (target >= 2); state at most {}",
-                run.rate / 1e6,
-                run.rate / flink,
-                flink / 1e6,
-                bytes(run.state_peak)
-            );
-            if args.check {
-                let checksum = &run.checksum;
-                println!(
-                    "W3 checksums for N = {} ({label}): {} rows over {} windows, sum(count) = {}, sum(max price) = {}",
-                    count(args.events),
-                    count(checksum.rows),
-                    checksum.windows.len(),
-                    count(checksum.count),
-                    count(checksum.max_price as u64)
-                );
-            }
-        }
+        w3_bench(args, flink.as_ref())?;
         return Ok(true);
     }
     if args.recovery {
@@ -262,7 +306,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
         return Ok(true);
     }
     if args.checkpoints {
-        checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb)?;
+        checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb, flink.as_ref())?;
         return Ok(true);
     }
     if args.windows {

@@ -1,6 +1,6 @@
 //! `weir bench --w3`: PROBES.md's W3 shape on its generator — bids keyed by auction (10,000
 //! keys), a 10 s tumbling event-time window with count and max(price), watermark = highest
-//! timestamp − 1 s — against Apache Flink 2.3's 0.88 M records/s (heap state) on this machine.
+//! timestamp − 1 s; `weir bench --w3 --peer flink` runs Flink's W3 beside it.
 //! `--check` prints the checksums Flink's run produced: rows, windows, Σ count, Σ max price.
 
 use std::collections::BTreeSet;
