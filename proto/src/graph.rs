@@ -7,7 +7,7 @@
 
 use crate::spec::{
     AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, RestartStrategy, SinkSpec, SourceSpec,
-    StateBackend, UdfLimits, WasmCall, WatermarkSpec,
+    StateBackend, ThrottleSpec, UdfLimits, WasmCall, WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -116,6 +116,8 @@ pub enum OperatorKind {
     Process(WasmCall),
     /// Pairs two keyed inputs' records per key and window.
     Join(JoinSpec),
+    /// Passes records on at most at a rate.
+    Throttle(ThrottleSpec),
     /// Writes records out.
     Sink(SinkSpec),
     /// Writes rejected records, with the reason, out.
@@ -140,7 +142,9 @@ impl OperatorKind {
             | OperatorKind::Join(_)
             | OperatorKind::Process(_)
             | OperatorKind::Sink(_) => true,
-            OperatorKind::DeadLetter(_) | OperatorKind::Native(_) => false,
+            OperatorKind::DeadLetter(_) | OperatorKind::Native(_) | OperatorKind::Throttle(_) => {
+                false
+            }
         }
     }
 }

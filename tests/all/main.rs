@@ -27,5 +27,6 @@ mod rest_api;
 mod state_memory;
 mod stateful_udfs;
 mod udf_cli;
+mod unaligned;
 mod windows;
 mod wordcount;

@@ -5,6 +5,7 @@
 //! Every figure is a median of several runs in this process; `--check` verifies the output.
 #![deny(missing_docs)]
 
+mod backpressure;
 mod checkpoints;
 mod cluster;
 mod languages;
@@ -307,6 +308,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
     }
     if args.checkpoints {
         checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb, flink.as_ref())?;
+        backpressure::backpressure_bench()?;
         return Ok(true);
     }
     if args.windows {

@@ -121,6 +121,7 @@ pub(crate) fn w3(
         incremental: true,
         max_concurrent: 1,
         min_pause_ms: 0,
+        aligned_timeout_ms: None,
     });
     let mut rates = Vec::new();
     let mut state_peak = 0;

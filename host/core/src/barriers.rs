@@ -78,6 +78,26 @@ impl BarrierAligner {
         self.check()
     }
 
+    /// Whether checkpoint `id` is settled here: aligned, abandoned, or taken unaligned.
+    pub fn is_done(&self, id: u64) -> bool {
+        id <= self.done
+    }
+
+    /// Whether `channel` has delivered barrier `id` (the one being aligned).
+    pub fn has_arrived(&self, channel: usize, id: u64) -> bool {
+        self.current == Some(id) && self.arrived.get(channel).copied().unwrap_or(false)
+    }
+
+    /// Checkpoint `id` was taken unaligned: the task read each channel up to its barrier `id`
+    /// itself, so the channels held back for it are free again and its barriers are stale.
+    pub fn taken_unaligned(&mut self, id: u64) {
+        if self.current.is_some_and(|current| current <= id) {
+            self.current = None;
+            self.arrived.iter_mut().for_each(|a| *a = false);
+        }
+        self.done = self.done.max(id);
+    }
+
     fn check(&mut self) -> Alignment {
         let Some(current) = self.current else {
             return Alignment::Pending;
@@ -130,6 +150,22 @@ mod tests {
             aligner.on_barrier(1, 5),
             Alignment::Aligned(5),
             "one open channel left"
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_taken_unaligned_frees_the_held_channels_and_its_barriers_go_stale() {
+        let mut aligner = BarrierAligner::new(2);
+        assert_eq!(aligner.on_barrier(0, 3), Alignment::Pending);
+        assert!(aligner.has_arrived(0, 3) && !aligner.has_arrived(1, 3));
+        aligner.taken_unaligned(3);
+        assert!(aligner.is_done(3) && !aligner.is_blocked(0));
+        assert_eq!(aligner.on_barrier(1, 3), Alignment::Pending, "stale now");
+        assert_eq!(aligner.on_barrier(1, 4), Alignment::Pending);
+        assert_eq!(
+            aligner.on_barrier(0, 4),
+            Alignment::Aligned(4),
+            "the next one aligns"
         );
     }
 

@@ -72,6 +72,7 @@ impl JobCheckpoints {
             incremental: false,
             max_concurrent: 1,
             min_pause_ms: 0,
+            aligned_timeout_ms: None,
         });
         let config = CheckpointConfig {
             interval: Duration::from_millis(spec.interval_ms.max(1)),

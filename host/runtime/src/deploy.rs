@@ -5,6 +5,7 @@
 
 use crate::error::TaskError;
 use crate::operators::{OperatorFactory, build_chain};
+use crate::tasks::in_flight::{self, IN_FLIGHT_SUFFIX};
 use crate::tasks::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -161,6 +162,18 @@ pub fn deployments(
                 error,
             };
             let chain = build_chain(factory, vertex, subtask as u32).map_err(deploy_error)?;
+            let in_flight = match (factory.restore, vertex.operators.first()) {
+                (Some(restore), Some(head)) if chain.0.is_none() => {
+                    let name = format!("{}{IN_FLIGHT_SUFFIX}", head.name);
+                    match restore.operator(&name, subtask as u32, vertex.parallelism) {
+                        Some(restored) => {
+                            in_flight::restore(&restored, batch_size).map_err(deploy_error)?
+                        }
+                        None => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            };
             deployments.push(TaskDeployment {
                 name,
                 vertex: vertex.id,
@@ -175,6 +188,7 @@ pub fn deployments(
                 operator_names: vertex.operators.iter().map(|o| o.name.clone()).collect(),
                 parallelism: vertex.parallelism,
                 checkpoints: None,
+                in_flight,
             });
         }
     }

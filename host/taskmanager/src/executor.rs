@@ -6,6 +6,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 use weir_proto::failure::{Failure, FailureClass};
 use weir_proto::graph::JobGraph;
 use weir_runtime::deploy::{ChannelFactory, deployments};
@@ -89,7 +90,7 @@ impl TaskExecutor {
         graph: &JobGraph,
         channels: &mut dyn ChannelFactory,
     ) -> Result<RunningTasks, JobError> {
-        self.start_wired(graph, channels, None, None, &mut |_, _| {})
+        self.start_wired(graph, channels, None, None, &mut |_| {})
     }
 
     /// [`Self::start`] for a share of a job that checkpoints into `storage` (a TaskManager's):
@@ -109,7 +110,7 @@ impl TaskExecutor {
             channels,
             restore,
             Some((acks, storage)),
-            &mut |source, mail| mailboxes.add(source, mail),
+            &mut |mail| mailboxes.add(mail),
         )?;
         Ok((
             tasks,
@@ -122,14 +123,14 @@ impl TaskExecutor {
 
     /// [`Self::start`], restoring state from `restore`, with checkpoints when `wiring` says
     /// where tasks acknowledge them and store their state: each task gets a mailbox, whose
-    /// sender goes to `on_mailbox` (with whether the task is a source's).
+    /// sender goes to `on_mailbox`.
     pub fn start_wired(
         &self,
         graph: &JobGraph,
         channels: &mut dyn ChannelFactory,
         restore: Option<&Restore>,
         wiring: Option<(Sender<CheckpointAck>, CheckpointStorage)>,
-        on_mailbox: &mut dyn FnMut(bool, Sender<CheckpointMail>),
+        on_mailbox: &mut dyn FnMut(Sender<CheckpointMail>),
     ) -> Result<RunningTasks, JobError> {
         let mut modules: HashMap<String, LoadedModule> = HashMap::new();
         for (name, module) in &graph.modules {
@@ -161,13 +162,20 @@ impl TaskExecutor {
                 error: e.error,
             })?;
         if let Some((acks, storage)) = &wiring {
+            let aligned_timeout = graph
+                .config
+                .checkpointing
+                .and_then(|c| c.aligned_timeout_ms)
+                .map(Duration::from_millis);
             for deployment in &mut deployments {
                 let (mail, mailbox) = crossbeam_channel::unbounded();
-                on_mailbox(deployment.chain.0.is_some(), mail);
+                on_mailbox(mail);
                 deployment.checkpoints = Some(TaskCheckpoints {
                     mail: mailbox,
                     acks: acks.clone(),
                     storage: storage.clone(),
+                    aligned_timeout,
+                    max_parallelism: graph.config.max_parallelism,
                 });
             }
         }
@@ -187,25 +195,23 @@ pub struct CheckpointWires {
     pub acks: Receiver<CheckpointAck>,
 }
 
-/// The tasks' checkpoint mailboxes in this process, with whether each is a source's.
+/// The tasks' checkpoint mailboxes in this process.
 #[derive(Default)]
-pub struct Mailboxes(Vec<(bool, Sender<CheckpointMail>)>);
+pub struct Mailboxes(Vec<Sender<CheckpointMail>>);
 
 impl Mailboxes {
-    /// Adds a task's mailbox (`source`: whether the task is a source's).
-    pub fn add(&mut self, source: bool, mailbox: Sender<CheckpointMail>) {
-        self.0.push((source, mailbox));
+    /// Adds a task's mailbox.
+    pub fn add(&mut self, mailbox: Sender<CheckpointMail>) {
+        self.0.push(mailbox);
     }
 
-    /// Delivers the coordinator's mail: triggers to the sources, completions to every task.
+    /// Delivers the coordinator's mail to every task: a trigger makes a source take its part,
+    /// and starts a task with inputs' aligned timeout.
     pub fn deliver(&self, mail: impl IntoIterator<Item = CheckpointMail>) {
         for mail in mail {
-            let sources_only = matches!(mail, CheckpointMail::Trigger(_));
-            for (source, mailbox) in &self.0 {
-                if *source || !sources_only {
-                    // A task that ended has no mailbox left: nothing to tell it.
-                    let _ = mailbox.send(mail);
-                }
+            for mailbox in &self.0 {
+                // A task that ended has no mailbox left: nothing to tell it.
+                let _ = mailbox.send(mail);
             }
         }
     }

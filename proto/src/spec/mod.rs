@@ -88,6 +88,11 @@ pub struct CheckpointSpec {
     /// Least time between a checkpoint's completion and the next one's start, ms.
     #[serde(default)]
     pub min_pause_ms: u64,
+    /// A task whose barriers have not all arrived this long after the checkpoint started takes
+    /// it unaligned: its state at once, and the records still in flight before the barriers
+    /// stored with it (Flink's aligned checkpoint timeout). Unset: always aligned.
+    #[serde(default)]
+    pub aligned_timeout_ms: Option<u64>,
 }
 
 /// What the job does when a task fails (Flink's restart strategies). A restart cancels every
@@ -267,6 +272,10 @@ pub struct StepSpec {
     /// Joins this step's input with another keyed step's, per key and window.
     #[serde(default)]
     pub join: Option<JoinSpec>,
+    /// Passes records on at most at a given rate, holding the task (and so, by backpressure,
+    /// everything upstream) back: to spare a slow system downstream.
+    #[serde(default)]
+    pub throttle: Option<ThrottleSpec>,
     /// Writes records out of the job.
     #[serde(default)]
     pub sink: Option<SinkSpec>,
@@ -292,6 +301,7 @@ impl StepSpec {
             ("aggregate", self.aggregate.is_some()),
             ("join", self.join.is_some()),
             ("process", self.process.is_some()),
+            ("throttle", self.throttle.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
         ];
@@ -302,6 +312,14 @@ impl StepSpec {
         }
         kinds
     }
+}
+
+/// A rate limit: `throttle: { records_per_second: N }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSpec {
+    /// Records per second (per subtask) it passes on at most.
+    pub records_per_second: u64,
 }
 
 /// The operator kinds a step may have, for messages that list what would have been valid.
@@ -317,6 +335,7 @@ pub const STEP_KINDS: &[&str] = &[
     "aggregate",
     "join",
     "process",
+    "throttle",
     "sink",
 ];
 

@@ -291,6 +291,16 @@ pub(super) fn operator_kind(
     if let Some(native) = &step.native {
         return Ok(OperatorKind::Native(native.clone()));
     }
+    if let Some(throttle) = step.throttle {
+        if throttle.records_per_second == 0 {
+            return Err(error(
+                format!("{field}.throttle.records_per_second"),
+                "must be at least 1",
+                None,
+            ));
+        }
+        return Ok(OperatorKind::Throttle(throttle));
+    }
     let _ = spec;
     Err(error(field.to_string(), "the step does nothing", None))
 }

@@ -258,6 +258,9 @@ pub fn build_chain(
                 );
                 Box::new(WindowJoin::new(window, sides, factory.batch_size, lists))
             }
+            OperatorKind::Throttle(spec) => {
+                Box::new(super::throttle::Throttle::new(spec.records_per_second))
+            }
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
             }

@@ -38,6 +38,7 @@ mod process;
 mod rejection;
 pub mod sinks;
 pub mod sources;
+mod throttle;
 mod wasm_transform;
 mod watermark;
 mod window_function;

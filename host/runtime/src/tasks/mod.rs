@@ -7,6 +7,7 @@
 
 mod channel;
 mod final_state;
+pub(crate) mod in_flight;
 mod metrics;
 mod outputs;
 mod running;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use channel::{Control, InputChannel, StreamElement, send_or_cancel};
 pub use final_state::FinalState;
+pub use in_flight::{IN_FLIGHT_SUFFIX, InFlightRecords};
 pub use metrics::{TaskActivity, TaskMetrics};
 pub use running::{RunningTasks, SpawnError};
 pub use task::{

@@ -2,18 +2,23 @@
 
 use super::channel::{Control, InputChannel, StreamElement};
 use super::final_state::{FinalState, final_state};
+use super::in_flight::InFlightRecords;
 use super::metrics::{TaskActivity, TaskMetrics};
 use super::outputs::Outputs;
 use super::writer::RecordWriter;
 use crate::error::TaskError;
 use crate::operators::{Chain, Operator, RejectSink, Rejection};
 use crossbeam_channel::{Receiver, Select, Sender};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weir_core::barriers::{Alignment, BarrierAligner};
+use weir_core::barriers::BarrierAligner;
 use weir_core::watermarks::InputWatermarks;
 use weir_proto::RecordBatch;
-use weir_state::checkpoint::{CheckpointStorage, OperatorSnapshot, SubtaskState, storage::Upload};
+use weir_state::checkpoint::{CheckpointStorage, SubtaskState};
+
+mod checkpointing;
+mod unaligned;
 
 /// Everything one subtask needs to run.
 pub struct TaskDeployment {
@@ -45,6 +50,9 @@ pub struct TaskDeployment {
     /// When the job checkpoints: the coordinator's mail to it, where it acknowledges, and
     /// where it writes its state.
     pub checkpoints: Option<TaskCheckpoints>,
+    /// Records an unaligned checkpoint it resumes from held in flight to it: they run
+    /// through the chain before anything is read from the inputs.
+    pub in_flight: InFlightRecords,
 }
 
 /// A task's wires to the checkpoint coordinator.
@@ -55,12 +63,18 @@ pub struct TaskCheckpoints {
     pub acks: Sender<CheckpointAck>,
     /// Where its state goes.
     pub storage: CheckpointStorage,
+    /// How long after a checkpoint started a task with inputs waits for its barriers before
+    /// it takes the checkpoint unaligned; `None`: always aligned.
+    pub aligned_timeout: Option<Duration>,
+    /// Key groups of the job, for the in-flight records of unaligned checkpoints.
+    pub max_parallelism: u32,
 }
 
 /// What the coordinator tells a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CheckpointMail {
-    /// Start checkpoint `id` (a source: it sends the barrier after its last batch).
+    /// Checkpoint `id` started: a source takes its part and sends the barrier after its last
+    /// batch; a task with inputs waits for the barriers (at most the aligned timeout).
     Trigger(u64),
     /// Checkpoint `id` completed on every task.
     Complete(u64),
@@ -179,6 +193,20 @@ struct Task {
     uploads: Vec<std::thread::JoinHandle<()>>,
     /// The highest checkpoint whose barrier or trigger reached it.
     last_barrier: u64,
+    /// Records of a restored unaligned checkpoint, to run before reading the inputs.
+    in_flight: InFlightRecords,
+    /// A checkpoint that started whose barriers have not all come, and when it goes unaligned.
+    announced: Option<(u64, Instant)>,
+    /// Elements read from the inputs ahead of their turn (while an unaligned checkpoint read up
+    /// to its barriers), with their channel: handled before anything more is read.
+    queued: VecDeque<(usize, StreamElement)>,
+}
+
+/// What a task with inputs knows of them: which are open, their watermarks, their barriers.
+pub(super) struct InputState {
+    pub(super) open: Vec<bool>,
+    pub(super) watermarks: InputWatermarks,
+    pub(super) barriers: BarrierAligner,
 }
 
 /// How often a task reads its operators' state size (reading RocksDB's properties or walking a
@@ -222,6 +250,9 @@ impl Task {
             checkpoints: deployment.checkpoints,
             uploads: Vec::new(),
             last_barrier: 0,
+            in_flight: deployment.in_flight,
+            announced: None,
+            queued: VecDeque::new(),
         }
     }
 
@@ -332,21 +363,46 @@ impl Task {
 
     /// A task with inputs: the mailbox loop over input channels, control mail and flush
     /// deadlines. A channel that delivered a checkpoint barrier is not read until the barrier
-    /// has come on every open channel (alignment), so its later records stay behind it.
+    /// has come on every open channel (alignment), so its later records stay behind it — or,
+    /// past the aligned timeout, the checkpoint is taken unaligned.
     fn run_inputs(&mut self) -> Result<(), TaskError> {
         let receivers: Vec<Receiver<StreamElement>> =
             self.inputs.iter().map(|i| i.receiver.clone()).collect();
         let control = self.control.clone();
-        let mut open = vec![true; receivers.len()];
-        let mut watermarks = InputWatermarks::new(receivers.len());
-        let mut barriers = BarrierAligner::new(receivers.len());
-        while open.iter().any(|&o| o) {
+        let mut inputs = InputState {
+            open: vec![true; receivers.len()],
+            watermarks: InputWatermarks::new(receivers.len()),
+            barriers: BarrierAligner::new(receivers.len()),
+        };
+        for (side, batch) in std::mem::take(&mut self.in_flight) {
+            TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+            self.process(batch, side)?;
+        }
+        while inputs.open.iter().any(|&o| o) {
+            // Mail first, and the aligned timeout checked here, not only when the select times
+            // out: a backpressured input is always ready, so its select never does.
+            let mail: Vec<CheckpointMail> = self
+                .checkpoints
+                .as_ref()
+                .map(|c| c.mail.try_iter().collect())
+                .unwrap_or_default();
+            for mail in mail {
+                self.on_checkpoint_mail(mail)?;
+            }
+            if self.announced.is_some_and(|(_, at)| at <= Instant::now()) {
+                self.take_unaligned(&receivers, &mut inputs)?;
+                continue;
+            }
+            if let Some((index, element)) = self.queued.pop_front() {
+                self.on_element(index, element, &mut inputs)?;
+                continue;
+            }
             self.metrics.set_activity(TaskActivity::WaitingForInput);
             // The channels to read now: open and not waiting for an alignment.
             let mut select = Select::new();
             let mut readable = Vec::with_capacity(receivers.len());
             for (channel, receiver) in receivers.iter().enumerate() {
-                if open[channel] && !barriers.is_blocked(channel) {
+                if inputs.open[channel] && !inputs.barriers.is_blocked(channel) {
                     select.recv(receiver);
                     readable.push(channel);
                 }
@@ -354,7 +410,8 @@ impl Task {
             let control_index = select.recv(&control);
             let mail = self.checkpoints.as_ref().map(|c| c.mail.clone());
             let mail_index = mail.as_ref().map(|mail| select.recv(mail));
-            let operation = match self.next_deadline() {
+            let unaligned_at = self.announced.map(|(_, at)| at);
+            let operation = match self.next_deadline().into_iter().chain(unaligned_at).min() {
                 Some(deadline) => match select.select_deadline(deadline) {
                     Ok(operation) => operation,
                     Err(_) => {
@@ -379,160 +436,69 @@ impl Task {
                 continue;
             }
             let index = readable[operation.index()];
-            match operation.recv(&receivers[index]) {
-                Ok(StreamElement::Records(batch)) => {
-                    watermarks.on_records(index);
-                    self.metrics.set_activity(TaskActivity::Busy);
-                    let started = Instant::now();
-                    TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
-                    self.process(batch, self.inputs[index].side)?;
-                    TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
-                    self.outputs.flush_expired(self.buffer_timeout)?;
-                }
-                Ok(StreamElement::Watermark(watermark)) => {
-                    if let Some(watermark) = watermarks.on_watermark(index, watermark) {
-                        self.advance_watermark(0, watermark)?;
-                    }
-                }
-                Ok(StreamElement::Idle) => {
-                    let (advanced, all_idle) = watermarks.on_idle(index);
-                    if let Some(watermark) = advanced {
-                        self.advance_watermark(0, watermark)?;
-                    }
-                    if all_idle {
-                        self.outputs.idle()?;
-                    }
-                }
-                Ok(StreamElement::Barrier(id)) => {
-                    self.last_barrier = self.last_barrier.max(id);
-                    let alignment = barriers.on_barrier(index, id);
-                    self.on_alignment(alignment)?;
-                }
-                Ok(StreamElement::EndOfStream) => {
-                    open[index] = false;
-                    if let Some(watermark) = watermarks.on_end(index) {
-                        self.advance_watermark(0, watermark)?;
-                    }
-                    let alignment = barriers.on_end(index);
-                    self.on_alignment(alignment)?;
-                }
-                Ok(StreamElement::Broken { detail, peer_lost }) => {
-                    return Err(TaskError::Network {
+            let element =
+                operation
+                    .recv(&receivers[index])
+                    .map_err(|_| TaskError::UpstreamLost {
                         upstream: self.inputs[index].upstream.clone(),
-                        detail,
-                        peer_lost,
-                    });
-                }
-                Err(_) => {
-                    return Err(TaskError::UpstreamLost {
-                        upstream: self.inputs[index].upstream.clone(),
-                    });
-                }
-            }
+                    })?;
+            self.on_element(index, element, &mut inputs)?;
         }
         Ok(())
     }
 
-    /// Acts on the barrier state: an aligned checkpoint is taken here and its barrier passed
-    /// on; an abandoned one is dropped (the coordinator aborts it by its timeout).
-    fn on_alignment(&mut self, alignment: Alignment) -> Result<(), TaskError> {
-        match alignment {
-            Alignment::Aligned(id) => self.checkpoint(id),
-            Alignment::Abandoned(id) => {
-                tracing::debug!(task = %self.name, checkpoint = id, "checkpoint abandoned for a newer one");
-                Ok(())
+    /// Handles `element` from input channel `index`.
+    fn on_element(
+        &mut self,
+        index: usize,
+        element: StreamElement,
+        inputs: &mut InputState,
+    ) -> Result<(), TaskError> {
+        match element {
+            StreamElement::Records(batch) => {
+                inputs.watermarks.on_records(index);
+                self.metrics.set_activity(TaskActivity::Busy);
+                let started = Instant::now();
+                TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
+                self.process(batch, self.inputs[index].side)?;
+                TaskMetrics::add(&self.metrics.busy_ns, started.elapsed().as_nanos() as u64);
+                self.outputs.flush_expired(self.buffer_timeout)?;
             }
-            Alignment::Pending => Ok(()),
-        }
-    }
-
-    /// Acts on the coordinator's mail.
-    fn on_checkpoint_mail(&mut self, mail: CheckpointMail) -> Result<(), TaskError> {
-        match mail {
-            CheckpointMail::Trigger(id) => {
+            StreamElement::Watermark(watermark) => {
+                if let Some(watermark) = inputs.watermarks.on_watermark(index, watermark) {
+                    self.advance_watermark(0, watermark)?;
+                }
+            }
+            StreamElement::Idle => {
+                let (advanced, all_idle) = inputs.watermarks.on_idle(index);
+                if let Some(watermark) = advanced {
+                    self.advance_watermark(0, watermark)?;
+                }
+                if all_idle {
+                    self.outputs.idle()?;
+                }
+            }
+            StreamElement::Barrier(id) => {
                 self.last_barrier = self.last_barrier.max(id);
-                self.checkpoint(id)
+                let alignment = inputs.barriers.on_barrier(index, id);
+                self.on_alignment(alignment)?;
             }
-            CheckpointMail::Complete(id) => {
-                for operator in &mut self.chain.1 {
-                    operator.checkpoint_complete(id)?;
+            StreamElement::EndOfStream => {
+                inputs.open[index] = false;
+                if let Some(watermark) = inputs.watermarks.on_end(index) {
+                    self.advance_watermark(0, watermark)?;
                 }
-                Ok(())
+                let alignment = inputs.barriers.on_end(index);
+                self.on_alignment(alignment)?;
+            }
+            StreamElement::Broken { detail, peer_lost } => {
+                return Err(TaskError::Network {
+                    upstream: self.inputs[index].upstream.clone(),
+                    detail,
+                    peer_lost,
+                });
             }
         }
-    }
-
-    /// Takes this subtask's part of checkpoint `id` and forwards its barrier downstream. The
-    /// synchronous phase runs here, between two batches: each operator hands over its state
-    /// (a copy off the heap, a RocksDB checkpoint of hard links). The asynchronous phase
-    /// writes it to storage on another thread, which then acknowledges, while this task goes
-    /// on processing.
-    fn checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
-        tracing::debug!(task = %self.name, checkpoint = id, "checkpoint");
-        crate::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
-        let mut snapshots = Vec::new();
-        let mut names = self.operator_names.iter();
-        if let Some(source) = &mut self.chain.0 {
-            let position = source.position()?;
-            let name = names.next().cloned().unwrap_or_default();
-            snapshots.push((
-                name,
-                OperatorSnapshot {
-                    meta: Some(position),
-                    keyed: None,
-                },
-            ));
-        }
-        for (operator, name) in self.chain.1.iter_mut().zip(names) {
-            if let Some(snapshot) = operator.snapshot(id)? {
-                snapshots.push((name.clone(), snapshot));
-            }
-        }
-        self.outputs.barrier(id)?;
-        let Some(checkpoints) = &self.checkpoints else {
-            return Ok(());
-        };
-        let (acks, storage) = (checkpoints.acks.clone(), checkpoints.storage.clone());
-        let (vertex, subtask, parallelism) = (self.vertex, self.subtask, self.parallelism);
-        let uploader = std::thread::Builder::new()
-            .name(format!("weir-upload-{vertex}.{subtask}"))
-            .spawn(move || {
-                if let Err(fault) = crate::fault::at("upload", id, subtask) {
-                    let _ = acks.send(CheckpointAck {
-                        id,
-                        vertex,
-                        subtask,
-                        state: Err(fault),
-                    });
-                    return;
-                }
-                let uploads = snapshots
-                    .iter_mut()
-                    .map(|(operator, snapshot)| Upload {
-                        operator,
-                        subtask,
-                        parallelism,
-                        snapshot: std::mem::take(snapshot),
-                    })
-                    .collect();
-                let state = storage.upload(id, false, uploads).map_err(|e| {
-                    format!(
-                        "writing checkpoint {id} to {}: {e}",
-                        storage.root().display()
-                    )
-                });
-                // The coordinator may be gone (the job is failing): nothing to acknowledge to.
-                let _ = acks.send(CheckpointAck {
-                    id,
-                    vertex,
-                    subtask,
-                    state,
-                });
-            });
-        let uploader = uploader
-            .map_err(|e| TaskError::Internal(format!("cannot start a checkpoint upload: {e}")))?;
-        self.uploads.retain(|upload| !upload.is_finished());
-        self.uploads.push(uploader);
         Ok(())
     }
 

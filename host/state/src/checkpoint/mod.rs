@@ -40,6 +40,10 @@ pub struct OperatorSnapshot {
     pub keyed: Option<KeyedSnapshot>,
 }
 
+/// Appended to a vertex's head step name to file the records an unaligned checkpoint held in
+/// flight to that vertex.
+pub const IN_FLIGHT_SUFFIX: &str = "@in-flight";
+
 /// An operator's keyed state at a barrier.
 #[derive(Debug)]
 pub enum KeyedSnapshot {

@@ -128,6 +128,7 @@ impl Restore {
             .operators
             .iter()
             .map(|o| o.operator.as_str())
+            .map(|name| name.strip_suffix(super::IN_FLIGHT_SUFFIX).unwrap_or(name))
             .filter(|name| !operators.contains(name))
             .collect();
         missing.dedup();

@@ -14,6 +14,7 @@ pub use file::FileSource;
 pub use lines::LineDecoder;
 pub use nexmark::NexmarkGenerator;
 pub use nexmark::NexmarkSource;
+pub(crate) use pacer::Pacer;
 pub use stdin::StdinSource;
 
 /// 2026-01-01T00:00:00Z in ms: the event-time origin of generated data (as in PROBES.md).

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 /// Holds a source to at most `per_second` records per second.
-pub(super) struct Pacer {
+pub(crate) struct Pacer {
     started: Instant,
     per_second: f64,
     emitted: u64,
@@ -12,7 +12,7 @@ pub(super) struct Pacer {
 }
 
 impl Pacer {
-    pub(super) fn new(per_second: u64) -> Self {
+    pub(crate) fn new(per_second: u64) -> Self {
         Pacer {
             started: Instant::now(),
             per_second: per_second.max(1) as f64,
@@ -27,7 +27,7 @@ impl Pacer {
     }
 
     /// Waits until `records` more may be emitted.
-    pub(super) fn admit(&mut self, records: u64) {
+    pub(crate) fn admit(&mut self, records: u64) {
         let due = self.started + Duration::from_secs_f64(self.emitted as f64 / self.per_second);
         let now = Instant::now();
         if due > now {
