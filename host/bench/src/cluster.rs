@@ -116,7 +116,7 @@ impl BenchCluster {
     /// Runs `graph` to its end; returns its duration as the JobManager measured it.
     fn run(&self, graph: &JobGraph) -> Result<Duration, String> {
         let client = self.client();
-        client.upload_modules(graph)?;
+        client.upload_modules(graph).map_err(|e| e.to_string())?;
         let id = client.submit(graph, None).map_err(|e| e.to_string())?;
         loop {
             let view = client.job(&id).map_err(|e| e.to_string())?;

@@ -37,6 +37,16 @@ pub enum RestError {
         /// What was wrong.
         detail: String,
     },
+    /// A module of the job could not be read from its file here.
+    #[error("module `{module}`: cannot read {path}: {source}")]
+    ModuleFile {
+        /// The module's name in the job.
+        module: String,
+        /// Its file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A connection to one JobManager's REST API.
@@ -149,10 +159,10 @@ impl RestClient {
     }
 
     /// Uploads every module of `graph` the JobManager lacks; returns how many were sent.
-    pub fn upload_modules(&self, graph: &JobGraph) -> Result<usize, String> {
+    pub fn upload_modules(&self, graph: &JobGraph) -> Result<usize, RestError> {
         let mut missing = Vec::new();
         for module in graph.modules.values() {
-            if !self.has_module(&module.sha256).map_err(|e| e.to_string())? {
+            if !self.has_module(&module.sha256)? {
                 let size = std::fs::metadata(&module.path).map_or(0, |m| m.len());
                 missing.push((module, size));
             }
@@ -161,11 +171,12 @@ impl RestClient {
         let progress = super::progress::bytes(total, "uploading modules");
         for (module, size) in &missing {
             progress.set_message(format!("uploading module `{}`", module.name));
-            let bytes = std::fs::read(&module.path).map_err(|e| {
-                format!("module `{}`: cannot read {}: {e}", module.name, module.path)
+            let bytes = std::fs::read(&module.path).map_err(|source| RestError::ModuleFile {
+                module: module.name.clone(),
+                path: module.path.clone(),
+                source,
             })?;
-            self.upload_module(&module.sha256, &bytes)
-                .map_err(|e| format!("module `{}`: {e}", module.name))?;
+            self.upload_module(&module.sha256, &bytes)?;
             progress.inc(*size);
         }
         progress.finish_and_clear();

@@ -1,7 +1,7 @@
 //! The JobManager's QUIC endpoint: one session per TaskManager (a control stream of frames),
 //! and module streams on which TaskManagers fetch the modules of their deployments.
 
-use super::{JobManagerConfig, Shared};
+use super::{JobManagerConfig, JobManagerError, Shared};
 use quinn::{Connection, RecvStream, SendStream};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,15 +12,20 @@ use weir_net::rpc::{
 use weir_net::{NodeIdentity, bind_endpoint, load_ca, server_config};
 
 /// Binds the control endpoint and serves it in the background; returns its address.
-pub(super) fn listen(config: &JobManagerConfig, shared: Arc<Shared>) -> Result<SocketAddr, String> {
-    let ca = load_ca(&config.dir).map_err(|e| e.to_string())?;
-    let identity = NodeIdentity::load(&config.dir, "jobmanager").map_err(|e| e.to_string())?;
-    let server = server_config(&ca, &identity).map_err(|e| e.to_string())?;
-    let endpoint = bind_endpoint(config.rpc, Some(server))
-        .map_err(|e| format!("cannot bind the control endpoint {}: {e}", config.rpc))?;
-    let address = endpoint
-        .local_addr()
-        .map_err(|e| format!("control endpoint: {e}"))?;
+pub(super) fn listen(
+    config: &JobManagerConfig,
+    shared: Arc<Shared>,
+) -> Result<SocketAddr, JobManagerError> {
+    let ca = load_ca(&config.dir)?;
+    let identity = NodeIdentity::load(&config.dir, "jobmanager")?;
+    let server = server_config(&ca, &identity)?;
+    let failed = |source| JobManagerError::Endpoint {
+        endpoint: "control",
+        address: config.rpc,
+        source,
+    };
+    let endpoint = bind_endpoint(config.rpc, Some(server)).map_err(failed)?;
+    let address = endpoint.local_addr().map_err(failed)?;
     tokio::spawn(async move {
         while let Some(incoming) = endpoint.accept().await {
             let shared = shared.clone();

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod control;
+mod error;
 mod job;
 pub mod job_checkpoints;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod storage_work;
 #[cfg(test)]
 mod tests;
 
+pub use error::JobManagerError;
 pub use state::{
     ClusterState, ClusterTimeouts, JobRequestError, Outgoing, RestorePoint, SubmitOptions, TaskEnd,
 };
@@ -123,18 +125,24 @@ fn spawn_storage_thread(
 pub fn run_jobmanager(
     config: JobManagerConfig,
     on_ready: impl FnOnce(SocketAddr, SocketAddr),
-) -> Result<(), String> {
+) -> Result<(), JobManagerError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("weir-jm-io")
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
+        .map_err(|source| JobManagerError::Start {
+            what: "the I/O runtime",
+            source,
+        })?;
     runtime.block_on(async move {
         let token = match std::fs::read_to_string(config.dir.join("rest-token")) {
             Ok(token) => Some(token.trim().to_string()).filter(|t| !t.is_empty()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("{}: {e}", config.dir.join("rest-token").display())),
+            Err(source) => {
+                let path = config.dir.join("rest-token");
+                return Err(JobManagerError::File { path, source });
+            }
         };
         if token.is_none() {
             tracing::warn!(
@@ -144,8 +152,7 @@ pub fn run_jobmanager(
         let blobs = BlobStore::open(
             config.dir.join("jobmanager").join("blobs"),
             config.max_module_bytes,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let (storage, storage_work) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(
@@ -157,15 +164,22 @@ pub fn run_jobmanager(
             token,
             storage,
         });
-        spawn_storage_thread(shared.clone(), storage_work)
-            .map_err(|e| format!("cannot start the storage thread: {e}"))?;
+        spawn_storage_thread(shared.clone(), storage_work).map_err(|source| {
+            JobManagerError::Start {
+                what: "the storage thread",
+                source,
+            }
+        })?;
         let rpc = control::listen(&config, shared.clone())?;
+        let rest_failed = |source| JobManagerError::Endpoint {
+            endpoint: "REST",
+            address: config.rest,
+            source,
+        };
         let listener = tokio::net::TcpListener::bind(config.rest)
             .await
-            .map_err(|e| format!("cannot bind the REST endpoint {}: {e}", config.rest))?;
-        let rest = listener
-            .local_addr()
-            .map_err(|e| format!("REST endpoint: {e}"))?;
+            .map_err(rest_failed)?;
+        let rest = listener.local_addr().map_err(rest_failed)?;
         tokio::spawn(clock(shared.clone(), config.heartbeat_interval));
         on_ready(rpc, rest);
         tracing::info!(%rpc, rest = %format!("http://{rest}"), "JobManager up");

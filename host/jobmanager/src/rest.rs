@@ -10,13 +10,13 @@
 //!   the savepoint's path once written
 
 use super::Shared;
-use crate::{JobRequestError, RestorePoint};
+use crate::{JobManagerError, JobRequestError, RestorePoint};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, any, get, post, put};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,8 +50,8 @@ const ROUTES: [(&str, &[&str]); 10] = [
 const PAGE: &str = "/";
 
 /// The handler of `method` on `path`, one of [`ROUTES`].
-fn handler(method: &str, path: &str) -> Result<MethodRouter<Arc<Shared>>, String> {
-    Ok(match (method, path) {
+fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<Shared>>> {
+    Some(match (method, path) {
         ("get", "/metrics") => get(metrics),
         ("get", "/v1/openapi.yaml") => get(openapi),
         ("get", "/v1/overview") => get(overview),
@@ -64,21 +64,31 @@ fn handler(method: &str, path: &str) -> Result<MethodRouter<Arc<Shared>>, String
         ("get", "/v1/jobs/{id}/graph") => get(graph),
         ("post", "/v1/jobs/{id}/cancel") => post(cancel),
         ("post", "/v1/jobs/{id}/savepoints") => post(savepoint),
-        _ => return Err(format!("no handler for {method} {path}")),
+        _ => return None,
     })
+}
+
+async fn not_implemented() -> StatusCode {
+    StatusCode::NOT_IMPLEMENTED
 }
 
 /// Serves the API on `listener` until the process stops.
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-) -> Result<(), String> {
+) -> Result<(), JobManagerError> {
     let body_limit = shared.blobs.max_bytes() as usize + 1024;
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut router = Router::new();
     for (path, methods) in ROUTES {
         let mut handlers = MethodRouter::new();
         for method in methods {
-            handlers = handlers.merge(handler(method, path)?);
+            // ROUTES and `handler` are one table (a unit test holds them together): a route
+            // without a handler answers 501 rather than stopping the JobManager.
+            handlers =
+                handlers.merge(handler(method, path).unwrap_or_else(|| any(not_implemented)));
         }
         router = router.route(path, handlers);
     }
@@ -96,7 +106,11 @@ pub(super) async fn serve(
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
-    .map_err(|e| format!("REST endpoint failed: {e}"))
+    .map_err(|source| JobManagerError::Endpoint {
+        endpoint: "REST",
+        address: local,
+        source,
+    })
 }
 
 async fn authorize(
@@ -363,9 +377,9 @@ mod tests {
     fn every_route_has_its_handler() {
         for (path, methods) in super::ROUTES {
             for method in methods {
-                assert!(super::handler(method, path).is_ok(), "{method} {path}");
+                assert!(super::handler(method, path).is_some(), "{method} {path}");
             }
         }
-        assert!(super::handler("delete", "/v1/jobs").is_err());
+        assert!(super::handler("delete", "/v1/jobs").is_none());
     }
 }

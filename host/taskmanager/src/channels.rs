@@ -115,7 +115,10 @@ impl RemoteChannels {
         let (plane, runtime) = (self.plane.clone(), self.runtime.clone());
         spawn(format!("weir-net-out-{id:x}"), move || {
             let sender = runtime.block_on(async {
-                let connection = plane.connection(&peer, PEER_TIMEOUT).await?;
+                let connection = plane
+                    .connection(&peer, PEER_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let (send, credits) = connection
                     .open_bi()
                     .await
@@ -156,7 +159,10 @@ impl RemoteChannels {
             // The pair's connection is dialled by the TaskManager whose name sorts first, which
             // may be this consumer: make sure it exists before waiting for the stream on it.
             let stream = runtime.block_on(async {
-                plane.connection(&peer, PEER_TIMEOUT).await?;
+                plane
+                    .connection(&peer, PEER_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 plane.inbound(id, PEER_TIMEOUT).await.ok_or_else(|| {
                     format!(
                         "the data channel from TaskManager `{}` did not arrive within {PEER_TIMEOUT:?}",

@@ -2,6 +2,7 @@
 //! name sorts first dials, so a pair never holds two), one stream per logical channel. Streams
 //! that arrive before their consumer is deployed wait, keyed by channel id, until it asks.
 
+use crate::TaskManagerError;
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
@@ -41,6 +42,35 @@ pub(crate) enum DialError {
     },
 }
 
+/// Why there is no connection to a peer TaskManager.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PeerError {
+    /// Dialling it failed.
+    #[error("TaskManager `{peer}`: {source}")]
+    Dial {
+        /// Its name.
+        peer: String,
+        /// Why.
+        source: DialError,
+    },
+    /// The connection broke while saying who this TaskManager is.
+    #[error("TaskManager `{peer}`: {detail}")]
+    Hello {
+        /// Its name.
+        peer: String,
+        /// What the connection said.
+        detail: String,
+    },
+    /// It was to dial, and did not within the time.
+    #[error("TaskManager `{peer}` did not connect within {timeout:?}")]
+    Timeout {
+        /// Its name.
+        peer: String,
+        /// How long this one waited.
+        timeout: Duration,
+    },
+}
+
 impl DialError {
     /// The connection's error, when the handshake got that far.
     pub(crate) fn connection(&self) -> Option<&quinn::ConnectionError> {
@@ -76,23 +106,21 @@ pub(crate) struct DataPlane {
     dialing: tokio::sync::Mutex<()>,
 }
 
-fn net_error(what: &str, e: impl std::fmt::Display) -> String {
-    format!("data endpoint: {what}: {e}")
-}
-
 impl DataPlane {
     /// Binds the data endpoint of TaskManager `identity` at `address`; call inside the runtime.
     pub(crate) fn bind(
         ca: &CertificateDer<'static>,
         identity: &NodeIdentity,
         address: SocketAddr,
-    ) -> Result<Arc<Self>, String> {
-        let server = server_config(ca, identity).map_err(|e| net_error("TLS", e))?;
-        let mut endpoint = bind_endpoint(address, Some(server))
-            .map_err(|e| net_error(&format!("cannot bind {address}"), e))?;
-        endpoint.set_default_client_config(
-            client_config(ca, identity).map_err(|e| net_error("TLS", e))?,
-        );
+    ) -> Result<Arc<Self>, TaskManagerError> {
+        let server = server_config(ca, identity)?;
+        let mut endpoint =
+            bind_endpoint(address, Some(server)).map_err(|source| TaskManagerError::Endpoint {
+                endpoint: "data",
+                address,
+                source,
+            })?;
+        endpoint.set_default_client_config(client_config(ca, identity)?);
         let plane = Arc::new(DataPlane {
             name: identity.name.clone(),
             endpoint,
@@ -105,10 +133,8 @@ impl DataPlane {
     }
 
     /// Where the endpoint listens.
-    pub(crate) fn local_addr(&self) -> Result<SocketAddr, String> {
-        self.endpoint
-            .local_addr()
-            .map_err(|e| net_error("no local address", e))
+    pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -221,7 +247,7 @@ impl DataPlane {
         self: &Arc<Self>,
         peer: &PeerInfo,
         timeout: Duration,
-    ) -> Result<Connection, String> {
+    ) -> Result<Connection, PeerError> {
         let live = |registry: &mut Registry| {
             registry
                 .connections
@@ -237,25 +263,29 @@ impl DataPlane {
             let connection = self
                 .dial(peer.data_address, &peer.name, timeout)
                 .await
-                .map_err(|e| format!("TaskManager `{}`: {e}", peer.name))?;
-            let mut hello = connection
-                .open_uni()
-                .await
-                .map_err(|e| format!("TaskManager `{}`: {e}", peer.name))?;
+                .map_err(|source| PeerError::Dial {
+                    peer: peer.name.clone(),
+                    source,
+                })?;
+            let hello_failed = |e: &dyn std::fmt::Display| PeerError::Hello {
+                peer: peer.name.clone(),
+                detail: e.to_string(),
+            };
+            let mut hello = connection.open_uni().await.map_err(|e| hello_failed(&e))?;
             hello
                 .write_all(self.name.as_bytes())
                 .await
-                .map_err(|e| format!("TaskManager `{}`: {e}", peer.name))?;
+                .map_err(|e| hello_failed(&e))?;
             let _ = hello.finish();
             self.adopt(peer.name.clone(), connection.clone());
             Ok(connection)
         } else {
-            self.wait_for(timeout, live).await.ok_or_else(|| {
-                format!(
-                    "TaskManager `{}` did not connect within {timeout:?}",
-                    peer.name
-                )
-            })
+            self.wait_for(timeout, live)
+                .await
+                .ok_or_else(|| PeerError::Timeout {
+                    peer: peer.name.clone(),
+                    timeout,
+                })
         }
     }
 

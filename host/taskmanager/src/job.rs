@@ -15,10 +15,45 @@ use weir_blob::BlobStore;
 use weir_net::rpc::{
     Deployment, ModuleReply, ModuleRequest, ToJobManager, read_frame, write_frame,
 };
+use weir_proto::failure::{Failure, FailureClass};
 use weir_runtime::tasks::CheckpointMail;
 
 /// How often a running job's counters go to the JobManager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Why a module of a deployment could not be made available here.
+#[derive(Debug, thiserror::Error)]
+#[error("module `{module}` ({sha256}): {problem}")]
+pub(crate) struct FetchError {
+    module: String,
+    sha256: String,
+    problem: FetchProblem,
+}
+
+/// What went wrong with one module.
+#[derive(Debug, thiserror::Error)]
+enum FetchProblem {
+    /// The transfer from the JobManager broke: a restart may fetch it.
+    #[error("{0}")]
+    Network(String),
+    /// The JobManager cannot send it, or it does not fit or verify here: no retry helps.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl FetchError {
+    /// The failure the JobManager hears: a broken transfer is a retryable network failure, a
+    /// refused module a configuration one.
+    pub(crate) fn failure(&self) -> Failure {
+        let (class, retryable) = match self.problem {
+            FetchProblem::Network(_) => (FailureClass::Network, true),
+            FetchProblem::Refused(_) => (FailureClass::Configuration, false),
+        };
+        let mut failure = Failure::new(class, retryable, self.to_string());
+        failure.module = Some(self.module.clone());
+        failure
+    }
+}
 
 /// Makes every module of `deployment` available in `blobs` (fetching the missing ones from the
 /// JobManager over `connection`) and points the graph at the local copies.
@@ -26,19 +61,26 @@ pub(crate) async fn fetch_modules(
     connection: &quinn::Connection,
     blobs: &BlobStore,
     deployment: &mut Deployment,
-) -> Result<(), String> {
+) -> Result<(), FetchError> {
     for module in deployment.graph.modules.values_mut() {
+        let failed = |problem| FetchError {
+            module: module.name.clone(),
+            sha256: module.sha256.clone(),
+            problem,
+        };
         if !blobs.contains(&module.sha256) {
             fetch_module(connection, blobs, &module.sha256)
                 .await
-                .map_err(|e| format!("module `{}` ({}): {e}", module.name, module.sha256))?;
+                .map_err(failed)?;
             tracing::info!(
                 module = module.name,
                 sha256 = module.sha256,
                 "module fetched from the JobManager"
             );
         }
-        let path = blobs.path(&module.sha256).map_err(|e| e.to_string())?;
+        let path = blobs
+            .path(&module.sha256)
+            .map_err(|e| failed(FetchProblem::Refused(e.to_string())))?;
         module.path = path.display().to_string();
     }
     Ok(())
@@ -48,39 +90,40 @@ async fn fetch_module(
     connection: &quinn::Connection,
     blobs: &BlobStore,
     sha256: &str,
-) -> Result<(), String> {
-    let (mut send, mut recv) = connection.open_bi().await.map_err(|e| e.to_string())?;
-    write_frame(
-        &mut send,
-        &ModuleRequest {
-            sha256: sha256.to_string(),
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+) -> Result<(), FetchProblem> {
+    let network = |e: &dyn std::fmt::Display| FetchProblem::Network(e.to_string());
+    let (mut send, mut recv) = connection.open_bi().await.map_err(|e| network(&e))?;
+    let request = ModuleRequest {
+        sha256: sha256.to_string(),
+    };
+    write_frame(&mut send, &request)
+        .await
+        .map_err(|e| network(&e))?;
     let _ = send.finish();
     match read_frame::<ModuleReply>(&mut recv)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| network(&e))?
     {
         Some(ModuleReply::Found { bytes }) if bytes <= blobs.max_bytes() => {
             let data = recv
                 .read_to_end(bytes as usize)
                 .await
-                .map_err(|e| format!("transfer broke: {e}"))?;
+                .map_err(|e| FetchProblem::Network(format!("transfer broke: {e}")))?;
             blobs
                 .put(sha256, &data)
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| FetchProblem::Refused(e.to_string()))
         }
-        Some(ModuleReply::Found { bytes }) => Err(format!(
+        Some(ModuleReply::Found { bytes }) => Err(FetchProblem::Refused(format!(
             "the JobManager offers {bytes} bytes, over this TaskManager's {}-byte limit",
             blobs.max_bytes()
+        ))),
+        Some(ModuleReply::Missing { reason }) => Err(FetchProblem::Refused(format!(
+            "the JobManager cannot send it: {reason}"
+        ))),
+        None => Err(FetchProblem::Network(
+            "the JobManager closed the stream without an answer".into(),
         )),
-        Some(ModuleReply::Missing { reason }) => {
-            Err(format!("the JobManager cannot send it: {reason}"))
-        }
-        None => Err("the JobManager closed the stream without an answer".into()),
     }
 }
 

@@ -67,9 +67,29 @@ pub struct TaskManagerConfig {
 /// Why the TaskManager stopped for good.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskManagerError {
-    /// Its set-up is wrong (files, addresses, certificates).
+    /// The cluster's certificate authority or this TaskManager's identity is missing or
+    /// invalid (`weir cluster init` and `weir cluster add-taskmanager` make them).
+    #[error("cluster identity: {0}")]
+    Identity(#[from] weir_net::TlsError),
+    /// An endpoint could not be bound, or no local address routes to the JobManager.
+    #[error("the {endpoint} endpoint {address}: {source}")]
+    Endpoint {
+        /// `data` (QUIC, other TaskManagers), `metrics` (HTTP), or `route` (to the JobManager).
+        endpoint: &'static str,
+        /// Where.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Its Wasm engine or module store could not be set up.
     #[error("{0}")]
-    Setup(String),
+    Engine(#[from] weir_wasm::ModuleError),
+    /// Its module store could not be opened.
+    #[error(transparent)]
+    Blobs(#[from] weir_blob::BlobError),
+    /// A runtime of the process could not start.
+    #[error("cannot start the I/O runtime: {0}")]
+    Runtime(std::io::Error),
     /// The JobManager refused it.
     #[error("the JobManager refused this TaskManager: {0}")]
     Refused(String),
@@ -103,25 +123,28 @@ pub fn run_taskmanager(config: TaskManagerConfig) -> Result<(), TaskManagerError
         .thread_name("weir-tm-io")
         .enable_all()
         .build()
-        .map_err(|e| TaskManagerError::Setup(format!("cannot start the I/O runtime: {e}")))?;
+        .map_err(TaskManagerError::Runtime)?;
     runtime.block_on(async_main(config))
 }
 
 async fn async_main(config: TaskManagerConfig) -> Result<(), TaskManagerError> {
-    let setup = |e: &dyn std::fmt::Display| TaskManagerError::Setup(e.to_string());
-    let ca = load_ca(&config.dir).map_err(|e| setup(&e))?;
-    let identity = NodeIdentity::load(&config.dir, &config.name).map_err(|e| setup(&e))?;
+    let ca = load_ca(&config.dir)?;
+    let identity = NodeIdentity::load(&config.dir, &config.name)?;
     let work = config.dir.join(&config.name);
     let data_bind = match config.data {
         Some(address) => address,
-        None => SocketAddr::new(route_to(config.jobmanager).map_err(|e| setup(&e))?, 0),
+        None => SocketAddr::new(route_to(config.jobmanager)?, 0),
     };
-    let plane = DataPlane::bind(&ca, &identity, data_bind).map_err(|e| setup(&e))?;
-    let data_address = plane.local_addr().map_err(|e| setup(&e))?;
-    let engine =
-        WasmEngine::new(EngineConfig::new(work.join("compiled"))).map_err(|e| setup(&e))?;
-    let blobs =
-        BlobStore::open(work.join("blobs"), config.max_module_bytes).map_err(|e| setup(&e))?;
+    let plane = DataPlane::bind(&ca, &identity, data_bind)?;
+    let data_address = plane
+        .local_addr()
+        .map_err(|source| TaskManagerError::Endpoint {
+            endpoint: "data",
+            address: data_bind,
+            source,
+        })?;
+    let engine = WasmEngine::new(EngineConfig::new(work.join("compiled")))?;
+    let blobs = BlobStore::open(work.join("blobs"), config.max_module_bytes)?;
     let tm = Arc::new(TaskManager {
         executor: Arc::new(
             TaskExecutor::new(engine, NativeRegistry::default()).with_state(config.state.clone()),
@@ -134,9 +157,7 @@ async fn async_main(config: TaskManagerConfig) -> Result<(), TaskManagerError> {
         config,
     });
     if let Some(address) = tm.config.metrics {
-        serve_metrics(address, tm.config.name.clone(), tm.registry.clone())
-            .await
-            .map_err(|e| setup(&e))?;
+        serve_metrics(address, tm.config.name.clone(), tm.registry.clone()).await?;
     }
     let mut announced_wait = false;
     loop {
@@ -159,13 +180,16 @@ async fn serve_metrics(
     address: SocketAddr,
     name: String,
     registry: TaskRegistry,
-) -> Result<(), String> {
+) -> Result<(), TaskManagerError> {
+    let failed = |source| TaskManagerError::Endpoint {
+        endpoint: "metrics",
+        address,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|e| format!("cannot bind the metrics endpoint {address}: {e}"))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| format!("metrics endpoint: {e}"))?;
+        .map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
     let router = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -183,21 +207,20 @@ async fn serve_metrics(
 }
 
 /// The local address that routes to `target` (no packet is sent).
-fn route_to(target: SocketAddr) -> Result<std::net::IpAddr, String> {
+fn route_to(target: SocketAddr) -> Result<std::net::IpAddr, TaskManagerError> {
     let any: SocketAddr = if target.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
         SocketAddr::from(([0u16; 8], 0))
     };
-    let socket =
-        std::net::UdpSocket::bind(any).map_err(|e| format!("cannot find a local address: {e}"))?;
-    socket
-        .connect(target)
-        .map_err(|e| format!("no route to the JobManager at {target}: {e}"))?;
-    Ok(socket
-        .local_addr()
-        .map_err(|e| format!("cannot find a local address: {e}"))?
-        .ip())
+    let no_route = |source| TaskManagerError::Endpoint {
+        endpoint: "route",
+        address: target,
+        source,
+    };
+    let socket = std::net::UdpSocket::bind(any).map_err(no_route)?;
+    socket.connect(target).map_err(no_route)?;
+    Ok(socket.local_addr().map_err(no_route)?.ip())
 }
 
 impl TaskManager {
@@ -355,8 +378,8 @@ fn deploy(
         if let Err(error) = fetch_modules(&connection, &tm.blobs, &mut deployment).await {
             tracing::error!(job, %error, "cannot fetch the job's modules");
             tm.jobs().remove(&job);
-            // A module that cannot be fetched or verified will not be on a retry either.
-            let failure = Failure::new(FailureClass::Configuration, false, error);
+            // A broken transfer may work on a restart; a refused module will not.
+            let failure = error.failure();
             let _ = outbox.send(ToJobManager::DeployFailed { job, failure });
             return;
         }

@@ -126,8 +126,8 @@ pub(crate) fn jobmanager(args: JobManagerArgs) -> Outcome {
     };
     match run_jobmanager(config, ready) {
         Ok(()) => Outcome::Done,
-        Err(message) => {
-            output::error(&message);
+        Err(error) => {
+            output::error(&error.to_string());
             Outcome::BadInput
         }
     }
@@ -162,13 +162,13 @@ pub(crate) fn taskmanager(args: TaskManagerArgs) -> Outcome {
     };
     match run_taskmanager(config) {
         Ok(()) => Outcome::Done,
-        Err(error @ TaskManagerError::Setup(_)) => {
-            output::error(&error);
-            Outcome::BadInput
-        }
         Err(error @ TaskManagerError::Refused(_)) => {
             output::error(&error);
             Outcome::JobFailed
+        }
+        Err(error) => {
+            output::error(&error);
+            Outcome::BadInput
         }
     }
 }
