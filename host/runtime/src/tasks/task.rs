@@ -299,14 +299,7 @@ impl Task {
                 return Err(TaskError::Cancelled);
             }
             // A source starts a checkpoint between two batches: its barrier goes after them.
-            let mail: Vec<CheckpointMail> = self
-                .checkpoints
-                .as_ref()
-                .map(|c| c.mail.try_iter().collect())
-                .unwrap_or_default();
-            for mail in mail {
-                self.on_checkpoint_mail(mail)?;
-            }
+            self.take_mail()?;
             self.metrics.set_activity(TaskActivity::Busy);
             let started = Instant::now();
             let Some(source) = self.chain.0.as_mut() else {
@@ -381,14 +374,7 @@ impl Task {
         while inputs.open.iter().any(|&o| o) {
             // Mail first, and the aligned timeout checked here, not only when the select times
             // out: a backpressured input is always ready, so its select never does.
-            let mail: Vec<CheckpointMail> = self
-                .checkpoints
-                .as_ref()
-                .map(|c| c.mail.try_iter().collect())
-                .unwrap_or_default();
-            for mail in mail {
-                self.on_checkpoint_mail(mail)?;
-            }
+            self.take_mail()?;
             if self.announced.is_some_and(|(_, at)| at <= Instant::now()) {
                 self.take_unaligned(&receivers, &mut inputs)?;
                 continue;

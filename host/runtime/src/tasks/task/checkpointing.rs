@@ -9,6 +9,19 @@ use weir_core::barriers::Alignment;
 use weir_state::checkpoint::{OperatorSnapshot, storage::Upload};
 
 impl Task {
+    /// Acts on the coordinator's mail that has come, without waiting for more.
+    pub(super) fn take_mail(&mut self) -> Result<(), TaskError> {
+        let mail: Vec<CheckpointMail> = self
+            .checkpoints
+            .as_ref()
+            .map(|c| c.mail.try_iter().collect())
+            .unwrap_or_default();
+        for mail in mail {
+            self.on_checkpoint_mail(mail)?;
+        }
+        Ok(())
+    }
+
     /// Acts on the barrier state: an aligned checkpoint is taken here and its barrier passed
     /// on; an abandoned one is dropped (the coordinator aborts it by its timeout).
     pub(super) fn on_alignment(&mut self, alignment: Alignment) -> Result<(), TaskError> {
