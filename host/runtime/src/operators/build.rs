@@ -1,8 +1,8 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
 use super::aggregate::{
-    BuiltinAggregate, CountAggregate, CountStore, SessionAggregate, SessionStore, WasmAggregate,
-    WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
+    BuiltinAggregate, CountAggregate, KeyCache, Plain, SessionAggregate, SessionTimers,
+    WasmAggregate, WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
 };
 use super::join::WindowJoin;
 use super::key_by::{KeyByField, KeyByUdf};
@@ -198,29 +198,37 @@ pub fn build_chain(
                         }
                     }
                     AggregateForm::Count(size) => {
-                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
-                            CountStore::new(store, factory.state.write_cache_entries())
-                        });
+                        let store = factory.state.store(&name, subtask, None)?;
+                        let open = KeyCache::new(
+                            name.clone(),
+                            store.map(|store| (store, Plain)),
+                            factory.state.write_cache_entries(),
+                            max_parallelism,
+                        );
                         Box::new(CountAggregate::new(
                             name.clone(),
                             key_as,
                             size,
                             functions(),
-                            (factory.batch_size, max_parallelism),
-                            store,
+                            factory.batch_size,
+                            open,
                         ))
                     }
                     AggregateForm::Session(gap) => {
-                        let store = factory.state.store(&name, subtask, None)?.map(|store| {
-                            SessionStore::new(store, factory.state.write_cache_entries())
-                        });
+                        let store = factory.state.store(&name, subtask, None)?;
+                        let sessions = KeyCache::new(
+                            name.clone(),
+                            store.map(|store| (store, SessionTimers::new(lateness))),
+                            factory.state.write_cache_entries(),
+                            max_parallelism,
+                        );
                         Box::new(SessionAggregate::new(
                             name.clone(),
                             key_as,
                             (i64::try_from(gap).unwrap_or(i64::MAX), lateness),
                             functions(),
-                            (factory.batch_size, max_parallelism),
-                            store,
+                            factory.batch_size,
+                            sessions,
                         ))
                     }
                     AggregateForm::Builtin => Box::new(

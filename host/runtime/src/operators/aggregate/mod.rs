@@ -5,6 +5,7 @@
 mod acc_codec;
 mod builtin;
 mod count_window;
+mod key_cache;
 mod per_key;
 mod session;
 mod wasm;
@@ -13,8 +14,9 @@ mod window;
 mod window_store;
 
 pub(super) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
-pub(super) use count_window::{CountAggregate, CountStore};
-pub(super) use session::{SessionAggregate, SessionStore};
+pub(super) use count_window::CountAggregate;
+pub(super) use key_cache::{KeyCache, Plain};
+pub(super) use session::{SessionAggregate, SessionTimers};
 pub(super) use wasm::WasmAggregate;
 pub(super) use wasm_window::{WasmWindowAggregate, WasmWindowStore};
 pub(super) use window::{WindowAggregate, late};

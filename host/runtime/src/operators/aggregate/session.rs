@@ -8,6 +8,7 @@
 
 use super::acc_codec;
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
+use super::key_cache::{KeyCache, PerKey, Writer};
 use super::key_of;
 use super::window::{late, window_line};
 use crate::error::TaskError;
@@ -17,7 +18,7 @@ use crate::operators::keyed_snapshot::{self, EventTime};
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
 use weir_proto::RecordBatch;
-use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError, layout};
 
 #[derive(Clone)]
@@ -28,94 +29,113 @@ struct Session {
     accs: Vec<Acc>,
 }
 
-/// The namespace of a key's sessions in the store.
-const SESSIONS: &[u8] = b"sessions";
+/// A key's open sessions, disjoint and ordered by start.
+#[derive(Default)]
+pub(crate) struct Sessions(Vec<Session>);
 
-/// Sessions on the RocksDB backend: a key's open sessions are one value, read into the
-/// operator's map when the key's records arrive and written back when the map reaches its bound
-/// and before any session fires; each stored session has a timer when it is next due: its last
-/// millisecond, or once emitted, the end of its allowed lateness.
-pub(crate) struct SessionStore {
-    store: RocksStore,
-    cache_limit: usize,
-    /// For each cached key, its sessions' (start, due time) as the store has them (their
-    /// timers).
-    stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
+impl PerKey for Sessions {
+    const NAMESPACE: &'static [u8] = b"sessions";
+    const WHAT: &'static str = "key's sessions";
+
+    /// Per session, start and end (i64 LE), the accumulators' length (u32 LE) and the
+    /// accumulators.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut accs = Vec::new();
+        for session in &self.0 {
+            out.extend_from_slice(&session.start.to_le_bytes());
+            out.extend_from_slice(&session.end.to_le_bytes());
+            accs.clear();
+            acc_codec::encode(&session.accs, &mut accs);
+            out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
+            out.extend_from_slice(&accs);
+        }
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Option<Self> {
+        let mut sessions = Vec::new();
+        while !bytes.is_empty() {
+            let start = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+            let end = i64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+            let len = u32::from_le_bytes(bytes.get(16..20)?.try_into().ok()?) as usize;
+            let accs = acc_codec::decode(bytes.get(20..20 + len)?)?;
+            sessions.push(Session { start, end, accs });
+            bytes = &bytes[20 + len..];
+        }
+        Some(Sessions(sessions))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-impl SessionStore {
-    /// Sessions in `store`, with at most `cache_limit` keys in memory.
-    pub(crate) fn new(store: RocksStore, cache_limit: usize) -> Self {
-        SessionStore {
-            store,
-            cache_limit: cache_limit.max(1),
+/// Sessions on the RocksDB backend: beside a key's sessions, each session has a timer when it
+/// is next due — its last millisecond, or once emitted, the end of its allowed lateness.
+pub(crate) struct SessionTimers {
+    /// For each cached key, its sessions' (start, due time) as the store has them.
+    stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
+    /// Sessions whose last millisecond is at or before this have emitted their result.
+    fired: i64,
+    lateness: i64,
+}
+
+impl SessionTimers {
+    /// Timers of sessions kept `lateness` ms after they end.
+    pub(crate) fn new(lateness: i64) -> Self {
+        SessionTimers {
             stored: HashMap::new(),
+            fired: i64::MIN,
+            lateness,
         }
     }
+}
 
-    fn load(&mut self, key: &[u8]) -> Result<Vec<Session>, StateError> {
-        let Some(bytes) = self.store.get(key, SESSIONS)? else {
-            return Ok(Vec::new());
-        };
-        decode_sessions(&bytes).ok_or_else(|| self.store.corrupt("a key's sessions are malformed"))
+impl Writer<Sessions> for SessionTimers {
+    fn loaded(&mut self, key: &[u8], sessions: &Sessions) {
+        let (fired, lateness) = (self.fired, self.lateness);
+        let timers = sessions
+            .0
+            .iter()
+            .map(|s| (s.start, due(s, fired, lateness)));
+        self.stored.insert(key.to_vec(), timers.collect());
     }
 
-    /// Writes `sessions` of `key` back, moving timers for sessions whose time `due` changed.
-    fn save(
+    /// Writes `sessions` of `key` back, moving the timers of sessions whose due time changed.
+    fn write(
         &mut self,
+        store: &mut RocksStore,
         key: &[u8],
-        sessions: &[Session],
-        due: impl Fn(&Session) -> i64,
+        sessions: &Sessions,
     ) -> Result<(), StateError> {
+        let (fired, lateness) = (self.fired, self.lateness);
+        let due = |s: &Session| due(s, fired, lateness);
         let before = self.stored.remove(key).unwrap_or_default();
         for &(start, time) in &before {
-            if !sessions.iter().any(|s| (s.start, due(s)) == (start, time)) {
-                self.store
-                    .delete_timer(time, key, &layout::ordered_i64(start))?;
+            if !sessions
+                .0
+                .iter()
+                .any(|s| (s.start, due(s)) == (start, time))
+            {
+                store.delete_timer(time, key, &layout::ordered_i64(start))?;
             }
         }
-        for session in sessions {
+        for session in &sessions.0 {
             if !before.contains(&(session.start, due(session))) {
                 let namespace = layout::ordered_i64(session.start);
-                self.store.put_timer(due(session), key, &namespace)?;
+                store.put_timer(due(session), key, &namespace)?;
             }
         }
-        if sessions.is_empty() {
-            self.store.delete(key, SESSIONS)
-        } else {
-            self.store.put(key, SESSIONS, &encode_sessions(sessions))
+        match sessions.is_empty() {
+            true => store.delete(key, Sessions::NAMESPACE),
+            false => store.put(key, Sessions::NAMESPACE, &sessions.encode()),
         }
     }
 }
 
-/// Sessions as bytes: per session, start and end (i64 LE), the accumulators' length (u32 LE)
-/// and the accumulators.
-fn encode_sessions(sessions: &[Session]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut accs = Vec::new();
-    for session in sessions {
-        out.extend_from_slice(&session.start.to_le_bytes());
-        out.extend_from_slice(&session.end.to_le_bytes());
-        accs.clear();
-        acc_codec::encode(&session.accs, &mut accs);
-        out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
-        out.extend_from_slice(&accs);
-    }
-    out
-}
-
-fn decode_sessions(mut bytes: &[u8]) -> Option<Vec<Session>> {
-    let mut sessions = Vec::new();
-    while !bytes.is_empty() {
-        let start = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-        let end = i64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
-        let len = u32::from_le_bytes(bytes.get(16..20)?.try_into().ok()?) as usize;
-        let accs = acc_codec::decode(bytes.get(20..20 + len)?)?;
-        sessions.push(Session { start, end, accs });
-        bytes = &bytes[20 + len..];
-    }
-    Some(sessions)
-}
+/// Sessions per key: on the heap, or in a store behind a write cache.
+pub(crate) type SessionCache = KeyCache<Sessions, SessionTimers>;
 
 /// When `session` is next due, sessions up to `fired` having emitted: its last millisecond, or
 /// once emitted, the end of its allowed `lateness` (then it is dropped).
@@ -135,16 +155,12 @@ pub(crate) struct SessionAggregate {
     /// How long after its end a session is kept for late records.
     lateness: i64,
     functions: Functions,
-    /// Key → its open sessions, disjoint and ordered by start.
-    /// With a [`SessionStore`], only the keys read from it since it was last written.
-    sessions: HashMap<Vec<u8>, Vec<Session>>,
-    store: Option<SessionStore>,
+    /// Each key's open sessions.
+    sessions: SessionCache,
     watermark: i64,
     /// Sessions whose last millisecond is at or before this have emitted their result.
     fired: i64,
     batch_size: usize,
-    /// Key groups of the job, for heap snapshots.
-    max_parallelism: u32,
 }
 
 impl SessionAggregate {
@@ -153,21 +169,27 @@ impl SessionAggregate {
         key_as: Option<&str>,
         (gap, lateness): (i64, i64),
         functions: Vec<BuiltinFunction>,
-        (batch_size, max_parallelism): (usize, u32),
-        store: Option<SessionStore>,
+        batch_size: usize,
+        sessions: SessionCache,
     ) -> Self {
         SessionAggregate {
-            store,
             functions: Functions::new(operator.clone(), functions),
             operator,
             key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
             gap,
             lateness,
-            sessions: HashMap::new(),
+            sessions,
             watermark: i64::MIN,
             fired: i64::MIN,
             batch_size: batch_size.max(1),
-            max_parallelism,
+        }
+    }
+
+    /// Sessions up to `up_to` have emitted (the store's timers follow).
+    fn fired_up_to(&mut self, up_to: i64) {
+        self.fired = self.fired.max(up_to);
+        if let Some(stored) = self.sessions.stored() {
+            stored.writer.fired = self.fired;
         }
     }
 
@@ -177,64 +199,6 @@ impl SessionAggregate {
         due(session, self.fired, self.lateness)
     }
 
-    /// Takes back restored `sessions` of `key`: into the cache, which writes them (and their
-    /// timers) to the store when it is next written out.
-    fn restore_sessions(&mut self, key: &[u8], sessions: Vec<Session>) -> Result<(), TaskError> {
-        if let Some(store) = &mut self.store {
-            for session in &sessions {
-                store
-                    .store
-                    .note_due(due(session, self.fired, self.lateness));
-            }
-        }
-        self.sessions_of(key)?.extend(sessions);
-        Ok(())
-    }
-
-    /// Writes every cached key's sessions to the store (nothing to do on the memory backend).
-    fn flush(&mut self) -> Result<(), TaskError> {
-        let Some(store) = &mut self.store else {
-            return Ok(());
-        };
-        let (fired, lateness) = (self.fired, self.lateness);
-        for (key, sessions) in self.sessions.drain() {
-            store
-                .save(&key, &sessions, |s| due(s, fired, lateness))
-                .map_err(|e| task_error(&self.operator, e))?;
-        }
-        Ok(())
-    }
-
-    /// The open sessions of `key`, read from the store on the RocksDB backend.
-    fn sessions_of(&mut self, key: &[u8]) -> Result<&mut Vec<Session>, TaskError> {
-        if !self.sessions.contains_key(key)
-            && let Some(store) = &mut self.store
-        {
-            if self.sessions.len() >= store.cache_limit {
-                self.flush()?;
-            }
-            let Some(store) = &mut self.store else {
-                return Err(TaskError::Internal("a session store vanished".into()));
-            };
-            let loaded = store.load(key).map_err(|e| task_error(&self.operator, e))?;
-            let (fired, lateness) = (self.fired, self.lateness);
-            store.stored.insert(
-                key.to_vec(),
-                loaded
-                    .iter()
-                    .map(|s| (s.start, due(s, fired, lateness)))
-                    .collect(),
-            );
-            self.sessions.insert(key.to_vec(), loaded);
-        }
-        if !self.sessions.contains_key(key) {
-            self.sessions.insert(key.to_vec(), Vec::new());
-        }
-        self.sessions
-            .get_mut(key)
-            .ok_or_else(|| TaskError::Internal("a key's sessions vanished".into()))
-    }
-
     /// [`Self::fire`] on the RocksDB backend: takes the due session timers in time order.
     fn fire_stored(
         &mut self,
@@ -242,33 +206,34 @@ impl SessionAggregate {
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         if self
-            .store
-            .as_ref()
-            .is_some_and(|store| store.store.nothing_due(up_to))
+            .sessions
+            .stored()
+            .is_some_and(|stored| stored.store.nothing_due(up_to))
         {
             return Ok(());
         }
-        self.flush()?;
+        self.sessions.flush()?;
         let operator = self.operator.clone();
         let failed = |e: StateError| task_error(&operator, e);
-        let Some(store) = &mut self.store else {
+        let Some(stored) = self.sessions.stored() else {
             return Ok(());
         };
+        let store = &mut stored.store;
         let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
         loop {
-            let timers = store
-                .store
-                .take_timers(up_to, self.batch_size)
-                .map_err(failed)?;
+            let timers = store.take_timers(up_to, self.batch_size).map_err(failed)?;
             if timers.is_empty() {
                 break;
             }
             for timer in timers {
                 let start = timer
                     .start()
-                    .ok_or_else(|| failed(store.store.corrupt("a session timer is malformed")))?;
-                let mut sessions = store.load(&timer.key).map_err(failed)?;
+                    .ok_or_else(|| failed(store.corrupt("a session timer is malformed")))?;
+                let held = store.get(&timer.key, Sessions::NAMESPACE).map_err(failed)?;
+                let malformed = || failed(store.corrupt("a key's sessions are malformed"));
+                let held = held.as_deref().map(Sessions::decode);
+                let Sessions(mut sessions) = held.unwrap_or_default().ok_or_else(malformed)?;
                 let Some(at) = sessions.iter().position(|s| s.start == start) else {
                     continue;
                 };
@@ -300,7 +265,6 @@ impl SessionAggregate {
                         let kept = last.saturating_add(self.lateness);
                         let namespace = layout::ordered_i64(start);
                         store
-                            .store
                             .put_timer(kept, &timer.key, &namespace)
                             .map_err(failed)?;
                         continue;
@@ -309,17 +273,19 @@ impl SessionAggregate {
                     (false, false) => continue,
                 }
                 let saved = match sessions.is_empty() {
-                    true => store.store.delete(&timer.key, SESSIONS),
-                    false => store
-                        .store
-                        .put(&timer.key, SESSIONS, &encode_sessions(&sessions)),
+                    true => store.delete(&timer.key, Sessions::NAMESPACE),
+                    false => store.put(
+                        &timer.key,
+                        Sessions::NAMESPACE,
+                        &Sessions(sessions).encode(),
+                    ),
                 };
                 saved.map_err(failed)?;
             }
         }
-        store.store.timers_taken(up_to).map_err(failed)?;
+        store.timers_taken(up_to).map_err(failed)?;
         out.finish()?;
-        self.fired = self.fired.max(up_to);
+        self.fired_up_to(up_to);
         Ok(())
     }
 
@@ -330,13 +296,13 @@ impl SessionAggregate {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        if self.store.is_some() {
+        if self.sessions.stored().is_some() {
             return self.fire_stored(up_to, emit);
         }
         let (from, lateness) = (self.fired, self.lateness);
-        self.fired = self.fired.max(up_to);
+        self.fired_up_to(up_to);
         let mut closed: Vec<(Vec<u8>, Session)> = Vec::new();
-        self.sessions.retain(|key, sessions| {
+        self.sessions.values().retain(|key, Sessions(sessions)| {
             let newly_due = sessions
                 .iter()
                 .filter(|s| from < s.end - 1 && s.end - 1 <= up_to);
@@ -381,14 +347,15 @@ impl Operator for SessionAggregate {
             let watermark = self.watermark;
             let overlapping = |s: &Session| s.start < end && start < s.end;
             let past_lateness = (end - 1).saturating_add(self.lateness) <= watermark;
-            if past_lateness && !self.sessions_of(key)?.iter().any(overlapping) {
+            let open = self.sessions.get_mut(key, Sessions::default)?;
+            if past_lateness && !open.0.iter().any(overlapping) {
                 rejects.late(late(&self.operator, record, watermark))?;
                 continue;
             }
             if !self.functions.read(record, rejects)? {
                 continue;
             }
-            let sessions = std::mem::take(self.sessions_of(key)?);
+            let Sessions(sessions) = std::mem::take(self.sessions.get_mut(key, Sessions::default)?);
             let mut merged = Session {
                 start,
                 end,
@@ -406,9 +373,9 @@ impl Operator for SessionAggregate {
                 }
             }
             let merged_due = self.due(&merged);
-            if let Some(store) = &mut self.store {
+            if let Some(stored) = self.sessions.stored() {
                 // Due with the cached session, so a watermark past it fires.
-                store.store.note_due(merged_due);
+                stored.store.note_due(merged_due);
             }
             if merged.end - 1 <= self.fired {
                 let window = (merged.start, merged.end);
@@ -425,58 +392,31 @@ impl Operator for SessionAggregate {
             }
             let at = kept.partition_point(|s| s.start < merged.start);
             kept.insert(at, merged);
-            match self.sessions.get_mut(key) {
-                Some(slot) => *slot = kept,
-                None => {
-                    self.sessions.insert(key.to_vec(), kept);
-                }
-            }
+            *self.sessions.get_mut(key, Sessions::default)? = Sessions(kept);
         }
         Ok(updates)
     }
 
     fn state_bytes(&self) -> u64 {
-        let cached: u64 = self
-            .sessions
-            .iter()
-            .flat_map(|(key, sessions)| sessions.iter().map(|s| heap_bytes(key, &s.accs) + 16))
-            .sum();
-        cached + self.store.as_ref().map_or(0, |s| s.store.size())
+        self.sessions.state_bytes(|key, sessions| {
+            let held = sessions.0.iter().map(|s| heap_bytes(key, &s.accs) + 16);
+            held.sum()
+        })
     }
 
     fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        self.flush()?;
-        let sessions = &self.sessions;
-        let mut heap = |entries: &mut HeapEntries| {
-            for (key, sessions) in sessions.iter().filter(|(_, s)| !s.is_empty()) {
-                entries.push(key, SESSIONS, encode_sessions(sessions));
-            }
-        };
-        let store = self.store.as_mut().map(|s| &mut s.store);
-        let heap = (
-            self.max_parallelism,
-            &mut heap as &mut dyn FnMut(&mut HeapEntries),
-        );
         let watermark = self.watermark;
-        keyed_snapshot::take(&self.operator, id, store, heap, EventTime { watermark }).map(Some)
+        self.sessions
+            .snapshot(id, EventTime { watermark })
+            .map(Some)
     }
 
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let operator = self.operator.clone();
-        if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &operator)? {
+        if let Some(watermark) = keyed_snapshot::restored_watermark(restored, &self.operator)? {
             self.watermark = watermark;
-            self.fired = watermark;
+            self.fired_up_to(watermark);
         }
-        keyed_snapshot::entries(
-            restored,
-            &operator,
-            None,
-            &mut |key, namespace, value| match (namespace == SESSIONS, decode_sessions(value)) {
-                (true, Some(sessions)) => self.restore_sessions(key, sessions),
-                _ => Err(keyed_snapshot::malformed(&operator, "session entry")),
-            },
-        )?;
-        self.flush()
+        self.sessions.restore(restored)
     }
 
     fires_on_event_time!();
