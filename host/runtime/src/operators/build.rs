@@ -1,7 +1,7 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
 use super::aggregate::{
-    BuiltinAggregate, CountAggregate, KeyCache, Plain, SessionAggregate, SessionTimers,
+    BuiltinAggregate, CountAggregate, KeyCache, PerKey, Plain, SessionAggregate, SessionTimers,
     WasmAggregate, WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
 };
 use super::join::WindowJoin;
@@ -173,7 +173,7 @@ pub fn build_chain(
                             factory.limits,
                         )?,
                         factory.batch_size,
-                        max_parallelism,
+                        per_key(factory, &name, subtask)?,
                     )),
                     AggregateForm::AlignedWindow(size, slide) => {
                         let store = factory
@@ -197,23 +197,14 @@ pub fn build_chain(
                             false => Box::new(window),
                         }
                     }
-                    AggregateForm::Count(size) => {
-                        let store = factory.state.store(&name, subtask, None)?;
-                        let open = KeyCache::new(
-                            name.clone(),
-                            store.map(|store| (store, Plain)),
-                            factory.state.write_cache_entries(),
-                            max_parallelism,
-                        );
-                        Box::new(CountAggregate::new(
-                            name.clone(),
-                            key_as,
-                            size,
-                            functions(),
-                            factory.batch_size,
-                            open,
-                        ))
-                    }
+                    AggregateForm::Count(size) => Box::new(CountAggregate::new(
+                        name.clone(),
+                        key_as,
+                        size,
+                        functions(),
+                        factory.batch_size,
+                        per_key(factory, &name, subtask)?,
+                    )),
                     AggregateForm::Session(gap) => {
                         let store = factory.state.store(&name, subtask, None)?;
                         let sessions = KeyCache::new(
@@ -231,15 +222,13 @@ pub fn build_chain(
                             sessions,
                         ))
                     }
-                    AggregateForm::Builtin => Box::new(
-                        BuiltinAggregate::new(
-                            name.clone(),
-                            key_as.unwrap_or("key").to_string(),
-                            functions(),
-                            factory.batch_size,
-                        )
-                        .with_key_groups(max_parallelism),
-                    ),
+                    AggregateForm::Builtin => Box::new(BuiltinAggregate::new(
+                        name.clone(),
+                        key_as.unwrap_or("key").to_string(),
+                        functions(),
+                        factory.batch_size,
+                        per_key(factory, &name, subtask)?,
+                    )),
                 }
             }
             OperatorKind::Process(call) => {
@@ -296,6 +285,22 @@ pub fn build_chain(
         restore_chain(&mut chain, vertex, subtask, restore)?;
     }
     Ok(chain)
+}
+
+/// Values kept one per key by step `name`'s subtask: on the heap, or in its RocksDB store behind
+/// the job's write cache.
+fn per_key<V: PerKey>(
+    factory: &OperatorFactory<'_>,
+    name: &str,
+    subtask: u32,
+) -> Result<KeyCache<V, Plain>, TaskError> {
+    let store = factory.state.store(name, subtask, None)?;
+    Ok(KeyCache::new(
+        name.to_string(),
+        store.map(|store| (store, Plain)),
+        factory.state.write_cache_entries(),
+        factory.state.max_parallelism(),
+    ))
 }
 
 /// The module a Wasm `role` step calls (the graph builder gave it one).

@@ -1,11 +1,11 @@
 //! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
 
-use super::{acc_codec, key_of, per_key};
+use super::key_cache::{KeyCache, PerKey, Plain};
+use super::{acc_codec, key_of};
 use crate::error::TaskError;
 use crate::json::{self, FieldPath, Number};
 use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use weir_proto::spec::AggregateFn;
 use weir_proto::{RecordBatch, RecordRef};
@@ -254,15 +254,37 @@ pub(super) fn heap_bytes(key: &[u8], accs: &[Acc]) -> u64 {
     (key.len() + size_of_val(accs) + records + 64) as u64
 }
 
-/// Built-in functions per key over the whole input.
+/// A key's accumulators over the whole input.
+#[derive(Default)]
+pub(crate) struct WholeInput(Vec<Acc>);
+
+impl PerKey for WholeInput {
+    const NAMESPACE: &'static [u8] = b"";
+    const WHAT: &'static str = "key's accumulators";
+
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        acc_codec::encode(&self.0, &mut bytes);
+        bytes
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        acc_codec::decode(bytes).map(WholeInput)
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Built-in functions per key over the whole input: on the heap, or in RocksDB behind a write
+/// cache.
 pub(crate) struct BuiltinAggregate {
     operator: String,
     key_as: String,
     functions: Functions,
-    state: HashMap<Vec<u8>, Vec<Acc>>,
+    state: KeyCache<WholeInput, Plain>,
     batch_size: usize,
-    /// Key groups of the job, for snapshots.
-    max_parallelism: u32,
 }
 
 impl BuiltinAggregate {
@@ -271,40 +293,29 @@ impl BuiltinAggregate {
         key_as: String,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
+        state: KeyCache<WholeInput, Plain>,
     ) -> Self {
         BuiltinAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
             key_as,
-            state: HashMap::new(),
+            state,
             batch_size: batch_size.max(1),
-            max_parallelism: 128,
         }
-    }
-
-    /// The same, for a job of `max_parallelism` key groups.
-    pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
-        self.max_parallelism = max_parallelism;
-        self
     }
 }
 
 impl Operator for BuiltinAggregate {
-    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        let encode = |accs: &Vec<Acc>| {
-            let mut bytes = Vec::new();
-            acc_codec::encode(accs, &mut bytes);
-            bytes
-        };
-        Ok(Some(per_key::snapshot(
-            &self.state,
-            self.max_parallelism,
-            encode,
-        )))
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.state.snapshot(id, ()).map(Some)
     }
 
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        per_key::restore(restored, &self.operator, &mut self.state, acc_codec::decode)
+        self.state.restore(restored)
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.state.state_bytes(|key, accs| heap_bytes(key, &accs.0))
     }
 
     fn process(
@@ -319,14 +330,11 @@ impl Operator for BuiltinAggregate {
             if !self.functions.read(record, rejects)? {
                 continue;
             }
-            let accs = match self.state.get_mut(key) {
-                Some(accs) => accs,
-                None => self
-                    .state
-                    .entry(key.to_vec())
-                    .or_insert_with(|| self.functions.accumulators()),
-            };
-            self.functions.add(accs);
+            let functions = &self.functions;
+            let accs = self
+                .state
+                .get_mut(key, || WholeInput(functions.accumulators()))?;
+            self.functions.add(&mut accs.0);
         }
         Ok(RecordBatch::default())
     }
@@ -335,21 +343,19 @@ impl Operator for BuiltinAggregate {
         &mut self,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let mut keys: Vec<&Vec<u8>> = self.state.keys().collect();
-        keys.sort_unstable();
+        let mut all = self.state.take_all()?;
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
         let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
-        for key in keys {
+        for (key, accs) in all {
             line.clear();
-            let _ = write!(line, "{{{key_field}:{}", key_json(key));
-            self.functions.write(&mut line, &self.state[key]);
+            let _ = write!(line, "{{{key_field}:{}", key_json(&key));
+            self.functions.write(&mut line, &accs.0);
             line.push('}');
-            out.push(Some(key), line.as_bytes(), 0)?;
+            out.push(Some(&key), line.as_bytes(), 0)?;
         }
-        out.finish()?;
-        self.state.clear();
-        Ok(())
+        out.finish()
     }
 }
 

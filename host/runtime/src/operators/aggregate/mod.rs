@@ -6,7 +6,6 @@ mod acc_codec;
 mod builtin;
 mod count_window;
 mod key_cache;
-mod per_key;
 mod session;
 mod wasm;
 mod wasm_window;
@@ -15,7 +14,7 @@ mod window_store;
 
 pub(super) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};
 pub(super) use count_window::CountAggregate;
-pub(super) use key_cache::{KeyCache, Plain};
+pub(super) use key_cache::{KeyCache, PerKey, Plain};
 pub(super) use session::{SessionAggregate, SessionTimers};
 pub(super) use wasm::WasmAggregate;
 pub(super) use wasm_window::{WasmWindowAggregate, WasmWindowStore};

@@ -1,6 +1,7 @@
 //! A Wasm aggregate function per key: one `add` call per batch for all its keys.
 
-use super::{key_of, per_key};
+use super::key_cache::{KeyCache, PerKey, Plain};
+use super::key_of;
 use crate::error::TaskError;
 use crate::operators::isolate::UdfSite;
 use crate::operators::{Operator, RejectSink};
@@ -9,32 +10,89 @@ use weir_proto::{Blobs, RecordBatch};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_wasm::AggregateUdf;
 
-/// Accumulators per key in a `weir:udf/aggregate` component's own encoding.
+/// A key's accumulator, in the component's own encoding (a new version of the module must
+/// read what the old one wrote, as with any state schema).
+#[derive(Default, Clone)]
+pub(crate) struct Accumulator(Vec<u8>);
+
+impl PerKey for Accumulator {
+    const NAMESPACE: &'static [u8] = b"";
+    const WHAT: &'static str = "key's accumulator";
+
+    fn encode(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        Some(Accumulator(bytes.to_vec()))
+    }
+
+    /// Any bytes, none included, are an accumulator.
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Accumulators per key of a `weir:udf/aggregate` component: on the heap, or in RocksDB
+/// behind a write cache.
 pub(crate) struct WasmAggregate {
     site: UdfSite,
     udf: AggregateUdf,
-    state: HashMap<Vec<u8>, Vec<u8>>,
+    state: KeyCache<Accumulator, Plain>,
     batch_size: usize,
-    max_parallelism: u32,
 }
 
 impl WasmAggregate {
-    /// An aggregate of `udf` for step `operator`, keyed over `max_parallelism` key groups
-    /// (its snapshots are by key group, so they restore at another parallelism).
+    /// An aggregate of `udf` for step `operator`, its accumulators in `state`.
     pub(crate) fn new(
         operator: String,
         udf: AggregateUdf,
         batch_size: usize,
-        max_parallelism: u32,
+        state: KeyCache<Accumulator, Plain>,
     ) -> Self {
         let site = UdfSite::new(operator, udf.module(), udf.export());
         WasmAggregate {
             site,
             udf,
-            state: HashMap::new(),
+            state,
             batch_size: batch_size.max(1),
-            max_parallelism,
         }
+    }
+
+    /// Replays `keyed` record by record, the accumulators read from the state first and written
+    /// back after: a record that traps is a dead letter and changes nothing.
+    fn isolate(
+        &mut self,
+        keyed: &RecordBatch,
+        initial: &[u8],
+        rejects: &mut dyn RejectSink,
+    ) -> Result<(), TaskError> {
+        let mut held: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for record in keyed.iter() {
+            let key = record.key.unwrap_or_default();
+            if !held.contains_key(key) {
+                let fresh = || Accumulator(initial.to_vec());
+                let acc = self.state.get_mut(key, fresh)?.0.clone();
+                held.insert(key.to_vec(), acc);
+            }
+        }
+        let udf = &mut self.udf;
+        self.site.isolate_poison(
+            keyed,
+            |single| {
+                let key = single.get(0).key.unwrap_or_default().to_vec();
+                let mut accs = Blobs::default();
+                accs.push(held.get(&key).map_or(initial, Vec::as_slice));
+                let errors = udf.add(&mut accs, &[0], single)?;
+                held.insert(key, accs.get(0).to_vec());
+                Ok(errors)
+            },
+            rejects,
+        )?;
+        for (key, acc) in held {
+            *self.state.get_mut(&key, Accumulator::default)? = Accumulator(acc);
+        }
+        Ok(())
     }
 }
 
@@ -47,19 +105,17 @@ struct Grouped {
 }
 
 impl Operator for WasmAggregate {
-    /// Each key's accumulator, in the component's own encoding (a new version of the module
-    /// must read what the old one wrote, as with any state schema).
-    fn snapshot(&mut self, _id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        Ok(Some(per_key::snapshot(
-            &self.state,
-            self.max_parallelism,
-            Clone::clone,
-        )))
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.state.snapshot(id, ()).map(Some)
     }
 
     fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let operator = &self.site.operator;
-        per_key::restore(restored, operator, &mut self.state, |v| Some(v.to_vec()))
+        self.state.restore(restored)
+    }
+
+    fn state_bytes(&self) -> u64 {
+        self.state
+            .state_bytes(|key, acc| (key.len() + acc.0.len() + 64) as u64)
     }
 
     fn process(
@@ -82,14 +138,19 @@ impl Operator for WasmAggregate {
             let Some(key) = key_of(record, &self.site.operator, rejects)? else {
                 continue;
             };
-            let next = index.len() as u32;
-            let group = *index.entry(key).or_insert_with(|| {
-                grouped.keys.push(key.to_vec());
-                grouped
-                    .accumulators
-                    .push(self.state.get(key).map_or(&initial[..], Vec::as_slice));
-                next
-            });
+            let group = match index.get(key) {
+                Some(&group) => group,
+                None => {
+                    let group = grouped.keys.len() as u32;
+                    let fresh = || Accumulator(initial.clone());
+                    grouped
+                        .accumulators
+                        .push(&self.state.get_mut(key, fresh)?.0);
+                    grouped.keys.push(key.to_vec());
+                    index.insert(key, group);
+                    group
+                }
+            };
             grouped.groups.push(group);
             grouped.batch.push_ref(record);
         }
@@ -102,25 +163,11 @@ impl Operator for WasmAggregate {
         match self.udf.add(&mut accumulators, &groups, &mut keyed) {
             Ok(errors) => {
                 self.site.reject_errors(errors, &keyed, rejects)?;
-                for (key, acc) in keys.into_iter().zip(accumulators.iter()) {
-                    self.state.insert(key, acc.to_vec());
+                for (key, acc) in keys.iter().zip(accumulators.iter()) {
+                    *self.state.get_mut(key, Accumulator::default)? = Accumulator(acc.to_vec());
                 }
             }
-            Err(_) => {
-                let (udf, state) = (&mut self.udf, &mut self.state);
-                self.site.isolate_poison(
-                    &keyed,
-                    |single| {
-                        let key = single.get(0).key.unwrap_or_default().to_vec();
-                        let mut accs = Blobs::default();
-                        accs.push(state.get(&key).map_or(&initial[..], Vec::as_slice));
-                        let errors = udf.add(&mut accs, &[0], single)?;
-                        state.insert(key, accs.get(0).to_vec());
-                        Ok(errors)
-                    },
-                    rejects,
-                )?;
-            }
+            Err(_) => self.isolate(&keyed, &initial, rejects)?,
         }
         Ok(RecordBatch::default())
     }
@@ -129,24 +176,23 @@ impl Operator for WasmAggregate {
         &mut self,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let mut keys: Vec<Vec<u8>> = self.state.keys().cloned().collect();
-        keys.sort_unstable();
-        for chunk in keys.chunks(self.batch_size) {
+        let mut all = self.state.take_all()?;
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for chunk in all.chunks(self.batch_size) {
             let mut accumulators = Blobs::default();
-            for key in chunk {
-                accumulators.push(&self.state[key]);
+            for (_, acc) in chunk {
+                accumulators.push(&acc.0);
             }
             let results = self
                 .udf
                 .get_result(accumulators)
                 .map_err(|error| self.site.failed(error))?;
             let mut out = RecordBatch::with_capacity(chunk.len(), 32);
-            for (key, value) in chunk.iter().zip(results.iter()) {
+            for ((key, _), value) in chunk.iter().zip(results.iter()) {
                 out.push(Some(key), value, 0);
             }
             emit(out)?;
         }
-        self.state.clear();
         Ok(())
     }
 }
