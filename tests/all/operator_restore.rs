@@ -1,11 +1,12 @@
 //! Every stateful operator kind through failures, on both state backends: a run killed with
 //! SIGKILL mid-stream — after a checkpoint, or paused in a checkpoint's synchronous snapshot,
 //! its asynchronous upload, or between its completion and the sinks' commit — and resumed from
-//! its newest checkpoint; a run stopped with a savepoint at parallelism 2 and resumed at 3; a
-//! cluster losing a TaskManager. Each writes exactly what an uninterrupted run writes —
-//! whole-input aggregates (Wasm and built-in), tumbling windows (built-in and Wasm), session
-//! windows, count windows, a whole-window function, a process function with event-time timers
-//! and a window join, each branch of one job into its own two-phase-commit file sink.
+//! its newest checkpoint; a run stopped with a savepoint at parallelism 2 and resumed at 3 with
+//! new versions of its modules; a cluster losing a TaskManager. Each writes exactly what an
+//! uninterrupted run writes — whole-input aggregates (Wasm and built-in), tumbling windows
+//! (built-in and Wasm), session windows, count windows, a whole-window function, a process
+//! function with event-time timers and a window join, each branch of one job into its own
+//! two-phase-commit file sink.
 
 use crate::exactly_once::{Running, committed_parts, resume, sorted, stop};
 use crate::harness::{job_file, udf, weir};
@@ -35,6 +36,19 @@ const BRANCHES: &[&str] = &[
 /// one order (count windows depend on it: a rebalance would interleave them); the stateful
 /// steps run at `${P:-2}`.
 fn operators_job(dir: &Path, name: &str, backend: &str, out: &Path) -> PathBuf {
+    let modules = ["sum_count", "window_median", "sessionizer"].map(udf);
+    job_with_modules(dir, (name, name), backend, out, &modules)
+}
+
+/// [`operators_job`] in file `file`, its Wasm steps running `modules` (totals, median,
+/// sessions).
+fn job_with_modules(
+    dir: &Path,
+    (name, file): (&str, &str),
+    backend: &str,
+    out: &Path,
+    modules: &[String; 3],
+) -> PathBuf {
     let sink = |branch: &str| {
         format!(
             "  - sink: {{ file: {{ path: {:?} }} }}\n    name: {branch}-out\n",
@@ -82,12 +96,12 @@ fn operators_job(dir: &Path, name: &str, backend: &str, out: &Path) -> PathBuf {
     ];
     job_file(
         dir,
-        &format!("{name}.yaml"),
+        &format!("{file}.yaml"),
         &format!(
             "name: {name}\nparallelism: ${{P:-2}}\nstate_backend: {backend}\ncheckpointing: {{ interval_ms: 250 }}\nmodules:\n  totals: {{ path: {:?} }}\n  median: {{ path: {:?} }}\n  sessions: {{ path: {:?} }}\npipeline:\n{}",
-            udf("sum_count"),
-            udf("window_median"),
-            udf("sessionizer"),
+            modules[0],
+            modules[1],
+            modules[2],
             steps.concat()
         ),
     )
@@ -168,8 +182,32 @@ fn every_stateful_operator_killed_in_any_checkpoint_phase_resumes_to_the_uninter
     }
 }
 
+/// A new version of UDF `name`: its component with a custom section appended — other bytes, so
+/// to Weir another module (another sha256), with the same code and state encoding.
+fn new_version(dir: &Path, name: &str) -> String {
+    let built = weir(&["udf", "build", &udf(name)], &[], None).expect_code(0);
+    let component = built
+        .stdout
+        .lines()
+        .find(|line| line.ends_with(".wasm"))
+        .unwrap_or_else(|| panic!("no component path in {:?}", built.stdout));
+    let mut bytes = std::fs::read(component.trim()).expect("component");
+    let (section, payload) = ("weir-test-version", b"2");
+    let mut content = vec![section.len() as u8];
+    content.extend_from_slice(section.as_bytes());
+    content.extend_from_slice(payload);
+    // A custom section: id 0, its size (one LEB128 byte: under 128), its name and payload.
+    bytes.push(0);
+    bytes.push(content.len() as u8);
+    bytes.extend_from_slice(&content);
+    let path = dir.join(format!("{name}-v2.wasm"));
+    std::fs::write(&path, bytes).expect("new version");
+    path.display().to_string()
+}
+
 #[test]
-fn every_stateful_operator_stopped_with_a_savepoint_resumes_at_another_parallelism() {
+fn every_stateful_operator_stopped_with_a_savepoint_resumes_at_another_parallelism_and_module_version()
+ {
     let dir = tempfile::tempdir().expect("temp dir");
     let reference = reference(dir.path());
     let (checkpoints, savepoints) = (dir.path().join("chk"), dir.path().join("sp"));
@@ -179,6 +217,8 @@ fn every_stateful_operator_stopped_with_a_savepoint_resumes_at_another_paralleli
         "--savepoint-dir",
         savepoints.to_str().expect("utf-8"),
     ];
+    let modules_v2 =
+        ["sum_count", "window_median", "sessionizer"].map(|m| new_version(dir.path(), m));
     for backend in ["memory", "rocksdb"] {
         let out = dir.path().join(backend);
         let job = operators_job(dir.path(), backend, backend, &out);
@@ -187,17 +227,25 @@ fn every_stateful_operator_stopped_with_a_savepoint_resumes_at_another_paralleli
         let mut first = Running::start(&args, &[("P", "2")]);
         first.wait_for_checkpoint(2);
         let savepoint = stop(first);
+        let upgraded = job_with_modules(
+            dir.path(),
+            (backend, &format!("{backend}-v2")),
+            backend,
+            &out,
+            &modules_v2,
+        );
+        let upgraded = upgraded.to_str().expect("utf-8");
         let args = [
             &["run", "-q"][..],
             &options,
-            &["--from-savepoint", &savepoint, job],
+            &["--from-savepoint", &savepoint, upgraded],
         ]
         .concat();
         weir(&args, &[("P", "3")], None).expect_code(0);
         assert_same_outputs(
             &out,
             &reference,
-            &format!("{backend}, savepoint at p=2, resumed at p=3"),
+            &format!("{backend}, savepoint at p=2, resumed at p=3 with new module versions"),
         );
     }
 }
