@@ -209,28 +209,36 @@ fn a_checkpointing_job_with_a_dead_letter_sink_completes_checkpoints_and_commits
 }
 
 #[test]
-fn a_trapped_batch_replays_on_state_as_it_was_and_a_poison_record_leaves_no_state() {
+fn a_trapped_or_rejecting_batch_replays_on_state_as_it_was_and_a_bad_record_leaves_no_state() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut input = String::new();
     // user → how many good records it has; and the poison records, as the DLQ holds them.
     let mut good: std::collections::BTreeMap<String, u64> = Default::default();
     let mut poison = Vec::new();
-    // User 100: 30 records, one of them poison, in one batch; users 0..6: poison scattered
-    // across batches of 16, so every trapped batch holds records of several keys before and
-    // after its poison record.
-    let mut records: Vec<(String, bool, u64)> =
-        (0..30).map(|i| ("100".to_string(), i == 9, i)).collect();
-    records.extend((0..700u64).map(|i| ((i % 7).to_string(), i % 41 == 13, 100 + i)));
-    for (user, poisoned, id) in records {
-        let line = match poisoned {
-            true => format!("{{\"user\":{user},\"poison\":{id}}}"),
-            false => format!("{{\"user\":{user},\"n\":{id}}}"),
+    // User 100: 30 records, one of them poison, in one batch; users 0..6: poison (a trap) and
+    // rejected records (reported bad) scattered across batches of 16, so every failed batch
+    // holds records of several keys before and after its bad record.
+    let mut records: Vec<(String, Option<&str>, u64)> = (0..30)
+        .map(|i| ("100".to_string(), (i == 9).then_some("poison"), i))
+        .collect();
+    records.extend((0..700u64).map(|i| {
+        let bad = match i {
+            _ if i % 41 == 13 => Some("poison"),
+            _ if i % 37 == 5 => Some("reject"),
+            _ => None,
+        };
+        ((i % 7).to_string(), bad, 100 + i)
+    }));
+    for (user, bad, id) in records {
+        let line = match bad {
+            Some(field) => format!("{{\"user\":{user},\"{field}\":{id}}}"),
+            None => format!("{{\"user\":{user},\"n\":{id}}}"),
         };
         input.push_str(&line);
         input.push('\n');
-        match poisoned {
-            true => poison.push(line),
-            false => *good.entry(user).or_default() += 1,
+        match bad {
+            Some(_) => poison.push(line),
+            None => *good.entry(user).or_default() += 1,
         }
     }
     poison.sort();
@@ -273,7 +281,7 @@ fn a_trapped_batch_replays_on_state_as_it_was_and_a_poison_record_leaves_no_stat
             assert_eq!(
                 seen,
                 (1..=good[&user]).collect::<Vec<u64>>(),
-                "{backend}: user {user} counts each good record once; replays and poison records add nothing"
+                "{backend}: user {user} counts each good record once; replays and bad records add nothing"
             );
         }
         let mut dead_values: Vec<String> = read_lines(&dead)
@@ -282,7 +290,8 @@ fn a_trapped_batch_replays_on_state_as_it_was_and_a_poison_record_leaves_no_stat
                 let letter: serde_json::Value = serde_json::from_str(l).expect("JSON dead letter");
                 let error = letter["error"].as_str().expect("error");
                 assert!(
-                    error.contains("poison record after its state write"),
+                    error.contains("poison record after its state write")
+                        || error.contains("rejected after its state write"),
                     "{error}"
                 );
                 letter["record"]["value"]
@@ -294,7 +303,7 @@ fn a_trapped_batch_replays_on_state_as_it_was_and_a_poison_record_leaves_no_stat
         dead_values.sort();
         assert_eq!(
             dead_values, poison,
-            "{backend}: every poison record dead-lettered, once"
+            "{backend}: every poison and rejected record dead-lettered, once"
         );
     }
 }

@@ -184,6 +184,12 @@ pub enum UdfFailure {
         /// The backend's message.
         detail: String,
     },
+    /// A call with keyed state reported records as bad: its writes were discarded, since a bad
+    /// record must leave no state behind, and the batch is to be replayed one record at a time.
+    RejectedRecords {
+        /// How many it reported.
+        count: usize,
+    },
 }
 
 impl UdfFailure {
@@ -237,6 +243,10 @@ impl fmt::Display for UdfFailure {
             UdfFailure::State { detail } => {
                 write!(f, "its keyed state could not be written: {detail}")
             }
+            UdfFailure::RejectedRecords { count } => write!(
+                f,
+                "reported {count} bad record(s) in a batch; its keyed-state writes were discarded for a replay record by record"
+            ),
         }
     }
 }

@@ -395,6 +395,11 @@ impl<W: World> Sandbox<W> {
         )
     }
 
+    /// A call with keyed state that reported `count` bad records (its writes are discarded).
+    pub(crate) fn rejected_records(&self, function: &str, count: usize) -> UdfError {
+        self.error(function, UdfFailure::RejectedRecords { count })
+    }
+
     fn error(&self, function: &str, failure: UdfFailure) -> UdfError {
         UdfError {
             module: self.module.clone(),

@@ -145,9 +145,10 @@ impl TransformUdf {
     }
 
     /// Processes `input` (left intact for the caller, e.g. to isolate a poison record). The
-    /// call's keyed-state writes are kept only if it succeeds: a batch that trapped is then
-    /// replayed record by record on the state as it was before the batch, and a record that
-    /// traps on its own leaves no state behind.
+    /// call's keyed-state writes are kept only if it succeeds without reporting a bad record: a
+    /// batch that trapped or reported one is then replayed record by record on the state as it
+    /// was before the batch (the caller does it on the error), and a record that traps or is
+    /// reported bad on its own leaves no state behind.
     pub fn process(
         &mut self,
         input: &mut RecordBatch,
@@ -159,6 +160,14 @@ impl TransformUdf {
         let result = self.call_process(input);
         let mut state = lock(&state);
         match result {
+            Ok(done) if !done.1.is_empty() => {
+                state.rollback();
+                match input.len() {
+                    // The bad record's writes are gone; nothing else was in the call.
+                    1 => Ok(done),
+                    _ => Err(self.sandbox.rejected_records("process", done.1.len())),
+                }
+            }
             Ok(done) => match state.commit() {
                 Ok(()) => Ok(done),
                 Err(error) => {
