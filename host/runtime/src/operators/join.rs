@@ -15,7 +15,6 @@ use crate::error::TaskError;
 use crate::operators::Batches;
 use std::fmt::Write as _;
 use weir_proto::RecordBatch;
-use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
 /// One subtask of a window join.
 pub(super) struct WindowJoin {
@@ -102,20 +101,5 @@ impl Operator for WindowJoin {
         Ok(RecordBatch::default())
     }
 
-    fn state_bytes(&self) -> u64 {
-        self.lists.state_bytes()
-    }
-
-    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        self.lists.snapshot(id, self.watermark).map(Some)
-    }
-
-    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        if let Some(watermark) = self.lists.restore(restored)? {
-            self.watermark = watermark;
-        }
-        Ok(())
-    }
-
-    fires_on_event_time!();
+    keeps_window_lists!();
 }

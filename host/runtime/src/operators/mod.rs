@@ -27,6 +27,36 @@ macro_rules! fires_on_event_time {
     };
 }
 
+/// The state of an operator whose records wait in a `lists: WindowLists` until its windows
+/// fire (a window join, a whole-window function), with a `watermark` field and a
+/// `fire(up_to, emit)`: its size, its checkpoints, and `fires_on_event_time!`.
+macro_rules! keeps_window_lists {
+    () => {
+        fn state_bytes(&self) -> u64 {
+            self.lists.state_bytes()
+        }
+
+        fn snapshot(
+            &mut self,
+            id: u64,
+        ) -> Result<Option<weir_state::checkpoint::OperatorSnapshot>, TaskError> {
+            self.lists.snapshot(id, self.watermark).map(Some)
+        }
+
+        fn restore(
+            &mut self,
+            restored: &weir_state::checkpoint::OperatorRestore,
+        ) -> Result<(), TaskError> {
+            if let Some(watermark) = self.lists.restore(restored)? {
+                self.watermark = watermark;
+            }
+            Ok(())
+        }
+
+        fires_on_event_time!();
+    };
+}
+
 mod aggregate;
 mod build;
 mod isolate;

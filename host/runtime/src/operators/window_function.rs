@@ -12,7 +12,6 @@ use super::{Operator, RejectSink};
 use crate::error::TaskError;
 use crate::operators::Batches;
 use weir_proto::RecordBatch;
-use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_wasm::TransformUdf;
 
 /// One subtask of a whole-window function.
@@ -98,20 +97,5 @@ impl Operator for WindowFunction {
         Ok(RecordBatch::default())
     }
 
-    fn state_bytes(&self) -> u64 {
-        self.lists.state_bytes()
-    }
-
-    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        self.lists.snapshot(id, self.watermark).map(Some)
-    }
-
-    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        if let Some(watermark) = self.lists.restore(restored)? {
-            self.watermark = watermark;
-        }
-        Ok(())
-    }
-
-    fires_on_event_time!();
+    keeps_window_lists!();
 }
