@@ -73,6 +73,7 @@ mod wasm_transform;
 mod watermark;
 mod window_function;
 mod window_lists;
+mod written_timers;
 
 pub use build::{Chain, OperatorFactory, build_chain};
 pub use native::{NativeFactory, NativeOperator, NativeRegistry};

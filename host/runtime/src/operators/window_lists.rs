@@ -8,8 +8,9 @@
 use super::RejectSink;
 use super::aggregate::{key_of, late};
 use super::keyed_snapshot::{self, EventTime};
+use super::written_timers::WrittenTimers;
 use crate::error::{TaskError, task_error};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use weir_proto::RecordBatch;
 use weir_proto::spec::window_starts;
 use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
@@ -25,7 +26,7 @@ pub(super) type OnWindow<'a> = dyn FnMut(i64, &[u8], Sides) -> Result<(), TaskEr
 struct ListStore {
     store: RocksStore,
     /// (window start, key) pairs whose timer is written; bounded (forgetting costs a rewrite).
-    timed: HashSet<(i64, Vec<u8>)>,
+    timed: WrittenTimers,
     scratch: Vec<u8>,
 }
 
@@ -63,7 +64,7 @@ impl WindowLists {
             windows: BTreeMap::new(),
             store: store.map(|store| ListStore {
                 store,
-                timed: HashSet::new(),
+                timed: WrittenTimers::new(64 * 1024),
                 scratch: Vec::new(),
             }),
         }
@@ -126,10 +127,7 @@ impl WindowLists {
         let mut written = store
             .store
             .merge(key, &namespace(start, side), &store.scratch);
-        if store.timed.len() >= 64 * 1024 {
-            store.timed.clear();
-        }
-        if written.is_ok() && store.timed.insert((start, key.to_vec())) {
+        if written.is_ok() && store.timed.first(start, key) {
             written = store.store.put_timer(due, key, &layout::ordered_i64(start));
         }
         written.map_err(|e| task_error(&self.operator, e))
@@ -191,7 +189,7 @@ impl WindowLists {
             }
         }
         store.store.timers_taken(up_to).map_err(failed)?;
-        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store.timed.fired(up_to, size);
         Ok(())
     }
 
@@ -262,7 +260,7 @@ impl WindowLists {
                     return Ok(());
                 };
                 let mut written = store.store.put(key, namespace, list);
-                if written.is_ok() && store.timed.insert((start, key.to_vec())) {
+                if written.is_ok() && store.timed.first(start, key) {
                     written =
                         store
                             .store

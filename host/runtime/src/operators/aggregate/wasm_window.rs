@@ -17,8 +17,9 @@ use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::isolate::UdfSite;
 use crate::operators::keyed_snapshot::{self, EventTime};
+use crate::operators::written_timers::WrittenTimers;
 use crate::operators::{Operator, RejectSink};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{Blobs, RecordBatch};
@@ -31,7 +32,7 @@ pub(crate) struct WasmWindowStore {
     store: RocksStore,
     cache_limit: usize,
     /// (window start, key) pairs whose timer is written; bounded.
-    timed: HashSet<(i64, Vec<u8>)>,
+    timed: WrittenTimers,
 }
 
 impl WasmWindowStore {
@@ -40,7 +41,7 @@ impl WasmWindowStore {
         WasmWindowStore {
             store,
             cache_limit: cache_limit.max(1),
-            timed: HashSet::new(),
+            timed: WrittenTimers::new(cache_limit.max(1).saturating_mul(4)),
         }
     }
 }
@@ -155,10 +156,7 @@ impl WasmWindowAggregate {
                     true => last.saturating_add(lateness),
                     false => last,
                 };
-                if store.timed.len() >= store.cache_limit.saturating_mul(4) {
-                    store.timed.clear();
-                }
-                if written.is_ok() && store.timed.insert((*start, key.clone())) {
+                if written.is_ok() && store.timed.first(*start, key) {
                     written = store.store.put_timer(due, key, &namespace);
                 }
                 written.map_err(|e| task_error(&self.site.operator, e))?;
@@ -297,7 +295,7 @@ impl WasmWindowAggregate {
             return Ok(());
         };
         store.store.timers_taken(up_to).map_err(failed)?;
-        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store.timed.fired(up_to, size);
         self.fired = self.fired.max(up_to);
         Ok(())
     }

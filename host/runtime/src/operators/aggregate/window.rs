@@ -330,7 +330,7 @@ impl WindowAggregate {
             }
         }
         store.store.timers_taken(up_to).map_err(failed)?;
-        store.timed.retain(|(start, _)| start + size - 1 > up_to);
+        store.timed.fired(up_to, size);
         store
             .stored_windows
             .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);

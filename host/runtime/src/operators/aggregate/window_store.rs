@@ -5,7 +5,8 @@
 use super::acc_codec;
 use super::builtin::{Acc, Functions};
 use super::window::window_line;
-use std::collections::{BTreeSet, HashSet};
+use crate::operators::written_timers::WrittenTimers;
+use std::collections::BTreeSet;
 use weir_state::{RocksStore, StateError, layout};
 
 /// A timer that emits a window's result.
@@ -24,7 +25,7 @@ pub(crate) struct WindowStore {
     pub(super) stored_windows: BTreeSet<i64>,
     /// (window start, key) pairs whose fire timer is in the store, so a flush writes each
     /// timer once rather than with every merge; bounded (forgetting one only costs a rewrite).
-    pub(super) timed: HashSet<(i64, Vec<u8>)>,
+    pub(super) timed: WrittenTimers,
     scratch: Vec<u8>,
 }
 
@@ -35,7 +36,7 @@ impl WindowStore {
             store,
             cache_limit: cache_limit.max(1),
             stored_windows: Default::default(),
-            timed: HashSet::new(),
+            timed: WrittenTimers::new(cache_limit.max(1).saturating_mul(4)),
             scratch: Vec::new(),
         }
     }
@@ -57,13 +58,8 @@ impl WindowStore {
         acc_codec::encode(accs, &mut self.scratch);
         let namespace = layout::ordered_i64(start);
         self.store.merge(key, &namespace, &self.scratch)?;
-        if kind == FIRE {
-            if self.timed.len() >= self.cache_limit.saturating_mul(4) {
-                self.timed.clear();
-            }
-            if !self.timed.insert((start, key.to_vec())) {
-                return Ok(());
-            }
+        if kind == FIRE && !self.timed.first(start, key) {
+            return Ok(());
         }
         let mut timer = namespace.to_vec();
         timer.push(kind);
