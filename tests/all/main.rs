@@ -24,6 +24,7 @@ mod nexmark_windows;
 mod one_supervisor;
 mod operator_restore;
 mod rest_api;
+mod shapes;
 mod state_memory;
 mod stateful_udfs;
 mod udf_cli;

@@ -1,6 +1,7 @@
 //! Word count over the shipped text: equal to an independent reference, in every shape.
 
-use crate::harness::{repo, weir};
+use crate::harness::repo;
+use crate::shapes::{MATRIX, Shape};
 use std::collections::BTreeMap;
 
 /// The reference: words are maximal runs of alphanumeric characters, lowercased.
@@ -15,23 +16,10 @@ fn reference_counts(text: &str) -> BTreeMap<String, u64> {
     counts
 }
 
-fn run_wordcount(
-    input: &str,
-    parallelism: &str,
-    batch_size: &str,
-    chaining: &str,
-) -> BTreeMap<String, u64> {
-    let run = weir(
-        &["run", "--quiet", "examples/wordcount.yaml"],
-        &[
-            ("INPUT", input),
-            ("PARALLELISM", parallelism),
-            ("BATCH_SIZE", batch_size),
-            ("CHAINING", chaining),
-        ],
-        None,
-    )
-    .expect_code(0);
+/// The word count of `input` (examples/wordcount.yaml) in `shape`: word → count, each word
+/// once.
+fn run_wordcount(input: &str, shape: &Shape) -> BTreeMap<String, u64> {
+    let run = shape.run(&repo().join("examples/wordcount.yaml"), &[("INPUT", input)]);
     let mut counts = BTreeMap::new();
     for line in run.stdout.lines() {
         let record: serde_json::Value =
@@ -40,7 +28,7 @@ fn run_wordcount(
         let count = record["count"].as_u64().expect("count field");
         assert!(
             counts.insert(word.clone(), count).is_none(),
-            "word {word:?} emitted twice"
+            "word {word:?} emitted twice ({shape})"
         );
     }
     counts
@@ -53,18 +41,8 @@ fn wordcount_equals_reference_in_every_shape() {
     let expected = reference_counts(&text);
     assert!(expected.len() > 300, "the text has a real vocabulary");
     let input = input.display().to_string();
-    for (parallelism, batch_size, chaining) in [
-        ("1", "1024", "true"),
-        ("4", "1024", "true"),
-        ("4", "1024", "false"),
-        ("1", "1", "true"),
-        ("3", "1", "false"),
-    ] {
-        let counts = run_wordcount(&input, parallelism, batch_size, chaining);
-        assert_eq!(
-            counts, expected,
-            "parallelism {parallelism}, batch size {batch_size}, chaining {chaining}"
-        );
+    for shape in &MATRIX {
+        assert_eq!(run_wordcount(&input, shape), expected, "{shape}");
     }
 }
 
@@ -83,6 +61,6 @@ fn wordcount_handles_unicode_and_splits_a_big_file_across_readers() {
     std::fs::write(&path, &text).expect("write input");
     let expected = reference_counts(&text);
     assert_eq!(expected["café"], 6000);
-    let counts = run_wordcount(&path.display().to_string(), "4", "1024", "true");
+    let counts = run_wordcount(&path.display().to_string(), &MATRIX[1]);
     assert_eq!(counts, expected);
 }
