@@ -38,8 +38,9 @@ impl Shape {
         }
     }
 
-    /// `weir run -q` of `spec` in this shape, with `env` besides; it must succeed.
-    pub(crate) fn run(&self, spec: &Path, env: &[(&str, &str)]) -> Run {
+    /// `weir run -q` of `spec` in this shape, with `env` and the options `args` besides; it
+    /// must succeed.
+    pub(crate) fn run(&self, spec: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
         let (parallelism, batch_size) = (self.parallelism.to_string(), self.batch_size.to_string());
         let chaining = self.chaining.to_string();
         let mut all = vec![
@@ -49,12 +50,13 @@ impl Shape {
         ];
         all.extend_from_slice(env);
         let spec = spec.to_str().expect("utf-8");
-        weir(
-            &["run", "-q", "--state-backend", self.backend, spec],
-            &all,
-            None,
-        )
-        .expect_code(0)
+        let command = [
+            &["run", "-q", "--state-backend", self.backend],
+            args,
+            &[spec],
+        ]
+        .concat();
+        weir(&command, &all, None).expect_code(0)
     }
 }
 

@@ -3,6 +3,7 @@
 //! parallelism 1 and 3; records later than the watermark allows go to the dead-letter sink.
 
 use crate::harness::{Interactive, job_file, weir};
+use crate::shapes::MATRIX;
 use std::collections::BTreeMap;
 
 /// `n` JSON bids whose `ts` jitters up to `jitter` ms around a steady clock (10 ms apart).
@@ -35,22 +36,12 @@ pub(crate) fn write_bids(dir: &std::path::Path, bids: &[(i64, i64, i64)]) -> std
     path
 }
 
-/// Every (state backend, parallelism) a window test runs with.
-fn runs() -> [(&'static str, &'static str); 4] {
-    [
-        ("memory", "1"),
-        ("memory", "3"),
-        ("rocksdb", "1"),
-        ("rocksdb", "3"),
-    ]
-}
-
 fn job(dir: &std::path::Path, input: &std::path::Path, window: &str) -> std::path::PathBuf {
     job_file(
         dir,
         "windows.yaml",
         &format!(
-            "name: windows\nparallelism: ${{P:-1}}\ndead_letter:\n  stderr: {{}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {window}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
+            "name: windows\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\ndead_letter:\n  stderr: {{}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {window}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
         ),
     )
 }
@@ -129,27 +120,18 @@ fn tumbling_and_sliding_windows_over_out_of_order_records_equal_a_reference() {
     ] {
         let expected = reference(&bids, size, slide);
         let job = job(dir.path(), &input, window);
-        for (backend, parallelism) in runs() {
-            let args = [
-                "run",
-                "-q",
-                "--state-backend",
-                backend,
-                // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
-                "--state-write-cache",
-                "5",
-                job.to_str().expect("utf-8"),
-            ];
-            let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        for shape in &MATRIX {
+            // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+            let run = shape.run(&job, &[], &["--state-write-cache", "5"]);
             assert_eq!(
                 run.stdout.lines().count(),
                 expected.len(),
-                "{window} p={parallelism}: one line per window and key"
+                "{window} in {shape}: one line per window and key"
             );
             assert_same(
                 &results(&run.stdout, size),
                 &expected,
-                &format!("{window} on {backend} at parallelism {parallelism}"),
+                &format!("{window} in {shape}"),
             );
             assert!(
                 !run.stderr.contains("late record"),
@@ -268,18 +250,9 @@ fn session_windows_over_out_of_order_records_equal_a_reference() {
     let input = write_bids(dir.path(), &bids);
     let expected = sessions(&bids, 1000);
     let job = job(dir.path(), &input, "{ session: { gap_ms: 1000 } }");
-    for (backend, parallelism) in runs() {
-        let args = [
-            "run",
-            "-q",
-            "--state-backend",
-            backend,
-            // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
-            "--state-write-cache",
-            "5",
-            job.to_str().expect("utf-8"),
-        ];
-        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+    for shape in &MATRIX {
+        // A tiny write cache: RocksDB sees entries mid-window, merged without a read.
+        let run = shape.run(&job, &[], &["--state-write-cache", "5"]);
         let actual: BTreeMap<(i64, i64, i64), (u64, i64)> = run
             .stdout
             .lines()
@@ -295,7 +268,7 @@ fn session_windows_over_out_of_order_records_equal_a_reference() {
         assert_eq!(run.stdout.lines().count(), expected.len());
         assert!(
             actual == expected,
-            "sessions on {backend} at parallelism {parallelism} differ from the reference ({} vs {})",
+            "sessions in {shape} differ from the reference ({} vs {})",
             actual.len(),
             expected.len()
         );
@@ -506,23 +479,14 @@ fn a_wasm_aggregate_over_windows_equals_a_reference_on_both_backends() {
             dir.path(),
             "wasm-windows.yaml",
             &format!(
-                "name: wasm-windows\nparallelism: ${{P:-1}}\nmodules:\n  agg: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate: {{ module: agg, window: {window} }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+                "name: wasm-windows\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\nmodules:\n  agg: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate: {{ module: agg, window: {window} }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
                 crate::harness::udf("sum_count")
             ),
         );
-        for (backend, parallelism) in runs() {
-            let args = [
-                "run",
-                "-q",
-                "--state-backend",
-                backend,
-                // A tiny write cache: accumulators reach RocksDB mid-window and are merged there
-                // by the guest's merge.
-                "--state-write-cache",
-                "5",
-                job.to_str().expect("utf-8"),
-            ];
-            let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        for shape in &MATRIX {
+            // A tiny write cache: accumulators reach RocksDB mid-window and are merged there
+            // by the guest's merge.
+            let run = shape.run(&job, &[], &["--state-write-cache", "5"]);
             let actual: BTreeMap<(i64, i64), (u64, i64)> = run
                 .stdout
                 .lines()
@@ -543,11 +507,11 @@ fn a_wasm_aggregate_over_windows_equals_a_reference_on_both_backends() {
             assert_eq!(
                 run.stdout.lines().count(),
                 expected.len(),
-                "{window} {backend} p={parallelism}"
+                "{window} in {shape}"
             );
             assert!(
                 actual == expected,
-                "{window} on {backend} at parallelism {parallelism} differs from the reference"
+                "{window} in {shape} differs from the reference"
             );
         }
     }
@@ -569,20 +533,11 @@ fn count_windows_fire_every_n_records_of_a_key_and_the_rest_at_the_end() {
         dir.path(),
         "count.yaml",
         &format!(
-            "name: count\nparallelism: ${{P:-1}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ count: {{ size: 3 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: sum, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
+            "name: count\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ count: {{ size: 3 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: sum, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n"
         ),
     );
-    for (backend, parallelism) in runs() {
-        let args = [
-            "run",
-            "-q",
-            "--state-backend",
-            backend,
-            "--state-write-cache",
-            "5",
-            job.to_str().expect("utf-8"),
-        ];
-        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+    for shape in &MATRIX {
+        let run = shape.run(&job, &[], &["--state-write-cache", "5"]);
         // auction → the windows' counts, and the sum of their price sums
         let mut seen: BTreeMap<i64, (Vec<u64>, i64)> = BTreeMap::new();
         for line in run.stdout.lines() {
@@ -593,7 +548,7 @@ fn count_windows_fire_every_n_records_of_a_key_and_the_rest_at_the_end() {
             entry.0.push(v["count"].as_u64().expect("count"));
             entry.1 += v["sum_price"].as_i64().expect("sum_price");
         }
-        let label = format!("{backend} at parallelism {parallelism}");
+        let label = shape.to_string();
         assert_eq!(seen.len(), expected.len(), "{label}");
         for (auction, (mut counts, sum)) in seen {
             let (n, price_sum) = expected[&auction];
@@ -625,7 +580,7 @@ fn event_time_from_a_wasm_function_drives_the_windows() {
         dir.path(),
         "wasm-time.yaml",
         &format!(
-            "name: wasm-time\nparallelism: ${{P:-1}}\nmodules:\n  time: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - map: {{ module: time }}\n  - watermark: {{ out_of_orderness_ms: 500 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 1000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            "name: wasm-time\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\nmodules:\n  time: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - map: {{ module: time }}\n  - watermark: {{ out_of_orderness_ms: 500 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 1000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
             crate::harness::udf("event_time")
         ),
     );
@@ -672,19 +627,12 @@ fn a_whole_window_function_sees_every_record_of_its_window_once() {
             dir.path(),
             "median.yaml",
             &format!(
-                "name: median\nparallelism: ${{P:-1}}\nmodules:\n  median: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate: {{ process: median, window: {window} }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+                "name: median\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\nmodules:\n  median: {{ path: {:?} }}\npipeline:\n  - source: {{ file: {{ path: {input:?}, format: lines }} }}\n  - watermark: {{ out_of_orderness_ms: 500, timestamp_field: ts }}\n  - key_by: {{ field: auction }}\n  - aggregate: {{ process: median, window: {window} }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
                 crate::harness::udf("window_median")
             ),
         );
-        for (backend, parallelism) in runs() {
-            let args = [
-                "run",
-                "-q",
-                "--state-backend",
-                backend,
-                job.to_str().expect("utf-8"),
-            ];
-            let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+        for shape in &MATRIX {
+            let run = shape.run(&job, &[], &[]);
             let actual: BTreeMap<(i64, i64), (u64, i64)> = run
                 .stdout
                 .lines()
@@ -700,11 +648,11 @@ fn a_whole_window_function_sees_every_record_of_its_window_once() {
             assert_eq!(
                 run.stdout.lines().count(),
                 expected.len(),
-                "{window} {backend} p={parallelism}"
+                "{window} in {shape}"
             );
             assert!(
                 actual == expected,
-                "{window} on {backend} at parallelism {parallelism} differs from the reference"
+                "{window} in {shape} differs from the reference"
             );
         }
     }

@@ -19,7 +19,11 @@ fn reference_counts(text: &str) -> BTreeMap<String, u64> {
 /// The word count of `input` (examples/wordcount.yaml) in `shape`: word → count, each word
 /// once.
 fn run_wordcount(input: &str, shape: &Shape) -> BTreeMap<String, u64> {
-    let run = shape.run(&repo().join("examples/wordcount.yaml"), &[("INPUT", input)]);
+    let run = shape.run(
+        &repo().join("examples/wordcount.yaml"),
+        &[("INPUT", input)],
+        &[],
+    );
     let mut counts = BTreeMap::new();
     for line in run.stdout.lines() {
         let record: serde_json::Value =
