@@ -414,19 +414,12 @@ fn a_process_function_with_event_time_timers_sessionizes_like_a_session_window()
         dir.path(),
         "sessionizer.yaml",
         &format!(
-            "name: sessionizer\nparallelism: ${{P:-1}}\nmodules:\n  sessions: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid, out_of_order_ms: 1000 }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: bidder }}\n  - process: {{ module: sessions }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
+            "name: sessionizer\nparallelism: ${{PARALLELISM:-1}}\nbatch_size: ${{BATCH_SIZE:-1024}}\nchaining: ${{CHAINING:-true}}\nmodules:\n  sessions: {{ path: {:?} }}\npipeline:\n  - source: {{ nexmark: {{ count: {events}, seed: 42, only: bid, out_of_order_ms: 1000 }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: bidder }}\n  - process: {{ module: sessions }}\n  - sink: {{ stdout: {{}} }}\n    parallelism: 1\n",
             udf("sessionizer")
         ),
     );
-    for (backend, parallelism) in [("memory", "1"), ("memory", "3"), ("rocksdb", "3")] {
-        let args = [
-            "run",
-            "-q",
-            "--state-backend",
-            backend,
-            job.to_str().expect("utf-8"),
-        ];
-        let run = weir(&args, &[("P", parallelism)], None).expect_code(0);
+    for shape in &crate::shapes::MATRIX {
+        let run = shape.run(&job, &[], &[]);
         let actual: BTreeMap<(i64, i64, i64), u64> = run
             .stdout
             .lines()
@@ -437,14 +430,10 @@ fn a_process_function_with_event_time_timers_sessionizes_like_a_session_window()
                 (session, v["bids"].as_u64().expect("bids"))
             })
             .collect();
-        assert_eq!(
-            run.stdout.lines().count(),
-            expected.len(),
-            "{backend} p={parallelism}"
-        );
+        assert_eq!(run.stdout.lines().count(), expected.len(), "{shape}");
         assert!(
             actual == expected,
-            "sessions from timers on {backend} at parallelism {parallelism} differ from the reference"
+            "sessions from timers in {shape} differ from the reference"
         );
     }
 }
