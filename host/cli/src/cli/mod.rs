@@ -64,11 +64,11 @@ pub(crate) enum Outcome {
 /// Runs the command line.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    // In-process runs (`weir run`, `weir bench`) drive the JobManager's state for one job:
-    // its bookkeeping (the embedded TaskManager registering, each status change) is a cluster
-    // operator's information, not the user's.
-    let embedded = matches!(cli.command, Command::Run(_) | Command::Bench(_));
-    output::init_logging(embedded);
+    output::init_logging(match cli.command {
+        Command::Run(_) => output::LogFor::Embedded,
+        Command::Bench(_) => output::LogFor::Bench,
+        _ => output::LogFor::Cluster,
+    });
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),

@@ -5,13 +5,25 @@ use std::time::Duration;
 use weir_client::human::count;
 use weir_proto::progress::JobProgress;
 
-/// Logs go to stderr; `WEIR_LOG` (tracing's filter syntax) sets what is shown. By default Weir
-/// logs at INFO, but for an `embedded` run the JobManager's own job and TaskManager bookkeeping
-/// only at WARN.
-pub(crate) fn init_logging(embedded: bool) {
-    let default = match embedded {
-        true => "warn,weir=info,weir_jobmanager::bookkeeping=warn",
-        false => "warn,weir=info",
+/// Where logs are for: a cluster process, a job run in this process, or a benchmark.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFor {
+    /// A JobManager, a TaskManager, a client command: everything at INFO.
+    Cluster,
+    /// `weir run`: the JobManager's own job and TaskManager bookkeeping only at WARN (a
+    /// cluster operator's information, not the user's); checkpoints still at INFO.
+    Embedded,
+    /// `weir bench`: its figures on stdout; the job's checkpoint lines too only at WARN.
+    Bench,
+}
+
+/// Logs go to stderr; `WEIR_LOG` (tracing's filter syntax) sets what is shown; by default
+/// what `to` wants.
+pub(crate) fn init_logging(to: LogFor) {
+    let default = match to {
+        LogFor::Cluster => "warn,weir=info",
+        LogFor::Embedded => "warn,weir=info,weir_jobmanager::bookkeeping=warn",
+        LogFor::Bench => "warn,weir=info,weir_jobmanager=warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
