@@ -14,15 +14,19 @@ pub use weir_state::checkpoint::IN_FLIGHT_SUFFIX;
 /// Records by input side (0, or 1 for a join's right side), in the order they were read.
 pub type InFlightRecords = Vec<(u8, RecordBatch)>;
 
-/// `records` as checkpoint entries: per record, its key (or none) and a namespace of its side,
-/// its position and whether it had a key; the value holds its timestamp and bytes.
-pub(super) fn snapshot(records: &InFlightRecords, max_parallelism: u32) -> OperatorSnapshot {
+/// `records` (input side, batch) as checkpoint entries: per record, its key (or none) and a
+/// namespace of its side, its position and whether it had a key; the value holds its timestamp
+/// and bytes.
+pub(super) fn snapshot<'a>(
+    records: impl IntoIterator<Item = (u8, &'a RecordBatch)>,
+    max_parallelism: u32,
+) -> OperatorSnapshot {
     let mut entries = HeapEntries::new(max_parallelism);
     let mut position = 0u64;
     for (side, batch) in records {
         for record in batch.iter() {
             let mut namespace = Vec::with_capacity(10);
-            namespace.push(*side);
+            namespace.push(side);
             namespace.extend_from_slice(&position.to_be_bytes());
             namespace.push(u8::from(record.key.is_some()));
             let mut value = Vec::with_capacity(8 + record.value.len());

@@ -10,7 +10,7 @@
 use super::{InputState, Task};
 use crate::error::TaskError;
 use crate::tasks::channel::StreamElement;
-use crate::tasks::in_flight::{self, IN_FLIGHT_SUFFIX, InFlightRecords};
+use crate::tasks::in_flight::{self, IN_FLIGHT_SUFFIX};
 use crossbeam_channel::{Receiver, Select};
 use std::time::Instant;
 
@@ -32,13 +32,24 @@ impl Task {
         let mut snapshots = self.snapshot_chain(id)?;
         self.outputs.barrier(id)?;
         self.last_barrier = self.last_barrier.max(id);
-        let records = self.read_to_barriers(id, receivers, inputs)?;
+        self.read_to_barriers(id, receivers, inputs)?;
         inputs.barriers.taken_unaligned(id);
-        let count: usize = records.iter().map(|(_, batch)| batch.len()).sum();
+        // Every record queued now came before barrier `id` and is not processed yet (read for
+        // this checkpoint, or ahead for an earlier one): in flight for this one.
+        let channels = &self.inputs;
+        let records = || {
+            self.queued
+                .iter()
+                .filter_map(|(channel, element)| match element {
+                    StreamElement::Records(batch) => Some((channels[*channel].side, batch)),
+                    _ => None,
+                })
+        };
+        let count: usize = records().map(|(_, batch)| batch.len()).sum();
         if let (Some(checkpoints), Some(head)) = (&self.checkpoints, self.operator_names.first())
             && count > 0
         {
-            let snapshot = in_flight::snapshot(&records, checkpoints.max_parallelism);
+            let snapshot = in_flight::snapshot(records(), checkpoints.max_parallelism);
             snapshots.push((format!("{head}{IN_FLIGHT_SUFFIX}"), snapshot));
         }
         tracing::debug!(task = %self.name, checkpoint = id, in_flight = count, ms = started.elapsed().as_millis() as u64, "checkpoint taken unaligned");
@@ -46,29 +57,25 @@ impl Task {
     }
 
     /// Reads every input that has not yet delivered barrier `id` up to it, queueing what came
-    /// before it (to be handled next); returns the records among them, after those already
-    /// queued (read ahead for an earlier checkpoint, not processed yet: in flight for this one
-    /// too).
+    /// before it (to be handled next).
     fn read_to_barriers(
         &mut self,
         id: u64,
         receivers: &[Receiver<StreamElement>],
         inputs: &InputState,
-    ) -> Result<InFlightRecords, TaskError> {
+    ) -> Result<(), TaskError> {
         let mut waiting: Vec<bool> = (0..receivers.len())
             .map(|c| inputs.open[c] && !inputs.barriers.has_arrived(c, id))
             .collect();
-        let mut records = InFlightRecords::new();
         for (channel, element) in &self.queued {
-            match element {
-                StreamElement::Records(batch) => {
-                    records.push((self.inputs[*channel].side, batch.clone()));
-                }
-                // What follows on that channel is after this checkpoint's barrier.
+            // What follows on that channel is after this checkpoint's barrier.
+            if matches!(
+                element,
                 StreamElement::Barrier(_)
-                | StreamElement::EndOfStream
-                | StreamElement::Broken { .. } => waiting[*channel] = false,
-                StreamElement::Watermark(_) | StreamElement::Idle => {}
+                    | StreamElement::EndOfStream
+                    | StreamElement::Broken { .. }
+            ) {
+                waiting[*channel] = false;
             }
         }
         while waiting.iter().any(|&w| w) {
@@ -104,13 +111,10 @@ impl Task {
                 StreamElement::Barrier(_)
                 | StreamElement::EndOfStream
                 | StreamElement::Broken { .. } => waiting[channel] = false,
-                StreamElement::Records(batch) => {
-                    records.push((self.inputs[channel].side, batch.clone()));
-                }
-                StreamElement::Watermark(_) | StreamElement::Idle => {}
+                StreamElement::Records(_) | StreamElement::Watermark(_) | StreamElement::Idle => {}
             }
             self.queued.push_back((channel, element));
         }
-        Ok(records)
+        Ok(())
     }
 }
