@@ -44,6 +44,19 @@ pub enum TaskError {
         /// What is wrong.
         message: String,
     },
+    /// An external system a connector talks to (a Kafka broker, a database) failed or could not
+    /// be reached: the restart strategy applies, as for a lost peer.
+    #[error("step `{operator}`: {system} at {address}: {detail}")]
+    External {
+        /// The step.
+        operator: String,
+        /// Which kind of system ("Kafka", "PostgreSQL").
+        system: &'static str,
+        /// Where it was reached (brokers, host and port).
+        address: String,
+        /// What failed.
+        detail: String,
+    },
     /// An upstream task went away without ending its stream (it failed or was cancelled).
     #[error("input from `{upstream}` ended without end-of-stream: that task stopped")]
     UpstreamLost {
@@ -121,7 +134,8 @@ impl TaskError {
             TaskError::Io { .. } | TaskError::State { .. } => (Storage, true, false),
             TaskError::Network {
                 peer_lost: false, ..
-            } => (Network, true, false),
+            }
+            | TaskError::External { .. } => (Network, true, false),
             TaskError::Network {
                 peer_lost: true, ..
             }

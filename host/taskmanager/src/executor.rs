@@ -150,6 +150,8 @@ impl TaskExecutor {
             engine: &self.engine,
             modules: &modules,
             native: &self.native,
+            connectors: &weir_connectors::ExternalConnectors,
+            job: &graph.name,
             limits: self.engine.limits_for(&graph.config.limits),
             batch_size: graph.config.batch_size as usize,
             state: &state,

@@ -4,10 +4,15 @@
 //! These types only describe a job; checking that it makes sense (modules exist, steps connect)
 //! is the client's job, which also knows the file and line of each field.
 
+mod connector;
 mod operator;
 mod sink;
 mod source;
 
+pub use connector::{
+    AtTimestamp, Delivery, KafkaBound, KafkaFormat, KafkaIsolation, KafkaSinkSpec, KafkaSourceSpec,
+    KafkaStart, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
+};
 pub use operator::{
     AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall,
     WatermarkSpec, WindowSpec, window_starts,

@@ -14,6 +14,10 @@ pub enum SinkSpec {
     File(FileSinkSpec),
     /// Discards records, counting them (benchmarks).
     Blackhole(Blackhole),
+    /// A Kafka topic.
+    Kafka(super::KafkaSinkSpec),
+    /// A PostgreSQL table.
+    Postgres(super::PostgresSinkSpec),
 }
 
 /// Nothing to configure; written `blackhole: {}`.
@@ -29,6 +33,8 @@ impl SinkSpec {
             SinkSpec::Stderr(_) => "stderr",
             SinkSpec::File(_) => "file",
             SinkSpec::Blackhole(_) => "blackhole",
+            SinkSpec::Kafka(_) => "kafka",
+            SinkSpec::Postgres(_) => "postgres",
         }
     }
 }

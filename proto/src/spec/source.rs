@@ -14,6 +14,8 @@ pub enum SourceSpec {
     File(FileSourceSpec),
     /// Lines from standard input.
     Stdin(StdinSpec),
+    /// Kafka topics.
+    Kafka(super::KafkaSourceSpec),
 }
 
 impl SourceSpec {
@@ -24,6 +26,7 @@ impl SourceSpec {
             SourceSpec::Nexmark(_) => "nexmark",
             SourceSpec::File(_) => "file",
             SourceSpec::Stdin(_) => "stdin",
+            SourceSpec::Kafka(_) => "kafka",
         }
     }
 }

@@ -4,6 +4,7 @@ use super::aggregate::{
     BuiltinAggregate, CountAggregate, KeyCache, PerKey, Plain, SessionAggregate, SessionTimers,
     WasmAggregate, WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
 };
+use super::connectors::{ConnectorSite, Connectors};
 use super::join::WindowJoin;
 use super::key_by::{KeyByField, KeyByUdf};
 use super::process::KeyedProcess;
@@ -33,6 +34,10 @@ pub struct OperatorFactory<'a> {
     pub modules: &'a HashMap<String, LoadedModule>,
     /// Native operators by name.
     pub native: &'a NativeRegistry,
+    /// Sources and sinks of external systems.
+    pub connectors: &'a dyn Connectors,
+    /// The job's name.
+    pub job: &'a str,
     /// Sandbox limits of the job.
     pub limits: SandboxLimits,
     /// Records per batch.
@@ -261,12 +266,9 @@ pub fn build_chain(
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
             }
-            OperatorKind::Sink(spec) | OperatorKind::DeadLetter(spec) => build_sink(
-                spec,
-                name.clone(),
-                (subtask, parallelism),
-                factory.checkpointing,
-            )?,
+            OperatorKind::Sink(spec) | OperatorKind::DeadLetter(spec) => {
+                build_sink(factory, spec, name.clone(), (subtask, parallelism))?
+            }
             OperatorKind::Native(native) => factory
                 .native
                 .create(native, subtask, parallelism)
@@ -400,15 +402,35 @@ fn build_source(
             },
             factory.batch_size,
         )),
+        SourceSpec::Kafka(_) => factory
+            .connectors
+            .source(spec, site(factory, operator, (subtask, parallelism)))?,
     })
 }
 
+/// Where a connector of `factory`'s job runs.
+fn site(
+    factory: &OperatorFactory<'_>,
+    operator: String,
+    (subtask, parallelism): (u32, u32),
+) -> ConnectorSite {
+    ConnectorSite {
+        job: factory.job.to_string(),
+        operator,
+        subtask,
+        parallelism,
+        batch_size: factory.batch_size,
+        checkpointing: factory.checkpointing,
+    }
+}
+
 fn build_sink(
+    factory: &OperatorFactory<'_>,
     spec: &SinkSpec,
     operator: String,
     (subtask, parallelism): (u32, u32),
-    checkpointing: bool,
 ) -> Result<Box<dyn Operator>, TaskError> {
+    let checkpointing = factory.checkpointing;
     Ok(match spec {
         SinkSpec::Stdout(console) => Box::new(Console::new(
             operator.clone(),
@@ -440,5 +462,8 @@ fn build_sink(
             )?)
         }
         SinkSpec::Blackhole(_) => Box::new(Blackhole),
+        SinkSpec::Kafka(_) | SinkSpec::Postgres(_) => factory
+            .connectors
+            .sink(spec, site(factory, operator, (subtask, parallelism)))?,
     })
 }

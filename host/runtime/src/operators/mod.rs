@@ -59,6 +59,7 @@ macro_rules! keeps_window_lists {
 
 mod aggregate;
 mod build;
+mod connectors;
 mod isolate;
 mod join;
 mod key_by;
@@ -76,6 +77,7 @@ mod window_lists;
 mod written_timers;
 
 pub use build::{Chain, OperatorFactory, build_chain};
+pub use connectors::{ConnectorSite, Connectors, NoConnectors};
 pub use native::{NativeFactory, NativeOperator, NativeRegistry};
 pub use rejection::{OwnedRecord, Rejection};
 
@@ -209,10 +211,25 @@ pub trait Source: Send {
         std::time::Duration::ZERO
     }
 
+    /// Event time the source tracks itself (a Kafka source's per-partition watermarks), asked
+    /// after each batch: a watermark that moved on, or that all its input went quiet.
+    fn progress(&mut self) -> Option<SourceProgress> {
+        None
+    }
+
     /// Moves to the position a checkpoint holds, before the first batch (at another
     /// parallelism: the union of the old subtasks' positions, divided up anew). The error
     /// says why it cannot.
     fn seek(&mut self, state: &OperatorRestore) -> Result<(), sources::SeekError>;
+}
+
+/// What a source says about event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceProgress {
+    /// No record at or before this time will follow.
+    Watermark(i64),
+    /// Nothing comes for now: downstream event time follows the other inputs.
+    Idle,
 }
 
 /// Records an operator emits from one call (a fired window, the end of input), in batches of

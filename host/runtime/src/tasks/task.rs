@@ -7,7 +7,7 @@ use super::metrics::{TaskActivity, TaskMetrics};
 use super::outputs::Outputs;
 use super::writer::RecordWriter;
 use crate::error::TaskError;
-use crate::operators::{Chain, Operator, RejectSink, Rejection};
+use crate::operators::{Chain, Operator, RejectSink, Rejection, SourceProgress};
 use crossbeam_channel::{Receiver, Select, Sender};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -312,6 +312,13 @@ impl Task {
             let Some(batch) = next else { return Ok(()) };
             TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
             self.process(batch, 0)?;
+            match self.chain.0.as_mut().and_then(|source| source.progress()) {
+                Some(SourceProgress::Watermark(watermark)) => {
+                    self.advance_watermark(0, watermark)?
+                }
+                Some(SourceProgress::Idle) => self.outputs.idle()?,
+                None => {}
+            }
             let busy = started.elapsed().saturating_sub(waited);
             TaskMetrics::add(&self.metrics.busy_ns, busy.as_nanos() as u64);
             self.outputs.flush_expired(self.buffer_timeout)?;

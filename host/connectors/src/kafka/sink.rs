@@ -1,0 +1,426 @@
+//! The Kafka sink.
+//!
+//! Exactly once (Flink's KafkaSink): the records between two barriers go in one Kafka
+//! transaction, flushed at the barrier ("pre-committed") and committed when that checkpoint
+//! completes. Each transaction runs on a producer of its own, with a transactional id from a
+//! small pool per subtask (`<prefix>-<subtask>-<k>`), initialised afresh for every transaction
+//! so its epoch is new. The checkpoint keeps each pre-committed transaction's id, producer id
+//! and epoch: librdkafka cannot finish another process's transaction, so a restore commits
+//! them with [`weir_kafka_txn::TxnClient`] (`EndTxn`), then fences every id of the pool, which
+//! aborts whatever a crashed run left open after the checkpoint.
+//!
+//! At least once: one producer; everything sent is acknowledged before a checkpoint is taken.
+
+use super::{REQUEST_TIMEOUT, broker_error, client_config};
+use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use weir_kafka_txn::TxnClient;
+use weir_proto::RecordBatch;
+use weir_proto::spec::{Delivery, KafkaSinkSpec};
+use weir_runtime::error::TaskError;
+use weir_runtime::json::FieldPath;
+use weir_runtime::operators::ConnectorSite;
+use weir_runtime::operators::{Operator, RejectSink, Rejection};
+use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
+
+/// Transactional ids per subtask: more than the checkpoints that can await completion at once.
+const POOL: u32 = 8;
+/// How long Kafka keeps a transaction open before aborting it itself: long enough for a
+/// restore to commit what a crashed run pre-committed (the job's `properties` may change it).
+const TRANSACTION_TIMEOUT_MS: &str = "900000";
+
+/// The first delivery failure a producer's background thread saw.
+#[derive(Default, Clone)]
+struct Failures(Arc<Mutex<Option<String>>>);
+
+impl ClientContext for Failures {}
+
+impl ProducerContext for Failures {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result
+            && let Ok(mut first) = self.0.lock()
+        {
+            first.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+impl Failures {
+    fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut first| first.take())
+    }
+}
+
+type KafkaProducer = ThreadedProducer<Failures>;
+
+/// A transaction that was flushed at a barrier and waits for its checkpoint to complete.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Precommitted {
+    /// The subtask that wrote it (owners change with parallelism).
+    subtask: u32,
+    /// Its place in the subtask's pool of transactional ids.
+    slot: u32,
+    producer_id: i64,
+    epoch: i16,
+    /// The checkpoint whose completion commits it.
+    checkpoint: u64,
+}
+
+/// The sink's place in a checkpoint.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SinkState {
+    pending: Vec<Precommitted>,
+}
+
+/// The transaction records go to now.
+struct Open {
+    slot: u32,
+    producer: KafkaProducer,
+}
+
+/// Writes records to a Kafka topic.
+pub struct KafkaSink {
+    spec: KafkaSinkSpec,
+    site: ConnectorSite,
+    delivery: Delivery,
+    key_field: Option<FieldPath>,
+    prefix: String,
+    failures: Failures,
+    /// At least once and none: the one producer.
+    plain: Option<KafkaProducer>,
+    /// Exactly once: the open transaction, and the pre-committed ones by slot.
+    open: Option<Open>,
+    pending: BTreeMap<u32, (Precommitted, KafkaProducer)>,
+    /// What the restored checkpoint says, finished at the first call on the task's thread.
+    restored: Option<Vec<(u32, SinkState)>>,
+    started: bool,
+}
+
+impl KafkaSink {
+    /// A sink of `spec` for the subtask at `site`; it connects at its first use.
+    pub fn new(spec: KafkaSinkSpec, site: ConnectorSite) -> Self {
+        let delivery = spec.delivery.unwrap_or(match site.checkpointing {
+            true => Delivery::ExactlyOnce,
+            false => Delivery::AtLeastOnce,
+        });
+        let prefix = spec
+            .transactional_id_prefix
+            .clone()
+            .unwrap_or_else(|| format!("weir-{}-{}", site.job, site.operator));
+        KafkaSink {
+            key_field: spec.key_field.as_deref().map(FieldPath::parse),
+            spec,
+            site,
+            delivery,
+            prefix,
+            failures: Failures::default(),
+            plain: None,
+            open: None,
+            pending: BTreeMap::new(),
+            restored: None,
+            started: false,
+        }
+    }
+
+    fn error(&self, detail: impl std::fmt::Display) -> TaskError {
+        broker_error(&self.site.operator, &self.spec.brokers, detail)
+    }
+
+    fn transactional(&self) -> bool {
+        self.delivery == Delivery::ExactlyOnce && self.site.checkpointing
+    }
+
+    fn transactional_id(&self, subtask: u32, slot: u32) -> String {
+        format!("{}-{subtask}-{slot}", self.prefix)
+    }
+
+    fn producer(&self, transactional_id: Option<&str>) -> Result<KafkaProducer, TaskError> {
+        let mut own = vec![("linger.ms", "5")];
+        match transactional_id {
+            Some(id) => {
+                own.push(("transactional.id", id));
+                own.push(("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS));
+            }
+            None if self.delivery == Delivery::None => own.push(("acks", "1")),
+            None => own.push(("enable.idempotence", "true")),
+        }
+        let config = client_config(
+            &self.site.operator,
+            &self.spec.brokers,
+            &own,
+            &self.spec.properties,
+        )?;
+        config
+            .create_with_context(self.failures.clone())
+            .map_err(|e| self.error(e))
+    }
+
+    fn committer(&self) -> TxnClient {
+        TxnClient::new(&self.spec.brokers, REQUEST_TIMEOUT)
+    }
+
+    /// On the task's thread, before anything is written: finishes the transactions of the
+    /// restored checkpoint (commits the pre-committed ones, aborts the rest), or of a crashed
+    /// earlier run of this subtask when starting afresh.
+    fn start(&mut self) -> Result<(), TaskError> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        if !self.transactional() {
+            self.plain = Some(self.producer(None)?);
+            return Ok(());
+        }
+        let committer = self.committer();
+        let mut owned = vec![self.site.subtask];
+        for (old, state) in self.restored.take().unwrap_or_default() {
+            if old % self.site.parallelism.max(1) != self.site.subtask {
+                continue;
+            }
+            owned.push(old);
+            for txn in state.pending {
+                let id = self.transactional_id(txn.subtask, txn.slot);
+                committer
+                    .end(&id, txn.producer_id, txn.epoch, true)
+                    .map_err(|e| self.error(format!("committing transaction `{id}`: {e}")))?;
+                tracing::info!(step = %self.site.operator, transaction = %id, "committed a transaction of the restored checkpoint");
+            }
+        }
+        owned.sort_unstable();
+        owned.dedup();
+        for subtask in owned {
+            for slot in 0..POOL {
+                let id = self.transactional_id(subtask, slot);
+                committer
+                    .fence(&id, 60_000)
+                    .map_err(|e| self.error(format!("aborting transaction `{id}`: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The open transaction, begun on a free slot if there is none.
+    fn open(&mut self) -> Result<&KafkaProducer, TaskError> {
+        if self.open.is_none() {
+            let slot = (0..POOL)
+                .find(|slot| !self.pending.contains_key(slot))
+                .ok_or_else(|| {
+                    self.error(format!(
+                        "{POOL} transactions await their checkpoints' completion; checkpoints are not completing"
+                    ))
+                })?;
+            let id = self.transactional_id(self.site.subtask, slot);
+            let producer = self.producer(Some(&id))?;
+            producer
+                .init_transactions(REQUEST_TIMEOUT)
+                .and_then(|()| producer.begin_transaction())
+                .map_err(|e| self.error(format!("starting transaction `{id}`: {e}")))?;
+            self.open = Some(Open { slot, producer });
+        }
+        match &self.open {
+            Some(open) => Ok(&open.producer),
+            None => Err(TaskError::Internal("no open Kafka transaction".into())),
+        }
+    }
+
+    /// Sends one record, waiting while the producer's queue is full.
+    fn send(
+        producer: &KafkaProducer,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: &[u8],
+        timestamp: i64,
+    ) -> Result<(), KafkaError> {
+        let mut record = BaseRecord::to(topic).payload(value).timestamp(timestamp);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+    }
+
+    /// Waits until everything sent is acknowledged; a failed delivery fails the step.
+    fn flush(&self, producer: &KafkaProducer) -> Result<(), TaskError> {
+        producer.flush(REQUEST_TIMEOUT).map_err(|e| self.error(e))?;
+        match self.failures.take() {
+            Some(failure) => Err(self.error(format!("a record was not delivered: {failure}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits the pre-committed transactions of checkpoints up to `checkpoint`.
+    fn commit_up_to(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        let due: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, (txn, _))| txn.checkpoint <= checkpoint)
+            .map(|(&slot, _)| slot)
+            .collect();
+        for slot in due {
+            if let Some((txn, producer)) = self.pending.remove(&slot) {
+                weir_runtime::fault::at("commit", txn.checkpoint, self.site.subtask)
+                    .map_err(TaskError::Internal)?;
+                producer
+                    .commit_transaction(REQUEST_TIMEOUT)
+                    .map_err(|e| self.error(format!("committing a transaction: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Operator for KafkaSink {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        self.start()?;
+        let producer = match self.transactional() {
+            true => {
+                self.open()?;
+                self.open.as_ref().map(|open| &open.producer)
+            }
+            false => self.plain.as_ref(),
+        };
+        let Some(producer) = producer else {
+            return Err(TaskError::Internal(
+                "the Kafka producer is not started".into(),
+            ));
+        };
+        for record in batch.iter() {
+            let key = match &self.key_field {
+                None => record.key.map(<[u8]>::to_vec),
+                Some(field) => match message_key(record.value, field) {
+                    Ok(key) => Some(key),
+                    Err(error) => {
+                        rejects.reject(Rejection {
+                            operator: self.site.operator.clone(),
+                            module: None,
+                            export: None,
+                            error: format!("key field `{field}`: {error}"),
+                            origin: None,
+                            record: record.into(),
+                        })?;
+                        continue;
+                    }
+                },
+            };
+            Self::send(
+                producer,
+                &self.spec.topic,
+                key.as_deref(),
+                record.value,
+                record.timestamp,
+            )
+            .map_err(|e| self.error(format!("sending to topic `{}`: {e}", self.spec.topic)))?;
+        }
+        if let Some(failure) = self.failures.take() {
+            return Err(self.error(format!("a record was not delivered: {failure}")));
+        }
+        Ok(RecordBatch::default())
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
+        self.start()?;
+        if let Some(producer) = &self.plain {
+            if self.delivery == Delivery::AtLeastOnce {
+                self.flush(producer)?;
+            }
+            return Ok(None);
+        }
+        if let Some(open) = self.open.take() {
+            self.flush(&open.producer)?;
+            let transactional_id = self.transactional_id(self.site.subtask, open.slot);
+            let described = self
+                .committer()
+                .describe(&transactional_id)
+                .map_err(|e| self.error(format!("describing `{transactional_id}`: {e}")))?;
+            let txn = Precommitted {
+                subtask: self.site.subtask,
+                slot: open.slot,
+                producer_id: described.producer_id,
+                epoch: described.producer_epoch,
+                checkpoint: id,
+            };
+            self.pending.insert(open.slot, (txn, open.producer));
+        }
+        let state = SinkState {
+            pending: self.pending.values().map(|(txn, _)| txn.clone()).collect(),
+        };
+        Ok(Some(OperatorSnapshot {
+            meta: serde_json::to_value(&state).ok(),
+            keyed: None,
+        }))
+    }
+
+    fn checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
+        self.commit_up_to(id)
+    }
+
+    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
+        let mut states = Vec::new();
+        for (old, _, meta) in restored.all_meta() {
+            let state: SinkState =
+                serde_json::from_value(meta.clone()).map_err(|e| TaskError::State {
+                    operator: self.site.operator.clone(),
+                    detail: format!("the checkpoint's Kafka sink state is malformed: {e}"),
+                })?;
+            states.push((old, state));
+        }
+        self.restored = Some(states);
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        // The end of bounded input: the output is complete, so all of it is committed.
+        self.start()?;
+        if let Some(producer) = &self.plain {
+            return self.flush(producer);
+        }
+        if let Some(open) = self.open.take() {
+            self.flush(&open.producer)?;
+            open.producer
+                .commit_transaction(REQUEST_TIMEOUT)
+                .map_err(|e| self.error(format!("committing a transaction: {e}")))?;
+        }
+        self.commit_up_to(u64::MAX)
+    }
+}
+
+/// The message key from field `field` of a JSON record: a string's text, else the JSON text.
+fn message_key(value: &[u8], field: &FieldPath) -> Result<Vec<u8>, weir_runtime::json::FieldError> {
+    let raw = weir_runtime::json::field(value, field)?;
+    Ok(match serde_json::from_str::<String>(raw) {
+        Ok(text) => text.into_bytes(),
+        Err(_) => raw.as_bytes().to_vec(),
+    })
+}
+
+impl Drop for KafkaSink {
+    fn drop(&mut self) {
+        // Destroying a transactional producer may abort its transaction; a pre-committed one
+        // must stay open for the restore to commit (or abort) it. Left to the restore and to
+        // the broker's transaction timeout, at the cost of its client's memory.
+        for (_, (_, producer)) in std::mem::take(&mut self.pending) {
+            std::mem::forget(producer);
+        }
+    }
+}
