@@ -53,4 +53,22 @@ if ! command -v clang >/dev/null 2>&1 || [ ! -d /usr/include/wasm32-wasi ] \
     clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-dev >&2
 fi
 
+# The connector tests run real servers (docs/connectors.md): noida-db's Kafka-compatible broker
+# (transactions, read_committed) and a private PostgreSQL 15 cluster. librdkafka builds from the
+# rdkafka crate and needs OpenSSL's headers.
+if ! command -v noida-db >/dev/null 2>&1; then
+  echo "installing noida-db (the Kafka tests' broker)" >&2
+  python3 -m pip install --quiet noida-db==0.2.3 >&2
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  hash -r
+fi
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v psql >/dev/null 2>&1 \
+   || ! pkg-config --exists openssl 2>/dev/null; then
+  echo "installing PostgreSQL 15 (the PostgreSQL sink's tests) and OpenSSL headers (librdkafka)" >&2
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -q \
+    postgresql-15 postgresql-client-15 libssl-dev pkg-config >&2
+fi
+
 cargo build --release -p weir >&2

@@ -38,8 +38,12 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 const INVALID_PRODUCER_EPOCH: i16 = 47;
 /// Kafka error code `INVALID_TXN_STATE` (48).
 const INVALID_TXN_STATE: i16 = 48;
+/// Kafka error code `INVALID_PRODUCER_ID_MAPPING` (49).
+const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 /// Kafka error code `PRODUCER_FENCED` (90).
 const PRODUCER_FENCED: i16 = 90;
+/// Kafka error code `TRANSACTIONAL_ID_NOT_FOUND` (105).
+const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 
 /// Error codes after which the call is tried again, with the coordinator looked up anew:
 /// `COORDINATOR_LOAD_IN_PROGRESS` (14), `COORDINATOR_NOT_AVAILABLE` (15), `NOT_COORDINATOR` (16)
@@ -224,27 +228,35 @@ impl TxnClient {
     }
 
     /// Commits (`commit`) or aborts the transaction of `transactional_id` run by
-    /// `(producer_id, producer_epoch)`: `EndTxn` (API key 26) sent to its coordinator, then
-    /// retried while the coordinator answers `CONCURRENT_TRANSACTIONS`, that is until the
+    /// `(producer_id, producer_epoch)`: `EndTxn` (API key 26) sent to its coordinator, and sent
+    /// again while the coordinator answers `CONCURRENT_TRANSACTIONS`, that is until the
     /// transaction markers are written. This is the step librdkafka cannot take for a producer
     /// that crashed after its pre-commit.
     ///
     /// Idempotent, because recovery may commit a transaction that the crashed job had already
-    /// committed, or repeat a commit whose answer it lost. `Ok` when:
-    /// - the broker answers `NONE` (0): Kafka itself answers so to a commit of a transaction in
-    ///   `CompleteCommit`, and to an abort of one in `CompleteAbort`;
-    /// - the broker answers `INVALID_TXN_STATE` (48), and `DescribeTransactions` shows the same
-    ///   producer id and epoch in the wanted end state (`CompleteCommit` for a commit,
-    ///   `CompleteAbort` for an abort) or in `Empty` (no transaction was ever started under this
-    ///   epoch, so there is nothing to end). Brokers that forget the completed state answer so.
+    /// committed, or repeat a commit whose answer it lost. Before `EndTxn`, the coordinator's
+    /// state is read (`DescribeTransactions`, where the broker has it), and when it shows the
+    /// same producer id and epoch:
+    /// - in the wanted end state (`CompleteCommit` for a commit, `CompleteAbort` for an abort),
+    ///   or in `Empty` (no transaction was begun under this epoch, so there is nothing to end),
+    ///   the call is `Ok` without sending `EndTxn`;
+    /// - in the other end state, or preparing it, the call fails with `INVALID_TXN_STATE` (48)
+    ///   without sending `EndTxn`: a commit of an aborted transaction is lost data, not success.
+    ///   Kafka would answer `INVALID_TXN_STATE` itself, but noida-db answers `NONE` and rewrites
+    ///   its state to the one asked for (its records stay as they were), which this check keeps
+    ///   from happening.
     ///
-    /// Every other answer is an error, on purpose:
-    /// - `INVALID_TXN_STATE` with the other end state: a commit of an aborted transaction is lost
-    ///   data, not success;
-    /// - `PRODUCER_FENCED` (90), `INVALID_PRODUCER_EPOCH` (47), `INVALID_PRODUCER_ID_MAPPING` (49):
-    ///   a newer producer took the id over, and the broker no longer knows how this epoch's
-    ///   transaction ended. Flink's committer takes these for "already committed"; the caller,
-    ///   who knows whether it reuses transactional ids, decides (see [`TxnError::code`]).
+    /// And when the coordinator does not know the transactional id at all (never used, or
+    /// expired), the call fails with `TRANSACTIONAL_ID_NOT_FOUND` (105) without sending
+    /// `EndTxn`, to which Kafka answers `INVALID_PRODUCER_ID_MAPPING` but noida-db `NONE`.
+    ///
+    /// Otherwise the broker's answer to `EndTxn` decides: `NONE` (0) is `Ok` (Kafka and noida-db
+    /// also answer so to a repeated commit or abort); every error code is an error, on purpose
+    /// also `PRODUCER_FENCED` (90), `INVALID_PRODUCER_EPOCH` (47, what noida-db answers) and
+    /// `INVALID_PRODUCER_ID_MAPPING` (49): a newer producer took the id over, and the broker no
+    /// longer knows how this epoch's transaction ended. Flink's committer takes these for
+    /// "already committed"; the caller, who knows whether it reuses transactional ids, decides
+    /// (see [`TxnError::code`]).
     ///
     /// Ending by `(producer_id, producer_epoch)` only names the *current* transaction of that
     /// producer: if the same producer had begun a new transaction after the one meant, this call
@@ -257,40 +269,10 @@ impl TxnClient {
         producer_epoch: i16,
         commit: bool,
     ) -> Result<(), TxnError> {
-        let first = self.with_coordinator(transactional_id, |conn| {
+        self.with_coordinator(transactional_id, |conn| {
             end_at(conn, transactional_id, producer_id, producer_epoch, commit)
-        });
-        let Err(error) = first else {
-            return Ok(());
-        };
-        if error.code() != Some(INVALID_TXN_STATE) {
-            return Err(annotate_fenced(error));
-        }
-        // INVALID_TXN_STATE is the answer both to "ended already" and to "ended the other way":
-        // the coordinator's state tells which.
-        let described = self.describe(transactional_id)?;
-        let same_producer =
-            described.producer_id == producer_id && described.producer_epoch == producer_epoch;
-        let wanted = if commit {
-            "CompleteCommit"
-        } else {
-            "CompleteAbort"
-        };
-        if same_producer && (described.state == wanted || described.state == "Empty") {
-            return Ok(());
-        }
-        Err(TxnError::broker(
-            "EndTxn",
-            INVALID_TXN_STATE,
-            Some(&format!(
-                "cannot {} the transaction of producer {producer_id} epoch {producer_epoch}: \
-                 the coordinator has producer {} epoch {} in state {}",
-                if commit { "commit" } else { "abort" },
-                described.producer_id,
-                described.producer_epoch,
-                described.state
-            )),
-        ))
+        })
+        .map_err(annotate_fenced)
     }
 
     /// `InitProducerId` (API key 22) for `transactional_id`, as a new producer would send it:
@@ -303,6 +285,10 @@ impl TxnClient {
     /// transactions of ids beyond the ones it knows. `transaction_timeout_ms` becomes the id's
     /// transaction timeout; the broker refuses one above its `transaction.max.timeout.ms` with
     /// `INVALID_TRANSACTION_TIMEOUT` (50).
+    ///
+    /// Unlike [`TxnClient::end`], this is not idempotent: each `InitProducerId` the broker
+    /// receives bumps the epoch, so if an answer is lost and the call tries again, the epoch
+    /// returned counts the lost try too (and is no longer 0 for a fresh id).
     pub fn fence(
         &self,
         transactional_id: &str,
@@ -321,7 +307,12 @@ impl TxnClient {
         transactional_id: &str,
         mut call: impl FnMut(&mut Conn) -> Result<T, TxnError>,
     ) -> Result<T, TxnError> {
-        let deadline = Instant::now() + self.timeout;
+        let now = Instant::now();
+        // A timeout too long to add (Duration::MAX for "none") must not panic: a year will do.
+        let deadline = now
+            .checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+            .unwrap_or(now);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
@@ -356,10 +347,9 @@ impl TxnClient {
                 Ok((conn, coordinator)) if coordinator == conn.address => return Ok(conn),
                 Ok((_, coordinator)) => return Conn::open(&coordinator, &self.client_id, deadline),
                 // A broker that answered with a Kafka error speaks for the cluster: the caller
-                // retries the retriable ones after a back-off.
-                Err(error @ (TxnError::Broker { .. } | TxnError::Protocol(_))) => {
-                    return Err(error);
-                }
+                // retries the retriable ones after a back-off. An address that could not be
+                // reached, or does not speak Kafka, leaves the question to the next one.
+                Err(error @ TxnError::Broker { .. }) => return Err(error),
                 Err(error) => last_error = Some(error),
             }
         }
@@ -376,12 +366,12 @@ fn annotate_fenced(error: TxnError) -> TxnError {
     match error {
         TxnError::Broker {
             api,
-            code: code @ (PRODUCER_FENCED | INVALID_PRODUCER_EPOCH),
+            code: code @ (PRODUCER_FENCED | INVALID_PRODUCER_EPOCH | INVALID_PRODUCER_ID_MAPPING),
             mut message,
         } => {
             message.push_str(
-                " (a newer producer holds the transactional id; how this epoch's \
-                 transaction ended is no longer known to the broker)",
+                " (the transactional id has moved on to another producer id or epoch; how \
+                 this epoch's transaction ended is no longer known to the broker)",
             );
             TxnError::Broker { api, code, message }
         }
@@ -453,7 +443,8 @@ fn describe_at(conn: &mut Conn, transactional_id: &str) -> Result<TxnDescription
     })
 }
 
-/// `EndTxn` at the coordinator.
+/// `EndTxn` at the coordinator, unless its state shows the transaction already ended (see
+/// [`TxnClient::end`]).
 fn end_at(
     conn: &mut Conn,
     transactional_id: &str,
@@ -461,6 +452,52 @@ fn end_at(
     producer_epoch: i16,
     commit: bool,
 ) -> Result<(), TxnError> {
+    // Brokers before Kafka 3.0 have no DescribeTransactions: there EndTxn's answer alone decides.
+    if conn.supports(ApiKey::DescribeTransactions) {
+        match describe_at(conn, transactional_id) {
+            Ok(now) if now.producer_id == producer_id && now.producer_epoch == producer_epoch => {
+                match (now.state.as_str(), commit) {
+                    ("CompleteCommit", true) | ("CompleteAbort", false) | ("Empty", _) => {
+                        return Ok(());
+                    }
+                    ("CompleteAbort" | "PrepareAbort", true)
+                    | ("CompleteCommit" | "PrepareCommit", false) => {
+                        return Err(TxnError::broker(
+                            "EndTxn",
+                            INVALID_TXN_STATE,
+                            Some(&format!(
+                                "cannot {} the transaction of producer {producer_id} epoch \
+                                 {producer_epoch}: the coordinator has it in state {}",
+                                if commit { "commit" } else { "abort" },
+                                now.state
+                            )),
+                        ));
+                    }
+                    // Ongoing, or preparing the wanted end: EndTxn ends it, or answers
+                    // CONCURRENT_TRANSACTIONS until the markers are written.
+                    _ => {}
+                }
+            }
+            // Another producer or epoch holds the id: EndTxn gets the broker's own answer.
+            Ok(_) => {}
+            // Kafka answers EndTxn for an id it does not know (never used, or expired after
+            // transactional.id.expiration.ms) with INVALID_PRODUCER_ID_MAPPING, but noida-db
+            // answers NONE: refuse here, so that a commit nobody can have made is no success.
+            Err(error) if error.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
+                return Err(TxnError::broker(
+                    "DescribeTransactions",
+                    TRANSACTIONAL_ID_NOT_FOUND,
+                    Some(&format!(
+                        "the coordinator does not know transactional id {transactional_id:?}, \
+                         so there is no transaction of producer {producer_id} epoch \
+                         {producer_epoch} to {}",
+                        if commit { "commit" } else { "abort" }
+                    )),
+                ));
+            }
+            Err(error) => return Err(error),
+        }
+    }
     // v5 belongs to the transactions of KIP-890 (the epoch bumps at each end), whose answers
     // carry a new epoch this client has no use for; v0..=4 end a transaction the classic way.
     let version = conn.version(ApiKey::EndTxn, 0, 4)?;
@@ -472,7 +509,6 @@ fn end_at(
         .with_producer_epoch(producer_epoch)
         .with_committed(commit);
     let response: EndTxnResponse = conn.call(ApiKey::EndTxn, version, &request)?;
-    eprintln!("PROBE EndTxn v{version} commit={commit} -> {}", response.error_code);
     match response.error_code {
         0 => Ok(()),
         code => Err(TxnError::broker("EndTxn", code, None)),
@@ -522,6 +558,10 @@ struct Conn {
 impl Conn {
     /// Connects to `address` (each address it resolves to, in turn) and asks the broker for
     /// its API versions, so that each request is sent in a version it understands.
+    ///
+    /// Name resolution has no timeout in the standard library: a hung resolver can hold the
+    /// call past its deadline, which the sink's bootstrap and advertised addresses (IPs or
+    /// names in a local resolver) make unlikely.
     fn open(address: &str, client_id: &str, deadline: Instant) -> Result<Conn, TxnError> {
         let connect_error = |source| TxnError::Connect {
             address: address.to_owned(),
@@ -564,6 +604,13 @@ impl Conn {
             .map(|k| (k.api_key, k.min_version, k.max_version))
             .collect();
         Ok(conn)
+    }
+
+    /// Whether the broker supports some version of `key`.
+    fn supports(&self, key: ApiKey) -> bool {
+        self.api_versions
+            .iter()
+            .any(|(api_key, _, _)| *api_key == key as i16)
     }
 
     /// The highest version of `key` within `min..=max` (the versions this client can speak)

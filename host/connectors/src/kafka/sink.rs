@@ -7,7 +7,8 @@
 //! so its epoch is new. The checkpoint keeps each pre-committed transaction's id, producer id
 //! and epoch: librdkafka cannot finish another process's transaction, so a restore commits
 //! them with [`weir_kafka_txn::TxnClient`] (`EndTxn`), then fences every id of the pool, which
-//! aborts whatever a crashed run left open after the checkpoint.
+//! aborts whatever a crashed run left open after the checkpoint. Dropping a producer (a
+//! cancelled task) leaves its transaction open for that restore: librdkafka does not end it.
 //!
 //! At least once: one producer; everything sent is acknowledged before a checkpoint is taken.
 
@@ -27,6 +28,8 @@ use weir_runtime::operators::ConnectorSite;
 use weir_runtime::operators::{Operator, RejectSink, Rejection};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
+/// Kafka's answer for a transactional id its coordinator does not know.
+const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 /// Transactional ids per subtask: more than the checkpoints that can await completion at once.
 const POOL: u32 = 8;
 /// How long Kafka keeps a transaction open before aborting it itself: long enough for a
@@ -186,10 +189,7 @@ impl KafkaSink {
             owned.push(old);
             for txn in state.pending {
                 let id = self.transactional_id(txn.subtask, txn.slot);
-                committer
-                    .end(&id, txn.producer_id, txn.epoch, true)
-                    .map_err(|e| self.error(format!("committing transaction `{id}`: {e}")))?;
-                tracing::info!(step = %self.site.operator, transaction = %id, "committed a transaction of the restored checkpoint");
+                self.commit_restored(&committer, &id, &txn)?;
             }
         }
         owned.sort_unstable();
@@ -203,6 +203,36 @@ impl KafkaSink {
             }
         }
         Ok(())
+    }
+
+    /// Commits a transaction the restored checkpoint pre-committed, unless it ended before: its
+    /// id then has another producer or epoch (a slot is reused, and a restore fences, only
+    /// after its commit) or the coordinator no longer knows it.
+    fn commit_restored(
+        &self,
+        committer: &TxnClient,
+        id: &str,
+        txn: &Precommitted,
+    ) -> Result<(), TaskError> {
+        let step = &self.site.operator;
+        let finished = match committer.describe(id) {
+            Ok(now) => (now.producer_id, now.producer_epoch) != (txn.producer_id, txn.epoch),
+            Err(error) if error.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => true,
+            Err(error) => return Err(self.error(format!("describing `{id}`: {error}"))),
+        };
+        if finished {
+            tracing::info!(step = %step, transaction = %id, "a transaction of the restored checkpoint ended before");
+            return Ok(());
+        }
+        match committer.end(id, txn.producer_id, txn.epoch, true) {
+            Ok(()) => {
+                tracing::info!(step = %step, transaction = %id, "committed a transaction of the restored checkpoint");
+                Ok(())
+            }
+            // Fenced meanwhile: a newer epoch holds the id, after this one's commit.
+            Err(error) if matches!(error.code(), Some(47 | 49 | 90)) => Ok(()),
+            Err(error) => Err(self.error(format!("committing transaction `{id}`: {error}"))),
+        }
     }
 
     /// The open transaction, begun on a free slot if there is none.
@@ -237,7 +267,12 @@ impl KafkaSink {
         value: &[u8],
         timestamp: i64,
     ) -> Result<(), KafkaError> {
-        let mut record = BaseRecord::to(topic).payload(value).timestamp(timestamp);
+        let mut record = BaseRecord::to(topic).payload(value);
+        // A record without event time (0) gets the time it is produced: a 1970 timestamp
+        // would fall to the topic's retention at once.
+        if timestamp > 0 {
+            record = record.timestamp(timestamp);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }
@@ -272,8 +307,7 @@ impl KafkaSink {
             .collect();
         for slot in due {
             if let Some((txn, producer)) = self.pending.remove(&slot) {
-                weir_runtime::fault::at("commit", txn.checkpoint, self.site.subtask)
-                    .map_err(TaskError::Internal)?;
+                tracing::debug!(step = %self.site.operator, checkpoint = txn.checkpoint, slot, "committing a Kafka transaction");
                 producer
                     .commit_transaction(REQUEST_TIMEOUT)
                     .map_err(|e| self.error(format!("committing a transaction: {e}")))?;
@@ -345,6 +379,7 @@ impl Operator for KafkaSink {
         }
         if let Some(open) = self.open.take() {
             self.flush(&open.producer)?;
+            tracing::debug!(step = %self.site.operator, checkpoint = id, slot = open.slot, "pre-committed a Kafka transaction");
             let transactional_id = self.transactional_id(self.site.subtask, open.slot);
             let described = self
                 .committer()
@@ -369,6 +404,7 @@ impl Operator for KafkaSink {
     }
 
     fn checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
+        weir_runtime::fault::at("commit", id, self.site.subtask).map_err(TaskError::Internal)?;
         self.commit_up_to(id)
     }
 
@@ -412,15 +448,4 @@ fn message_key(value: &[u8], field: &FieldPath) -> Result<Vec<u8>, weir_runtime:
         Ok(text) => text.into_bytes(),
         Err(_) => raw.as_bytes().to_vec(),
     })
-}
-
-impl Drop for KafkaSink {
-    fn drop(&mut self) {
-        // Destroying a transactional producer may abort its transaction; a pre-committed one
-        // must stay open for the restore to commit (or abort) it. Left to the restore and to
-        // the broker's transaction timeout, at the cost of its client's memory.
-        for (_, (_, producer)) in std::mem::take(&mut self.pending) {
-            std::mem::forget(producer);
-        }
-    }
 }

@@ -25,11 +25,27 @@ use weir_state::checkpoint::OperatorRestore;
 /// How long one poll waits for a message when none is buffered.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The consumer's callbacks: the end of a partition is news for [`KafkaSource::next_batch`],
+/// not an error to log.
+struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::error::RDKafkaErrorCode::PartitionEOF) {
+            tracing::warn!(%error, reason, "Kafka consumer");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Quiet {}
+
+type KafkaConsumer = BaseConsumer<Quiet>;
+
 /// This subtask's share of a Kafka source.
 pub struct KafkaSource {
     spec: KafkaSourceSpec,
     site: ConnectorSite,
-    consumer: Option<BaseConsumer>,
+    consumer: Option<KafkaConsumer>,
     /// The next offset to read of each partition this subtask reads.
     next: BTreeMap<Partition, i64>,
     /// Offsets from the restored checkpoint, taken up at the first batch.
@@ -65,7 +81,7 @@ impl KafkaSource {
         broker_error(&self.site.operator, &self.spec.brokers, detail)
     }
 
-    fn consumer(&self) -> Result<&BaseConsumer, TaskError> {
+    fn consumer(&self) -> Result<&KafkaConsumer, TaskError> {
         self.consumer
             .as_ref()
             .ok_or_else(|| TaskError::Internal("the Kafka consumer is not started".into()))
@@ -95,7 +111,9 @@ impl KafkaSource {
             ],
             &self.spec.properties,
         )?;
-        let consumer: BaseConsumer = config.create().map_err(|e| self.error(e))?;
+        let consumer: KafkaConsumer = config
+            .create_with_context(Quiet)
+            .map_err(|e| self.error(e))?;
         self.consumer = Some(consumer);
         let partitions = self.discover()?;
         let restored = self.restored.take();
@@ -457,7 +475,7 @@ impl KafkaSource {
     /// what is already buffered.
     fn poll_into(
         &mut self,
-        consumer: &BaseConsumer,
+        consumer: &KafkaConsumer,
         batch: &mut RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<(), TaskError> {
@@ -485,7 +503,7 @@ impl KafkaSource {
 
     /// Moves each partition's next offset to the consumer's position where that is further on
     /// (at the end of a partition, past transaction markers).
-    fn catch_up(&mut self, consumer: &BaseConsumer) -> Result<(), TaskError> {
+    fn catch_up(&mut self, consumer: &KafkaConsumer) -> Result<(), TaskError> {
         let positions = consumer.position().map_err(|e| self.error(e))?;
         for element in positions.elements() {
             let partition = (element.topic().to_string(), element.partition());

@@ -282,8 +282,6 @@ impl PostgresSink {
             .partition(|p| p.checkpoint <= checkpoint);
         self.pending = rest;
         for prepared in due {
-            weir_runtime::fault::at("commit", prepared.checkpoint, self.site.subtask)
-                .map_err(TaskError::Internal)?;
             self.execute(&format!("COMMIT PREPARED {}", literal(&prepared.gid)))?;
         }
         Ok(())
@@ -401,6 +399,7 @@ impl Operator for PostgresSink {
     }
 
     fn checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
+        weir_runtime::fault::at("commit", id, self.site.subtask).map_err(TaskError::Internal)?;
         self.commit_up_to(id)
     }
 

@@ -1,0 +1,236 @@
+//! Kafka in and out, exactly once, against a real broker the test starts (`noida-db`).
+//!
+//! The job reads a 4-partition topic at parallelism 2, counts records per key in a stateful
+//! Wasm UDF and writes the counts to another topic in a transaction per checkpoint. A
+//! `read_committed` reader must then see, for every key, the counts 1, 2, … N once each and in
+//! order — whatever killed the first run: SIGKILL mid-stream, SIGKILL between a checkpoint's
+//! completion and the commit of its transactions (which the restored job then commits), a
+//! broker restart, or a savepoint resumed at parallelism 3.
+
+use crate::exactly_once::{Running, stop};
+use crate::harness::{job_file, newest_checkpoint, udf, weir};
+use crate::servers::Kafka;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const KEYS: u64 = 16;
+const PER_KEY: u64 = 500;
+
+/// `KEYS * PER_KEY` records `{"key": k, "seq": n}` keyed by `k`, into a new 4-partition topic.
+fn fill_input(kafka: &Kafka, topic: &str) {
+    kafka.create_topic(topic, 4);
+    let records: Vec<(String, String)> = (0..KEYS * PER_KEY)
+        .map(|n| {
+            let key = n % KEYS;
+            (
+                key.to_string(),
+                format!("{{\"key\":{key},\"seq\":{}}}", n / KEYS),
+            )
+        })
+        .collect();
+    kafka.produce(topic, &records);
+}
+
+/// Kafka `input` → throttle (a slow source) → running count per key (Wasm, keyed state) →
+/// Kafka `output`, at `${P:-2}`, checkpoints every 300 ms.
+fn counting_job(dir: &Path, kafka: &Kafka, (input, output): (&str, &str)) -> String {
+    let brokers = kafka.brokers();
+    let job = job_file(
+        dir,
+        &format!("{output}.yaml"),
+        &format!(
+            "name: {output}\nparallelism: ${{P:-2}}\nbatch_size: 100\ncheckpointing: {{ interval_ms: 300 }}\nrestart_strategy: {{ fixed_delay: {{ attempts: 20, delay_ms: 500 }} }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: {input}, bounded: latest }} }}\n  - throttle: {{ records_per_second: 1000 }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    name: counter\n  - sink: {{ kafka: {{ brokers: \"{brokers}\", topic: {output} }} }}\n",
+            udf("running_count"),
+        ),
+    );
+    job.to_str().expect("utf-8").to_string()
+}
+
+/// Each key's counts as a `read_committed` reader sees them, in offset order.
+fn committed_counts(kafka: &Kafka, topic: &str) -> BTreeMap<String, Vec<u64>> {
+    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (_, key, value) in kafka.read_committed(topic) {
+        let record: serde_json::Value = serde_json::from_str(&value).expect("JSON");
+        assert_eq!(key.as_deref(), record["key"].as_str(), "message key");
+        counts
+            .entry(record["key"].as_str().expect("key").to_string())
+            .or_default()
+            .push(record["count"].as_u64().expect("count"));
+    }
+    counts
+}
+
+/// Every key counted 1..=PER_KEY, each once, in order.
+fn assert_exactly_once(counts: &BTreeMap<String, Vec<u64>>, case: &str) {
+    let expected: Vec<u64> = (1..=PER_KEY).collect();
+    assert_eq!(counts.len() as u64, KEYS, "{case}: every key arrived");
+    for (key, seen) in counts {
+        assert_eq!(seen, &expected, "{case}: key {key}");
+    }
+}
+
+fn run_args<'a>(checkpoints: &'a str, job: &'a str) -> Vec<&'a str> {
+    vec!["run", "-q", "--checkpoint-dir", checkpoints, job]
+}
+
+#[test]
+fn a_kafka_job_killed_mid_stream_or_before_its_commit_resumes_exactly_once() {
+    let kafka = Kafka::start();
+    // SIGKILL after checkpoint 3; SIGKILL while the sinks are about to commit checkpoint 3's
+    // transactions (completed, so the restored job must commit them from their producer ids
+    // and epochs).
+    for (case, fault) in [("kill", None), ("commit", Some("pause@commit:3"))] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (input, output) = (format!("in-{case}"), format!("out-{case}"));
+        fill_input(&kafka, &input);
+        let job = counting_job(dir.path(), &kafka, (&input, &output));
+        let checkpoints = dir.path().join("chk");
+        let checkpoints = checkpoints.to_str().expect("utf-8");
+        let env: Vec<(&str, &str)> = fault.iter().map(|f| ("WEIR_FAULT", *f)).collect();
+        let mut first = Running::start(&run_args(checkpoints, &job), &env);
+        match fault {
+            None => first.wait_for_checkpoint(3),
+            Some(_) => {
+                first.wait_for("the pause", |line| {
+                    line.starts_with("weir fault: paused at")
+                });
+            }
+        }
+        first.child.kill().expect("SIGKILL");
+        first.wait();
+        let storage = Path::new(checkpoints).join(&output);
+        assert!(
+            newest_checkpoint(&storage) >= 3,
+            "{case}: checkpoint 3 completed"
+        );
+        let from = storage.to_str().expect("utf-8");
+        let resume = [
+            &["run", "-q", "--checkpoint-dir", checkpoints][..],
+            &["--from-savepoint", from, &job],
+        ]
+        .concat();
+        weir(&resume, &[], None).expect_code(0);
+        assert_exactly_once(&committed_counts(&kafka, &output), case);
+    }
+}
+
+#[test]
+fn a_kafka_job_survives_a_broker_restart_and_a_savepoint_resumed_at_another_parallelism() {
+    let mut kafka = Kafka::start();
+    // The broker goes down mid-job and comes back: the job restarts from its checkpoint.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fill_input(&kafka, "in-restart");
+    let job = counting_job(dir.path(), &kafka, ("in-restart", "out-restart"));
+    let checkpoints = dir.path().join("chk");
+    let checkpoints = checkpoints.to_str().expect("utf-8");
+    let mut run = Running::start(&run_args(checkpoints, &job), &[]);
+    run.wait_for_checkpoint(3);
+    kafka.restart();
+    let (code, stderr) = run.wait();
+    assert_eq!(code, 0, "{stderr}");
+    assert_exactly_once(&committed_counts(&kafka, "out-restart"), "broker restart");
+
+    // Stopped with a savepoint at parallelism 2, resumed at 3.
+    fill_input(&kafka, "in-rescale");
+    let job = counting_job(dir.path(), &kafka, ("in-rescale", "out-rescale"));
+    let savepoints = dir.path().join("sp");
+    let savepoints = savepoints.to_str().expect("utf-8");
+    let args = [
+        &run_args(checkpoints, &job)[..],
+        &["--savepoint-dir", savepoints],
+    ]
+    .concat();
+    let mut run = Running::start(&args, &[("P", "2")]);
+    run.wait_for_checkpoint(3);
+    let savepoint = stop(run);
+    let resume = [
+        "run",
+        "-q",
+        "--checkpoint-dir",
+        checkpoints,
+        "--from-savepoint",
+        &savepoint,
+        &job,
+    ];
+    weir(&resume, &[("P", "3")], None).expect_code(0);
+    assert_exactly_once(
+        &committed_counts(&kafka, "out-rescale"),
+        "savepoint p=2 → p=3",
+    );
+}
+
+#[test]
+fn bad_kafka_input_is_named_a_record_that_is_not_json_becomes_a_dead_letter() {
+    let kafka = Kafka::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    kafka.create_topic("mixed", 2);
+    kafka.produce(
+        "mixed",
+        &[
+            ("a".into(), "{\"n\":1}".into()),
+            ("a".into(), "not json".into()),
+            ("a".into(), "{\"n\":2}".into()),
+        ],
+    );
+    let (out, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    let job = job_file(
+        dir.path(),
+        "mixed.yaml",
+        &format!(
+            "name: mixed\ndead_letter: {{ file: {{ path: {:?} }} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{}\", topic: mixed, bounded: latest }} }}\n  - sink: {{ file: {{ path: {:?} }} }}\n",
+            dead.display().to_string(),
+            kafka.brokers(),
+            out.display().to_string(),
+        ),
+    );
+    weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let lines = std::fs::read_to_string(&out).expect("output");
+    assert_eq!(lines, "{\"n\":1}\n{\"n\":2}\n");
+    let dead = std::fs::read_to_string(&dead).expect("dead letters");
+    let letter: serde_json::Value = serde_json::from_str(dead.trim()).expect("one dead letter");
+    let origin = letter["origin"].as_str().unwrap_or_default();
+    assert!(
+        origin.contains("topic `mixed` partition") && origin.contains("offset 1"),
+        "{dead}"
+    );
+    assert!(
+        letter["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not JSON"),
+        "{dead}"
+    );
+
+    // A missing topic and an unreachable broker fail the job, named.
+    let missing = job_file(
+        dir.path(),
+        "missing.yaml",
+        &format!(
+            "name: missing\npipeline:\n  - source: {{ kafka: {{ brokers: \"{}\", topic: nowhere }} }}\n  - sink: {{ blackhole: {{}} }}\n",
+            kafka.brokers()
+        ),
+    );
+    let run = weir(&["run", "-q", missing.to_str().expect("utf-8")], &[], None);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("topic `nowhere` does not exist"),
+        "{}",
+        run.stderr
+    );
+    let unreachable = job_file(
+        dir.path(),
+        "unreachable.yaml",
+        "name: unreachable\nrestart_strategy: none\npipeline:\n  - source: { kafka: { brokers: \"127.0.0.1:9\", topic: t, properties: { socket.connection.setup.timeout.ms: \"1000\" } } }\n  - sink: { blackhole: {} }\n",
+    );
+    let run = weir(
+        &["run", "-q", unreachable.to_str().expect("utf-8")],
+        &[],
+        None,
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("Kafka at 127.0.0.1:9"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,147 @@
+//! The PostgreSQL sink against a private PostgreSQL 15 cluster the test starts: `append` made
+//! exactly once by two-phase commit and `upsert` by idempotent writes, each through a SIGKILL
+//! mid-stream and a SIGKILL between a checkpoint's completion and its commit; the table must
+//! then equal what an uninterrupted run writes.
+
+use crate::exactly_once::Running;
+use crate::harness::{job_file, newest_checkpoint, udf, weir};
+use crate::servers::Postgres;
+use std::path::Path;
+
+const KEYS: u64 = 20;
+const PER_KEY: u64 = 1_000;
+
+/// Running counts per key (Wasm, keyed state) into `table` in `mode`, at parallelism 2.
+fn counting_job(dir: &Path, postgres: &Postgres, table: &str, mode: &str) -> String {
+    let key = match mode {
+        "upsert" => ", key: [key]",
+        _ => "",
+    };
+    let job = job_file(
+        dir,
+        &format!("{table}.yaml"),
+        &format!(
+            "name: {table}\nparallelism: 2\ncheckpointing: {{ interval_ms: 300 }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ mode: sequence, count: {}, rate: 5000, keys: {KEYS} }} }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n  - sink: {{ postgres: {{ url: \"{}\", table: {table}, mode: {mode}{key} }} }}\n",
+            udf("running_count"),
+            KEYS * PER_KEY,
+            postgres.url(),
+        ),
+    );
+    job.to_str().expect("utf-8").to_string()
+}
+
+/// The rows an uninterrupted run leaves: every (key, count) once in `append`, each key's last
+/// count in `upsert`; as `key|count` lines in order.
+fn expected_rows(mode: &str) -> Vec<String> {
+    let mut rows: Vec<String> = (0..KEYS)
+        .flat_map(|key| match mode {
+            "upsert" => vec![format!("{key}|{PER_KEY}")],
+            _ => (1..=PER_KEY)
+                .map(|count| format!("{key}|{count}"))
+                .collect(),
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn postgres_tables_equal_an_uninterrupted_run_after_kills_in_both_modes() {
+    let postgres = Postgres::start();
+    for mode in ["append", "upsert"] {
+        for (case, fault) in [("kill", None), ("commit", Some("pause@commit:3"))] {
+            let table = format!("counts_{mode}_{case}");
+            let primary = if mode == "upsert" { " PRIMARY KEY" } else { "" };
+            postgres.query(&format!(
+                "CREATE TABLE {table} (key text{primary}, count bigint NOT NULL, written timestamptz DEFAULT now())"
+            ));
+            let dir = tempfile::tempdir().expect("temp dir");
+            let job = counting_job(dir.path(), &postgres, &table, mode);
+            let checkpoints = dir.path().join("chk");
+            let checkpoints = checkpoints.to_str().expect("utf-8");
+            let args = ["run", "-q", "--checkpoint-dir", checkpoints, &job];
+            let env: Vec<(&str, &str)> = fault.iter().map(|f| ("WEIR_FAULT", *f)).collect();
+            let mut first = Running::start(&args, &env);
+            match fault {
+                None => first.wait_for_checkpoint(3),
+                Some(_) => {
+                    first.wait_for("the pause", |l| l.starts_with("weir fault: paused at"));
+                }
+            }
+            first.child.kill().expect("SIGKILL");
+            first.wait();
+            let storage = Path::new(checkpoints).join(&table);
+            assert!(newest_checkpoint(&storage) >= 3, "{mode}/{case}");
+            let from = storage.to_str().expect("utf-8");
+            let resume = [
+                "run",
+                "-q",
+                "--checkpoint-dir",
+                checkpoints,
+                "--from-savepoint",
+                from,
+                &job,
+            ];
+            weir(&resume, &[], None).expect_code(0);
+            let mut rows = postgres.query(&format!("SELECT key, count FROM {table}"));
+            rows.sort();
+            assert_eq!(rows, expected_rows(mode), "{mode}/{case}: the table");
+            let prepared = postgres.query("SELECT gid FROM pg_prepared_xacts");
+            assert!(
+                prepared.is_empty(),
+                "{mode}/{case}: left prepared: {prepared:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_column_type_mismatch_is_a_dead_letter_naming_the_column_and_a_bad_address_is_named() {
+    let postgres = Postgres::start();
+    postgres.query("CREATE TABLE typed (name text, price bigint, at timestamptz)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = job_file(
+        dir.path(),
+        "in.jsonl",
+        "{\"name\":\"a\",\"price\":10,\"at\":1767225600000}\n{\"name\":\"b\",\"price\":\"ten\"}\n{\"name\":\"c\",\"price\":30,\"extra\":true}\n",
+    );
+    let dead = dir.path().join("dead.jsonl");
+    let job = job_file(
+        dir.path(),
+        "typed.yaml",
+        &format!(
+            "name: typed\ndead_letter: {{ file: {{ path: {:?} }} }}\npipeline:\n  - source: {{ file: {{ path: {:?}, format: json }} }}\n  - sink: {{ postgres: {{ url: \"{}\", table: typed }} }}\n",
+            dead.display().to_string(),
+            input.display().to_string(),
+            postgres.url()
+        ),
+    );
+    weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    let rows = postgres
+        .query("SELECT name, price, extract(epoch from at)::bigint FROM typed ORDER BY name");
+    assert_eq!(rows, ["a|10|1767225600", "c|30|"]);
+    let dead = std::fs::read_to_string(&dead).expect("dead letters");
+    let letter: serde_json::Value = serde_json::from_str(dead.trim()).expect("one dead letter");
+    let error = letter["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("column `price` (bigint)") && error.contains("\"ten\""),
+        "{dead}"
+    );
+
+    let unreachable = job_file(
+        dir.path(),
+        "unreachable.yaml",
+        "name: unreachable\nrestart_strategy: none\npipeline:\n  - source: { datagen: { count: 10 } }\n  - sink: { postgres: { url: \"postgres://nobody@127.0.0.1:9/db\", table: t } }\n",
+    );
+    let run = weir(
+        &["run", "-q", unreachable.to_str().expect("utf-8")],
+        &[],
+        None,
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("PostgreSQL at 127.0.0.1 port 9"),
+        "{}",
+        run.stderr
+    );
+}
