@@ -38,6 +38,24 @@ pub struct TaskCounters {
     /// The watermark it last passed on (ms), if any.
     #[serde(default)]
     pub watermark: Option<i64>,
+    /// For a source reading partitioned input (Kafka): where it is in each of its partitions
+    /// and how far behind their ends, so a falling-behind consumer shows before it hurts.
+    #[serde(default)]
+    pub partitions: Vec<PartitionLag>,
+}
+
+/// A source's place in one partition of its input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartitionLag {
+    /// The topic (or stream) the partition belongs to.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The next offset the source reads.
+    pub offset: i64,
+    /// Messages after `offset` up to the partition's end as the broker last reported it (its
+    /// high watermark, or last stable offset under `read_committed`).
+    pub lag: i64,
 }
 
 /// Counters of one vertex, summed over its subtasks.
@@ -79,6 +97,9 @@ pub struct VertexProgress {
     /// Records out per second over the last few seconds.
     #[serde(default)]
     pub records_out_per_second: f64,
+    /// A source's lag per partition, over all its subtasks, by topic and partition.
+    #[serde(default)]
+    pub partitions: Vec<PartitionLag>,
 }
 
 /// A snapshot of the whole job.
@@ -121,6 +142,7 @@ impl JobProgress {
                 watermark: None,
                 records_in_per_second: 0.0,
                 records_out_per_second: 0.0,
+                partitions: Vec::new(),
             })
             .collect();
         let mut watermarks: Vec<Vec<Option<i64>>> = vertices.iter().map(|_| Vec::new()).collect();
@@ -140,11 +162,13 @@ impl JobProgress {
             vertex.state_bytes += task.state_bytes;
             vertex.state_bytes_peak += task.state_bytes_peak;
             vertex.bytes_out += task.bytes_out;
+            vertex.partitions.extend(task.partitions.iter().cloned());
             if let Some(seen) = watermarks.get_mut(task.vertex) {
                 seen.push(task.watermark);
             }
         }
         for (vertex, seen) in summed.iter_mut().zip(watermarks) {
+            vertex.partitions.sort();
             let all = seen.len() == vertex.parallelism as usize && seen.iter().all(Option::is_some);
             vertex.watermark = all.then(|| seen.iter().flatten().copied().min()).flatten();
         }

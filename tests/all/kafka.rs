@@ -3,15 +3,17 @@
 //! The job reads a 4-partition topic at parallelism 2, counts records per key in a stateful
 //! Wasm UDF and writes the counts to another topic in a transaction per checkpoint. A
 //! `read_committed` reader must then see, for every key, the counts 1, 2, … N once each and in
-//! order — whatever killed the first run: SIGKILL mid-stream, SIGKILL between a checkpoint's
-//! completion and the commit of its transactions (which the restored job then commits), a
-//! broker restart, or a savepoint resumed at parallelism 3.
+//! order — whatever interrupted the first run: SIGKILL mid-stream, SIGKILL between a
+//! checkpoint's completion and the commit of its transactions (which the restored job then
+//! commits), a broker that stops answering for 3 s, a broker restart, or a savepoint resumed at
+//! parallelism 3.
 
 use crate::exactly_once::{Running, stop};
 use crate::harness::{job_file, newest_checkpoint, udf, weir};
 use crate::servers::Kafka;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 const KEYS: u64 = 16;
 const PER_KEY: u64 = 500;
@@ -19,7 +21,12 @@ const PER_KEY: u64 = 500;
 /// `KEYS * PER_KEY` records `{"key": k, "seq": n}` keyed by `k`, into a new 4-partition topic.
 fn fill_input(kafka: &Kafka, topic: &str) {
     kafka.create_topic(topic, 4);
-    let records: Vec<(String, String)> = (0..KEYS * PER_KEY)
+    add_input(kafka, topic, 0..KEYS * PER_KEY);
+}
+
+/// Records `numbers` of the input (`n` is the `n / KEYS`th record of key `n % KEYS`).
+fn add_input(kafka: &Kafka, topic: &str, numbers: std::ops::Range<u64>) {
+    let records: Vec<(String, String)> = numbers
         .map(|n| {
             let key = n % KEYS;
             (
@@ -31,15 +38,25 @@ fn fill_input(kafka: &Kafka, topic: &str) {
     kafka.produce(topic, &records);
 }
 
-/// Kafka `input` → throttle (a slow source) → running count per key (Wasm, keyed state) →
-/// Kafka `output`, at `${P:-2}`, checkpoints every 300 ms.
-fn counting_job(dir: &Path, kafka: &Kafka, (input, output): (&str, &str)) -> String {
+/// Kafka `input` (read to its end when the job starts) → throttle (a slow source) → running
+/// count per key (Wasm, keyed state) → Kafka `output`, at `${P:-2}`, checkpoints every 300 ms.
+fn counting_job(dir: &Path, kafka: &Kafka, topics: (&str, &str)) -> String {
+    counting_job_reading(dir, kafka, topics, ", bounded: latest")
+}
+
+/// The same with `bound` after the source's topic (`", bounded: …"`; empty: read forever).
+fn counting_job_reading(
+    dir: &Path,
+    kafka: &Kafka,
+    (input, output): (&str, &str),
+    bound: &str,
+) -> String {
     let brokers = kafka.brokers();
     let job = job_file(
         dir,
         &format!("{output}.yaml"),
         &format!(
-            "name: {output}\nparallelism: ${{P:-2}}\nbatch_size: 100\ncheckpointing: {{ interval_ms: 300 }}\nrestart_strategy: {{ fixed_delay: {{ attempts: 20, delay_ms: 500 }} }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: {input}, bounded: latest }} }}\n  - throttle: {{ records_per_second: 1000 }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    name: counter\n  - sink: {{ kafka: {{ brokers: \"{brokers}\", topic: {output} }} }}\n",
+            "name: {output}\nparallelism: ${{P:-2}}\nbatch_size: 100\ncheckpointing: {{ interval_ms: 300 }}\nrestart_strategy: {{ fixed_delay: {{ attempts: 20, delay_ms: 500 }} }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: {input}{bound} }} }}\n  - throttle: {{ records_per_second: 1000 }}\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    name: counter\n  - sink: {{ kafka: {{ brokers: \"{brokers}\", topic: {output} }} }}\n",
             udf("running_count"),
         ),
     );
@@ -115,26 +132,61 @@ fn a_kafka_job_killed_mid_stream_or_before_its_commit_resumes_exactly_once() {
 }
 
 #[test]
-fn a_kafka_job_survives_a_broker_restart_and_a_savepoint_resumed_at_another_parallelism() {
+fn a_kafka_job_survives_a_broker_outage_a_restart_and_a_savepoint_resumed_at_another_parallelism() {
     let mut kafka = Kafka::start();
-    // The broker goes down mid-job and comes back: the job restarts from its checkpoint.
     let dir = tempfile::tempdir().expect("temp dir");
-    fill_input(&kafka, "in-restart");
-    let job = counting_job(dir.path(), &kafka, ("in-restart", "out-restart"));
     let checkpoints = dir.path().join("chk");
     let checkpoints = checkpoints.to_str().expect("utf-8");
+    let savepoints = dir.path().join("sp");
+    let savepoints = savepoints.to_str().expect("utf-8");
+
+    // The broker stops answering for 3 s mid-stream, transactions open: the job waits or
+    // fails over, and still delivers every count once.
+    fill_input(&kafka, "in-outage");
+    let job = counting_job(dir.path(), &kafka, ("in-outage", "out-outage"));
     let mut run = Running::start(&run_args(checkpoints, &job), &[]);
     run.wait_for_checkpoint(3);
-    kafka.restart();
+    kafka.freeze_for(Duration::from_secs(3));
     let (code, stderr) = run.wait();
     assert_eq!(code, 0, "{stderr}");
+    assert_exactly_once(
+        &committed_counts(&kafka, "out-outage"),
+        &format!("broker outage (the job's log:\n{stderr}\n)"),
+    );
+
+    // The broker restarts while the job, reading forever, waits for input: the job's clients
+    // reconnect and the rest of the input is counted on from where it was.
+    kafka.create_topic("in-restart", 4);
+    let half = KEYS * PER_KEY / 2;
+    add_input(&kafka, "in-restart", 0..half);
+    let job = counting_job_reading(dir.path(), &kafka, ("in-restart", "out-restart"), "");
+    let args = [
+        &run_args(checkpoints, &job)[..],
+        &["--savepoint-dir", savepoints],
+    ]
+    .concat();
+    let run = Running::start(&args, &[]);
+    let counted = |kafka: &Kafka, per_key: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let counts = committed_counts(kafka, "out-restart");
+            if counts.len() as u64 == KEYS && counts.values().all(|c| c.len() >= per_key) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "counts so far: {counts:?}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    counted(&kafka, (PER_KEY / 2) as usize);
+    kafka.restart();
+    add_input(&kafka, "in-restart", half..KEYS * PER_KEY);
+    counted(&kafka, PER_KEY as usize);
+    stop(run);
     assert_exactly_once(&committed_counts(&kafka, "out-restart"), "broker restart");
 
     // Stopped with a savepoint at parallelism 2, resumed at 3.
     fill_input(&kafka, "in-rescale");
     let job = counting_job(dir.path(), &kafka, ("in-rescale", "out-rescale"));
-    let savepoints = dir.path().join("sp");
-    let savepoints = savepoints.to_str().expect("utf-8");
     let args = [
         &run_args(checkpoints, &job)[..],
         &["--savepoint-dir", savepoints],
@@ -172,22 +224,24 @@ fn bad_kafka_input_is_named_a_record_that_is_not_json_becomes_a_dead_letter() {
             ("a".into(), "{\"n\":2}".into()),
         ],
     );
-    let (out, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    // Dead letters go to a Kafka topic of their own.
+    let out = dir.path().join("out.jsonl");
     let job = job_file(
         dir.path(),
         "mixed.yaml",
         &format!(
-            "name: mixed\ndead_letter: {{ file: {{ path: {:?} }} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{}\", topic: mixed, bounded: latest }} }}\n  - sink: {{ file: {{ path: {:?} }} }}\n",
-            dead.display().to_string(),
-            kafka.brokers(),
+            "name: mixed\ndead_letter: {{ kafka: {{ brokers: \"{brokers}\", topic: mixed-dead }} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: mixed, bounded: latest }} }}\n  - sink: {{ file: {{ path: {:?} }} }}\n",
             out.display().to_string(),
+            brokers = kafka.brokers(),
         ),
     );
     weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
     let lines = std::fs::read_to_string(&out).expect("output");
     assert_eq!(lines, "{\"n\":1}\n{\"n\":2}\n");
-    let dead = std::fs::read_to_string(&dead).expect("dead letters");
-    let letter: serde_json::Value = serde_json::from_str(dead.trim()).expect("one dead letter");
+    let dead = kafka.read_committed("mixed-dead");
+    assert_eq!(dead.len(), 1, "one dead letter: {dead:?}");
+    let dead = &dead[0].2;
+    let letter: serde_json::Value = serde_json::from_str(dead).expect("a JSON dead letter");
     let origin = letter["origin"].as_str().unwrap_or_default();
     assert!(
         origin.contains("topic `mixed` partition") && origin.contains("offset 1"),

@@ -223,7 +223,7 @@ impl LiveCluster {
         &self,
         what: &str,
         timeout: Duration,
-        condition: impl Fn(&Self) -> bool,
+        mut condition: impl FnMut(&Self) -> bool,
     ) {
         let start = Instant::now();
         while !condition(self) {

@@ -16,6 +16,8 @@ mod exactly_once;
 mod finished_tasks;
 mod harness;
 mod kafka;
+mod kafka_example;
+mod kafka_lag;
 mod languages;
 mod lateness;
 mod live_cluster;

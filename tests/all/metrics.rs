@@ -7,7 +7,7 @@ use crate::live_cluster::LiveCluster;
 use std::time::Duration;
 
 /// (name, labels, value) of every sample at `url`, parsed by `prometheus_client`.
-fn scrape(url: &str, token: &str) -> Vec<(String, serde_json::Value, f64)> {
+pub(crate) fn scrape(url: &str, token: &str) -> Vec<(String, serde_json::Value, f64)> {
     let script = repo().join("tests/all/scripts/scrape.py");
     let out = std::process::Command::new("python3")
         .arg(&script)
@@ -25,7 +25,11 @@ fn scrape(url: &str, token: &str) -> Vec<(String, serde_json::Value, f64)> {
 }
 
 /// The sum of samples named `name` whose labels include `label=value`.
-fn total(samples: &[(String, serde_json::Value, f64)], name: &str, label: (&str, &str)) -> f64 {
+pub(crate) fn total(
+    samples: &[(String, serde_json::Value, f64)],
+    name: &str,
+    label: (&str, &str),
+) -> f64 {
     samples
         .iter()
         .filter(|(n, labels, _)| n == name && labels[label.0] == label.1)

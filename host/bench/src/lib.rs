@@ -8,6 +8,7 @@
 mod backpressure;
 mod checkpoints;
 mod cluster;
+mod kafka;
 mod languages;
 mod net;
 mod peer;
@@ -81,6 +82,13 @@ pub struct BenchArgs {
     /// Directory of the Nexmark example jobs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nexmark"))]
     examples: PathBuf,
+    /// Measure Kafka → Wasm map → Kafka, at least once and exactly once, against the same
+    /// client's own consume → produce loop on the same broker.
+    #[arg(long)]
+    kafka: bool,
+    /// The Kafka brokers for `--kafka`; unset: a noida-db broker started for the run.
+    #[arg(long)]
+    brokers: Option<String>,
     /// Directory of the Rust example UDFs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../udfs/rust"))]
     udfs: PathBuf,
@@ -300,6 +308,19 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
     };
     if args.w3 {
         w3_bench(args, flink.as_ref())?;
+        return Ok(true);
+    }
+    if args.kafka {
+        let udfs = args
+            .udfs
+            .canonicalize()
+            .map_err(|e| format!("UDF directory {}: {e}", args.udfs.display()))?;
+        kafka::kafka_bench(
+            args.brokers.as_deref(),
+            args.events.min(1_000_000),
+            args.runs,
+            &udfs,
+        )?;
         return Ok(true);
     }
     if args.recovery {

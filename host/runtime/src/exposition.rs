@@ -115,6 +115,32 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A source's place and lag in one partition of its input (Kafka's consumer lag).
+pub fn add_partition_lag(
+    metrics: &mut Exposition,
+    labels: &[(&str, &str)],
+    lag: &weir_proto::progress::PartitionLag,
+) {
+    metrics.add(
+        (
+            "weir_source_partition_lag",
+            Kind::Gauge,
+            "Messages in a source's partition after its next offset (Kafka consumer lag).",
+        ),
+        labels,
+        lag.lag as f64,
+    );
+    metrics.add(
+        (
+            "weir_source_partition_offset",
+            Kind::Gauge,
+            "The next offset a source reads in a partition.",
+        ),
+        labels,
+        lag.offset as f64,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,6 +268,29 @@ pub(crate) fn status(args: JobArgs) -> Outcome {
             vertex.backpressured_ratio * 100.0
         );
     }
+    let partitions: Vec<_> = view
+        .progress
+        .vertices
+        .iter()
+        .flat_map(|vertex| vertex.partitions.iter().map(move |lag| (&vertex.name, lag)))
+        .collect();
+    if !partitions.is_empty() {
+        println!(
+            "{:<40} {:<24} {:>9} {:>14} {:>12}",
+            "SOURCE", "TOPIC", "PARTITION", "OFFSET", "LAG"
+        );
+    }
+    for (vertex, lag) in partitions {
+        let name: String = vertex.chars().take(40).collect();
+        println!(
+            "{:<40} {:<24} {:>9} {:>14} {:>12}",
+            name,
+            lag.topic,
+            lag.partition,
+            lag.offset,
+            weir_client::human::count(lag.lag.max(0) as u64)
+        );
+    }
     Outcome::Done
 }
 

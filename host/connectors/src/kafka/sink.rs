@@ -297,6 +297,36 @@ impl KafkaSink {
         }
     }
 
+    /// Fails loudly when the coordinator no longer holds pre-committed `txn` open: Kafka keeps
+    /// transactions across broker restarts, but a broker that does not (noida-db 0.2.3 in a
+    /// restart) would answer the commit with success while the records stay invisible.
+    fn check_still_open(&self, txn: &Precommitted) -> Result<(), TaskError> {
+        let id = self.transactional_id(txn.subtask, txn.slot);
+        let lost = |why: String| {
+            self.error(format!(
+                "the broker lost pre-committed transaction `{id}` of checkpoint {} ({why}): its records cannot be committed",
+                txn.checkpoint
+            ))
+        };
+        match self.committer().describe(&id) {
+            Ok(now) if (now.producer_id, now.producer_epoch) != (txn.producer_id, txn.epoch) => {
+                Err(lost(format!(
+                    "the id now has producer {} epoch {}",
+                    now.producer_id, now.producer_epoch
+                )))
+            }
+            // `Empty`: begun without records, nothing to lose.
+            Ok(now) if !matches!(now.state.as_str(), "Ongoing" | "Empty") => {
+                Err(lost(format!("it is {}", now.state)))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
+                Err(lost("the broker no longer knows the id".into()))
+            }
+            Err(e) => Err(self.error(format!("describing `{id}`: {e}"))),
+        }
+    }
+
     /// Commits the pre-committed transactions of checkpoints up to `checkpoint`.
     fn commit_up_to(&mut self, checkpoint: u64) -> Result<(), TaskError> {
         let due: Vec<u32> = self
@@ -308,6 +338,7 @@ impl KafkaSink {
         for slot in due {
             if let Some((txn, producer)) = self.pending.remove(&slot) {
                 tracing::debug!(step = %self.site.operator, checkpoint = txn.checkpoint, slot, "committing a Kafka transaction");
+                self.check_still_open(&txn)?;
                 producer
                     .commit_transaction(REQUEST_TIMEOUT)
                     .map_err(|e| self.error(format!("committing a transaction: {e}")))?;
@@ -324,6 +355,10 @@ impl Operator for KafkaSink {
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
         self.start()?;
+        // No transaction for nothing: an idle job holds none open.
+        if batch.is_empty() {
+            return Ok(RecordBatch::default());
+        }
         let producer = match self.transactional() {
             true => {
                 self.open()?;
@@ -381,10 +416,20 @@ impl Operator for KafkaSink {
             self.flush(&open.producer)?;
             tracing::debug!(step = %self.site.operator, checkpoint = id, slot = open.slot, "pre-committed a Kafka transaction");
             let transactional_id = self.transactional_id(self.site.subtask, open.slot);
-            let described = self
-                .committer()
-                .describe(&transactional_id)
-                .map_err(|e| self.error(format!("describing `{transactional_id}`: {e}")))?;
+            let described = match self.committer().describe(&transactional_id) {
+                Ok(described) => described,
+                // The records were acknowledged, yet the coordinator forgot their transaction
+                // (a broker that loses transactions in a restart): they will never be visible.
+                // Failing here restarts from the last checkpoint, which writes them again.
+                Err(e) if e.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
+                    return Err(self.error(format!(
+                        "the broker lost transaction `{transactional_id}` before checkpoint {id} (it no longer knows the id): its records go again from the last checkpoint"
+                    )));
+                }
+                Err(e) => {
+                    return Err(self.error(format!("describing `{transactional_id}`: {e}")));
+                }
+            };
             let txn = Precommitted {
                 subtask: self.site.subtask,
                 slot: open.slot,

@@ -13,8 +13,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
+use weir_proto::progress::PartitionLag;
 use weir_proto::spec::{KafkaBound, KafkaFormat, KafkaIsolation, KafkaSourceSpec, KafkaStart};
 use weir_runtime::error::TaskError;
 use weir_runtime::operators::ConnectorSite;
@@ -25,21 +27,45 @@ use weir_state::checkpoint::OperatorRestore;
 /// How long one poll waits for a message when none is buffered.
 const POLL: Duration = Duration::from_millis(50);
 
-/// The consumer's callbacks: the end of a partition is news for [`KafkaSource::next_batch`],
-/// not an error to log.
-struct Quiet;
+/// How often librdkafka reports its statistics, where the partitions' ends come from.
+const STATISTICS_INTERVAL_MS: &str = "1000";
 
-impl rdkafka::ClientContext for Quiet {
+/// The consumer's callbacks: the end of a partition is news for [`KafkaSource::next_batch`],
+/// not an error to log; the statistics tell where each partition ends, for its lag.
+struct Callbacks {
+    /// Each partition's end as the broker last reported it: the last stable offset under
+    /// `read_committed` (what this consumer can read), else the high watermark.
+    ends: Arc<Mutex<BTreeMap<Partition, i64>>>,
+    read_committed: bool,
+}
+
+impl rdkafka::ClientContext for Callbacks {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() != Some(rdkafka::error::RDKafkaErrorCode::PartitionEOF) {
             tracing::warn!(%error, reason, "Kafka consumer");
         }
     }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        for (topic, stats) in statistics.topics {
+            for (partition, stats) in stats.partitions {
+                let end = match self.read_committed {
+                    true => stats.ls_offset,
+                    false => stats.hi_offset,
+                };
+                // Partition -1 is librdkafka's own; a negative end is not known yet.
+                if partition >= 0 && end >= 0 {
+                    ends.insert((topic.clone(), partition), end);
+                }
+            }
+        }
+    }
 }
 
-impl rdkafka::consumer::ConsumerContext for Quiet {}
+impl rdkafka::consumer::ConsumerContext for Callbacks {}
 
-type KafkaConsumer = BaseConsumer<Quiet>;
+type KafkaConsumer = BaseConsumer<Callbacks>;
 
 /// This subtask's share of a Kafka source.
 pub struct KafkaSource {
@@ -57,6 +83,8 @@ pub struct KafkaSource {
     clocks: Option<PartitionClocks>,
     next_discovery: Instant,
     waited: Duration,
+    /// Where each partition ends, from the consumer's statistics.
+    ends_seen: Arc<Mutex<BTreeMap<Partition, i64>>>,
 }
 
 impl KafkaSource {
@@ -74,6 +102,7 @@ impl KafkaSource {
             clocks,
             next_discovery: Instant::now(),
             waited: Duration::ZERO,
+            ends_seen: Arc::default(),
         }
     }
 
@@ -108,11 +137,15 @@ impl KafkaSource {
                 ("enable.partition.eof", "true"),
                 ("isolation.level", isolation),
                 ("allow.auto.create.topics", "false"),
+                ("statistics.interval.ms", STATISTICS_INTERVAL_MS),
             ],
             &self.spec.properties,
         )?;
         let consumer: KafkaConsumer = config
-            .create_with_context(Quiet)
+            .create_with_context(Callbacks {
+                ends: self.ends_seen.clone(),
+                read_committed: self.spec.isolation == KafkaIsolation::ReadCommitted,
+            })
             .map_err(|e| self.error(e))?;
         self.consumer = Some(consumer);
         let partitions = self.discover()?;
@@ -450,6 +483,19 @@ impl Source for KafkaSource {
 
     fn progress(&mut self) -> Option<SourceProgress> {
         self.clocks.as_mut()?.progress(Instant::now())
+    }
+
+    fn partitions(&self) -> Vec<PartitionLag> {
+        let ends = self.ends_seen.lock().unwrap_or_else(|p| p.into_inner());
+        self.next
+            .iter()
+            .map(|(partition, &offset)| PartitionLag {
+                topic: partition.0.clone(),
+                partition: partition.1,
+                offset,
+                lag: ends.get(partition).map_or(0, |end| (end - offset).max(0)),
+            })
+            .collect()
     }
 
     fn seek(&mut self, state: &OperatorRestore) -> Result<(), SeekError> {

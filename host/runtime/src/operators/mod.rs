@@ -217,6 +217,12 @@ pub trait Source: Send {
         None
     }
 
+    /// Its place and lag in each partition of a partitioned input (Kafka), for metrics; asked
+    /// a few times a second. Cheap: from what the client already knows, never a request.
+    fn partitions(&self) -> Vec<weir_proto::progress::PartitionLag> {
+        Vec::new()
+    }
+
     /// Moves to the position a checkpoint holds, before the first batch (at another
     /// parallelism: the union of the old subtasks' positions, divided up anew). The error
     /// says why it cannot.

@@ -1,7 +1,8 @@
 //! Per-task counters, written by the task thread and read by whoever reports progress.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use weir_proto::progress::TaskCounters;
+use weir_proto::progress::{PartitionLag, TaskCounters};
 
 /// What a task is doing right now, so a stuck job can say why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct TaskMetrics {
     /// Its event time (the watermark it last passed on), order-preserving: 0 is none yet.
     watermark: AtomicU64,
     activity: AtomicU8,
+    /// A partitioned source's place and lag in each of its partitions.
+    partitions: Mutex<Vec<PartitionLag>>,
 }
 
 impl TaskMetrics {
@@ -76,6 +79,19 @@ impl TaskMetrics {
             0 => None,
             stored => Some((stored ^ (1 << 63)) as i64),
         }
+    }
+
+    /// Records a partitioned source's place and lag in its partitions.
+    pub fn set_partitions(&self, partitions: Vec<PartitionLag>) {
+        *self.partitions.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+    }
+
+    /// A partitioned source's place and lag in its partitions, as last recorded.
+    pub fn partitions(&self) -> Vec<PartitionLag> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Records what the task is doing.
@@ -112,6 +128,7 @@ impl TaskMetrics {
             state_bytes_peak: TaskMetrics::get(&self.state_bytes_peak),
             bytes_out: TaskMetrics::get(&self.bytes_out),
             watermark: self.watermark(),
+            partitions: self.partitions(),
         }
     }
 }

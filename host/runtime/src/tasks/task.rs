@@ -261,6 +261,9 @@ impl Task {
         if now_anyway || self.state_polled.elapsed() >= STATE_POLL_INTERVAL {
             let bytes = self.chain.1.iter().map(|o| o.state_bytes()).sum();
             self.metrics.set_state_bytes(bytes);
+            if let Some(source) = &self.chain.0 {
+                self.metrics.set_partitions(source.partitions());
+            }
             self.state_polled = Instant::now();
         }
     }
@@ -312,6 +315,7 @@ impl Task {
             let Some(batch) = next else { return Ok(()) };
             TaskMetrics::add(&self.metrics.records_in, batch.len() as u64);
             self.process(batch, 0)?;
+            self.poll_state(false);
             match self.chain.0.as_mut().and_then(|source| source.progress()) {
                 Some(SourceProgress::Watermark(watermark)) => {
                     self.advance_watermark(0, watermark)?
