@@ -23,6 +23,11 @@ use weir_minicluster::MiniCluster;
 use weir_runtime::operators::NativeRegistry;
 use weir_wasm::{EngineConfig, WasmEngine};
 
+/// The largest fetch response the consumers take: noida-db answers a fetch with everything a
+/// partition holds, past `fetch.max.bytes` (librdkafka's default limit is 100 MB). Raw and Weir
+/// consumers get the same setting.
+const RECEIVE_MAX_BYTES: &str = "1000000000";
+
 /// How long a client call may take before the benchmark gives up.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -132,6 +137,7 @@ fn consumer(brokers: &str, topic: &str, isolation: &str) -> Result<BaseConsumer,
         .set("group.id", "weir-bench-kafka")
         .set("enable.auto.commit", "false")
         .set("isolation.level", isolation)
+        .set("receive.message.max.bytes", RECEIVE_MAX_BYTES)
         .create()
         .map_err(|e| format!("Kafka consumer for {brokers}: {e}"))?;
     let mut assignment = TopicPartitionList::new();
@@ -206,7 +212,7 @@ fn weir_pipe(
     udfs: &Path,
 ) -> Result<f64, String> {
     let yaml = format!(
-        "name: bench-kafka-{output}\nparallelism: 1\ncheckpointing: {{ interval_ms: 1000 }}\nmodules:\n  q1: {{ path: {:?} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: {input}, bounded: latest }} }}\n  - map: {{ module: q1 }}\n  - sink: {{ kafka: {{ brokers: \"{brokers}\", topic: {output}, delivery: {delivery}, transactional_id_prefix: {output} }} }}\n",
+        "name: bench-kafka-{output}\nparallelism: 1\ncheckpointing: {{ interval_ms: 1000 }}\nmodules:\n  q1: {{ path: {:?} }}\npipeline:\n  - source: {{ kafka: {{ brokers: \"{brokers}\", topic: {input}, bounded: latest, properties: {{ receive.message.max.bytes: \"{RECEIVE_MAX_BYTES}\" }} }} }}\n  - map: {{ module: q1 }}\n  - sink: {{ kafka: {{ brokers: \"{brokers}\", topic: {output}, delivery: {delivery}, transactional_id_prefix: {output} }} }}\n",
         udfs.join("currency_convert").display().to_string(),
     );
     let loaded = spec::parse(&yaml, Path::new("<weir bench --kafka>"), &|_| None)
