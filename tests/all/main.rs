@@ -18,6 +18,7 @@ mod harness;
 mod kafka;
 mod kafka_example;
 mod kafka_lag;
+mod kafka_source;
 mod languages;
 mod lateness;
 mod live_cluster;

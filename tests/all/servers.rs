@@ -34,6 +34,16 @@ fn wait_for_port(port: u16, what: &str) {
     }
 }
 
+/// A message for [`Kafka::produce_messages`]: unset fields are the client's choice.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Produced {
+    pub(crate) partition: Option<i32>,
+    pub(crate) key: Option<String>,
+    pub(crate) value: String,
+    pub(crate) timestamp: Option<i64>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
 /// A Kafka broker (`noida-db --only kafka`) on a port of its own, with its data in a
 /// temporary directory.
 pub(crate) struct Kafka {
@@ -144,13 +154,44 @@ impl Kafka {
 
     /// Produces `(key, value)` records to `topic` (partitioned by key) and waits for them.
     pub(crate) fn produce(&self, topic: &str, records: &[(String, String)]) {
+        let messages: Vec<Produced> = records
+            .iter()
+            .map(|(key, value)| Produced {
+                key: Some(key.clone()),
+                value: value.clone(),
+                ..Produced::default()
+            })
+            .collect();
+        self.produce_messages(topic, &messages);
+    }
+
+    /// Produces `messages` to `topic` and waits for them.
+    pub(crate) fn produce_messages(&self, topic: &str, messages: &[Produced]) {
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", self.brokers())
             .set("linger.ms", "5")
             .create()
             .expect("producer");
-        for (key, value) in records {
-            let mut record = BaseRecord::to(topic).key(key).payload(value);
+        for message in messages {
+            let mut headers = rdkafka::message::OwnedHeaders::new();
+            for (name, value) in &message.headers {
+                headers = headers.insert(rdkafka::message::Header {
+                    key: name,
+                    value: Some(value),
+                });
+            }
+            let mut record = BaseRecord::<String, String>::to(topic)
+                .payload(&message.value)
+                .headers(headers);
+            if let Some(key) = &message.key {
+                record = record.key(key);
+            }
+            if let Some(partition) = message.partition {
+                record = record.partition(partition);
+            }
+            if let Some(timestamp) = message.timestamp {
+                record = record.timestamp(timestamp);
+            }
             loop {
                 match producer.send(record) {
                     Ok(()) => break,
@@ -164,6 +205,21 @@ impl Kafka {
         producer
             .flush(Duration::from_secs(30))
             .expect("flush the input");
+    }
+
+    /// Grows `topic` to `partitions` partitions.
+    pub(crate) fn add_partitions(&self, topic: &str, partitions: usize) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .expect("admin client");
+        let grown = rdkafka::admin::NewPartitions::new(topic, partitions);
+        let results =
+            futures_executor::block_on(admin.create_partitions([&grown], &AdminOptions::new()))
+                .expect("create partitions");
+        for result in results {
+            result.unwrap_or_else(|(t, e)| panic!("growing topic {t}: {e}"));
+        }
     }
 
     /// Every record a `read_committed` consumer sees in `topic`, partition by partition in
