@@ -17,10 +17,10 @@ use weir_proto::graph::JobGraph;
 use weir_proto::progress::TaskCounters;
 use weir_proto::rest::JobSummary;
 use weir_proto::status::JobStatus;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
 use weir_state::checkpoint::CheckpointMetadata;
 use weir_state::checkpoint::CheckpointStorage;
 use weir_state::file_name;
+use weir_tasks::{CheckpointAck, CheckpointMail, FinalState};
 
 pub(super) struct Job {
     pub(super) id: String,

@@ -13,10 +13,10 @@ use weir_core::coordinator::{
 };
 use weir_proto::graph::JobGraph;
 use weir_proto::spec::CheckpointSpec;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
 use weir_state::checkpoint::{
     CheckpointMetadata, CheckpointStorage, FORMAT, OperatorState, SubtaskState,
 };
+use weir_tasks::{CheckpointAck, CheckpointMail, FinalState};
 
 /// A running job's checkpoints.
 pub struct JobCheckpoints {

@@ -15,12 +15,12 @@ use weir_proto::graph::JobGraph;
 use weir_proto::progress::JobProgress;
 use weir_proto::rest::JobView;
 use weir_proto::status::JobStatus;
-use weir_runtime::deploy::{ChannelFactory, LocalChannels};
 use weir_runtime::operators::NativeRegistry;
 use weir_state::checkpoint::{CheckpointStorage, Restore, RestoreError};
 use weir_state::{StateSettings, file_name};
 use weir_taskmanager::TaskExecutor;
 use weir_taskmanager::share::Share;
+use weir_tasks::deploy::{ChannelFactory, LocalChannels};
 use weir_wasm::WasmEngine;
 
 /// Why an embedded job did not finish.

@@ -6,7 +6,7 @@ use super::channel::{ChannelError, DataReceiver, DataSender};
 use crossbeam_channel::{Receiver, Sender};
 use tokio::runtime::Handle;
 use weir_proto::wire::WireElement;
-use weir_runtime::tasks::StreamElement;
+use weir_tasks::StreamElement;
 
 /// Forwards everything a producer task puts in `queue` to `channel`, until end-of-stream.
 pub fn spawn_outbound(

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use weir_core::credit::CreditSender;
 use weir_proto::RecordBatch;
 use weir_proto::wire::{ArchivedWireElement, WireElement, WireError, decode, encode};
-use weir_runtime::tasks::StreamElement;
+use weir_tasks::StreamElement;
 
 /// The first bytes of every data channel.
 const MAGIC: &[u8; 4] = b"WEIR";

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use weir_core::Placement;
-use weir_runtime::deploy::CHANNEL_CAPACITY;
-use weir_runtime::deploy::ChannelFactory;
-use weir_runtime::deploy::LocalEnds;
 use weir_runtime::error::TaskError;
+use weir_tasks::deploy::CHANNEL_CAPACITY;
+use weir_tasks::deploy::ChannelFactory;
+use weir_tasks::deploy::LocalEnds;
 
 /// Runs each subtask on the TaskManager a [`Placement`] gives it, connecting every pair of
 /// TaskManagers over loopback QUIC.

@@ -11,11 +11,11 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use weir_net::rpc::{Deployment, PeerInfo};
 use weir_net::{DataReceiver, DataSender, InputGate, forward_inbound, forward_outbound};
-use weir_runtime::deploy::CHANNEL_CAPACITY;
-use weir_runtime::deploy::ChannelFactory;
-use weir_runtime::deploy::LocalEnds;
 use weir_runtime::error::TaskError;
-use weir_runtime::tasks::StreamElement;
+use weir_tasks::StreamElement;
+use weir_tasks::deploy::CHANNEL_CAPACITY;
+use weir_tasks::deploy::ChannelFactory;
+use weir_tasks::deploy::LocalEnds;
 
 /// How long a TaskManager waits for a peer's connection or channel stream.
 pub(crate) const PEER_TIMEOUT: Duration = Duration::from_secs(30);

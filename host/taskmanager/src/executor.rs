@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::Duration;
 use weir_proto::failure::{Failure, FailureClass};
 use weir_proto::graph::JobGraph;
-use weir_runtime::deploy::{ChannelFactory, deployments};
 use weir_runtime::error::TaskError;
 use weir_runtime::operators::{NativeRegistry, OperatorFactory};
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail, RunningTasks, TaskCheckpoints};
 use weir_state::checkpoint::{CheckpointStorage, Restore, RestoreError};
 use weir_state::{JobState, StateSettings};
+use weir_tasks::deploy::{ChannelFactory, deployments};
+use weir_tasks::{CheckpointAck, CheckpointMail, RunningTasks, TaskCheckpoints};
 use weir_wasm::{LoadedModule, ModuleError, WasmEngine};
 
 /// Why a share of a job could not be deployed here.

@@ -16,7 +16,7 @@ use weir_net::rpc::{
     Deployment, ModuleReply, ModuleRequest, ToJobManager, read_frame, write_frame,
 };
 use weir_proto::failure::{Failure, FailureClass};
-use weir_runtime::tasks::CheckpointMail;
+use weir_tasks::CheckpointMail;
 
 /// How often a running job's counters go to the JobManager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);

@@ -30,7 +30,7 @@ use weir_net::{NodeIdentity, is_certificate_refusal, load_ca};
 use weir_proto::failure::{Failure, FailureClass};
 use weir_runtime::exposition::CONTENT_TYPE;
 use weir_runtime::operators::NativeRegistry;
-use weir_runtime::tasks::CheckpointMail;
+use weir_tasks::CheckpointMail;
 use weir_wasm::{EngineConfig, WasmEngine};
 
 pub use channels::NetworkBuffers;

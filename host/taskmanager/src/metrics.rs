@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use weir_runtime::exposition::{Exposition, Kind};
-use weir_runtime::tasks::{RunningTasks, TaskMetrics};
+use weir_tasks::{RunningTasks, TaskMetrics};
 
 /// (job, vertex, subtask) → (the task's name, its counters).
 type Tasks = BTreeMap<(String, usize, u32), (String, Arc<TaskMetrics>)>;

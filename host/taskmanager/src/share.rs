@@ -8,9 +8,9 @@ use crate::executor::{CheckpointWires, JobError, TaskExecutor};
 use std::time::{Duration, Instant};
 use weir_net::rpc::{Deployment, ToJobManager};
 use weir_proto::progress::TaskCounters;
-use weir_runtime::deploy::ChannelFactory;
-use weir_runtime::tasks::{CheckpointMail, RunningTasks};
 use weir_state::checkpoint::{CheckpointStorage, Restore};
+use weir_tasks::deploy::ChannelFactory;
+use weir_tasks::{CheckpointMail, RunningTasks};
 
 /// A running share of a job.
 pub struct Share {

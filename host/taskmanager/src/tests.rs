@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use weir_net::ClusterCa;
 use weir_net::rpc::PeerInfo;
-use weir_runtime::deploy::ChannelFactory;
-use weir_runtime::tasks::StreamElement;
+use weir_tasks::StreamElement;
+use weir_tasks::deploy::ChannelFactory;
 
 fn two_planes(
     runtime: &tokio::runtime::Runtime,

@@ -18,9 +18,9 @@ use weir_proto::graph::JobGraph;
 use weir_proto::progress::JobProgress;
 use weir_proto::progress::TaskCounters;
 use weir_proto::status::JobStatus;
-use weir_runtime::tasks::CheckpointAck;
-use weir_runtime::tasks::FinalState;
 use weir_state::checkpoint::CheckpointMetadata;
+use weir_tasks::CheckpointAck;
+use weir_tasks::FinalState;
 
 /// A message for the TaskManager named first.
 pub type Outgoing = (String, ToTaskManager);

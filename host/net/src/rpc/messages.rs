@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use weir_proto::failure::Failure;
 use weir_proto::graph::JobGraph;
 use weir_proto::progress::TaskCounters;
-use weir_runtime::tasks::{CheckpointAck, CheckpointMail, FinalState};
+use weir_tasks::{CheckpointAck, CheckpointMail, FinalState};
 
 /// TaskManager → JobManager, on the control stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,12 +2,12 @@
 //! batch it per channel, flushing full batches at once and partial ones at the buffer timeout.
 
 use super::channel::{Control, StreamElement, send_or_cancel};
-use crate::error::TaskError;
 use crossbeam_channel::{Receiver, Sender};
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
 use weir_proto::graph::Partitioning;
 use weir_proto::keygroup;
+use weir_runtime::error::TaskError;
 
 /// The output of one task to one downstream vertex.
 pub struct RecordWriter {

@@ -3,14 +3,14 @@
 //! [`ChannelFactory`]: local bounded queues, or queues bridged over QUIC when producer and
 //! consumer run on different TaskManagers.
 
-use crate::error::TaskError;
-use crate::operators::{OperatorFactory, build_chain};
-use crate::tasks::in_flight::{self, IN_FLIGHT_SUFFIX};
-use crate::tasks::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
+use crate::in_flight::{self, IN_FLIGHT_SUFFIX};
+use crate::{InputChannel, RecordWriter, StreamElement, TaskDeployment, TaskMetrics};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 use weir_proto::graph::{JobGraph, Partitioning};
+use weir_runtime::error::TaskError;
+use weir_runtime::operators::{OperatorFactory, build_chain};
 
 /// Batches a local channel holds before its producer blocks.
 pub const CHANNEL_CAPACITY: usize = 4;

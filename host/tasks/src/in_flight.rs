@@ -4,8 +4,8 @@
 //! restore at another parallelism gives each subtask the records of its keys — and a restored
 //! task runs them through its chain before it reads its inputs.
 
-use crate::error::TaskError;
 use weir_proto::RecordBatch;
+use weir_runtime::error::TaskError;
 use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::layout;
 

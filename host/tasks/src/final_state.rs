@@ -2,9 +2,9 @@
 //! (Flink's checkpoints after tasks finished, FLIP-147): the job goes on checkpointing while
 //! some of its tasks have ended, and a restore must not redo what they did.
 
-use crate::error::TaskError;
-use crate::operators::Chain;
 use serde::{Deserialize, Serialize};
+use weir_runtime::error::TaskError;
+use weir_runtime::operators::Chain;
 use weir_state::checkpoint::{OperatorState, SubtaskState};
 
 /// A finished task's part of every later checkpoint.

@@ -6,8 +6,6 @@ use super::in_flight::InFlightRecords;
 use super::metrics::{TaskActivity, TaskMetrics};
 use super::outputs::Outputs;
 use super::writer::RecordWriter;
-use crate::error::TaskError;
-use crate::operators::{Chain, Operator, RejectSink, Rejection, SourceProgress};
 use crossbeam_channel::{Receiver, Select, Sender};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +13,8 @@ use std::time::{Duration, Instant};
 use weir_core::barriers::BarrierAligner;
 use weir_core::watermarks::InputWatermarks;
 use weir_proto::RecordBatch;
+use weir_runtime::error::TaskError;
+use weir_runtime::operators::{Chain, Operator, RejectSink, Rejection, SourceProgress};
 use weir_state::checkpoint::{CheckpointStorage, SubtaskState};
 
 mod checkpointing;

@@ -3,9 +3,9 @@
 //! asynchronous upload that acknowledges.
 
 use super::{CheckpointAck, CheckpointMail, Task};
-use crate::error::TaskError;
 use std::time::Instant;
 use weir_core::barriers::Alignment;
+use weir_runtime::error::TaskError;
 use weir_state::checkpoint::{OperatorSnapshot, storage::Upload};
 
 impl Task {
@@ -85,7 +85,7 @@ impl Task {
         &mut self,
         id: u64,
     ) -> Result<Vec<(String, OperatorSnapshot)>, TaskError> {
-        crate::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
+        weir_runtime::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
         let mut snapshots = Vec::new();
         let mut names = self.operator_names.iter();
         if let Some(source) = &mut self.chain.0 {
@@ -122,7 +122,7 @@ impl Task {
         let uploader = std::thread::Builder::new()
             .name(format!("weir-upload-{vertex}.{subtask}"))
             .spawn(move || {
-                if let Err(fault) = crate::fault::at("upload", id, subtask) {
+                if let Err(fault) = weir_runtime::fault::at("upload", id, subtask) {
                     let _ = acks.send(CheckpointAck {
                         id,
                         vertex,

@@ -8,11 +8,11 @@
 //! a checkpoint completes in about the time to read what the channels hold, not to process it.
 
 use super::{InputState, Task};
-use crate::error::TaskError;
-use crate::tasks::channel::StreamElement;
-use crate::tasks::in_flight::{self, IN_FLIGHT_SUFFIX};
+use crate::channel::StreamElement;
+use crate::in_flight::{self, IN_FLIGHT_SUFFIX};
 use crossbeam_channel::{Receiver, Select};
 use std::time::Instant;
+use weir_runtime::error::TaskError;
 
 impl Task {
     /// Takes the announced checkpoint unaligned, unless its barriers aligned (or it was

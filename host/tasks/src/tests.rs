@@ -1,10 +1,10 @@
 use super::*;
-use crate::error::TaskError;
 use crossbeam_channel::bounded;
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
 use weir_proto::graph::Partitioning;
 use weir_proto::keygroup;
+use weir_runtime::error::TaskError;
 
 fn keyed_batch(keys: &[&str]) -> RecordBatch {
     let mut batch = RecordBatch::default();

@@ -6,11 +6,11 @@ use super::channel::Control;
 use super::metrics::TaskMetrics;
 use super::task::Rejects;
 use super::writer::RecordWriter;
-use crate::error::TaskError;
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir_proto::RecordBatch;
+use weir_runtime::error::TaskError;
 
 /// The task's outputs: data writers, late outputs and the dead-letter writer.
 pub(super) struct Outputs {

@@ -1,9 +1,9 @@
 //! What flows between tasks, and the blocking-but-cancellable hand-off.
 
-use crate::error::TaskError;
 use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 use std::time::Instant;
 use weir_proto::RecordBatch;
+use weir_runtime::error::TaskError;
 
 /// An element of a stream between two subtasks.
 #[derive(Debug)]
