@@ -39,9 +39,27 @@ fn configured() -> Option<&'static Fault> {
         .as_ref()
 }
 
+/// A failure `WEIR_FAULT` injected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("injected fault (WEIR_FAULT) at {point} of checkpoint {checkpoint} in subtask {subtask}")]
+pub struct InjectedFault {
+    /// The point of the checkpoint protocol.
+    pub point: String,
+    /// The checkpoint.
+    pub checkpoint: u64,
+    /// The subtask.
+    pub subtask: u32,
+}
+
+impl From<InjectedFault> for crate::error::TaskError {
+    fn from(fault: InjectedFault) -> Self {
+        crate::error::TaskError::Internal(fault.to_string())
+    }
+}
+
 /// Passes `point` of checkpoint `checkpoint` in `subtask`: pauses for good or fails (once) if
-/// `WEIR_FAULT` says so; the error names the injected fault.
-pub fn at(point: &str, checkpoint: u64, subtask: u32) -> Result<(), String> {
+/// `WEIR_FAULT` says so.
+pub fn at(point: &str, checkpoint: u64, subtask: u32) -> Result<(), InjectedFault> {
     let Some(fault) = configured() else {
         return Ok(());
     };
@@ -64,7 +82,9 @@ pub fn at(point: &str, checkpoint: u64, subtask: u32) -> Result<(), String> {
     if FAILED.swap(true, Ordering::Relaxed) {
         return Ok(());
     }
-    Err(format!(
-        "injected fault (WEIR_FAULT) at {point} of checkpoint {checkpoint} in subtask {subtask}"
-    ))
+    Err(InjectedFault {
+        point: point.to_string(),
+        checkpoint,
+        subtask,
+    })
 }

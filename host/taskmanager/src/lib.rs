@@ -35,7 +35,7 @@ use weir_wasm::{EngineConfig, WasmEngine};
 
 pub use channels::NetworkBuffers;
 pub use executor::{JobError, TaskExecutor};
-pub use identity::claim_identity;
+pub use identity::{IdentityError, claim_identity};
 
 /// How a TaskManager is set up.
 #[derive(Debug, Clone)]

@@ -136,8 +136,8 @@ pub(crate) fn jobmanager(args: JobManagerArgs) -> Outcome {
 pub(crate) fn taskmanager(args: TaskManagerArgs) -> Outcome {
     let (name, _claim) = match claim_identity(&args.dir, args.name.as_deref()) {
         Ok(claimed) => claimed,
-        Err(message) => {
-            output::error(&message);
+        Err(error) => {
+            output::error(&error.to_string());
             return Outcome::BadInput;
         }
     };

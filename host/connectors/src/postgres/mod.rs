@@ -399,7 +399,7 @@ impl Operator for PostgresSink {
     }
 
     fn checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
-        weir_runtime::fault::at("commit", id, self.site.subtask).map_err(TaskError::Internal)?;
+        weir_runtime::fault::at("commit", id, self.site.subtask)?;
         self.commit_up_to(id)
     }
 

@@ -85,7 +85,7 @@ impl Task {
         &mut self,
         id: u64,
     ) -> Result<Vec<(String, OperatorSnapshot)>, TaskError> {
-        weir_runtime::fault::at("snapshot", id, self.subtask).map_err(TaskError::Internal)?;
+        weir_runtime::fault::at("snapshot", id, self.subtask)?;
         let mut snapshots = Vec::new();
         let mut names = self.operator_names.iter();
         if let Some(source) = &mut self.chain.0 {
@@ -127,7 +127,7 @@ impl Task {
                         id,
                         vertex,
                         subtask,
-                        state: Err(fault),
+                        state: Err(fault.to_string()),
                     });
                     return;
                 }

@@ -253,7 +253,7 @@ impl Operator for PartFileSink {
     }
 
     fn checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
-        crate::fault::at("commit", id, self.subtask).map_err(TaskError::Internal)?;
+        crate::fault::at("commit", id, self.subtask)?;
         self.commit(id)
     }
 
