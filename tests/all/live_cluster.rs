@@ -163,6 +163,20 @@ impl LiveCluster {
         });
     }
 
+    /// Stops every TaskManager; what each printed on stdout (its stdout sinks' records).
+    pub(crate) fn stop_taskmanagers(&mut self) -> Vec<String> {
+        for child in &mut self.taskmanagers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        (0..self.taskmanagers.len())
+            .map(|index| {
+                let out = self.dir.path().join(format!("taskmanager-{index}.out"));
+                std::fs::read_to_string(out).expect("a TaskManager's stdout")
+            })
+            .collect()
+    }
+
     /// How many TaskManagers the JobManager lists.
     pub(crate) fn registered(&self) -> usize {
         self.client().taskmanagers().map(|t| t.len()).unwrap_or(0)
