@@ -10,6 +10,7 @@ mod session;
 mod wasm;
 mod wasm_window;
 mod window;
+mod window_cache;
 mod window_store;
 
 pub(super) use builtin::{BuiltinAggregate, BuiltinFunction, key_json};

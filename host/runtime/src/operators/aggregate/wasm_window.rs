@@ -13,13 +13,14 @@
 use super::builtin::key_json;
 use super::key_of;
 use super::window::late;
+use super::window_cache::WindowCache;
 use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::isolate::UdfSite;
 use crate::operators::keyed_snapshot::{self, EventTime};
 use crate::operators::written_timers::WrittenTimers;
 use crate::operators::{Operator, RejectSink};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{Blobs, RecordBatch};
@@ -59,8 +60,7 @@ pub(crate) struct WasmWindowAggregate {
     /// Windows whose last millisecond is at or before this have emitted their result.
     fired: i64,
     /// Window start → key → accumulator (on RocksDB, only what is not yet in the store).
-    windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<u8>>>,
-    entries: usize,
+    windows: WindowCache<Vec<u8>>,
     store: Option<WasmWindowStore>,
     watermark: i64,
     batch_size: usize,
@@ -86,20 +86,12 @@ impl WasmWindowAggregate {
             slide,
             lateness,
             fired: i64::MIN,
-            windows: BTreeMap::new(),
-            entries: 0,
+            windows: WindowCache::new(store.as_ref().map(|s| s.cache_limit)),
             store,
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
             max_parallelism,
         }
-    }
-
-    /// Whether the write cache is full (never on the memory backend).
-    fn cache_full(&self) -> bool {
-        self.store
-            .as_ref()
-            .is_some_and(|store| self.entries >= store.cache_limit)
     }
 
     fn state_failed(&self, error: StateError) -> TaskError {
@@ -108,14 +100,10 @@ impl WasmWindowAggregate {
 
     /// Writes the cached accumulators to the store, merged with what it holds.
     fn flush(&mut self) -> Result<(), TaskError> {
-        if self.store.is_none() || self.entries == 0 {
+        if self.store.is_none() || self.windows.is_empty() {
             return Ok(());
         }
-        let cached: Vec<(i64, Vec<u8>, Vec<u8>)> = std::mem::take(&mut self.windows)
-            .into_iter()
-            .flat_map(|(start, keys)| keys.into_iter().map(move |(key, acc)| (start, key, acc)))
-            .collect();
-        self.entries = 0;
+        let cached = self.windows.take_all();
         for chunk in cached.chunks(self.batch_size) {
             let (mut stored, mut fresh, mut merged_at) =
                 (Blobs::default(), Blobs::default(), Vec::new());
@@ -211,7 +199,7 @@ impl WasmWindowAggregate {
         if self.store.is_none() {
             self.fired = self.fired.max(up_to);
             let mut due = Vec::new();
-            for (&start, keys) in self.windows.range(..=up_to.saturating_sub(size - 1)) {
+            for (start, keys) in self.windows.due(size, up_to) {
                 if start + size - 1 <= from {
                     continue;
                 }
@@ -223,12 +211,7 @@ impl WasmWindowAggregate {
                 );
             }
             // Kept for late records until the allowed lateness has passed.
-            while let Some(entry) = self.windows.first_entry() {
-                if (entry.key() + size - 1).saturating_add(lateness) > up_to {
-                    break;
-                }
-                self.entries = self.entries.saturating_sub(entry.remove().len());
-            }
+            self.windows.drop_expired(size, lateness, up_to);
             return self.emit_results(due, emit);
         }
         if self
@@ -237,9 +220,8 @@ impl WasmWindowAggregate {
             .is_some_and(|s| s.store.nothing_due(up_to))
             && self
                 .windows
-                .keys()
-                .next()
-                .is_none_or(|start| start + size - 1 > up_to)
+                .oldest_end(size)
+                .is_none_or(|end| end - 1 > up_to)
         {
             return Ok(());
         }
@@ -316,11 +298,7 @@ impl WasmWindowAggregate {
                     .store
                     .get(&key, &layout::ordered_i64(start))
                     .map_err(|e| task_error(&self.site.operator, e))?,
-                None => self
-                    .windows
-                    .get(&start)
-                    .and_then(|keys| keys.get(&key))
-                    .cloned(),
+                None => self.windows.get(start, &key).cloned(),
             };
             if let Some(acc) = held {
                 due.push((start, key, acc));
@@ -372,7 +350,7 @@ impl Operator for WasmWindowAggregate {
             for start in windows {
                 let next = slots.len() as u32;
                 let slot = *index.entry((start, key)).or_insert_with(|| {
-                    let held = self.windows.get(&start).and_then(|keys| keys.get(key));
+                    let held = self.windows.get(start, key);
                     accumulators.push(held.map_or(&initial[..], Vec::as_slice));
                     slots.push((start, key.to_vec()));
                     next
@@ -396,15 +374,12 @@ impl Operator for WasmWindowAggregate {
             .cloned()
             .collect();
         for ((start, key), acc) in slots.into_iter().zip(accumulators.iter()) {
-            let keys = self.windows.entry(start).or_default();
-            if keys.insert(key, acc.to_vec()).is_none() {
-                self.entries += 1;
-            }
+            self.windows.insert(start, key, acc.to_vec());
         }
         if !touched.is_empty() {
             return self.updated_results(touched);
         }
-        if self.cache_full() {
+        if self.windows.is_full() {
             self.flush()?;
         }
         Ok(RecordBatch::default())
@@ -414,10 +389,8 @@ impl Operator for WasmWindowAggregate {
         self.flush()?;
         let windows = &self.windows;
         let mut heap = |entries: &mut HeapEntries| {
-            for (start, keys) in windows {
-                for (key, acc) in keys {
-                    entries.push(key, &layout::ordered_i64(*start), acc.clone());
-                }
+            for (start, key, acc) in windows.iter() {
+                entries.push(key, &layout::ordered_i64(start), acc.clone());
             }
         };
         let store = self.store.as_mut().map(|s| &mut s.store);
@@ -440,11 +413,8 @@ impl Operator for WasmWindowAggregate {
             let Ok(start) = namespace.try_into().map(layout::read_ordered_i64) else {
                 return Err(keyed_snapshot::malformed(&operator, "window accumulator"));
             };
-            let keys = self.windows.entry(start).or_default();
-            if keys.insert(key.to_vec(), acc.to_vec()).is_none() {
-                self.entries += 1;
-            }
-            match self.cache_full() {
+            self.windows.insert(start, key.to_vec(), acc.to_vec());
+            match self.windows.is_full() {
                 true => self.flush(),
                 false => Ok(()),
             }
@@ -455,9 +425,8 @@ impl Operator for WasmWindowAggregate {
     fn state_bytes(&self) -> u64 {
         let cached: usize = self
             .windows
-            .values()
-            .flat_map(|keys| keys.iter())
-            .map(|(key, acc)| key.len() + acc.len() + 64)
+            .iter()
+            .map(|(_, key, acc)| key.len() + acc.len() + 64)
             .sum();
         cached as u64 + self.store.as_ref().map_or(0, |s| s.store.size())
     }

@@ -6,6 +6,7 @@
 
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
+use super::window_cache::WindowCache;
 use super::window_store::{CLEANUP, FIRE, WindowStore, stored_result};
 
 mod snapshot;
@@ -13,7 +14,6 @@ use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Instant;
 use weir_proto::spec::window_starts;
@@ -31,11 +31,9 @@ pub(crate) struct WindowAggregate {
     slide: i64,
     lateness: i64,
     functions: Functions,
-    /// Window start → key → accumulators; ordered so firing takes the oldest windows first.
-    /// With a [`WindowStore`], only the entries not yet written to it.
-    windows: BTreeMap<i64, HashMap<Vec<u8>, Vec<Acc>>>,
-    /// (key, window) entries in `windows`.
-    entries: usize,
+    /// Window start → key → accumulators. With a [`WindowStore`], only the entries not yet
+    /// written to it.
+    windows: WindowCache<Vec<Acc>>,
     store: Option<WindowStore>,
     watermark: i64,
     /// Windows whose last millisecond is at or before this have emitted their result.
@@ -68,7 +66,7 @@ impl WindowAggregate {
         store: Option<WindowStore>,
     ) -> Self {
         WindowAggregate {
-            entries: 0,
+            windows: WindowCache::new(store.as_ref().map(|s| s.cache_limit)),
             store,
             functions: Functions::new(operator.clone(), functions),
             operator,
@@ -76,7 +74,6 @@ impl WindowAggregate {
             size,
             slide,
             lateness,
-            windows: BTreeMap::new(),
             watermark: i64::MIN,
             emitted: i64::MIN,
             batch_size: batch_size.max(1),
@@ -117,18 +114,10 @@ impl WindowAggregate {
     /// within its allowed lateness. On the RocksDB backend the cached entry goes to the store at
     /// once (with a timer to drop it when the lateness has passed) and is read back whole.
     fn late_update(&mut self, key: &[u8], start: i64) -> Result<Vec<Acc>, TaskError> {
-        let cached = self
-            .windows
-            .get_mut(&start)
-            .and_then(|keys| keys.get(key).cloned())
-            .unwrap_or_default();
         let Some(store) = &mut self.store else {
-            return Ok(cached);
+            return Ok(self.windows.get(start, key).cloned().unwrap_or_default());
         };
-        if let Some(keys) = self.windows.get_mut(&start) {
-            keys.remove(key);
-            self.entries = self.entries.saturating_sub(1);
-        }
+        let cached = self.windows.remove(start, key).unwrap_or_default();
         let cleanup = (
             (start + self.size - 1).saturating_add(self.lateness),
             CLEANUP,
@@ -144,8 +133,7 @@ impl WindowAggregate {
 
     /// Writes every cached entry to the store (nothing to do on the memory backend).
     fn flush(&mut self) -> Result<(), TaskError> {
-        let starts: Vec<i64> = self.windows.keys().copied().collect();
-        for start in starts {
+        for start in self.windows.starts() {
             self.flush_window(start)?;
         }
         Ok(())
@@ -156,10 +144,9 @@ impl WindowAggregate {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
-        let Some(keys) = self.windows.remove(&start) else {
+        let Some(keys) = self.windows.take_window(start) else {
             return Ok(());
         };
-        self.entries = self.entries.saturating_sub(keys.len());
         store.stored_windows.insert(start);
         // In the store's order: RocksDB inserts sorted keys faster.
         let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
@@ -186,9 +173,8 @@ impl WindowAggregate {
         let size = self.size;
         let due: Vec<i64> = self
             .windows
-            .keys()
-            .copied()
-            .take_while(|start| start + size - 1 <= up_to)
+            .due(size, up_to)
+            .map(|(start, _)| start)
             .collect();
         let mut out = Batches::new(self.batch_size, emit);
         for start in due {
@@ -200,10 +186,9 @@ impl WindowAggregate {
                 self.flush_window(start)?;
                 continue;
             }
-            let Some(keys) = self.windows.remove(&start) else {
+            let Some(keys) = self.windows.take_window(start) else {
                 continue;
             };
-            self.entries = self.entries.saturating_sub(keys.len());
             let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in keys {
@@ -244,19 +229,10 @@ impl WindowAggregate {
         }
         let size = self.size;
         let (from, to) = (self.emitted, up_to);
-        let due: Vec<i64> = self
-            .windows
-            .keys()
-            .copied()
-            .take_while(|start| start + size - 1 <= to)
-            .filter(|start| start + size - 1 > from)
-            .collect();
         let mut out = Batches::new(self.batch_size, emit);
         let mut line = std::mem::take(&mut self.line);
-        for start in due {
-            let Some(keys) = self.windows.get(&start) else {
-                continue;
-            };
+        let due = self.windows.due(size, to);
+        for (start, keys) in due.filter(|(start, _)| start + size - 1 > from) {
             // Results in key order, read in place: nothing is copied but the output line.
             let mut sorted: Vec<(&Vec<u8>, &Vec<Acc>)> = keys.iter().collect();
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -270,13 +246,7 @@ impl WindowAggregate {
         self.line = line;
         out.finish()?;
         self.emitted = self.emitted.max(up_to);
-        let lateness = self.lateness;
-        while let Some(entry) = self.windows.first_entry() {
-            if (*entry.key() + size - 1).saturating_add(lateness) > up_to {
-                break;
-            }
-            entry.remove();
-        }
+        self.windows.drop_expired(size, self.lateness, up_to);
         Ok(())
     }
 
@@ -413,30 +383,19 @@ impl Operator for WindowAggregate {
             }
             for i in 0..self.starts.len() {
                 let start = self.starts[i];
-                let keys = self.windows.entry(start).or_default();
-                let accs = match keys.get_mut(key) {
-                    Some(accs) => accs,
-                    None => {
-                        self.entries += 1;
-                        if let Some(store) = &mut self.store {
-                            // Due with the cache's window, so a watermark past it fires.
-                            store.store.note_due(start + size - 1);
-                        }
-                        keys.entry(key.to_vec())
-                            .or_insert_with(|| self.functions.accumulators())
-                    }
-                };
+                let functions = &self.functions;
+                let (accs, made) = self.windows.entry(start, key, || functions.accumulators());
+                if let (true, Some(store)) = (made, &mut self.store) {
+                    // Due with the cache's window, so a watermark past it fires.
+                    store.store.note_due(start + size - 1);
+                }
                 self.functions.add(accs);
                 if start + size - 1 <= self.emitted {
                     let accs = self.late_update(key, start)?;
                     self.push_result(&mut updates, start, key, &accs);
                 }
             }
-            if self
-                .store
-                .as_ref()
-                .is_some_and(|store| self.entries >= store.cache_limit)
-            {
+            if self.windows.is_full() {
                 self.flush()?;
             }
         }
@@ -454,9 +413,8 @@ impl Operator for WindowAggregate {
     fn state_bytes(&self) -> u64 {
         let cached: u64 = self
             .windows
-            .values()
-            .flat_map(|keys| keys.iter())
-            .map(|(key, accs)| heap_bytes(key, accs))
+            .iter()
+            .map(|(_, key, accs)| heap_bytes(key, accs))
             .sum();
         cached + self.store.as_ref().map_or(0, |s| s.store.size())
     }
@@ -475,11 +433,7 @@ impl Operator for WindowAggregate {
 
     fn processing_deadline(&self) -> Option<Instant> {
         let clock = self.processing_clock?;
-        let cached = self
-            .windows
-            .keys()
-            .next()
-            .map(|start| start + self.size - 1);
+        let cached = self.windows.oldest_end(self.size).map(|end| end - 1);
         let stored = self.store.as_ref().and_then(|s| s.store.next_due());
         let due = cached.into_iter().chain(stored).min()?;
         // A window's last millisecond is `due`: it is complete once the clock passes it.

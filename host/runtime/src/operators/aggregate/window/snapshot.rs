@@ -21,12 +21,10 @@ impl WindowAggregate {
         let windows = &self.windows;
         let mut heap = |entries: &mut HeapEntries| {
             let mut bytes = Vec::new();
-            for (start, keys) in windows {
-                for (key, accs) in keys {
-                    bytes.clear();
-                    acc_codec::encode(accs, &mut bytes);
-                    entries.push(key, &layout::ordered_i64(*start), bytes.clone());
-                }
+            for (start, key, accs) in windows.iter() {
+                bytes.clear();
+                acc_codec::encode(accs, &mut bytes);
+                entries.push(key, &layout::ordered_i64(start), bytes.clone());
             }
         };
         let store = self.store.as_mut().map(|s| &mut s.store);
@@ -80,20 +78,8 @@ impl WindowAggregate {
         if let Some(store) = &mut self.store {
             store.store.note_due(start + self.size - 1);
         }
-        if self
-            .windows
-            .entry(start)
-            .or_default()
-            .insert(key.to_vec(), accs)
-            .is_none()
-        {
-            self.entries += 1;
-        }
-        if self
-            .store
-            .as_ref()
-            .is_some_and(|s| self.entries >= s.cache_limit)
-        {
+        self.windows.insert(start, key.to_vec(), accs);
+        if self.windows.is_full() {
             self.flush()?;
         }
         Ok(())
