@@ -17,6 +17,8 @@ use crate::operators::Batches;
 use crate::operators::keyed_snapshot::{self, EventTime};
 use crate::operators::{Operator, RejectSink};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use weir_proto::RecordBatch;
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError, layout};
@@ -71,13 +73,33 @@ impl PerKey for Sessions {
     }
 }
 
+/// How far sessions have emitted their results: those whose last millisecond is at or before
+/// it have. One value shared by the aggregate, which moves it, and its store's timers, which
+/// follow it, so the two never disagree.
+#[derive(Debug, Clone)]
+pub(crate) struct FiredUpTo(Arc<AtomicI64>);
+
+impl FiredUpTo {
+    fn new() -> Self {
+        FiredUpTo(Arc::new(AtomicI64::new(i64::MIN)))
+    }
+
+    fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sessions up to `up_to` have emitted.
+    fn advance(&self, up_to: i64) {
+        self.0.fetch_max(up_to, Ordering::Relaxed);
+    }
+}
+
 /// Sessions on the RocksDB backend: beside a key's sessions, each session has a timer when it
 /// is next due — its last millisecond, or once emitted, the end of its allowed lateness.
 pub(crate) struct SessionTimers {
     /// For each cached key, its sessions' (start, due time) as the store has them.
     stored: HashMap<Vec<u8>, Vec<(i64, i64)>>,
-    /// Sessions whose last millisecond is at or before this have emitted their result.
-    fired: i64,
+    fired: FiredUpTo,
     lateness: i64,
 }
 
@@ -86,7 +108,7 @@ impl SessionTimers {
     pub(crate) fn new(lateness: i64) -> Self {
         SessionTimers {
             stored: HashMap::new(),
-            fired: i64::MIN,
+            fired: FiredUpTo::new(),
             lateness,
         }
     }
@@ -94,7 +116,7 @@ impl SessionTimers {
 
 impl Writer<Sessions> for SessionTimers {
     fn loaded(&mut self, key: &[u8], sessions: &Sessions) {
-        let (fired, lateness) = (self.fired, self.lateness);
+        let (fired, lateness) = (self.fired.get(), self.lateness);
         let timers = sessions
             .0
             .iter()
@@ -109,7 +131,7 @@ impl Writer<Sessions> for SessionTimers {
         key: &[u8],
         sessions: &Sessions,
     ) -> Result<(), StateError> {
-        let (fired, lateness) = (self.fired, self.lateness);
+        let (fired, lateness) = (self.fired.get(), self.lateness);
         let due = |s: &Session| due(s, fired, lateness);
         let before = self.stored.remove(key).unwrap_or_default();
         for &(start, time) in &before {
@@ -158,8 +180,8 @@ pub(crate) struct SessionAggregate {
     /// Each key's open sessions.
     sessions: SessionCache,
     watermark: i64,
-    /// Sessions whose last millisecond is at or before this have emitted their result.
-    fired: i64,
+    /// The store's own when it has one.
+    fired: FiredUpTo,
     batch_size: usize,
 }
 
@@ -170,8 +192,12 @@ impl SessionAggregate {
         (gap, lateness): (i64, i64),
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
-        sessions: SessionCache,
+        mut sessions: SessionCache,
     ) -> Self {
+        let fired = match sessions.stored() {
+            Some(stored) => stored.writer.fired.clone(),
+            None => FiredUpTo::new(),
+        };
         SessionAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
@@ -180,23 +206,20 @@ impl SessionAggregate {
             lateness,
             sessions,
             watermark: i64::MIN,
-            fired: i64::MIN,
+            fired,
             batch_size: batch_size.max(1),
         }
     }
 
     /// Sessions up to `up_to` have emitted (the store's timers follow).
     fn fired_up_to(&mut self, up_to: i64) {
-        self.fired = self.fired.max(up_to);
-        if let Some(stored) = self.sessions.stored() {
-            stored.writer.fired = self.fired;
-        }
+        self.fired.advance(up_to);
     }
 
     /// When `session` is next due: at its last millisecond, or once that has fired, when its
     /// allowed lateness ends (then it is dropped).
     fn due(&self, session: &Session) -> i64 {
-        due(session, self.fired, self.lateness)
+        due(session, self.fired.get(), self.lateness)
     }
 
     /// [`Self::fire`] on the RocksDB backend: takes the due session timers in time order.
@@ -299,7 +322,7 @@ impl SessionAggregate {
         if self.sessions.stored().is_some() {
             return self.fire_stored(up_to, emit);
         }
-        let (from, lateness) = (self.fired, self.lateness);
+        let (from, lateness) = (self.fired.get(), self.lateness);
         self.fired_up_to(up_to);
         let mut closed: Vec<(Vec<u8>, Session)> = Vec::new();
         self.sessions.values().retain(|key, Sessions(sessions)| {
@@ -377,7 +400,7 @@ impl Operator for SessionAggregate {
                 // Due with the cached session, so a watermark past it fires.
                 stored.store.note_due(merged_due);
             }
-            if merged.end - 1 <= self.fired {
+            if merged.end - 1 <= self.fired.get() {
                 let window = (merged.start, merged.end);
                 let key_field = self.key_field.as_deref();
                 window_line(
