@@ -106,6 +106,15 @@ pub(crate) fn job_file(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     path
 }
 
+/// Runs job spec `yaml` (written into `dir` as `name`) and checks that it fails with an error
+/// that says `named` (an address, a topic: what a user must see to fix it).
+pub(crate) fn fails_naming(dir: &Path, name: &str, yaml: &str, named: &str) {
+    let job = job_file(dir, name, yaml);
+    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None);
+    assert_ne!(run.code, 0, "{name} must fail");
+    assert!(run.stderr.contains(named), "{name}: {}", run.stderr);
+}
+
 /// A UDF source directory of the examples (`udfs/rust/NAME`) or of the test UDFs.
 pub(crate) fn udf(name: &str) -> String {
     let example = repo().join("udfs/rust").join(name);

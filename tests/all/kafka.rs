@@ -9,7 +9,7 @@
 //! parallelism 3.
 
 use crate::exactly_once::{Running, stop};
-use crate::harness::{job_file, newest_checkpoint, udf, weir};
+use crate::harness::{fails_naming, job_file, newest_checkpoint, udf, weir};
 use crate::servers::Kafka;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -256,35 +256,19 @@ fn bad_kafka_input_is_named_a_record_that_is_not_json_becomes_a_dead_letter() {
     );
 
     // A missing topic and an unreachable broker fail the job, named.
-    let missing = job_file(
+    fails_naming(
         dir.path(),
         "missing.yaml",
         &format!(
             "name: missing\npipeline:\n  - source: {{ kafka: {{ brokers: \"{}\", topic: nowhere }} }}\n  - sink: {{ blackhole: {{}} }}\n",
             kafka.brokers()
         ),
+        "topic `nowhere` does not exist",
     );
-    let run = weir(&["run", "-q", missing.to_str().expect("utf-8")], &[], None);
-    assert_ne!(run.code, 0);
-    assert!(
-        run.stderr.contains("topic `nowhere` does not exist"),
-        "{}",
-        run.stderr
-    );
-    let unreachable = job_file(
+    fails_naming(
         dir.path(),
         "unreachable.yaml",
         "name: unreachable\nrestart_strategy: none\npipeline:\n  - source: { kafka: { brokers: \"127.0.0.1:9\", topic: t, properties: { socket.connection.setup.timeout.ms: \"1000\" } } }\n  - sink: { blackhole: {} }\n",
-    );
-    let run = weir(
-        &["run", "-q", unreachable.to_str().expect("utf-8")],
-        &[],
-        None,
-    );
-    assert_ne!(run.code, 0);
-    assert!(
-        run.stderr.contains("Kafka at 127.0.0.1:9"),
-        "{}",
-        run.stderr
+        "Kafka at 127.0.0.1:9",
     );
 }

@@ -43,14 +43,7 @@ fn a_kafka_sources_lag_per_partition_shows_in_metrics_and_status() {
 
     let mut cluster = LiveCluster::start(1, &[]);
     cluster.add_taskmanager(None, &["--slots", "2", "--metrics", "127.0.0.1:0"], 1);
-    let log = cluster.taskmanager_log(0);
-    let tm_url = log
-        .split_whitespace()
-        .find_map(|word| {
-            word.strip_prefix("metrics=")
-                .map(|u| u.trim_matches('"').to_string())
-        })
-        .unwrap_or_else(|| panic!("no metrics address in the TaskManager log:\n{log}"));
+    let tm_url = cluster.taskmanager_metrics_url(0);
     let work = tempfile::tempdir().expect("temp dir");
     // Unbounded and slow: a backlog that shrinks as the job reads.
     let job = job_file(

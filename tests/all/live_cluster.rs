@@ -163,6 +163,17 @@ impl LiveCluster {
         });
     }
 
+    /// The `/metrics` URL TaskManager `index` (started with `--metrics ADDR`) logged.
+    pub(crate) fn taskmanager_metrics_url(&self, index: usize) -> String {
+        let log = self.taskmanager_log(index);
+        log.split_whitespace()
+            .find_map(|word| {
+                word.strip_prefix("metrics=")
+                    .map(|u| u.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| panic!("no metrics address in the TaskManager log:\n{log}"))
+    }
+
     /// Stops every TaskManager; what each printed on stdout (its stdout sinks' records).
     pub(crate) fn stop_taskmanagers(&mut self) -> Vec<String> {
         for child in &mut self.taskmanagers {
