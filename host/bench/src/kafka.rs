@@ -262,32 +262,26 @@ pub(crate) fn kafka_bench(
         .with_checkpoint_dir(std::env::temp_dir().join(format!("weir-bench-kafka-chk-{stamp}")));
     let (mut raw, mut at_least_once, mut exactly_once) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs.max(1) {
-        raw.push(raw_pipe(
+        let rate = raw_pipe(
             &brokers,
             &input,
             &format!("bench-raw-{stamp}-{run}"),
             records,
-        )?);
-        let output = format!("bench-alo-{stamp}-{run}");
-        let topics = (input.as_str(), output.as_str());
-        at_least_once.push(weir_pipe(
-            &cluster,
-            &brokers,
-            topics,
-            "at_least_once",
-            records,
-            udfs,
-        )?);
-        let output = format!("bench-eo-{stamp}-{run}");
-        let topics = (input.as_str(), output.as_str());
-        exactly_once.push(weir_pipe(
-            &cluster,
-            &brokers,
-            topics,
-            "exactly_once",
-            records,
-            udfs,
-        )?);
+        )?;
+        crate::results::record("librdkafka", "Kafka to Kafka", 1, records, rate);
+        raw.push(rate);
+        let mut output = String::new();
+        for (delivery, rates) in [
+            ("at_least_once", &mut at_least_once),
+            ("exactly_once", &mut exactly_once),
+        ] {
+            output = format!("bench-{delivery}-{stamp}-{run}");
+            let topics = (input.as_str(), output.as_str());
+            let rate = weir_pipe(&cluster, &brokers, topics, delivery, records, udfs)?;
+            let workload = format!("Kafka to Wasm to Kafka, {}", delivery.replace('_', " "));
+            crate::results::record("weir", &workload, 1, records, rate);
+            rates.push(rate);
+        }
         let seen = committed_count(&brokers, &output)?;
         if seen != records {
             return Err(format!(

@@ -12,6 +12,8 @@ mod kafka;
 mod languages;
 mod net;
 mod peer;
+mod plot;
+mod results;
 mod w3;
 mod windows;
 
@@ -26,6 +28,7 @@ use weir_client::spec::{LoadedSpec, Locations};
 use weir_client::udf::UdfBuilder;
 use weir_minicluster::MiniCluster;
 use weir_proto::RecordBatch;
+use weir_proto::graph::JobGraph;
 use weir_proto::spec::{
     Blackhole, DatagenMode, DatagenSpec, PayloadFormat, SinkSpec, SourceSpec, StateBackend,
 };
@@ -63,11 +66,12 @@ pub struct BenchArgs {
     #[arg(long)]
     checkpoints: bool,
     /// Run a peer beside Weir, interleaved, and print ratios of the medians of this run
-    /// (`flink`: Apache Flink 2.3 through the peer harness; for `--w3` and `--checkpoints`).
+    /// (`flink`: Apache Flink 2.3 through the peer harness; for W2, `--w3` and `--checkpoints`).
     #[arg(long, value_parser = ["flink"])]
     peer: Option<String>,
-    /// The peer harness: the directory holding `flink/run_flink.sh`.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/peers"))]
+    /// The peer harness: the directory holding `flink/run_flink.sh` (this repository's
+    /// `bench/`: Flink 2.3 from PyPI running the same workloads on the same generated rows).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench"))]
     peers_dir: PathBuf,
     /// Measure recovery on a real cluster: the time from a TaskManager's SIGKILL to its
     /// detection, and from there to the restarted job processing again.
@@ -89,6 +93,17 @@ pub struct BenchArgs {
     /// The Kafka brokers for `--kafka`; unset: a noida-db broker started for the run.
     #[arg(long)]
     brokers: Option<String>,
+    /// Where every run's figures are appended as JSON lines (default:
+    /// `$WEIR_HOME/bench/results.jsonl`).
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Draw the results file's newest same-session figures as an SVG chart (to `--svg`) and
+    /// exit.
+    #[arg(long)]
+    plot: bool,
+    /// Where `--plot` writes its chart.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/performance.svg"))]
+    svg: PathBuf,
     /// Directory of the Rust example UDFs.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../udfs/rust"))]
     udfs: PathBuf,
@@ -177,29 +192,29 @@ impl Bench {
         JobBuilder::new(name).source(SourceSpec::Datagen(source))
     }
 
-    /// Runs `job` `runs` times; returns the median records/s and the last run's checksum.
-    fn measure(&self, job: JobBuilder, runs: usize) -> Result<(f64, (u64, i64)), String> {
+    /// `job`'s JobGraph (its modules built).
+    fn graph(&self, job: JobBuilder) -> Result<JobGraph, String> {
         let loaded = LoadedSpec {
             spec: job.build(),
             file: PathBuf::from("<weir bench>"),
             dir: self.udfs.clone(),
             locations: Locations::default(),
         };
-        let graph =
-            weir_client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())?;
-        let mut rates = Vec::new();
-        let mut checksum = (0, 0);
-        for _ in 0..runs.max(1) {
-            *self.checksum.lock().unwrap_or_else(|p| p.into_inner()) = (0, 0);
-            let started = Instant::now();
-            self.cluster
-                .run(&graph, Duration::from_secs(3600), &mut |_| {})
-                .map_err(|e| e.to_string())?;
-            rates.push(self.events as f64 / started.elapsed().as_secs_f64());
-            checksum = *self.checksum.lock().unwrap_or_else(|p| p.into_inner());
-        }
-        rates.sort_by(f64::total_cmp);
-        Ok((rates[rates.len() / 2], checksum))
+        weir_client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())
+    }
+
+    /// One run of `graph`: its records/s and checksum.
+    fn run_once(&self, graph: &JobGraph) -> Result<(f64, (u64, i64)), String> {
+        *self.checksum.lock().unwrap_or_else(|p| p.into_inner()) = (0, 0);
+        let started = Instant::now();
+        self.cluster
+            .run(graph, Duration::from_secs(3600), &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        let rate = self.events as f64 / started.elapsed().as_secs_f64();
+        Ok((
+            rate,
+            *self.checksum.lock().unwrap_or_else(|p| p.into_inner()),
+        ))
     }
 }
 
@@ -244,17 +259,38 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
         (StateBackend::Rocksdb, default_cache),
         (StateBackend::Rocksdb, 1024),
     ];
+    let workload = |backend: StateBackend, cache: usize| match (backend, cache == default_cache) {
+        (StateBackend::Memory, _) => "W3 memory".to_string(),
+        (StateBackend::Rocksdb, true) => "W3 rocksdb".to_string(),
+        (StateBackend::Rocksdb, false) => format!("W3 rocksdb, write cache {cache}"),
+    };
     let (mut weir, mut peers) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
     let mut last = Vec::new();
     for _ in 0..args.runs.max(1) {
         if let Some(flink) = flink {
             for (rocksdb, rates) in peers.iter_mut().enumerate() {
-                rates.push(flink.run(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?);
+                let rate = flink.run(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?;
+                let backend = [StateBackend::Memory, StateBackend::Rocksdb][rocksdb];
+                results::record(
+                    "flink",
+                    &workload(backend, default_cache),
+                    1,
+                    args.events,
+                    rate,
+                );
+                rates.push(rate);
             }
         }
         last.clear();
         for ((backend, cache), rates) in configs.iter().zip(&mut weir) {
             let run = w3::w3(args.events, 1, *backend, *cache, None)?;
+            results::record(
+                "weir",
+                &workload(*backend, *cache),
+                1,
+                args.events,
+                run.rate,
+            );
             rates.push(run.rate);
             last.push(run);
         }
@@ -302,12 +338,38 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
 /// Runs the benchmarks `args` ask for and prints their figures; `Ok(false)` when a run's output
 /// did not check out.
 pub fn bench(args: &BenchArgs) -> Result<bool, String> {
-    let flink = match (&args.peer, args.w3 || args.checkpoints) {
-        (Some(_), true) => Some(peer::Flink::set_up(&args.peers_dir)?),
-        _ => None,
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| home().join("bench").join("results.jsonl"));
+    if args.plot {
+        let runs = results::read(&results_path)?;
+        std::fs::write(&args.svg, plot::svg(&runs))
+            .map_err(|e| format!("{}: {e}", args.svg.display()))?;
+        println!(
+            "drew {} runs of {} into {}",
+            runs.len(),
+            results_path.display(),
+            args.svg.display()
+        );
+        return Ok(true);
+    }
+    results::open(results_path);
+    let flink = match &args.peer {
+        Some(_) => Some(peer::Flink::set_up(&args.peers_dir)?),
+        None => None,
     };
+    let outcome = run_benchmarks(args, flink.as_ref());
+    if let Some(path) = results::path() {
+        println!("runs recorded in {}", path.display());
+    }
+    outcome
+}
+
+/// The benchmarks `args` ask for, beside `flink` where given.
+fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool, String> {
     if args.w3 {
-        w3_bench(args, flink.as_ref())?;
+        w3_bench(args, flink)?;
         return Ok(true);
     }
     if args.kafka {
@@ -328,7 +390,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
         return Ok(true);
     }
     if args.checkpoints {
-        checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb, flink.as_ref())?;
+        checkpoints::checkpoint_bench(args.events, args.runs, args.state_mb, flink)?;
         backpressure::backpressure_bench()?;
         return Ok(true);
     }
@@ -405,7 +467,6 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
     );
     let binary = PayloadFormat::Binary;
     let blackhole = SinkSpec::Blackhole(Blackhole {});
-    let (a, _) = bench.measure(bench.job("a", binary).sink(blackhole), args.runs)?;
     let wasm_job = |name: &str, payload, map: &str, filter: &str| {
         bench
             .job(name, payload)
@@ -415,44 +476,77 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
             .filter("filter")
             .native("checksum")
     };
-    let (b, b_sum) = bench.measure(
-        wasm_job("b", binary, "bid_convert_bin", "bid_filter_bin"),
-        args.runs,
-    )?;
-    let (c, c_sum) = bench.measure(
-        bench
-            .job("c", binary)
-            .native("native-convert")
-            .native("native-filter")
-            .native("checksum"),
-        args.runs,
-    )?;
-    let (d, d_sum) = bench.measure(
-        wasm_job("d", PayloadFormat::Json, "currency_convert", "bid_filter"),
-        args.runs,
-    )?;
-    let m = |rate: f64| format!("{:>7.2} M records/s", rate / 1e6);
-    println!(
-        "(a) generator -> blackhole                              {}",
-        m(a)
+    let jobs = [
+        (
+            "(a) generator -> blackhole",
+            "W1 (a)",
+            bench.job("a", binary).sink(blackhole),
+        ),
+        (
+            "(b) generator -> Wasm map -> Wasm filter -> sink",
+            "W2 (b) Wasm",
+            wasm_job("b", binary, "bid_convert_bin", "bid_filter_bin"),
+        ),
+        (
+            "(c) generator -> native map -> native filter -> sink",
+            "W2 (c) native",
+            bench
+                .job("c", binary)
+                .native("native-convert")
+                .native("native-filter")
+                .native("checksum"),
+        ),
+        (
+            "(d) as (b), JSON payloads",
+            "W2 (d) JSON",
+            wasm_job("d", PayloadFormat::Json, "currency_convert", "bid_filter"),
+        ),
+    ];
+    let graphs = jobs
+        .iter()
+        .map(|(_, _, job)| bench.graph(job.clone()))
+        .collect::<Result<Vec<_>, String>>()?;
+    // Interleaved rounds: a noisy moment slows one round of each, not one job or one engine.
+    let (mut rates, mut sums, mut peer) = (
+        vec![Vec::new(); jobs.len()],
+        vec![(0, 0); jobs.len()],
+        Vec::new(),
     );
-    println!(
-        "(b) generator -> Wasm map -> Wasm filter -> sink        {}",
-        m(b)
-    );
-    println!(
-        "(c) generator -> native map -> native filter -> sink    {}",
-        m(c)
-    );
-    println!(
-        "(d) as (b), JSON payloads                               {}",
-        m(d)
-    );
-    println!("(b)/(c) = {:.2}  (target >= 0.70)", b / c);
-    println!(
-        "(b) / Flink 2.3 W2 on this machine (7.0 M/s) = {:.2}  (target >= 1.00)",
-        b / 7.0e6
-    );
+    for _ in 0..args.runs.max(1) {
+        if let Some(flink) = flink {
+            let rate = flink.run(peer::FlinkWorkload::W2, args.events, false)?;
+            results::record("flink", "W2 (b) Wasm", 1, args.events, rate);
+            peer.push(rate);
+        }
+        for (i, graph) in graphs.iter().enumerate() {
+            let (rate, sum) = bench.run_once(graph)?;
+            results::record("weir", jobs[i].1, 1, args.events, rate);
+            rates[i].push(rate);
+            sums[i] = sum;
+        }
+    }
+    let medians: Vec<f64> = rates.into_iter().map(peer::median).collect();
+    for ((label, _, _), rate) in jobs.iter().zip(&medians) {
+        println!("{label:<56} {:>7.2} M records/s", rate / 1e6);
+    }
+    let (b, c) = (medians[1], medians[2]);
+    let (b_sum, c_sum, d_sum) = (sums[1], sums[2], sums[3]);
+    println!("(b)/(c) = {:.2}  (target >= 0.90)", b / c);
+    match peer.is_empty() {
+        true => println!(
+            "(b) / Flink 2.3 W2: no ratio measured (run with --peer flink to run Flink's W2 beside it)"
+        ),
+        false => {
+            let flink = peer::median(peer);
+            println!(
+                "(b) / Flink 2.3 W2, same rounds (medians of {} interleaved runs): Weir {:.2} M/s, Flink {:.2} M/s = {:.2}x  (target >= 3)",
+                args.runs.max(1),
+                b / 1e6,
+                flink / 1e6,
+                b / flink
+            );
+        }
+    }
     let (wasm_ns, native_ns) = boundary_cost(
         &engine,
         &UdfBuilder::new(home())

@@ -10,6 +10,9 @@ use std::process::Command;
 /// A Flink workload, as the peer harness names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FlinkWorkload {
+    /// W2: `SELECT auction, price * 908 / 1000 AS price_eur FROM bids WHERE MOD(auction, 123)
+    /// = 0 OR price > 500` (the same rows and sum as `weir bench` (b)).
+    W2,
     /// W3: a 10 s tumbling window by auction, count and max(price).
     W3,
     /// W4: W3 with exactly-once checkpoints every `interval` seconds.
@@ -82,6 +85,7 @@ impl Flink {
         ];
         let interval;
         match workload {
+            FlinkWorkload::W2 => args.extend(["--workload", "w2"]),
             FlinkWorkload::W3 => args.extend(["--workload", "w3"]),
             FlinkWorkload::W4 { interval_s } => {
                 interval = format!("{interval_s}s");
