@@ -34,10 +34,10 @@ pub(crate) fn checkpoint_bench(
             if let Some(flink) = flink {
                 peer.push(flink.run(FlinkWorkload::W4 { interval_s: 10 }, events, rocksdb)?);
             }
-            plain.push(w3(events, 1, backend, cache, None)?.rate);
-            let run = w3(events, 1, backend, cache, Some(10_000))?;
+            plain.push(w3(events, 1, backend, cache, None, 1)?.rate);
+            let run = w3(events, 1, backend, cache, Some(10_000), 1)?;
             (taken_10s, every_10s) = (run.checkpoints.len(), [every_10s, vec![run.rate]].concat());
-            let run = w3(events, 1, backend, cache, Some(1_000))?;
+            let run = w3(events, 1, backend, cache, Some(1_000), 1)?;
             every_1s.push(run.rate);
             last = Some(run);
         }

@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// The Kafka brokers for `--kafka`; unset: a noida-db broker started for the run.
     #[arg(long)]
     brokers: Option<String>,
+    /// Measure W2 (b) and W3 (heap) at parallelism 1 and 2 in interleaved rounds: how far a
+    /// job scales over the machine's cores.
+    #[arg(long)]
+    scaling: bool,
     /// Where every run's figures are appended as JSON lines (default:
     /// `$WEIR_HOME/bench/results.jsonl`).
     #[arg(long)]
@@ -218,6 +222,54 @@ impl Bench {
     }
 }
 
+/// W2 (b) and W3 on the heap at parallelism 1 and 2, interleaved: the p=2 / p=1 ratios.
+fn scaling_bench(args: &BenchArgs, bench: &Bench) -> Result<(), String> {
+    let w2 = |parallelism: u32| {
+        bench.graph(
+            bench
+                .job("b", PayloadFormat::Binary)
+                .parallelism(parallelism)
+                .module("map", "bid_convert_bin")
+                .module("filter", "bid_filter_bin")
+                .map("map")
+                .filter("filter")
+                .native("checksum"),
+        )
+    };
+    let graphs = [w2(1)?, w2(2)?];
+    let (mut w2_rates, mut w3_rates) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    for _ in 0..args.runs.max(1) {
+        for (i, graph) in graphs.iter().enumerate() {
+            let parallelism = i as u32 + 1;
+            let (rate, _) = bench.run_once(graph)?;
+            results::record("weir", "W2 (b) Wasm", parallelism, args.events, rate);
+            w2_rates[i].push(rate);
+            let cache = weir_state::DEFAULT_WRITE_CACHE_ENTRIES;
+            let run = w3::w3(
+                args.events,
+                1,
+                StateBackend::Memory,
+                cache,
+                None,
+                parallelism,
+            )?;
+            results::record("weir", "W3 memory", parallelism, args.events, run.rate);
+            w3_rates[i].push(run.rate);
+        }
+    }
+    for (name, [p1, p2]) in [("W2 (b) Wasm", w2_rates), ("W3 memory", w3_rates)] {
+        let (p1, p2) = (peer::median(p1), peer::median(p2));
+        println!(
+            "{name}: p=1 {:.2} M/s, p=2 {:.2} M/s: {:.2}x  (target >= 1.7 on 2 cores; medians of {} interleaved runs)",
+            p1 / 1e6,
+            p2 / 1e6,
+            p2 / p1,
+            args.runs.max(1)
+        );
+    }
+    Ok(())
+}
+
 /// Nanoseconds per call of a transform UDF over one 1024-record batch, and of the same work
 /// natively: the cost of the Wasm boundary (copying in and out, the call itself).
 fn boundary_cost(engine: &WasmEngine, module: &Path) -> Result<(f64, f64), String> {
@@ -286,7 +338,7 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
         }
         last.clear();
         for ((backend, cache), rates) in configs.iter().zip(&mut weir) {
-            let run = w3::w3(args.events, 1, *backend, *cache, None)?;
+            let run = w3::w3(args.events, 1, *backend, *cache, None, 1)?;
             results::record(
                 "weir",
                 &workload(*backend, *cache),
@@ -468,6 +520,9 @@ fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool,
         count(args.events),
         args.runs
     );
+    if args.scaling {
+        return scaling_bench(args, &bench).map(|()| true);
+    }
     let binary = PayloadFormat::Binary;
     let blackhole = SinkSpec::Blackhole(Blackhole {});
     let wasm_job = |name: &str, payload, map: &str, filter: &str| {

@@ -8,19 +8,28 @@ use crate::results::RunRecord;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// (workload, engine, parallelism) → records/s of each run, from each workload's newest session.
+/// (workload, engine, parallelism) → the median records/s of its runs in the chosen session.
 type Medians = BTreeMap<(String, String, u32), f64>;
 
-/// Medians per workload, engine and parallelism, each workload from the newest session that ran it.
-fn medians(runs: &[RunRecord]) -> Medians {
-    let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+/// For each workload, the newest session whose runs of it `fits`; the medians of those runs.
+fn medians(runs: &[RunRecord], fits: impl Fn(&[&RunRecord]) -> bool) -> Medians {
+    let mut sessions: BTreeMap<(&str, u64), Vec<&RunRecord>> = BTreeMap::new();
     for run in runs {
-        let session = newest.entry(&run.workload).or_default();
-        *session = (*session).max(run.session);
+        sessions
+            .entry((run.workload.as_str(), run.session))
+            .or_default()
+            .push(run);
+    }
+    let mut chosen: BTreeMap<&str, &Vec<&RunRecord>> = BTreeMap::new();
+    for ((workload, _), session) in &sessions {
+        if fits(session) {
+            // Sessions are in time order: a later one replaces an earlier.
+            chosen.insert(workload, session);
+        }
     }
     let mut rates: BTreeMap<(String, String, u32), Vec<f64>> = BTreeMap::new();
-    for run in runs {
-        if newest.get(run.workload.as_str()) == Some(&run.session) {
+    for session in chosen.values() {
+        for run in session.iter() {
             rates
                 .entry((run.workload.clone(), run.engine.clone(), run.parallelism))
                 .or_default()
@@ -31,6 +40,27 @@ fn medians(runs: &[RunRecord]) -> Medians {
         .into_iter()
         .map(|(key, rates)| (key, median(rates)))
         .collect()
+}
+
+/// Sessions comparing engines at parallelism 1: one with a peer's runs if there is any.
+fn side_by_side(runs: &[RunRecord]) -> Medians {
+    let with_peer = medians(runs, |s| {
+        s.iter().any(|r| r.engine != "weir" && r.parallelism == 1)
+    });
+    let weir_only = medians(runs, |s| s.iter().any(|r| r.parallelism == 1));
+    let mut chosen = weir_only;
+    let compared: Vec<&String> = with_peer.keys().map(|(w, _, _)| w).collect();
+    chosen.retain(|(w, _, _), _| !compared.contains(&w));
+    chosen.extend(with_peer.clone());
+    chosen.retain(|(_, _, p), _| *p == 1);
+    chosen
+}
+
+/// Sessions that ran a workload at several parallelisms.
+fn scaling(runs: &[RunRecord]) -> Medians {
+    medians(runs, |s| {
+        s.iter().any(|r| r.parallelism != s[0].parallelism)
+    })
 }
 
 /// Escapes `text` for SVG.
@@ -47,7 +77,7 @@ const COLOURS: [(&str, &str); 2] = [("weir", "#2563eb"), ("flink", "#f97316")];
 
 /// A bar of `rate` (of the chart's largest, `max`) at height `y`, labelled.
 fn bar(svg: &mut String, y: f64, rate: f64, max: f64, colour: &str, label: &str) {
-    let width = (WIDTH - LABEL - 150.0) * rate / max.max(1.0);
+    let width = (WIDTH - LABEL - 200.0) * rate / max.max(1.0);
     let _ = writeln!(
         svg,
         r#"<rect x="{LABEL}" y="{y:.1}" width="{width:.1}" height="{BAR}" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="12">{}</text>"#,
@@ -59,17 +89,17 @@ fn bar(svg: &mut String, y: f64, rate: f64, max: f64, colour: &str, label: &str)
 
 /// The chart of `runs` as an SVG document.
 pub(crate) fn svg(runs: &[RunRecord]) -> String {
-    let medians = medians(runs);
-    let p1: BTreeMap<&str, BTreeMap<&str, f64>> = medians
-        .iter()
-        .filter(|((_, _, p), _)| *p == 1)
-        .fold(BTreeMap::new(), |mut by, ((workload, engine, _), rate)| {
-            by.entry(workload.as_str())
-                .or_default()
-                .insert(engine.as_str(), *rate);
-            by
-        });
-    let scaled: BTreeMap<&str, Vec<(u32, f64)>> = medians
+    let (compared, scaled) = (side_by_side(runs), scaling(runs));
+    let p1: BTreeMap<&str, BTreeMap<&str, f64>> =
+        compared
+            .iter()
+            .fold(BTreeMap::new(), |mut by, ((workload, engine, _), rate)| {
+                by.entry(workload.as_str())
+                    .or_default()
+                    .insert(engine.as_str(), *rate);
+                by
+            });
+    let scaled: BTreeMap<&str, Vec<(u32, f64)>> = scaled
         .iter()
         .filter(|((_, engine, _), _)| engine == "weir")
         .fold(BTreeMap::new(), |mut by, ((workload, _, p), rate)| {
@@ -184,8 +214,17 @@ mod tests {
             run(1, "weir", "W3 memory", 1, 2e6),
             run(1, "weir", "W3 memory", 2, 3e6),
         ];
-        let medians = medians(&runs);
-        assert_eq!(medians[&("W2 (b)".into(), "weir".into(), 1)], 10e6);
+        let compared = side_by_side(&runs);
+        assert_eq!(compared[&("W2 (b)".into(), "weir".into(), 1)], 10e6);
+        // A newer session without the peer does not hide the side-by-side one.
+        let mut later = runs.to_vec();
+        later.push(run(3, "weir", "W2 (b)", 1, 1e6));
+        later.push(run(3, "weir", "W2 (b)", 2, 2e6));
+        assert_eq!(
+            side_by_side(&later)[&("W2 (b)".into(), "flink".into(), 1)],
+            5e6
+        );
+        assert_eq!(scaling(&later)[&("W2 (b)".into(), "weir".into(), 2)], 2e6);
         let svg = svg(&runs);
         assert!(svg.contains("10.00 M/s"), "{svg}");
         assert!(svg.contains("5.00 M/s (Weir 2.00x)"), "{svg}");

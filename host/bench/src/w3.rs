@@ -77,6 +77,7 @@ pub(crate) fn w3(
     backend: StateBackend,
     write_cache: usize,
     checkpoint_ms: Option<u64>,
+    parallelism: u32,
 ) -> Result<W3Run, String> {
     let seen: Arc<Mutex<W3Checksum>> = Arc::default();
     let mut native = NativeRegistry::default();
@@ -107,7 +108,7 @@ pub(crate) fn w3(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("w3.yaml");
     let yaml = format!(
-        "name: w3\npipeline:\n  - source: {{ datagen: {{ mode: bids, count: {events} }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 10000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - native: w3-checksum\n"
+        "name: w3\nparallelism: {parallelism}\npipeline:\n  - source: {{ datagen: {{ mode: bids, count: {events} }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 10000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - native: w3-checksum\n"
     );
     std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = spec::load(&path, &|_| None).map_err(|e| e.to_string())?;
