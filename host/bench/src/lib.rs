@@ -317,11 +317,15 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
         (StateBackend::Rocksdb, false) => format!("W3 rocksdb, write cache {cache}"),
     };
     let (mut weir, mut peers) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
+    // Peak resident memory per run: Weir's process per configuration, Flink's per backend.
+    let (mut weir_rss, mut peer_rss) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
     let mut last = Vec::new();
     for _ in 0..args.runs.max(1) {
         if let Some(flink) = flink {
             for (rocksdb, rates) in peers.iter_mut().enumerate() {
-                let rate = flink.run(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?;
+                let (rate, rss) =
+                    flink.run_measured(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?;
+                peer_rss[rocksdb].extend(rss.map(|b| b as f64));
                 // Flink's RocksDB run is the peer of both RocksDB configurations.
                 let compared = match rocksdb {
                     0 => vec![workload(StateBackend::Memory, default_cache)],
@@ -337,8 +341,9 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
             }
         }
         last.clear();
-        for ((backend, cache), rates) in configs.iter().zip(&mut weir) {
+        for (i, ((backend, cache), rates)) in configs.iter().zip(&mut weir).enumerate() {
             let run = w3::w3(args.events, 1, *backend, *cache, None, 1)?;
+            weir_rss[i].push(run.rss_peak as f64);
             results::record(
                 "weir",
                 &workload(*backend, *cache),
@@ -350,7 +355,7 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
             last.push(run);
         }
     }
-    for (((backend, cache), rates), run) in configs.iter().zip(weir).zip(&last) {
+    for (i, (((backend, cache), rates), run)) in configs.iter().zip(weir).zip(&last).enumerate() {
         let label = match backend {
             StateBackend::Memory => "memory state".to_string(),
             StateBackend::Rocksdb => format!("rocksdb state, write cache {}", count(*cache as u64)),
@@ -375,6 +380,24 @@ fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String>
             args.runs.max(1),
             bytes(run.state_peak)
         );
+        let weir_peak = peer::median(weir_rss[i].clone());
+        let flink_rss = peer_rss[usize::from(*backend == StateBackend::Rocksdb)].clone();
+        let memory = match flink_rss.is_empty() {
+            true => format!(
+                "Weir's process {} (no Flink figure measured)",
+                bytes(weir_peak as u64)
+            ),
+            false => {
+                let flink_peak = peer::median(flink_rss);
+                format!(
+                    "Weir's process {}, Flink's {}: {:.2} of Flink's (target <= 0.25)",
+                    bytes(weir_peak as u64),
+                    bytes(flink_peak as u64),
+                    weir_peak / flink_peak
+                )
+            }
+        };
+        println!("W3 {label}: peak resident memory (medians): {memory}");
         if args.check {
             let checksum = &run.checksum;
             println!(

@@ -72,6 +72,18 @@ impl Flink {
         rows: u64,
         rocksdb: bool,
     ) -> Result<f64, String> {
+        self.run_measured(workload, rows, rocksdb)
+            .map(|(rate, _)| rate)
+    }
+
+    /// [`Flink::run`], with the Flink process's peak resident memory in bytes if the harness
+    /// measured it.
+    pub(crate) fn run_measured(
+        &self,
+        workload: FlinkWorkload,
+        rows: u64,
+        rocksdb: bool,
+    ) -> Result<(f64, Option<u64>), String> {
         let rows = rows.to_string();
         let state = if rocksdb { "rocksdb" } else { "hashmap" };
         let mut args = vec![
@@ -101,9 +113,14 @@ impl Flink {
         if record["rc"].as_i64() != Some(0) {
             return Err(format!("the Flink peer's run failed: {last}"));
         }
-        record["rps_job"]
+        let rate = record["rps_job"]
             .as_f64()
-            .ok_or_else(|| format!("the Flink peer's result has no rps_job: {last}"))
+            .ok_or_else(|| format!("the Flink peer's result has no rps_job: {last}"))?;
+        let rss = record["maxrss_kb"]
+            .as_u64()
+            .filter(|&kib| kib > 0)
+            .map(|kib| kib * 1024);
+        Ok((rate, rss))
     }
 }
 

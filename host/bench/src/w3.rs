@@ -13,6 +13,7 @@ use weir_minicluster::MiniCluster;
 use weir_proto::RecordBatch;
 use weir_proto::spec::{CheckpointSpec, StateBackend};
 use weir_runtime::error::TaskError;
+use weir_runtime::exposition::resident_bytes;
 use weir_runtime::json::{self, FieldPath};
 use weir_runtime::operators::{NativeRegistry, Operator, RejectSink};
 use weir_state::StateSettings;
@@ -67,6 +68,8 @@ pub(crate) struct W3Run {
     pub(crate) state_peak: u64,
     /// The checkpoints of the last run.
     pub(crate) checkpoints: Vec<weir_core::coordinator::CompletedCheckpoint>,
+    /// The most resident memory of this process seen during the runs (sampled every 100 ms).
+    pub(crate) rss_peak: u64,
 }
 
 /// Runs W3 over `events` bids `runs` times with state in `backend`, with operators' write
@@ -127,11 +130,14 @@ pub(crate) fn w3(
     let mut rates = Vec::new();
     let mut state_peak = 0;
     let mut checkpoints = Vec::new();
+    let mut rss_peak = 0;
     for _ in 0..runs.max(1) {
         *seen.lock().unwrap_or_else(|p| p.into_inner()) = W3Checksum::default();
         let started = Instant::now();
         let outcome = cluster
-            .run(&graph, Duration::from_secs(3600), &mut |_| {})
+            .run(&graph, Duration::from_millis(100), &mut |_| {
+                rss_peak = rss_peak.max(resident_bytes().unwrap_or(0));
+            })
             .map_err(|e| e.to_string())?;
         rates.push(events as f64 / started.elapsed().as_secs_f64());
         state_peak = outcome.progress.state_bytes_peak();
@@ -145,5 +151,6 @@ pub(crate) fn w3(
         checksum,
         state_peak,
         checkpoints,
+        rss_peak,
     })
 }
