@@ -1,11 +1,12 @@
 //! JSON field access for built-in operators (key_by a field, aggregate a field) without a UDF.
 //!
-//! A field is found by scanning the value with serde_json and borrowing the raw text of the
-//! member, so a key is the field's exact JSON text (`"apple"`, `42`) and nothing is allocated
-//! per record.
+//! A field is found by a validating scan of the value ([`scan`]) that borrows the raw text of
+//! the member, so a key is the field's exact JSON text (`"apple"`, `42`) and nothing is
+//! allocated per record.
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
+mod scan;
+
+use serde::de::IgnoredAny;
 use std::fmt;
 
 /// A dotted field path, e.g. `bid.price`.
@@ -60,12 +61,8 @@ pub fn field<'a>(value: &'a [u8], path: &FieldPath) -> Result<&'a str, FieldErro
     let text = std::str::from_utf8(value).map_err(|e| FieldError::NotJson(e.to_string()))?;
     let mut current: &'a str = text;
     for segment in &path.segments {
-        let mut deserializer = serde_json::Deserializer::from_str(current);
-        let found = MemberSeed { name: segment }
-            .deserialize(&mut deserializer)
-            .map_err(|e| FieldError::NotJson(e.to_string()))?;
-        match found {
-            Some(raw) => current = raw.get(),
+        match scan::member(current, segment).map_err(|e| FieldError::NotJson(e.to_string()))? {
+            Some(raw) => current = raw,
             None => return Err(FieldError::Missing(path.text.clone())),
         }
     }
@@ -111,91 +108,6 @@ pub fn number(value: &[u8], path: &FieldPath) -> Result<Number, FieldError> {
             field: path.text.clone(),
             found: raw.chars().take(40).collect(),
         }),
-    }
-}
-
-/// Finds one member of a JSON object, borrowing its raw text.
-struct MemberSeed<'n> {
-    name: &'n str,
-}
-
-impl<'de> DeserializeSeed<'de> for MemberSeed<'_> {
-    type Value = Option<&'de RawValue>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MemberSeed<'_> {
-    type Value = Option<&'de RawValue>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(matches) = map.next_key_seed(KeyIs { name: self.name })? {
-            if matches && found.is_none() {
-                found = Some(map.next_value::<&'de RawValue>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// Compares an object key with a name without allocating.
-struct KeyIs<'n> {
-    name: &'n str,
-}
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(key == self.name)
     }
 }
 
