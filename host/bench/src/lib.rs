@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weir_blob::paths::created_weir_home as home;
 use weir_client::builder::JobBuilder;
-use weir_client::human::{bytes, count};
+use weir_client::human::count;
 use weir_client::spec::{LoadedSpec, Locations};
 use weir_client::udf::UdfBuilder;
 use weir_minicluster::MiniCluster;
@@ -301,118 +301,6 @@ fn boundary_cost(engine: &WasmEngine, module: &Path) -> Result<(f64, f64), Strin
     Ok((wasm, native))
 }
 
-/// W3 on the heap, on RocksDB and on RocksDB with a write cache far smaller than the 10,000
-/// keys (nearly every record reaches RocksDB), each beside Flink's W3 on the same backend when
-/// `flink` is given, in interleaved rounds.
-fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<(), String> {
-    let default_cache = weir_state::DEFAULT_WRITE_CACHE_ENTRIES;
-    let configs = [
-        (StateBackend::Memory, default_cache),
-        (StateBackend::Rocksdb, default_cache),
-        (StateBackend::Rocksdb, 1024),
-    ];
-    let workload = |backend: StateBackend, cache: usize| match (backend, cache == default_cache) {
-        (StateBackend::Memory, _) => "W3 memory".to_string(),
-        (StateBackend::Rocksdb, true) => "W3 rocksdb".to_string(),
-        (StateBackend::Rocksdb, false) => format!("W3 rocksdb, write cache {cache}"),
-    };
-    let (mut weir, mut peers) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
-    // Peak resident memory per run: Weir's process per configuration, Flink's per backend.
-    let (mut weir_rss, mut peer_rss) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
-    let mut last = Vec::new();
-    for _ in 0..args.runs.max(1) {
-        if let Some(flink) = flink {
-            for (rocksdb, rates) in peers.iter_mut().enumerate() {
-                let (rate, rss) =
-                    flink.run_measured(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?;
-                peer_rss[rocksdb].extend(rss.map(|b| b as f64));
-                // Flink's RocksDB run is the peer of both RocksDB configurations.
-                let compared = match rocksdb {
-                    0 => vec![workload(StateBackend::Memory, default_cache)],
-                    _ => vec![
-                        workload(StateBackend::Rocksdb, default_cache),
-                        workload(StateBackend::Rocksdb, 1024),
-                    ],
-                };
-                for label in compared {
-                    results::record("flink", &label, 1, args.events, rate);
-                }
-                rates.push(rate);
-            }
-        }
-        last.clear();
-        for (i, ((backend, cache), rates)) in configs.iter().zip(&mut weir).enumerate() {
-            let run = w3::w3(args.events, 1, *backend, *cache, None, 1)?;
-            weir_rss[i].push(run.rss_peak as f64);
-            results::record(
-                "weir",
-                &workload(*backend, *cache),
-                1,
-                args.events,
-                run.rate,
-            );
-            rates.push(run.rate);
-            last.push(run);
-        }
-    }
-    for (i, (((backend, cache), rates), run)) in configs.iter().zip(weir).zip(&last).enumerate() {
-        let label = match backend {
-            StateBackend::Memory => "memory state".to_string(),
-            StateBackend::Rocksdb => format!("rocksdb state, write cache {}", count(*cache as u64)),
-        };
-        let rate = peer::median(rates);
-        let beside = match peers[usize::from(*backend == StateBackend::Rocksdb)].clone() {
-            flink if flink.is_empty() => {
-                "no Flink ratio measured (--peer flink runs it beside)".to_string()
-            }
-            flink => {
-                let flink = peer::median(flink);
-                format!(
-                    "Flink 2.3 in the same rounds {:.2} M/s: {:.2}x",
-                    flink / 1e6,
-                    rate / flink
-                )
-            }
-        };
-        println!(
-            "W3 (10 s tumbling window by auction, count + max(price)), {label}: {:.2} M records/s (median of {}); {beside}; state at most {}",
-            rate / 1e6,
-            args.runs.max(1),
-            bytes(run.state_peak)
-        );
-        let weir_peak = peer::median(weir_rss[i].clone());
-        let flink_rss = peer_rss[usize::from(*backend == StateBackend::Rocksdb)].clone();
-        let memory = match flink_rss.is_empty() {
-            true => format!(
-                "Weir's process {} (no Flink figure measured)",
-                bytes(weir_peak as u64)
-            ),
-            false => {
-                let flink_peak = peer::median(flink_rss);
-                format!(
-                    "Weir's process {}, Flink's {}: {:.2} of Flink's (target <= 0.25)",
-                    bytes(weir_peak as u64),
-                    bytes(flink_peak as u64),
-                    weir_peak / flink_peak
-                )
-            }
-        };
-        println!("W3 {label}: peak resident memory (medians): {memory}");
-        if args.check {
-            let checksum = &run.checksum;
-            println!(
-                "W3 checksums for N = {} ({label}): {} rows over {} windows, sum(count) = {}, sum(max price) = {}",
-                count(args.events),
-                count(checksum.rows),
-                checksum.windows.len(),
-                count(checksum.count),
-                count(checksum.max_price as u64)
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Runs the benchmarks `args` ask for and prints their figures; `Ok(false)` when a run's output
 /// did not check out.
 pub fn bench(args: &BenchArgs) -> Result<bool, String> {
@@ -447,7 +335,7 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
 /// The benchmarks `args` ask for, beside `flink` where given.
 fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool, String> {
     if args.w3 {
-        w3_bench(args, flink)?;
+        w3::w3_bench(args, flink)?;
         return Ok(true);
     }
     if args.kafka {

@@ -162,6 +162,12 @@ pub struct KafkaSinkSpec {
     /// The guarantee; unset: exactly once when the job checkpoints, else at least once.
     #[serde(default)]
     pub delivery: Option<Delivery>,
+    /// Which time a message carries: the record's event time (`event`, the default; so event
+    /// time survives a trip through Kafka) or the time it is produced (`now`). A broker deletes
+    /// messages older than its retention by their timestamp, so replayed or generated history
+    /// written with `event` may be deleted at once.
+    #[serde(default)]
+    pub timestamp: MessageTime,
     /// Prefix of the sink's transactional ids (exactly once); unset: `weir-<job>-<step>`. Two
     /// jobs writing at once need different prefixes.
     #[serde(default)]
@@ -169,6 +175,17 @@ pub struct KafkaSinkSpec {
     /// librdkafka producer settings, passed through (TLS, SASL, timeouts).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+/// The timestamp a Kafka sink gives a message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTime {
+    /// The record's event time (the produce time when it has none).
+    #[default]
+    Event,
+    /// The time the message is produced.
+    Now,
 }
 
 /// What a sink guarantees about each record reaching it once.

@@ -11,7 +11,7 @@ mod source;
 
 pub use connector::{
     AtTimestamp, Delivery, KafkaBound, KafkaFormat, KafkaIsolation, KafkaSinkSpec, KafkaSourceSpec,
-    KafkaStart, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
+    KafkaStart, MessageTime, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
 };
 pub use operator::{
     AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall,

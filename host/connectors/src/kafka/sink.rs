@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weir_kafka_txn::TxnClient;
 use weir_proto::RecordBatch;
-use weir_proto::spec::{Delivery, KafkaSinkSpec};
+use weir_proto::spec::{Delivery, KafkaSinkSpec, MessageTime};
 use weir_runtime::error::TaskError;
 use weir_runtime::json::FieldPath;
 use weir_runtime::operators::ConnectorSite;
@@ -394,7 +394,10 @@ impl Operator for KafkaSink {
                 &self.spec.topic,
                 key.as_deref(),
                 record.value,
-                record.timestamp,
+                match self.spec.timestamp {
+                    MessageTime::Event => record.timestamp,
+                    MessageTime::Now => 0,
+                },
             )
             .map_err(|e| self.error(format!("sending to topic `{}`: {e}", self.spec.topic)))?;
         }
