@@ -106,6 +106,28 @@ pub(crate) fn job_file(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     path
 }
 
+/// Polls `check` every 300 ms until it returns `Ok`, failing the test after `timeout` with
+/// `what` and the last `Err` (what was seen). `check` may panic at once on a state that can
+/// no longer turn out right.
+pub(crate) fn wait_until<T: std::fmt::Debug>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut check: impl FnMut() -> Result<(), T>,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let seen = match check() {
+            Ok(()) => return,
+            Err(seen) => seen,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last seen: {seen:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 /// Runs job spec `yaml` (written into `dir` as `name`) and checks that it fails with an error
 /// that says `named` (an address, a topic: what a user must see to fix it).
 pub(crate) fn fails_naming(dir: &Path, name: &str, yaml: &str, named: &str) {

@@ -9,11 +9,11 @@
 //! parallelism 3.
 
 use crate::exactly_once::{Running, stop};
-use crate::harness::{fails_naming, job_file, newest_checkpoint, udf, weir};
+use crate::harness::{fails_naming, job_file, newest_checkpoint, udf, wait_until, weir};
 use crate::servers::Kafka;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KEYS: u64 = 16;
 const PER_KEY: u64 = 500;
@@ -167,15 +167,13 @@ fn a_kafka_job_survives_a_broker_outage_a_restart_and_a_savepoint_resumed_at_ano
     .concat();
     let run = Running::start(&args, &[]);
     let counted = |kafka: &Kafka, per_key: usize| {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        wait_until("every key counted", Duration::from_secs(120), || {
             let counts = committed_counts(kafka, "out-restart");
-            if counts.len() as u64 == KEYS && counts.values().all(|c| c.len() >= per_key) {
-                return;
+            match counts.len() as u64 == KEYS && counts.values().all(|c| c.len() >= per_key) {
+                true => Ok(()),
+                false => Err(counts),
             }
-            assert!(Instant::now() < deadline, "counts so far: {counts:?}");
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        });
     };
     counted(&kafka, (PER_KEY / 2) as usize);
     kafka.restart();

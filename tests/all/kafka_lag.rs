@@ -41,9 +41,7 @@ fn a_kafka_sources_lag_per_partition_shows_in_metrics_and_status() {
         .collect();
     kafka.produce("lagging", &records);
 
-    let mut cluster = LiveCluster::start(1, &[]);
-    cluster.add_taskmanager(None, &["--slots", "2", "--metrics", "127.0.0.1:0"], 1);
-    let tm_url = cluster.taskmanager_metrics_url(0);
+    let (cluster, tm_url) = LiveCluster::metered();
     let work = tempfile::tempdir().expect("temp dir");
     // Unbounded and slow: a backlog that shrinks as the job reads.
     let job = job_file(

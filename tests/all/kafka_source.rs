@@ -3,10 +3,10 @@
 //! them back, and partitions added while the job runs are found and read.
 
 use crate::exactly_once::Running;
-use crate::harness::{job_file, weir};
+use crate::harness::{job_file, wait_until, weir};
 use crate::servers::{Kafka, Produced};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn a_kafka_source_reads_from_one_time_to_another_with_each_messages_metadata() {
@@ -102,18 +102,17 @@ fn wait_for_windows(kafka: &Kafka, (topic, t0): (&str, i64), expected: &[(&str, 
         .iter()
         .map(|(k, s, c)| (k.to_string(), *s, *c))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_until("the windows", Duration::from_secs(60), || {
         let seen = windows(kafka, topic, t0);
-        if seen == expected {
-            return;
-        }
         assert!(
-            Instant::now() < deadline && seen.is_subset(&expected),
+            seen.is_subset(&expected),
             "windows {seen:?}, expected {expected:?}"
         );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+        match seen == expected {
+            true => Ok(()),
+            false => Err(seen),
+        }
+    });
 }
 
 #[test]

@@ -163,8 +163,17 @@ impl LiveCluster {
         });
     }
 
+    /// A cluster of one TaskManager with two slots and a `/metrics` endpoint, and that
+    /// endpoint's URL.
+    pub(crate) fn metered() -> (Self, String) {
+        let mut cluster = LiveCluster::start(1, &[]);
+        cluster.add_taskmanager(None, &["--slots", "2", "--metrics", "127.0.0.1:0"], 1);
+        let url = cluster.taskmanager_metrics_url(0);
+        (cluster, url)
+    }
+
     /// The `/metrics` URL TaskManager `index` (started with `--metrics ADDR`) logged.
-    pub(crate) fn taskmanager_metrics_url(&self, index: usize) -> String {
+    fn taskmanager_metrics_url(&self, index: usize) -> String {
         let log = self.taskmanager_log(index);
         log.split_whitespace()
             .find_map(|word| {

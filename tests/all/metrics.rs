@@ -39,9 +39,7 @@ pub(crate) fn total(
 
 #[test]
 fn jobmanager_and_taskmanager_metrics_parse_and_rise_while_a_job_runs() {
-    let mut cluster = LiveCluster::start(1, &[]);
-    cluster.add_taskmanager(None, &["--slots", "2", "--metrics", "127.0.0.1:0"], 1);
-    let tm_url = cluster.taskmanager_metrics_url(0);
+    let (cluster, tm_url) = LiveCluster::metered();
     let work = tempfile::tempdir().expect("temp dir");
     let job = job_file(
         work.path(),

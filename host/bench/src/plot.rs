@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 /// (workload, engine, parallelism) → the median records/s of its runs in the chosen session.
 type Medians = BTreeMap<(String, String, u32), f64>;
 
-/// For each workload, the newest session whose runs of it `fits`; the medians of those runs.
-fn medians(runs: &[RunRecord], fits: impl Fn(&[&RunRecord]) -> bool) -> Medians {
+/// For each workload, the session whose runs of it `rank` highest (sessions it gives no rank
+/// are left out); the medians of those runs.
+fn medians<K: Ord>(runs: &[RunRecord], rank: impl Fn(&[&RunRecord]) -> Option<K>) -> Medians {
     let mut sessions: BTreeMap<(&str, u64), Vec<&RunRecord>> = BTreeMap::new();
     for run in runs {
         sessions
@@ -20,15 +21,15 @@ fn medians(runs: &[RunRecord], fits: impl Fn(&[&RunRecord]) -> bool) -> Medians 
             .or_default()
             .push(run);
     }
-    let mut chosen: BTreeMap<&str, &Vec<&RunRecord>> = BTreeMap::new();
+    let mut chosen: BTreeMap<&str, (K, &Vec<&RunRecord>)> = BTreeMap::new();
     for ((workload, _), session) in &sessions {
-        if fits(session) {
-            // Sessions are in time order: a later one replaces an earlier.
-            chosen.insert(workload, session);
+        let Some(rank) = rank(session) else { continue };
+        if chosen.get(workload).is_none_or(|(best, _)| rank > *best) {
+            chosen.insert(workload, (rank, session));
         }
     }
     let mut rates: BTreeMap<(String, String, u32), Vec<f64>> = BTreeMap::new();
-    for session in chosen.values() {
+    for (_, session) in chosen.values() {
         for run in session.iter() {
             rates
                 .entry((run.workload.clone(), run.engine.clone(), run.parallelism))
@@ -42,24 +43,25 @@ fn medians(runs: &[RunRecord], fits: impl Fn(&[&RunRecord]) -> bool) -> Medians 
         .collect()
 }
 
-/// Sessions comparing engines at parallelism 1: one with a peer's runs if there is any.
+/// Engines compared at parallelism 1: per workload the newest session with a peer's runs, else
+/// the newest with Weir's alone.
 fn side_by_side(runs: &[RunRecord]) -> Medians {
-    let with_peer = medians(runs, |s| {
-        s.iter().any(|r| r.engine != "weir" && r.parallelism == 1)
+    let mut chosen = medians(runs, |s| {
+        let peer = s.iter().any(|r| r.engine != "weir" && r.parallelism == 1);
+        s.iter()
+            .any(|r| r.parallelism == 1)
+            .then_some((peer, s[0].session))
     });
-    let weir_only = medians(runs, |s| s.iter().any(|r| r.parallelism == 1));
-    let mut chosen = weir_only;
-    let compared: Vec<&String> = with_peer.keys().map(|(w, _, _)| w).collect();
-    chosen.retain(|(w, _, _), _| !compared.contains(&w));
-    chosen.extend(with_peer.clone());
     chosen.retain(|(_, _, p), _| *p == 1);
     chosen
 }
 
-/// Sessions that ran a workload at several parallelisms.
+/// The newest session that ran a workload at several parallelisms.
 fn scaling(runs: &[RunRecord]) -> Medians {
     medians(runs, |s| {
-        s.iter().any(|r| r.parallelism != s[0].parallelism)
+        s.iter()
+            .any(|r| r.parallelism != s[0].parallelism)
+            .then_some(s[0].session)
     })
 }
 

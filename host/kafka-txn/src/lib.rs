@@ -150,6 +150,20 @@ impl TxnError {
         }
     }
 
+    /// Whether the coordinator does not know the transactional id (never used, expired, or
+    /// forgotten by a broker that loses transactions).
+    pub fn is_unknown_id(&self) -> bool {
+        self.code() == Some(TRANSACTIONAL_ID_NOT_FOUND)
+    }
+
+    /// Whether a newer producer or epoch holds the id: the call's producer was fenced.
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(INVALID_PRODUCER_EPOCH | INVALID_PRODUCER_ID_MAPPING | PRODUCER_FENCED)
+        )
+    }
+
     /// Whether another try may succeed: a coordinator that is moving, loading or busy, or a
     /// connection that failed. The calls of [`TxnClient`] already retry these a few times.
     pub fn is_retriable(&self) -> bool {
@@ -483,7 +497,7 @@ fn end_at(
             // Kafka answers EndTxn for an id it does not know (never used, or expired after
             // transactional.id.expiration.ms) with INVALID_PRODUCER_ID_MAPPING, but noida-db
             // answers NONE: refuse here, so that a commit nobody can have made is no success.
-            Err(error) if error.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
+            Err(error) if error.is_unknown_id() => {
                 return Err(TxnError::broker(
                     "DescribeTransactions",
                     TRANSACTIONAL_ID_NOT_FOUND,

@@ -28,13 +28,21 @@ use weir_runtime::operators::ConnectorSite;
 use weir_runtime::operators::{Operator, RejectSink, Rejection};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
-/// Kafka's answer for a transactional id its coordinator does not know.
-const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 /// Transactional ids per subtask: more than the checkpoints that can await completion at once.
 const POOL: u32 = 8;
 /// How long Kafka keeps a transaction open before aborting it itself: long enough for a
 /// restore to commit what a crashed run pre-committed (the job's `properties` may change it).
 const TRANSACTION_TIMEOUT_MS: &str = "900000";
+
+/// Who holds a pre-committed transaction's id at the coordinator now.
+enum Holder {
+    /// Its own producer id and epoch, in this state (`Ongoing`, `CompleteCommit`, …).
+    Same(String),
+    /// Another producer id or epoch: the transaction ended and the id moved on.
+    Other(i64, i16),
+    /// Nobody: the coordinator does not know the id.
+    Unknown,
+}
 
 /// The first delivery failure a producer's background thread saw.
 #[derive(Default, Clone)]
@@ -205,6 +213,19 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// What the coordinator holds for the transactional id of pre-committed `txn` now.
+    fn holder(&self, committer: &TxnClient, txn: &Precommitted) -> Result<Holder, TaskError> {
+        let id = self.transactional_id(txn.subtask, txn.slot);
+        match committer.describe(&id) {
+            Ok(now) if (now.producer_id, now.producer_epoch) == (txn.producer_id, txn.epoch) => {
+                Ok(Holder::Same(now.state))
+            }
+            Ok(now) => Ok(Holder::Other(now.producer_id, now.producer_epoch)),
+            Err(error) if error.is_unknown_id() => Ok(Holder::Unknown),
+            Err(error) => Err(self.error(format!("describing `{id}`: {error}"))),
+        }
+    }
+
     /// Commits a transaction the restored checkpoint pre-committed, unless it ended before: its
     /// id then has another producer or epoch (a slot is reused, and a restore fences, only
     /// after its commit) or the coordinator no longer knows it.
@@ -215,12 +236,7 @@ impl KafkaSink {
         txn: &Precommitted,
     ) -> Result<(), TaskError> {
         let step = &self.site.operator;
-        let finished = match committer.describe(id) {
-            Ok(now) => (now.producer_id, now.producer_epoch) != (txn.producer_id, txn.epoch),
-            Err(error) if error.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => true,
-            Err(error) => return Err(self.error(format!("describing `{id}`: {error}"))),
-        };
-        if finished {
+        if !matches!(self.holder(committer, txn)?, Holder::Same(_)) {
             tracing::info!(step = %step, transaction = %id, "a transaction of the restored checkpoint ended before");
             return Ok(());
         }
@@ -230,7 +246,7 @@ impl KafkaSink {
                 Ok(())
             }
             // Fenced meanwhile: a newer epoch holds the id, after this one's commit.
-            Err(error) if matches!(error.code(), Some(47 | 49 | 90)) => Ok(()),
+            Err(error) if error.is_fenced() => Ok(()),
             Err(error) => Err(self.error(format!("committing transaction `{id}`: {error}"))),
         }
     }
@@ -265,12 +281,10 @@ impl KafkaSink {
         topic: &str,
         key: Option<&[u8]>,
         value: &[u8],
-        timestamp: i64,
+        timestamp: Option<i64>,
     ) -> Result<(), KafkaError> {
         let mut record = BaseRecord::to(topic).payload(value);
-        // A record without event time (0) gets the time it is produced: a 1970 timestamp
-        // would fall to the topic's retention at once.
-        if timestamp > 0 {
+        if let Some(timestamp) = timestamp {
             record = record.timestamp(timestamp);
         }
         if let Some(key) = key {
@@ -301,30 +315,20 @@ impl KafkaSink {
     /// transactions across broker restarts, but a broker that does not (noida-db 0.2.3 in a
     /// restart) would answer the commit with success while the records stay invisible.
     fn check_still_open(&self, txn: &Precommitted) -> Result<(), TaskError> {
-        let id = self.transactional_id(txn.subtask, txn.slot);
-        let lost = |why: String| {
-            self.error(format!(
-                "the broker lost pre-committed transaction `{id}` of checkpoint {} ({why}): its records cannot be committed",
-                txn.checkpoint
-            ))
-        };
-        match self.committer().describe(&id) {
-            Ok(now) if (now.producer_id, now.producer_epoch) != (txn.producer_id, txn.epoch) => {
-                Err(lost(format!(
-                    "the id now has producer {} epoch {}",
-                    now.producer_id, now.producer_epoch
-                )))
-            }
+        let why = match self.holder(&self.committer(), txn)? {
             // `Empty`: begun without records, nothing to lose.
-            Ok(now) if !matches!(now.state.as_str(), "Ongoing" | "Empty") => {
-                Err(lost(format!("it is {}", now.state)))
+            Holder::Same(state) if matches!(state.as_str(), "Ongoing" | "Empty") => return Ok(()),
+            Holder::Same(state) => format!("it is {state}"),
+            Holder::Other(producer, epoch) => {
+                format!("the id now has producer {producer} epoch {epoch}")
             }
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
-                Err(lost("the broker no longer knows the id".into()))
-            }
-            Err(e) => Err(self.error(format!("describing `{id}`: {e}"))),
-        }
+            Holder::Unknown => "the broker no longer knows the id".into(),
+        };
+        let id = self.transactional_id(txn.subtask, txn.slot);
+        Err(self.error(format!(
+            "the broker lost pre-committed transaction `{id}` of checkpoint {} ({why}): its records cannot be committed",
+            txn.checkpoint
+        )))
     }
 
     /// Commits the pre-committed transactions of checkpoints up to `checkpoint`.
@@ -395,8 +399,10 @@ impl Operator for KafkaSink {
                 key.as_deref(),
                 record.value,
                 match self.spec.timestamp {
-                    MessageTime::Event => record.timestamp,
-                    MessageTime::Now => 0,
+                    // A record without event time (0) goes out with its produce time: a 1970
+                    // timestamp would fall to the topic's retention at once.
+                    MessageTime::Event => (record.timestamp > 0).then_some(record.timestamp),
+                    MessageTime::Now => None,
                 },
             )
             .map_err(|e| self.error(format!("sending to topic `{}`: {e}", self.spec.topic)))?;
@@ -424,7 +430,7 @@ impl Operator for KafkaSink {
                 // The records were acknowledged, yet the coordinator forgot their transaction
                 // (a broker that loses transactions in a restart): they will never be visible.
                 // Failing here restarts from the last checkpoint, which writes them again.
-                Err(e) if e.code() == Some(TRANSACTIONAL_ID_NOT_FOUND) => {
+                Err(e) if e.is_unknown_id() => {
                     return Err(self.error(format!(
                         "the broker lost transaction `{transactional_id}` before checkpoint {id} (it no longer knows the id): its records go again from the last checkpoint"
                     )));
