@@ -159,14 +159,6 @@ pub fn jobmanager_metrics(state: &ClusterState, now: Instant) -> String {
                 metrics.add((name, kind, help), &labels, value);
             }
             for lag in &vertex.partitions {
-                let partition = lag.partition.to_string();
-                let labels = [
-                    labels[0],
-                    labels[1],
-                    labels[2],
-                    ("topic", lag.topic.as_str()),
-                    ("partition", partition.as_str()),
-                ];
                 weir_runtime::exposition::add_partition_lag(&mut metrics, &labels, lag);
             }
             if let Some(watermark) = vertex.watermark {

@@ -115,12 +115,20 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// A source's place and lag in one partition of its input (Kafka's consumer lag).
+/// A source's place and lag in one partition of its input (Kafka's consumer lag), labelled
+/// `labels` plus its topic and partition.
 pub fn add_partition_lag(
     metrics: &mut Exposition,
     labels: &[(&str, &str)],
     lag: &weir_proto::progress::PartitionLag,
 ) {
+    let partition = lag.partition.to_string();
+    let mut labels = labels.to_vec();
+    labels.extend([
+        ("topic", lag.topic.as_str()),
+        ("partition", partition.as_str()),
+    ]);
+    let labels = labels.as_slice();
     metrics.add(
         (
             "weir_source_partition_lag",

@@ -98,12 +98,6 @@ pub fn taskmanager_metrics(name: &str, registry: &TaskRegistry) -> String {
             metrics.add((family, kind, help), &labels, value);
         }
         for lag in counters.partitions() {
-            let partition = lag.partition.to_string();
-            let mut labels = labels.to_vec();
-            labels.extend([
-                ("topic", lag.topic.as_str()),
-                ("partition", partition.as_str()),
-            ]);
             weir_runtime::exposition::add_partition_lag(&mut metrics, &labels, &lag);
         }
         if let Some(watermark) = counters.watermark() {
