@@ -116,10 +116,11 @@ impl Flink {
         let rate = record["rps_job"]
             .as_f64()
             .ok_or_else(|| format!("the Flink peer's result has no rps_job: {last}"))?;
+        // An integer from bench/flink, a float from ../shared/peers' record.py.
         let rss = record["maxrss_kb"]
-            .as_u64()
-            .filter(|&kib| kib > 0)
-            .map(|kib| kib * 1024);
+            .as_f64()
+            .filter(|&kib| kib > 0.0)
+            .map(|kib| kib as u64 * 1024);
         Ok((rate, rss))
     }
 }
