@@ -129,12 +129,13 @@ pub(crate) fn wait_until<T: std::fmt::Debug>(
 }
 
 /// Runs job spec `yaml` (written into `dir` as `name`) and checks that it fails with an error
-/// that says `named` (an address, a topic: what a user must see to fix it).
-pub(crate) fn fails_naming(dir: &Path, name: &str, yaml: &str, named: &str) {
+/// that says `named` (an address, a topic: what a user must see to fix it); its stderr.
+pub(crate) fn fails_naming(dir: &Path, name: &str, yaml: &str, named: &str) -> String {
     let job = job_file(dir, name, yaml);
     let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None);
     assert_ne!(run.code, 0, "{name} must fail");
     assert!(run.stderr.contains(named), "{name}: {}", run.stderr);
+    run.stderr
 }
 
 /// A UDF source directory of the examples (`udfs/rust/NAME`) or of the test UDFs.

@@ -128,10 +128,15 @@ fn a_column_type_mismatch_is_a_dead_letter_naming_the_column_and_a_bad_address_i
         "{dead}"
     );
 
-    fails_naming(
+    // The restart strategy applies to an unreachable database: one restart, then the failure.
+    let stderr = fails_naming(
         dir.path(),
         "unreachable.yaml",
-        "name: unreachable\nrestart_strategy: none\npipeline:\n  - source: { datagen: { count: 10 } }\n  - sink: { postgres: { url: \"postgres://nobody@127.0.0.1:9/db\", table: t } }\n",
+        "name: unreachable\nrestart_strategy: { fixed_delay: { attempts: 1, delay_ms: 100 } }\npipeline:\n  - source: { datagen: { count: 10 } }\n  - sink: { postgres: { url: \"postgres://nobody@127.0.0.1:9/db\", table: t } }\n",
         "PostgreSQL at 127.0.0.1 port 9",
+    );
+    assert!(
+        stderr.contains("(restart 1)") && !stderr.contains("(restart 2)"),
+        "{stderr}"
     );
 }
