@@ -3,6 +3,7 @@
 #   bash bench/flink/run_flink.sh setup     # a venv with apache-flink from PyPI, WeirPeer compiled
 #   bash bench/flink/run_flink.sh one --workload w2 --rows 10000000 --parallelism 1 [--state rocksdb]
 #                                       [--ckpt-interval 10s]   # w4: w3 with checkpoints
+#                                       [--key auction|bidder] # w3/w4: 10,000 or 1 M keys
 # Each `one` appends a JSON line to $RESULTS: the run's figures (`rps_job`: rows per second of
 # the job's runtime), `rc`, and `maxrss_kb`/`user_s` from GNU time. Needs Java 17 and python3.
 # Everything is written under $WEIR_PEERS (default /tmp/weir-peers).
@@ -62,5 +63,5 @@ command="${1:-}"; shift || true
 case "$command" in
   setup) setup ;;
   one) setup >/dev/null; one "$@" ;;
-  *) echo "usage: run_flink.sh setup | one --workload w2|w3|w4 --rows N --parallelism P [--state hashmap|rocksdb] [--ckpt-interval Ns]" >&2; exit 2 ;;
+  *) echo "usage: run_flink.sh setup | one --workload w2|w3|w4 --rows N --parallelism P [--state hashmap|rocksdb] [--ckpt-interval Ns] [--key auction|bidder]" >&2; exit 2 ;;
 esac

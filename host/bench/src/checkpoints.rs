@@ -4,7 +4,7 @@
 //! state checkpointed in full and incrementally, then restored.
 
 use crate::peer::{Flink, FlinkWorkload, median};
-use crate::w3::w3;
+use crate::w3::{W3Job, w3};
 use std::path::Path;
 use std::time::Instant;
 use weir_client::human::{bytes, count};
@@ -34,10 +34,16 @@ pub(crate) fn checkpoint_bench(
             if let Some(flink) = flink {
                 peer.push(flink.run(FlinkWorkload::W4 { interval_s: 10 }, events, rocksdb)?);
             }
-            plain.push(w3(events, 1, backend, cache, None, 1)?.rate);
-            let run = w3(events, 1, backend, cache, Some(10_000), 1)?;
+            plain.push(w3(&W3Job::new(events, backend, cache))?.rate);
+            let run = w3(&W3Job {
+                checkpoint_ms: Some(10_000),
+                ..W3Job::new(events, backend, cache)
+            })?;
             (taken_10s, every_10s) = (run.checkpoints.len(), [every_10s, vec![run.rate]].concat());
-            let run = w3(events, 1, backend, cache, Some(1_000), 1)?;
+            let run = w3(&W3Job {
+                checkpoint_ms: Some(1_000),
+                ..W3Job::new(events, backend, cache)
+            })?;
             every_1s.push(run.rate);
             last = Some(run);
         }

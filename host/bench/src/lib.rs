@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Measure W3 (PROBES.md): a 10 s tumbling event-time window by auction, count and max.
     #[arg(long)]
     w3: bool,
+    /// The field W3 groups by: `auction` (10,000 keys, PROBES.md's W3) or `bidder` (1,000,000
+    /// keys: state far larger than any write cache, on both engines).
+    #[arg(long, default_value = "auction", value_parser = ["auction", "bidder"])]
+    w3_key: String,
     /// Measure checkpoints: W4 (W3 with exactly-once checkpoints every 10 s and every second)
     /// vs none, and a full vs incremental checkpoint of a large RocksDB state (`--state-mb`).
     #[arg(long)]
@@ -245,14 +249,10 @@ fn scaling_bench(args: &BenchArgs, bench: &Bench) -> Result<(), String> {
             results::record("weir", "W2 (b) Wasm", parallelism, args.events, rate);
             w2_rates[i].push(rate);
             let cache = weir_state::DEFAULT_WRITE_CACHE_ENTRIES;
-            let run = w3::w3(
-                args.events,
-                1,
-                StateBackend::Memory,
-                cache,
-                None,
+            let run = w3::w3(&w3::W3Job {
                 parallelism,
-            )?;
+                ..w3::W3Job::new(args.events, StateBackend::Memory, cache)
+            })?;
             results::record("weir", "W3 memory", parallelism, args.events, run.rate);
             w3_rates[i].push(run.rate);
         }

@@ -13,8 +13,12 @@ pub(crate) enum FlinkWorkload {
     /// W2: `SELECT auction, price * 908 / 1000 AS price_eur FROM bids WHERE MOD(auction, 123)
     /// = 0 OR price > 500` (the same rows and sum as `weir bench` (b)).
     W2,
-    /// W3: a 10 s tumbling window by auction, count and max(price).
-    W3,
+    /// W3: a 10 s tumbling window by `key` (`auction`: 10,000 keys; `bidder`: 1,000,000),
+    /// count and max(price).
+    W3 {
+        /// The grouping field.
+        key: &'static str,
+    },
     /// W4: W3 with exactly-once checkpoints every `interval` seconds.
     W4 {
         /// Seconds between checkpoints.
@@ -98,7 +102,7 @@ impl Flink {
         let interval;
         match workload {
             FlinkWorkload::W2 => args.extend(["--workload", "w2"]),
-            FlinkWorkload::W3 => args.extend(["--workload", "w3"]),
+            FlinkWorkload::W3 { key } => args.extend(["--workload", "w3", "--key", key]),
             FlinkWorkload::W4 { interval_s } => {
                 interval = format!("{interval_s}s");
                 args.extend(["--workload", "w4", "--ckpt-interval", &interval]);
@@ -112,6 +116,15 @@ impl Flink {
             .map_err(|e| format!("the Flink peer's result {last:?}: {e}"))?;
         if record["rc"].as_i64() != Some(0) {
             return Err(format!("the Flink peer's run failed: {last}"));
+        }
+        if let FlinkWorkload::W3 { key } = workload
+            && key != "auction"
+            && record["key"].as_str() != Some(key)
+        {
+            return Err(format!(
+                "the Flink peer at {} cannot group W3 by {key} (this repository's bench/ can)",
+                self.script.display()
+            ));
         }
         let rate = record["rps_job"]
             .as_f64()

@@ -62,28 +62,67 @@ impl Operator for W3Sink {
 
 /// One W3 measurement.
 pub(crate) struct W3Run {
-    /// Median records/s.
+    /// Records/s.
     pub(crate) rate: f64,
-    /// What the sink saw (the last run's).
+    /// What the sink saw.
     pub(crate) checksum: W3Checksum,
-    /// The most bytes of state the window held (the last run's).
+    /// The most bytes of state the window held.
     pub(crate) state_peak: u64,
-    /// The checkpoints of the last run.
+    /// The checkpoints of the run.
     pub(crate) checkpoints: Vec<weir_core::coordinator::CompletedCheckpoint>,
-    /// The most resident memory of this process seen during the runs (sampled every 100 ms).
+    /// The most resident memory of this process seen during the run (sampled every 100 ms).
     pub(crate) rss_peak: u64,
 }
 
-/// Runs W3 over `events` bids `runs` times with state in `backend`, with operators' write
-/// caches of `write_cache` entries, checkpointing every `checkpoint_ms` if given.
-pub(crate) fn w3(
-    events: u64,
-    runs: usize,
-    backend: StateBackend,
-    write_cache: usize,
-    checkpoint_ms: Option<u64>,
-    parallelism: u32,
-) -> Result<W3Run, String> {
+/// One W3 job to measure.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct W3Job {
+    /// Bids in the run.
+    pub(crate) events: u64,
+    /// Where the windows' state lives.
+    pub(crate) backend: StateBackend,
+    /// Entries of the operators' write caches.
+    pub(crate) write_cache: usize,
+    /// Checkpoint interval, if checkpointing.
+    pub(crate) checkpoint_ms: Option<u64>,
+    /// Subtasks per step.
+    pub(crate) parallelism: u32,
+    /// The grouping field: `auction` (10,000 keys) or `bidder` (1,000,000).
+    pub(crate) key: &'static str,
+}
+
+impl W3Job {
+    /// PROBES.md's W3 (by auction, p=1, no checkpoints) over `events` bids in `backend`.
+    pub(crate) fn new(events: u64, backend: StateBackend, write_cache: usize) -> Self {
+        W3Job {
+            events,
+            backend,
+            write_cache,
+            checkpoint_ms: None,
+            parallelism: 1,
+            key: "auction",
+        }
+    }
+}
+
+/// The W3 grouping field `name` as the bench names it (`--w3-key`).
+pub(crate) fn key_field(name: &str) -> &'static str {
+    match name {
+        "bidder" => "bidder",
+        _ => "auction",
+    }
+}
+
+/// Runs `job` once.
+pub(crate) fn w3(job: &W3Job) -> Result<W3Run, String> {
+    let W3Job {
+        events,
+        backend,
+        write_cache,
+        checkpoint_ms,
+        parallelism,
+        key,
+    } = *job;
     let seen: Arc<Mutex<W3Checksum>> = Arc::default();
     let mut native = NativeRegistry::default();
     let sink_seen = seen.clone();
@@ -113,7 +152,7 @@ pub(crate) fn w3(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("w3.yaml");
     let yaml = format!(
-        "name: w3\nparallelism: {parallelism}\npipeline:\n  - source: {{ datagen: {{ mode: bids, count: {events} }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: auction }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 10000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - native: w3-checksum\n"
+        "name: w3\nparallelism: {parallelism}\npipeline:\n  - source: {{ datagen: {{ mode: bids, count: {events} }} }}\n  - watermark: {{ out_of_orderness_ms: 1000 }}\n  - key_by: {{ field: {key} }}\n  - aggregate:\n      window: {{ tumbling: {{ size_ms: 10000 }} }}\n      functions:\n        - {{ fn: count }}\n        - {{ fn: max, field: price }}\n  - native: w3-checksum\n"
     );
     std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
     let loaded = spec::load(&path, &|_| None).map_err(|e| e.to_string())?;
@@ -129,30 +168,22 @@ pub(crate) fn w3(
         min_pause_ms: 0,
         aligned_timeout_ms: None,
     });
-    let mut rates = Vec::new();
-    let mut state_peak = 0;
-    let mut checkpoints = Vec::new();
     let mut rss_peak = 0;
-    for _ in 0..runs.max(1) {
-        *seen.lock().unwrap_or_else(|p| p.into_inner()) = W3Checksum::default();
-        let started = Instant::now();
-        let outcome = cluster
-            .run(&graph, Duration::from_millis(100), &mut |_| {
-                rss_peak = rss_peak.max(resident_bytes().unwrap_or(0));
-            })
-            .map_err(|e| e.to_string())?;
-        rates.push(events as f64 / started.elapsed().as_secs_f64());
-        state_peak = outcome.progress.state_bytes_peak();
-        checkpoints = outcome.checkpoints;
-    }
+    let started = Instant::now();
+    let outcome = cluster
+        .run(&graph, Duration::from_millis(100), &mut |_| {
+            rss_peak = rss_peak.max(resident_bytes().unwrap_or(0));
+        })
+        .map_err(|e| e.to_string());
+    let elapsed = started.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
-    rates.sort_by(f64::total_cmp);
+    let outcome = outcome?;
     let checksum = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(W3Run {
-        rate: rates[rates.len() / 2],
+        rate: events as f64 / elapsed.as_secs_f64(),
         checksum,
-        state_peak,
-        checkpoints,
+        state_peak: outcome.progress.state_bytes_peak(),
+        checkpoints: outcome.checkpoints,
         rss_peak,
     })
 }
@@ -167,10 +198,16 @@ pub(crate) fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<
         (StateBackend::Rocksdb, default_cache),
         (StateBackend::Rocksdb, 1024),
     ];
+    let key = key_field(&args.w3_key);
+    // PROBES.md's W3 by auction; by bidder it is another workload (1 M keys).
+    let name = match key {
+        "auction" => "W3",
+        _ => "W3 1M keys",
+    };
     let workload = |backend: StateBackend, cache: usize| match (backend, cache == default_cache) {
-        (StateBackend::Memory, _) => "W3 memory".to_string(),
-        (StateBackend::Rocksdb, true) => "W3 rocksdb".to_string(),
-        (StateBackend::Rocksdb, false) => format!("W3 rocksdb, write cache {cache}"),
+        (StateBackend::Memory, _) => format!("{name} memory"),
+        (StateBackend::Rocksdb, true) => format!("{name} rocksdb"),
+        (StateBackend::Rocksdb, false) => format!("{name} rocksdb, write cache {cache}"),
     };
     let (mut weir, mut peers) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
     // Peak resident memory per run: Weir's process per configuration, Flink's per backend.
@@ -179,8 +216,8 @@ pub(crate) fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<
     for _ in 0..args.runs.max(1) {
         if let Some(flink) = flink {
             for (rocksdb, rates) in peers.iter_mut().enumerate() {
-                let (rate, rss) =
-                    flink.run_measured(peer::FlinkWorkload::W3, args.events, rocksdb == 1)?;
+                let peer_workload = peer::FlinkWorkload::W3 { key };
+                let (rate, rss) = flink.run_measured(peer_workload, args.events, rocksdb == 1)?;
                 peer_rss[rocksdb].extend(rss.map(|b| b as f64));
                 // Flink's RocksDB run is the peer of both RocksDB configurations.
                 let compared = match rocksdb {
@@ -198,7 +235,10 @@ pub(crate) fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<
         }
         last.clear();
         for (i, ((backend, cache), rates)) in configs.iter().zip(&mut weir).enumerate() {
-            let run = w3(args.events, 1, *backend, *cache, None, 1)?;
+            let run = w3(&W3Job {
+                key,
+                ..W3Job::new(args.events, *backend, *cache)
+            })?;
             weir_rss[i].push(run.rss_peak as f64);
             results::record(
                 "weir",
@@ -231,7 +271,7 @@ pub(crate) fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<
             }
         };
         println!(
-            "W3 (10 s tumbling window by auction, count + max(price)), {label}: {:.2} M records/s (median of {}); {beside}; state at most {}",
+            "{name} (10 s tumbling window by {key}, count + max(price)), {label}: {:.2} M records/s (median of {}); {beside}; state at most {}",
             rate / 1e6,
             args.runs.max(1),
             bytes(run.state_peak)
@@ -253,11 +293,11 @@ pub(crate) fn w3_bench(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<
                 )
             }
         };
-        println!("W3 {label}: peak resident memory (medians): {memory}");
+        println!("{name} {label}: peak resident memory (medians): {memory}");
         if args.check {
             let checksum = &run.checksum;
             println!(
-                "W3 checksums for N = {} ({label}): {} rows over {} windows, sum(count) = {}, sum(max price) = {}",
+                "{name} checksums for N = {} ({label}): {} rows over {} windows, sum(count) = {}, sum(max price) = {}",
                 count(args.events),
                 count(checksum.rows),
                 checksum.windows.len(),

@@ -385,6 +385,40 @@ impl RocksStore {
         Ok(found)
     }
 
+    /// Up to `max` (key, value) entries whose namespace is `namespace`, from RocksDB key `from`
+    /// on (`None`: the first), in key-group order, and the RocksDB key to go on from if more may
+    /// follow. One sequential pass over the store reads a whole window of every key, where a
+    /// timer per key would cost a write, a delete and a random read each.
+    pub fn namespace_chunk(
+        &mut self,
+        namespace: &[u8],
+        from: Option<&[u8]>,
+        max: usize,
+    ) -> Result<(super::OrderedEntries, Option<Vec<u8>>), StateError> {
+        self.commit()?;
+        let db = self.db()?;
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(layout::timers_from(i64::MIN));
+        let start = from.map_or_else(layout::states_start, <[u8]>::to_vec);
+        let mut found = Vec::new();
+        for entry in db.iterator_opt(IteratorMode::From(&start, Direction::Forward), read) {
+            let (stored, value) = entry.map_err(|e| self.error(e))?;
+            let (key, held) = layout::parse_state(&stored)
+                .ok_or_else(|| self.corrupt("a state entry is malformed"))?;
+            if held != namespace {
+                continue;
+            }
+            found.push((key.to_vec(), value.into_vec()));
+            if found.len() >= max.max(1) {
+                // The smallest RocksDB key after this one.
+                let mut next = stored.into_vec();
+                next.push(0);
+                return Ok((found, Some(next)));
+            }
+        }
+        Ok((found, None))
+    }
+
     /// Calls `each` with every (key, namespace, value) whose namespace starts with `prefix`,
     /// over all keys (this reads the whole store).
     pub fn each_entry(

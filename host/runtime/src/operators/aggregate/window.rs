@@ -7,7 +7,7 @@
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
 use super::key_of;
 use super::window_cache::WindowCache;
-use super::window_store::{CLEANUP, FIRE, WindowStore, stored_result};
+use super::window_store::{WindowStore, stored_result};
 
 mod snapshot;
 use crate::error::TaskError;
@@ -112,20 +112,18 @@ impl WindowAggregate {
 
     /// The whole accumulators of window `start` of `key`, which has fired and just took a record
     /// within its allowed lateness. On the RocksDB backend the cached entry goes to the store at
-    /// once (with a timer to drop it when the lateness has passed) and is read back whole.
+    /// once (the store drops the window when the lateness has passed) and is read back whole.
     fn late_update(&mut self, key: &[u8], start: i64) -> Result<Vec<Acc>, TaskError> {
         let Some(store) = &mut self.store else {
             return Ok(self.windows.get(start, key).cloned().unwrap_or_default());
         };
         let cached = self.windows.remove(start, key).unwrap_or_default();
-        let cleanup = (
-            (start + self.size - 1).saturating_add(self.lateness),
-            CLEANUP,
-        );
-        store.store.note_due(cleanup.0);
+        store
+            .store
+            .note_due((start + self.size - 1).saturating_add(self.lateness));
         let operator = &self.operator;
         store
-            .merge(key, start, &cached, cleanup)
+            .merge(key, start, &cached)
             .and_then(|()| store.read(key, start))
             .map_err(|e| task_error(operator, e))
             .map(Option::unwrap_or_default)
@@ -147,7 +145,6 @@ impl WindowAggregate {
         let Some(keys) = self.windows.take_window(start) else {
             return Ok(());
         };
-        store.stored_windows.insert(start);
         // In the store's order: RocksDB inserts sorted keys faster.
         let mut keys: Vec<(u32, Vec<u8>, Vec<Acc>)> = keys
             .into_iter()
@@ -156,7 +153,7 @@ impl WindowAggregate {
         keys.sort_unstable_by(|a, b| (a.0, a.1.len(), &a.1).cmp(&(b.0, b.1.len(), &b.1)));
         for (_, key, accs) in keys {
             store
-                .merge(&key, start, &accs, (start + self.size - 1, FIRE))
+                .merge(&key, start, &accs)
                 .map_err(|e| task_error(&self.operator, e))?;
         }
         Ok(())
@@ -250,14 +247,15 @@ impl WindowAggregate {
         Ok(())
     }
 
-    /// [`Self::fire`] on the RocksDB backend: takes the due timers (window ends, then the ends
-    /// of allowed lateness) in time order, a chunk at a time.
+    /// [`Self::fire`] on the RocksDB backend: for each window in the store that `up_to` ends,
+    /// oldest first, emits its results (if it has not fired before) in one pass over the store
+    /// and drops it once its allowed lateness has passed too.
     fn fire_stored(
         &mut self,
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let (size, lateness) = (self.size, self.lateness);
+        let (size, lateness, emitted) = (self.size, self.lateness, self.emitted);
         let mut out = Batches::new(self.batch_size, emit);
         let mut line = std::mem::take(&mut self.line);
         let operator = self.operator.clone();
@@ -265,42 +263,46 @@ impl WindowAggregate {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
-        loop {
-            let timers = store
-                .store
-                .take_timers(up_to, self.batch_size)
-                .map_err(failed)?;
-            if timers.is_empty() {
-                break;
+        let ended: Vec<i64> = store
+            .stored_windows
+            .range(..=up_to.saturating_sub(size - 1))
+            .copied()
+            .collect();
+        for start in ended {
+            let last = start + size - 1;
+            let (fire, expired) = (last > emitted, last.saturating_add(lateness) <= up_to);
+            if !fire && !expired {
+                continue;
             }
-            for timer in timers {
-                let (Some(start), Some(&kind)) = (timer.start(), timer.namespace.get(8)) else {
-                    return Err(failed(store.store.corrupt("a window timer is malformed")));
-                };
-                if kind == FIRE {
-                    let key_field = self.key_field.as_deref();
-                    let context = (size, &self.functions, key_field);
-                    if stored_result(store, &timer.key, start, context, &mut line)
-                        .map_err(failed)?
-                    {
-                        out.push(Some(&timer.key), line.as_bytes(), start + size - 1)?;
+            let namespace = layout::ordered_i64(start);
+            let mut from = None;
+            loop {
+                let (entries, next) = store
+                    .store
+                    .namespace_chunk(&namespace, from.as_deref(), self.batch_size)
+                    .map_err(failed)?;
+                for (key, value) in &entries {
+                    if fire {
+                        let context = (size, &self.functions, self.key_field.as_deref());
+                        stored_result(store, (key, value), start, context, &mut line)
+                            .map_err(failed)?;
+                        out.push(Some(key), line.as_bytes(), last)?;
+                    }
+                    if expired {
+                        store.store.delete(key, &namespace).map_err(failed)?;
                     }
                 }
-                let namespace = layout::ordered_i64(start);
-                if kind == CLEANUP || lateness == 0 {
-                    store.store.delete(&timer.key, &namespace).map_err(failed)?;
-                } else {
-                    // Kept for late records until the allowed lateness has passed.
-                    let mut cleanup = namespace.to_vec();
-                    cleanup.push(CLEANUP);
-                    let time = (start + size - 1).saturating_add(lateness);
-                    let put = store.store.put_timer(time, &timer.key, &cleanup);
-                    put.map_err(failed)?;
+                match next {
+                    Some(next) => from = Some(next),
+                    None => break,
                 }
+            }
+            if !expired {
+                // Kept for late records until the allowed lateness has passed.
+                store.store.note_due(last.saturating_add(lateness));
             }
         }
         store.store.timers_taken(up_to).map_err(failed)?;
-        store.timed.fired(up_to, size);
         store
             .stored_windows
             .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);

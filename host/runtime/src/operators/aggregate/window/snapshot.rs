@@ -1,7 +1,7 @@
 //! The window aggregate's part in checkpoints: its windows as layout entries (heap) or a RocksDB
 //! checkpoint, its progress (watermark, last fired window) inline; restored from either.
 
-use super::{CLEANUP, Progress, WindowAggregate, WindowStore};
+use super::{Progress, WindowAggregate, WindowStore};
 use crate::error::{TaskError, task_error};
 use crate::operators::aggregate::acc_codec;
 use crate::operators::aggregate::builtin::Acc;
@@ -65,14 +65,13 @@ impl WindowAggregate {
     }
 
     /// Adds restored window `start` of `key`. A window that had fired (kept for its allowed
-    /// lateness) goes to the store with its cleanup timer only, so it never fires again.
+    /// lateness) goes to the store, due only to be dropped when its lateness has passed, so it never fires again.
     fn restore_window(&mut self, key: &[u8], start: i64, accs: Vec<Acc>) -> Result<(), TaskError> {
         let fired = start + self.size - 1 <= self.emitted;
         if let (true, Some(store)) = (fired, &mut self.store) {
             let cleanup = (start + self.size - 1).saturating_add(self.lateness);
-            store.stored_windows.insert(start);
             store.store.note_due(cleanup);
-            let merged = store.merge(key, start, &accs, (cleanup, CLEANUP));
+            let merged = store.merge(key, start, &accs);
             return merged.map_err(|e| task_error(&self.operator, e));
         }
         if let Some(store) = &mut self.store {
