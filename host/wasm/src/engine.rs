@@ -237,6 +237,10 @@ fn build_engine(config: &EngineConfig, pooling: bool) -> Result<Engine, ModuleEr
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
         .wasm_simd(true);
+    // `WEIR_WASM_PROFILER=perfmap`: guest functions named in `perf report` (/tmp/perf-PID.map).
+    if std::env::var("WEIR_WASM_PROFILER").is_ok_and(|p| p == "perfmap") {
+        wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let instances = config.max_instances;
         let mut pool = PoolingAllocationConfig::default();

@@ -18,6 +18,19 @@
 //! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, and
 //! [`aggregate`] on a type implementing [`Aggregate`], [`process`] on one implementing
 //! [`Process`] (keyed state and timers), [`window`] on a function over a whole window's records.
+//!
+//! JSON records: [`json::fields`] reads the members a UDF uses in one validating pass over the
+//! record, borrowing their text (no document, no copies), [`json::int`] their integers:
+//!
+//! ```text
+//! #[weir_sdk::filter]
+//! fn selected(bid: Record) -> Result<bool, String> {
+//!     let [auction, price] = weir_sdk::json::fields(bid.value(), ["auction", "price"])
+//!         .map_err(|e| e.to_string())?;
+//!     let int = |raw: Option<&str>| raw.and_then(weir_sdk::json::int).ok_or("not a bid");
+//!     Ok(int(auction)? % 123 == 0 || int(price)? > 500)
+//! }
+//! ```
 
 mod aggregate;
 mod batch;
@@ -33,6 +46,11 @@ pub use batch::{Builder as OutputBatch, Record};
 pub use output::{FilterResult, FlatMapResult, IntoRecord, KeyResult, MapResult, Out};
 pub use process::Process;
 pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map, process, window};
+
+/// The JSON fast path: read the members a UDF uses without deserializing the record.
+pub mod json {
+    pub use weir_json::{JsonError, fields, int, unescape};
+}
 
 /// Bindings generated from `proto/wit`, one module per world. UDF authors never touch these: the
 /// attribute macros do.

@@ -1,184 +1,8 @@
-//! A validating scan of JSON text that finds one member of an object without building or
-//! visiting anything else: the built-in operators read one or two fields of every record, and
-//! serde's generic visitor path cost a third of W3's time. It accepts exactly what serde_json
-//! accepts when it skips a value (the differential test holds it to that), so a record is
-//! rejected as "not valid JSON" the same way either way.
+//! The host's use of [`weir_json`]'s scan: one member of an object, with serde's verdict on
+//! what is not an object (and on escaped keys), so the built-in operators reject exactly what
+//! serde_json rejects.
 
-/// How deep arrays and objects may nest (serde_json's limit).
-const MAX_DEPTH: usize = 128;
-
-/// Where the scan stopped and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ScanError {
-    /// Byte offset of the problem.
-    pub(super) at: usize,
-    /// What was expected or found.
-    pub(super) what: String,
-}
-
-impl std::fmt::Display for ScanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (at byte {})", self.what, self.at)
-    }
-}
-
-type Scan<T> = Result<T, ScanError>;
-
-/// Sees each member of an object: its key's range (with the quotes) and whether the key has
-/// escapes, then its value's range.
-type MemberVisitor<'v> = dyn FnMut((usize, usize, bool), (usize, usize)) -> Scan<()> + 'v;
-
-fn fail<T>(at: usize, what: &'static str) -> Scan<T> {
-    Err(ScanError {
-        at,
-        what: what.to_string(),
-    })
-}
-
-fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(at) {
-        at += 1;
-    }
-    at
-}
-
-/// The end of the string whose opening quote is at `at`, and whether it has escapes.
-fn skip_string(b: &[u8], at: usize) -> Scan<(usize, bool)> {
-    let mut i = at + 1;
-    let mut escaped = false;
-    loop {
-        match b.get(i) {
-            None => return fail(i, "end of input inside a string"),
-            Some(b'"') => return Ok((i + 1, escaped)),
-            Some(b'\\') => {
-                escaped = true;
-                match b.get(i + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u') => {
-                        let hex = b.get(i + 2..i + 6);
-                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                            return fail(i, "invalid \\u escape");
-                        }
-                        i += 6;
-                    }
-                    Some(_) => return fail(i, "invalid escape"),
-                    None => return fail(i, "end of input inside a string"),
-                }
-            }
-            Some(&c) if c < 0x20 => return fail(i, "control character inside a string"),
-            Some(_) => i += 1,
-        }
-    }
-}
-
-fn skip_digits(b: &[u8], mut at: usize) -> usize {
-    while b.get(at).is_some_and(u8::is_ascii_digit) {
-        at += 1;
-    }
-    at
-}
-
-fn skip_number(b: &[u8], at: usize) -> Scan<usize> {
-    let mut i = at;
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match b.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i = skip_digits(b, i + 1),
-        _ => return fail(i, "invalid number"),
-    }
-    if b.get(i) == Some(&b'.') {
-        let digits = skip_digits(b, i + 1);
-        if digits == i + 1 {
-            return fail(digits, "invalid number");
-        }
-        i = digits;
-    }
-    if let Some(b'e' | b'E') = b.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = b.get(i) {
-            i += 1;
-        }
-        let digits = skip_digits(b, i);
-        if digits == i {
-            return fail(digits, "invalid number");
-        }
-        i = digits;
-    }
-    Ok(i)
-}
-
-fn skip_literal(b: &[u8], at: usize, literal: &'static [u8]) -> Scan<usize> {
-    match b.get(at..at + literal.len()) {
-        Some(found) if found == literal => Ok(at + literal.len()),
-        _ => fail(at, "expected a value"),
-    }
-}
-
-/// The end of the value starting at `at` (no whitespace before it).
-fn skip_value(b: &[u8], at: usize, depth: usize) -> Scan<usize> {
-    match b.get(at) {
-        Some(b'"') => skip_string(b, at).map(|(end, _)| end),
-        Some(b'{') => skip_object(b, at, depth + 1, &mut |_, _| Ok(())),
-        Some(b'[') => skip_array(b, at, depth + 1),
-        Some(b't') => skip_literal(b, at, b"true"),
-        Some(b'f') => skip_literal(b, at, b"false"),
-        Some(b'n') => skip_literal(b, at, b"null"),
-        Some(b'-' | b'0'..=b'9') => skip_number(b, at),
-        Some(_) => fail(at, "expected a value"),
-        None => fail(at, "end of input where a value was expected"),
-    }
-}
-
-fn skip_array(b: &[u8], at: usize, depth: usize) -> Scan<usize> {
-    if depth > MAX_DEPTH {
-        return fail(at, "nested too deeply");
-    }
-    let mut i = skip_whitespace(b, at + 1);
-    if b.get(i) == Some(&b']') {
-        return Ok(i + 1);
-    }
-    loop {
-        i = skip_whitespace(b, skip_value(b, i, depth)?);
-        match b.get(i) {
-            Some(b',') => i = skip_whitespace(b, i + 1),
-            Some(b']') => return Ok(i + 1),
-            _ => return fail(i, "expected `,` or `]`"),
-        }
-    }
-}
-
-/// The end of the object whose `{` is at `at`; `member` sees each member's key (raw, with its
-/// quotes, and whether it has escapes) and the range of its value.
-fn skip_object(b: &[u8], at: usize, depth: usize, member: &mut MemberVisitor<'_>) -> Scan<usize> {
-    if depth > MAX_DEPTH {
-        return fail(at, "nested too deeply");
-    }
-    let mut i = skip_whitespace(b, at + 1);
-    if b.get(i) == Some(&b'}') {
-        return Ok(i + 1);
-    }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return fail(i, "expected a key");
-        }
-        let (key_end, escaped) = skip_string(b, i)?;
-        let colon = skip_whitespace(b, key_end);
-        if b.get(colon) != Some(&b':') {
-            return fail(colon, "expected `:`");
-        }
-        let value = skip_whitespace(b, colon + 1);
-        let value_end = skip_value(b, value, depth)?;
-        member((i, key_end, escaped), (value, value_end))?;
-        i = skip_whitespace(b, value_end);
-        match b.get(i) {
-            Some(b',') => i = skip_whitespace(b, i + 1),
-            Some(b'}') => return Ok(i + 1),
-            _ => return fail(i, "expected `,` or `}`"),
-        }
-    }
-}
+use weir_json::{Scan, ScanError, skip_object, skip_whitespace};
 
 /// The raw text of member `name` of the object `text` holds (the first, if repeated); `None`
 /// when `text` is another kind of value or has no such member. The whole first value of `text`
@@ -211,7 +35,12 @@ pub(super) fn member<'a>(text: &'a str, name: &str) -> Scan<Option<&'a str>> {
                 // Rare: compare the decoded key, as serde would.
                 true => match serde_json::from_str::<String>(&text[key..key_end]) {
                     Ok(decoded) => decoded == name,
-                    Err(_) => return fail(key, "invalid escape in a key"),
+                    Err(_) => {
+                        return Err(ScanError {
+                            at: key,
+                            what: "invalid escape in a key".to_string(),
+                        });
+                    }
                 },
             };
             if matches {
