@@ -39,6 +39,7 @@ fn fail<T>(at: usize, what: &'static str) -> Scan<T> {
 }
 
 /// The first byte at or after `at` that is not JSON whitespace.
+#[inline(always)]
 pub fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(at) {
         at += 1;
@@ -47,6 +48,7 @@ pub fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
 }
 
 /// The end of the string whose opening quote is at `at`, and whether it has escapes.
+#[inline(always)]
 pub fn skip_string(b: &[u8], at: usize) -> Scan<(usize, bool)> {
     let mut i = at + 1;
     let mut escaped = false;
@@ -82,6 +84,7 @@ pub fn skip_string(b: &[u8], at: usize) -> Scan<(usize, bool)> {
     }
 }
 
+#[inline(always)]
 fn skip_digits(b: &[u8], at: usize) -> usize {
     let rest = b.get(at..).unwrap_or_default();
     at + rest
@@ -90,6 +93,7 @@ fn skip_digits(b: &[u8], at: usize) -> usize {
         .unwrap_or(rest.len())
 }
 
+#[inline(always)]
 fn skip_number(b: &[u8], at: usize) -> Scan<usize> {
     let mut i = at;
     if b.get(i) == Some(&b'-') {
@@ -121,6 +125,7 @@ fn skip_number(b: &[u8], at: usize) -> Scan<usize> {
     Ok(i)
 }
 
+#[inline(always)]
 fn skip_literal(b: &[u8], at: usize, literal: &'static [u8]) -> Scan<usize> {
     match b.get(at..at + literal.len()) {
         Some(found) if found == literal => Ok(at + literal.len()),
@@ -129,6 +134,8 @@ fn skip_literal(b: &[u8], at: usize, literal: &'static [u8]) -> Scan<usize> {
 }
 
 /// The end of the value starting at `at` (no whitespace before it), `depth` levels deep.
+/// Inlined into the loops over members and elements, so only nesting costs a call.
+#[inline(always)]
 pub fn skip_value(b: &[u8], at: usize, depth: usize) -> Scan<usize> {
     match b.get(at) {
         Some(b'"') => skip_string(b, at).map(|(end, _)| end),
