@@ -6,8 +6,8 @@
 //! any machine that can fetch those modules.
 
 use crate::spec::{
-    AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, RestartStrategy, SinkSpec, SourceSpec,
-    StateBackend, ThrottleSpec, UdfLimits, WasmCall, WatermarkSpec,
+    AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, RestartStrategy, SelectSpec, SinkSpec,
+    SourceSpec, StateBackend, ThrottleSpec, UdfLimits, WasmCall, WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -118,6 +118,8 @@ pub enum OperatorKind {
     Join(JoinSpec),
     /// Passes records on at most at a rate.
     Throttle(ThrottleSpec),
+    /// Projects and filters records by SQL expressions.
+    Select(SelectSpec),
     /// Writes records out.
     Sink(SinkSpec),
     /// Writes rejected records, with the reason, out.
@@ -141,6 +143,7 @@ impl OperatorKind {
             | OperatorKind::Watermark(_)
             | OperatorKind::Join(_)
             | OperatorKind::Process(_)
+            | OperatorKind::Select(_)
             | OperatorKind::Sink(_) => true,
             OperatorKind::DeadLetter(_) | OperatorKind::Native(_) | OperatorKind::Throttle(_) => {
                 false

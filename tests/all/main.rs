@@ -31,6 +31,7 @@ mod postgres;
 mod rest_api;
 mod servers;
 mod shapes;
+mod sql;
 mod state_memory;
 mod stateful_udfs;
 mod udf_cli;

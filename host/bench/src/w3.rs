@@ -159,15 +159,7 @@ pub(crate) fn w3(job: &W3Job) -> Result<W3Run, String> {
     let mut graph =
         weir_client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| e.to_string())?;
     graph.config.state_backend = backend;
-    graph.config.checkpointing = checkpoint_ms.map(|interval_ms| CheckpointSpec {
-        interval_ms,
-        timeout_ms: 60_000,
-        retained: 1,
-        incremental: true,
-        max_concurrent: 1,
-        min_pause_ms: 0,
-        aligned_timeout_ms: None,
-    });
+    graph.config.checkpointing = checkpoint_ms.map(CheckpointSpec::every);
     let mut rss_peak = 0;
     let started = Instant::now();
     let outcome = cluster

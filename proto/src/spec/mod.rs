@@ -14,8 +14,8 @@ pub use connector::{
     KafkaStart, MessageTime, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
 };
 pub use operator::{
-    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, WasmCall,
-    WatermarkSpec, WindowSpec, window_starts,
+    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, SelectSpec,
+    WasmCall, WatermarkSpec, WindowSpec, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
@@ -98,6 +98,22 @@ pub struct CheckpointSpec {
     /// stored with it (Flink's aligned checkpoint timeout). Unset: always aligned.
     #[serde(default)]
     pub aligned_timeout_ms: Option<u64>,
+}
+
+impl CheckpointSpec {
+    /// Checkpoints every `interval_ms` with every other setting at its job-spec default (what a
+    /// YAML `checkpointing: { interval_ms: N }` gives).
+    pub fn every(interval_ms: u64) -> Self {
+        CheckpointSpec {
+            interval_ms,
+            timeout_ms: default_checkpoint_timeout_ms(),
+            retained: one(),
+            incremental: yes(),
+            max_concurrent: one(),
+            min_pause_ms: 0,
+            aligned_timeout_ms: None,
+        }
+    }
 }
 
 /// What the job does when a task fails (Flink's restart strategies). A restart cancels every
@@ -281,6 +297,9 @@ pub struct StepSpec {
     /// everything upstream) back: to spare a slow system downstream.
     #[serde(default)]
     pub throttle: Option<ThrottleSpec>,
+    /// Projects and filters records by SQL expressions over their fields.
+    #[serde(default)]
+    pub select: Option<SelectSpec>,
     /// Writes records out of the job.
     #[serde(default)]
     pub sink: Option<SinkSpec>,
@@ -307,6 +326,7 @@ impl StepSpec {
             ("join", self.join.is_some()),
             ("process", self.process.is_some()),
             ("throttle", self.throttle.is_some()),
+            ("select", self.select.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
         ];
@@ -341,6 +361,7 @@ pub const STEP_KINDS: &[&str] = &[
     "join",
     "process",
     "throttle",
+    "select",
     "sink",
 ];
 

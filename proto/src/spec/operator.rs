@@ -262,3 +262,22 @@ pub struct JoinSpec {
     #[serde(default)]
     pub late_output: Option<String>,
 }
+
+/// A native projection and filter by SQL expressions over each record's JSON fields: what
+/// `weir sql` compiles `SELECT … FROM … WHERE …` into, usable in job specs as well
+/// (`select: { columns: ["auction", "price * 908 / 1000 AS price_eur"], where: "price > 500" }`).
+/// Expressions are evaluated natively, a batch at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectSpec {
+    /// The output object's fields, in order: each a SQL expression over the input's fields,
+    /// `expression [AS name]`.
+    pub columns: Vec<String>,
+    /// Keeps only the records for which this SQL condition is true.
+    #[serde(default, rename = "where")]
+    pub condition: Option<String>,
+    /// A column name that reads each record's event time as a TIMESTAMP(3) (a table's
+    /// time attribute that the source keeps as the record's timestamp, not in its fields).
+    #[serde(default)]
+    pub rowtime: Option<String>,
+}

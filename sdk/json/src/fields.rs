@@ -24,6 +24,19 @@ pub fn fields<'a, const N: usize>(
     value: &'a [u8],
     names: [&str; N],
 ) -> Result<[Option<&'a str>; N], JsonError> {
+    let mut found = [None; N];
+    fields_into(value, &names, &mut found)?;
+    Ok(found)
+}
+
+/// [`fields`] for names known only at run time: `found[i]` gets member `names[i]` (`found` is
+/// cleared first and must be as long as `names`).
+pub fn fields_into<'a>(
+    value: &'a [u8],
+    names: &[&str],
+    found: &mut [Option<&'a str>],
+) -> Result<(), JsonError> {
+    found.iter_mut().for_each(|slot| *slot = None);
     let text = std::str::from_utf8(value).map_err(|e| {
         JsonError(ScanError {
             at: e.valid_up_to(),
@@ -38,7 +51,6 @@ pub fn fields<'a, const N: usize>(
             what: "expected `{`".to_string(),
         }));
     }
-    let mut found = [None; N];
     let end = skip_object(
         b,
         start,
@@ -57,7 +69,7 @@ pub fn fields<'a, const N: usize>(
                 }
             };
             for (slot, name) in found.iter_mut().zip(names) {
-                if slot.is_none() && name == key_text {
+                if slot.is_none() && *name == key_text {
                     *slot = Some(&text[value..value_end]);
                 }
             }
@@ -72,7 +84,7 @@ pub fn fields<'a, const N: usize>(
             what: "trailing characters".to_string(),
         }));
     }
-    Ok(found)
+    Ok(())
 }
 
 /// The integer a member's raw text holds (`None`: not an integer that fits in i64).

@@ -6,6 +6,7 @@ mod output;
 mod processes;
 mod remote;
 mod run;
+mod sql;
 mod state_args;
 mod udf;
 
@@ -26,6 +27,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check a job spec and show the JobGraph it makes, without running it.
     Validate(run::ValidateArgs),
+    /// Run a SQL script (Flink's dialect) on the embedded mini-cluster; EXPLAIN shows its plan.
+    Sql(sql::SqlArgs),
     /// Build, scaffold and inspect UDFs.
     #[command(subcommand)]
     Udf(udf::UdfCommand),
@@ -65,13 +68,14 @@ pub(crate) enum Outcome {
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging(match cli.command {
-        Command::Run(_) => output::LogFor::Embedded,
+        Command::Run(_) | Command::Sql(_) => output::LogFor::Embedded,
         Command::Bench(_) => output::LogFor::Bench,
         _ => output::LogFor::Cluster,
     });
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
+        Command::Sql(args) => sql::sql(args),
         Command::Udf(command) => udf::udf(command),
         Command::Bench(args) => match weir_bench::bench(&args) {
             Ok(true) => Outcome::Done,

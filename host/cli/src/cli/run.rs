@@ -23,6 +23,13 @@ use weir_wasm::{EngineConfig, WasmEngine};
 pub(crate) struct RunArgs {
     /// The job spec (YAML).
     job: PathBuf,
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+/// How a job runs on the embedded mini-cluster (`weir run`, `weir sql`).
+#[derive(Args)]
+pub(crate) struct RunOptions {
     /// Print no progress lines.
     #[arg(long, short)]
     quiet: bool,
@@ -65,10 +72,14 @@ pub(super) fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outc
 }
 
 pub(crate) fn run(args: RunArgs) -> Outcome {
-    let (_, mut graph) = match load(&args.job) {
-        Ok(loaded) => loaded,
-        Err(outcome) => return outcome,
-    };
+    match load(&args.job) {
+        Ok((_, graph)) => run_graph(&args.options, graph),
+        Err(outcome) => outcome,
+    }
+}
+
+/// Runs `graph` on the embedded mini-cluster until it ends.
+pub(super) fn run_graph(args: &RunOptions, mut graph: JobGraph) -> Outcome {
     args.backend.apply(&mut graph);
     let engine = match WasmEngine::new(EngineConfig::new(home().join("modules"))) {
         Ok(engine) => engine,
@@ -173,6 +184,12 @@ pub(crate) fn validate(args: ValidateArgs) -> Outcome {
         graph.vertices.iter().map(|v| v.parallelism).sum::<u32>(),
         graph.vertices.len()
     );
+    print_graph(&graph);
+    Outcome::Done
+}
+
+/// The JobGraph's vertices, edges and modules, a line each.
+pub(super) fn print_graph(graph: &JobGraph) {
     for vertex in &graph.vertices {
         println!(
             "  [{}] {} (parallelism {})",
@@ -196,5 +213,4 @@ pub(crate) fn validate(args: ValidateArgs) -> Outcome {
             module.name, module.sha256, module.path
         );
     }
-    Outcome::Done
 }

@@ -291,6 +291,12 @@ pub(super) fn operator_kind(
     if let Some(native) = &step.native {
         return Ok(OperatorKind::Native(native.clone()));
     }
+    if let Some(select) = &step.select {
+        if let Err(e) = weir_sql::Projection::parse(select) {
+            return Err(error(format!("{field}.select"), e.to_string(), None));
+        }
+        return Ok(OperatorKind::Select(select.clone()));
+    }
     if let Some(throttle) = step.throttle {
         if throttle.records_per_second == 0 {
             return Err(error(

@@ -263,6 +263,7 @@ pub fn build_chain(
             OperatorKind::Throttle(spec) => {
                 Box::new(super::throttle::Throttle::new(spec.records_per_second))
             }
+            OperatorKind::Select(spec) => Box::new(super::select::Select::new(name.clone(), spec)?),
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
             }

@@ -67,6 +67,7 @@ mod keyed_snapshot;
 mod native;
 mod process;
 mod rejection;
+mod select;
 pub mod sinks;
 pub mod sources;
 mod throttle;

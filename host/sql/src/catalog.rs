@@ -1,0 +1,298 @@
+//! `CREATE TABLE … WITH ('connector' = …)`: tables over Weir's sources and sinks, with their
+//! columns, options and time attribute.
+
+use crate::error::SqlError;
+use crate::expr::{interval_ms, sql_type};
+use crate::text::WatermarkClause;
+use crate::value::SqlType;
+use sqlparser::ast::{
+    BinaryOperator, CreateTable, CreateTableOptions, Expr, Spanned, SqlOption, Value as Literal,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Span;
+use weir_proto::spec::{
+    Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkSpec,
+    PayloadFormat, SinkFormat, SinkSpec, SourceSpec, StdoutSinkSpec, WatermarkSpec,
+};
+
+/// The connectors a table may name.
+const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole";
+
+/// A table of the catalog.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<(String, SqlType)>,
+    options: Vec<(String, String, Span)>,
+    /// The time attribute column and how late records may be (ms), from `WATERMARK FOR`.
+    pub(crate) watermark: Option<(String, u64)>,
+    span: Span,
+}
+
+fn option_text(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Value(v) => match &v.value {
+            Literal::SingleQuotedString(s) | Literal::DoubleQuotedString(s) => Some(s.clone()),
+            Literal::Number(n, _) => Some(n.clone()),
+            Literal::Boolean(b) => Some(b.to_string()),
+            _ => None,
+        },
+        Expr::Identifier(ident) => Some(ident.value.clone()),
+        _ => None,
+    }
+}
+
+impl Table {
+    /// The table a `CREATE TABLE` statement defines, with its `WATERMARK` clause if it had one.
+    pub(crate) fn create(
+        create: &CreateTable,
+        watermark: Option<&WatermarkClause>,
+    ) -> Result<Table, SqlError> {
+        let span = create.name.span();
+        let mut columns = Vec::new();
+        for column in &create.columns {
+            let sql_type = sql_type(&column.data_type).ok_or_else(|| {
+                SqlError::at(
+                    column.name.span,
+                    format!(
+                        "column `{}`: unsupported type {} (BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP(3))",
+                        column.name.value, column.data_type
+                    ),
+                )
+            })?;
+            columns.push((column.name.value.clone(), sql_type));
+        }
+        let listed = match &create.table_options {
+            CreateTableOptions::With(options) => options.as_slice(),
+            CreateTableOptions::None => &[],
+            _ => {
+                return Err(SqlError::at(
+                    span,
+                    "table options go in WITH ('key' = 'value', …)",
+                ));
+            }
+        };
+        let mut options = Vec::new();
+        for option in listed {
+            let SqlOption::KeyValue { key, value } = option else {
+                return Err(SqlError::at(span, "table options are 'key' = 'value'"));
+            };
+            let key_text = key
+                .0
+                .iter()
+                .filter_map(|part| part.as_ident().map(|i| i.value.clone()))
+                .collect::<Vec<_>>()
+                .join(".");
+            let value_text = option_text(value).ok_or_else(|| {
+                SqlError::at(
+                    value.span(),
+                    format!("option '{key_text}': a value is a string"),
+                )
+            })?;
+            options.push((key_text, value_text, value.span()));
+        }
+        let name = create.name.to_string().trim_matches('`').to_string();
+        let mut table = Table {
+            name,
+            columns,
+            options,
+            watermark: None,
+            span,
+        };
+        if let Some(clause) = watermark {
+            table.watermark = Some(table.watermark_of(clause)?);
+        }
+        table.connector()?;
+        Ok(table)
+    }
+
+    fn watermark_of(&self, clause: &WatermarkClause) -> Result<(String, u64), SqlError> {
+        let wrong = |message: String| SqlError::at_place(clause.place, message);
+        let column = self
+            .columns
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(&clause.column))
+            .ok_or_else(|| wrong(format!("WATERMARK FOR `{}`: no such column", clause.column)))?;
+        if column.1 != SqlType::Timestamp {
+            return Err(wrong(format!(
+                "WATERMARK FOR `{}`: the time attribute is a TIMESTAMP(3), not {}",
+                column.0, column.1
+            )));
+        }
+        let expression = Parser::new(&GenericDialect {})
+            .try_with_sql(&clause.expression)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| wrong(format!("WATERMARK expression: {e}")))?;
+        let delay = match &expression {
+            Expr::Identifier(i) if i.value.eq_ignore_ascii_case(&column.0) => 0,
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Minus,
+                right,
+            } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.eq_ignore_ascii_case(&column.0)) => {
+                match right.as_ref() {
+                    Expr::Interval(interval) => interval_ms(interval)
+                        .and_then(|ms| u64::try_from(ms).ok())
+                        .ok_or_else(|| wrong("WATERMARK: INTERVAL 'n' SECOND (or MILLISECOND, MINUTE, HOUR, DAY)".into()))?,
+                    _ => return Err(wrong("WATERMARK: `ts - INTERVAL 'n' SECOND`".into())),
+                }
+            }
+            _ => {
+                return Err(wrong(format!(
+                    "WATERMARK FOR {0} AS {0} - INTERVAL 'n' SECOND is the supported form",
+                    column.0
+                )));
+            }
+        };
+        Ok((column.0.clone(), delay))
+    }
+
+    fn option(&self, key: &str) -> Option<&(String, String, Span)> {
+        self.options
+            .iter()
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
+    }
+
+    fn connector(&self) -> Result<&str, SqlError> {
+        let (_, connector, place) = self.option("connector").ok_or_else(|| {
+            SqlError::at(
+                self.span,
+                format!(
+                    "table `{}` has no 'connector' option ({CONNECTORS})",
+                    self.name
+                ),
+            )
+        })?;
+        match connector.as_str() {
+            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" => Ok(connector),
+            other => Err(SqlError::at(
+                *place,
+                format!("unknown connector '{other}' ({CONNECTORS})"),
+            )),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<u64>, SqlError> {
+        match self.option(key) {
+            None => Ok(None),
+            Some((_, value, place)) => value.parse().map(Some).map_err(|_| {
+                SqlError::at(
+                    *place,
+                    format!("option '{key}' is a whole number, not '{value}'"),
+                )
+            }),
+        }
+    }
+
+    fn required(&self, key: &str) -> Result<&str, SqlError> {
+        self.option(key).map(|(_, v, _)| v.as_str()).ok_or_else(|| {
+            SqlError::at(
+                self.span,
+                format!("table `{}` needs option '{key}'", self.name),
+            )
+        })
+    }
+
+    /// Whether the time attribute is the records' own event time (generated data) rather than
+    /// a field of theirs.
+    fn time_is_the_record_time(&self) -> Result<bool, SqlError> {
+        Ok(matches!(self.connector()?, "bids" | "nexmark"))
+    }
+
+    /// The column that reads a record's event time, if the source keeps it there.
+    pub(crate) fn rowtime(&self) -> Result<Option<&str>, SqlError> {
+        if !self.time_is_the_record_time()? {
+            return Ok(None);
+        }
+        Ok(self
+            .columns
+            .iter()
+            .find(|(_, t)| *t == SqlType::Timestamp)
+            .map(|(c, _)| c.as_str()))
+    }
+
+    /// The source reading this table, and its watermark step if it has a time attribute.
+    pub(crate) fn source(&self) -> Result<(SourceSpec, Option<WatermarkSpec>), SqlError> {
+        let count = self.number("rows")?.or(self.number("number-of-rows")?);
+        let rate = self.number("rows-per-second")?;
+        let source = match self.connector()? {
+            "bids" => SourceSpec::Datagen(DatagenSpec {
+                mode: DatagenMode::Bids,
+                count,
+                rate,
+                seed: 0,
+                payload: PayloadFormat::Json,
+                keys: None,
+            }),
+            "nexmark" => SourceSpec::Nexmark(NexmarkSpec {
+                count: count.or(self.number("events.num")?),
+                rate,
+                seed: self.number("seed")?.unwrap_or(0),
+                events_per_second: self.number("events-per-second")?.unwrap_or(10_000),
+                only: None,
+                out_of_order_ms: 0,
+            }),
+            "filesystem" => SourceSpec::File(FileSourceSpec {
+                path: self.required("path")?.to_string(),
+                format: match self.option("format").map(|(_, v, _)| v.as_str()) {
+                    None | Some("json") => FileFormat::Json,
+                    Some("csv") => FileFormat::Csv,
+                    Some(other) => {
+                        return Err(SqlError::at(
+                            self.span,
+                            format!("format '{other}': json or csv"),
+                        ));
+                    }
+                },
+            }),
+            other => {
+                return Err(SqlError::at(
+                    self.span,
+                    format!("table `{}` ('{other}') is a sink, not a source", self.name),
+                ));
+            }
+        };
+        let watermark = match &self.watermark {
+            None => None,
+            Some((column, delay)) => Some(WatermarkSpec {
+                out_of_orderness_ms: *delay,
+                timestamp_field: match self.time_is_the_record_time()? {
+                    true => None,
+                    false => Some(column.clone()),
+                },
+                ingestion_time: false,
+                idle_timeout_ms: None,
+            }),
+        };
+        Ok((source, watermark))
+    }
+
+    /// The sink writing into this table.
+    pub(crate) fn sink(&self) -> Result<SinkSpec, SqlError> {
+        let format = match self.option("format").map(|(_, v, _)| v.as_str()) {
+            None | Some("json") => SinkFormat::Json,
+            Some("csv") => SinkFormat::Csv,
+            Some(other) => {
+                return Err(SqlError::at(
+                    self.span,
+                    format!("format '{other}': json or csv"),
+                ));
+            }
+        };
+        Ok(match self.connector()? {
+            "print" => SinkSpec::Stdout(StdoutSinkSpec { format }),
+            "blackhole" => SinkSpec::Blackhole(Blackhole {}),
+            "filesystem" => SinkSpec::File(FileSinkSpec {
+                path: self.required("path")?.to_string(),
+                format,
+            }),
+            other => {
+                return Err(SqlError::at(
+                    self.span,
+                    format!("table `{}` ('{other}') is a source, not a sink", self.name),
+                ));
+            }
+        })
+    }
+}

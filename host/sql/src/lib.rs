@@ -1,0 +1,19 @@
+//! Streaming SQL in Flink's dialect, compiled to the same job specs (and so JobGraphs) that
+//! YAML and the Rust builder make: `CREATE TABLE … WITH ('connector' = …)` over Weir's sources
+//! and sinks, `WATERMARK FOR`, `SELECT` with scalar expressions and `WHERE`, and `GROUP BY` over
+//! the windowing table-valued functions `TUMBLE` and `HOP`. Parsing is sqlparser's (the parser
+//! DataFusion and Arroyo use); planning is this crate's own, small and tested (docs/sql.md says
+//! why not DataFusion's). Expressions run natively, a batch at a time ([`Projection`]).
+
+mod catalog;
+mod error;
+mod expr;
+mod plan;
+mod projection;
+mod text;
+mod value;
+
+pub use error::SqlError;
+pub use plan::{SqlPlan, plan};
+pub use projection::{Projection, Refused};
+pub use value::{SqlType, timestamp_text};

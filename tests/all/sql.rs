@@ -1,0 +1,175 @@
+//! `weir sql`: Flink's W2 and W3 statements (../shared/peers/flink/FlinkBench.java) on the
+//! shared bid generator give the independent checksums (PROBES.md, gen_reference.py); EXPLAIN
+//! shows the plan; mistakes are errors naming line and column.
+
+use crate::harness::weir;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The bids table of FlinkBench, on Weir's `bids` connector, and `out_rows` as JSON files.
+fn tables(rows: u64, out: &Path, columns: &str) -> String {
+    format!(
+        "CREATE TABLE bids (\n  auction BIGINT,\n  bidder BIGINT,\n  price BIGINT,\n  ts TIMESTAMP(3),\n  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND\n) WITH ('connector' = 'bids', 'rows' = '{rows}');\nCREATE TABLE out_rows ({columns}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\n",
+        out.display()
+    )
+}
+
+/// Every JSON line of the file (or, at parallelism > 1, the part files) at `out`.
+fn rows(out: &Path) -> Vec<serde_json::Value> {
+    let files = match out.is_dir() {
+        true => std::fs::read_dir(out)
+            .expect("output dir")
+            .map(|e| e.expect("entry").path())
+            .collect(),
+        false => vec![out.to_path_buf()],
+    };
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("output")
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("a JSON row"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn int(row: &serde_json::Value, field: &str) -> i64 {
+    row[field]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{field} of {row}"))
+}
+
+#[test]
+fn flinks_w2_statement_gives_the_independent_checksums() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("w2.json");
+    let script = tables(3_000_017, &out, "auction BIGINT, price_eur BIGINT")
+        + "INSERT INTO out_rows SELECT auction, price * 908 / 1000 AS price_eur FROM bids \
+           WHERE MOD(auction, 123) = 0 OR price > 500;\n";
+    let file = dir.path().join("w2.sql");
+    std::fs::write(&file, script).expect("script");
+    weir(&["sql", "-q", "-f", &file.display().to_string()], &[], None).expect_code(0);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 1_509_081);
+    assert_eq!(
+        rows.iter().map(|r| int(r, "price_eur")).sum::<i64>(),
+        1_022_324_658
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.as_object().is_some_and(|o| o.len() == 2))
+    );
+}
+
+#[test]
+fn flinks_w3_statement_gives_the_independent_checksums_at_parallelism_2_on_rocksdb() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("w3");
+    let script = "SET 'parallelism.default' = '2';\nSET 'state.backend.type' = 'rocksdb';\n"
+        .to_string()
+        + &tables(
+            3_000_017,
+            &out,
+            "auction BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), bids BIGINT, max_price BIGINT",
+        )
+        + "INSERT INTO out_rows SELECT auction, window_start, window_end, COUNT(*), MAX(price) \
+           FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+           GROUP BY auction, window_start, window_end;\n";
+    let file = dir.path().join("w3.sql");
+    std::fs::write(&file, script).expect("script");
+    weir(&["sql", "-q", "-f", &file.display().to_string()], &[], None).expect_code(0);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 30_017);
+    let windows: BTreeSet<String> = rows
+        .iter()
+        .map(|r| r["window_start"].as_str().expect("a timestamp").to_string())
+        .collect();
+    assert_eq!(windows.len(), 4, "{windows:?}");
+    assert!(windows.contains("2026-01-01 00:00:10.000"), "{windows:?}");
+    assert_eq!(
+        rows.iter().map(|r| int(r, "EXPR$3")).sum::<i64>(),
+        3_000_017
+    );
+    assert_eq!(
+        rows.iter().map(|r| int(r, "EXPR$4")).sum::<i64>(),
+        29_724_799
+    );
+}
+
+#[test]
+fn explain_prints_the_plan_and_the_job_graph() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("w3.json");
+    let script = tables(1000, &out, "auction BIGINT, n BIGINT")
+        + "EXPLAIN INSERT INTO out_rows SELECT auction, COUNT(*) AS n \
+           FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+           GROUP BY auction, window_start, window_end;\n";
+    let run = weir(&["sql", "-e", &script], &[], None).expect_code(0);
+    for part in [
+        "== plan",
+        "\"key_by\"",
+        "\"tumbling\"",
+        "== JobGraph ==",
+        "Hash",
+    ] {
+        assert!(run.stdout.contains(part), "{part}:\n{}", run.stdout);
+    }
+    assert!(!out.exists(), "EXPLAIN runs nothing");
+}
+
+#[test]
+fn mistakes_are_errors_naming_line_and_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.json");
+    let header = tables(10, &out, "a BIGINT");
+    let header_lines = header.lines().count();
+    for (query, column, named) in [
+        (
+            "INSERT INTO out_rows SELECT UPPER(price) FROM bids;",
+            35,
+            "`price` is BIGINT, where a STRING is expected",
+        ),
+        (
+            "INSERT INTO out_rows SELECT prize FROM bids;",
+            29,
+            "unknown column `prize`",
+        ),
+        (
+            "INSERT INTO out_rows SELECT FROBNICATE(price) FROM bids;",
+            29,
+            "unknown function `FROBNICATE`",
+        ),
+        (
+            "INSERT INTO out_rows SELECT price FROM bidz;",
+            40,
+            "unknown table `bidz`",
+        ),
+    ] {
+        let run = weir(&["sql", "-e", &format!("{header}{query}")], &[], None).expect_code(2);
+        let place = format!("line {}, column {column}", header_lines + 1);
+        assert!(
+            run.stderr.contains(&place) && run.stderr.contains(named),
+            "{query}: expected {place} and {named}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_record_that_fails_an_expression_fails_the_job_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.json");
+    std::fs::write(&input, "{\"a\":6,\"b\":3}\n{\"a\":1,\"b\":0}\n").expect("input");
+    let script = format!(
+        "CREATE TABLE t (a BIGINT, b BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\nSELECT a / b AS q FROM t;",
+        input.display()
+    );
+    let run = weir(&["sql", "-e", &script], &[], None).expect_code(1);
+    assert!(
+        run.stderr.contains("division by zero") && run.stderr.contains(r#"{\"a\":1,\"b\":0}"#),
+        "{}",
+        run.stderr
+    );
+}
