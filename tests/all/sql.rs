@@ -2,6 +2,7 @@
 //! shared bid generator give the independent checksums (PROBES.md, gen_reference.py); EXPLAIN
 //! shows the plan; mistakes are errors naming line and column.
 
+use crate::exactly_once::{Running, committed_parts, resume, sorted, stop};
 use crate::harness::weir;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -172,4 +173,74 @@ fn a_record_that_fails_an_expression_fails_the_job_naming_it() {
         "{}",
         run.stderr
     );
+}
+
+/// A windowed SQL job over paced bids, checkpointing, at `parallelism`, writing to `out`.
+fn checkpointed_windows(parallelism: u32, out: &Path) -> String {
+    format!(
+        "SET 'parallelism.default' = '{parallelism}';\nSET 'execution.checkpointing.interval' = '250ms';\n\
+         CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, ts TIMESTAMP(3),\n\
+           WATERMARK FOR ts AS ts - INTERVAL '5' MILLISECOND)\n\
+           WITH ('connector' = 'bids', 'rows' = '40000', 'rows-per-second' = '15000');\n\
+         CREATE TABLE out_rows (auction BIGINT, window_start TIMESTAMP(3), n BIGINT, top BIGINT)\n\
+           WITH ('connector' = 'filesystem', 'path' = '{}');\n\
+         INSERT INTO out_rows SELECT auction, window_start, COUNT(*) AS n, MAX(price) AS top\n\
+         FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '25' MILLISECOND))\n\
+         GROUP BY auction, window_start, window_end;\n",
+        out.display()
+    )
+}
+
+#[test]
+fn a_sql_job_stopped_with_a_savepoint_at_parallelism_2_resumes_at_3_with_the_uninterrupted_output()
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("script");
+        path.display().to_string()
+    };
+    let (expected_out, stopped_out) = (dir.path().join("expected"), dir.path().join("stopped"));
+    let expected_job = write("expected.sql", checkpointed_windows(2, &expected_out));
+    let first_job = write("windows.sql", checkpointed_windows(2, &stopped_out));
+    let resumed_job = write("windows-p3.sql", checkpointed_windows(3, &stopped_out));
+    for backend in ["memory", "rocksdb"] {
+        let _ = std::fs::remove_dir_all(&expected_out);
+        let _ = std::fs::remove_dir_all(&stopped_out);
+        let checkpoints = dir.path().join(format!("chk-{backend}"));
+        let savepoints = dir.path().join(format!("sp-{backend}"));
+        let common = [
+            "--state-backend",
+            backend,
+            "--checkpoint-dir",
+            checkpoints.to_str().expect("utf-8"),
+        ];
+        weir(
+            &[&["run", "-q"][..], &common, &[&expected_job]].concat(),
+            &[],
+            None,
+        )
+        .expect_code(0);
+        let expected = sorted(committed_parts(&expected_out).into_values().flatten());
+        assert!(expected.len() > 1000, "{backend}: {} rows", expected.len());
+        let args = [
+            &["run", "-q"][..],
+            &common,
+            &[
+                "--savepoint-dir",
+                savepoints.to_str().expect("utf-8"),
+                &first_job,
+            ],
+        ]
+        .concat();
+        let mut run = Running::start(&args, &[]);
+        run.wait_for_checkpoint(2);
+        let savepoint = stop(run);
+        resume(&common, &savepoint, &resumed_job);
+        let lines = sorted(committed_parts(&stopped_out).into_values().flatten());
+        assert_eq!(
+            lines, expected,
+            "{backend}: stopped at p=2 and resumed at p=3 = uninterrupted"
+        );
+    }
 }

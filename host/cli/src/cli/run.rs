@@ -21,7 +21,7 @@ use weir_wasm::{EngineConfig, WasmEngine};
 /// Arguments of `weir run`.
 #[derive(Args)]
 pub(crate) struct RunArgs {
-    /// The job spec (YAML).
+    /// The job spec (YAML), or a SQL script (`.sql`).
     job: PathBuf,
     #[command(flatten)]
     options: RunOptions,
@@ -60,6 +60,19 @@ pub(crate) struct ValidateArgs {
 }
 
 pub(super) fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outcome> {
+    if job.extension().is_some_and(|e| e == "sql") {
+        let text = std::fs::read_to_string(job).map_err(|e| {
+            output::error(&format!("{}: {e}", job.display()));
+            Outcome::BadInput
+        })?;
+        let name = super::sql::job_name(Some(job));
+        let (loaded, graph, explain) = super::sql::load_sql(&text, job, &name)?;
+        if explain {
+            output::error(&format!("{}: EXPLAIN: use `weir sql -f`", job.display()));
+            return Err(Outcome::BadInput);
+        }
+        return Ok((loaded, graph));
+    }
     let loaded = spec::load(job, &|name| std::env::var(name).ok()).map_err(|e| {
         output::error(&e);
         Outcome::BadInput

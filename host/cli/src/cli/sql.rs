@@ -1,15 +1,17 @@
 //! `weir sql`: a SQL script in Flink's dialect (`-f FILE.sql` or `-e 'TEXT'`), planned into a
 //! job spec by weir-sql and run on the embedded mini-cluster like `weir run`; `EXPLAIN` prints
-//! the plan (the job spec's steps) and the JobGraph instead.
+//! the plan (the job spec's steps) and the JobGraph instead. `weir run`, `validate` and `submit`
+//! take a `.sql` file in place of a job spec too.
 
 use super::Outcome;
 use super::output;
 use super::run::{RunOptions, print_graph, run_graph};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use weir_blob::paths::created_weir_home as home;
 use weir_client::spec::{LoadedSpec, Locations};
 use weir_client::udf::UdfBuilder;
+use weir_proto::graph::JobGraph;
 
 /// Arguments of `weir sql`.
 #[derive(Args)]
@@ -39,37 +41,12 @@ pub(crate) fn sql(args: SqlArgs) -> Outcome {
             return Outcome::BadInput;
         }
     };
-    let name = match &args.file {
-        Some(path) => path
-            .file_stem()
-            .map_or_else(|| "sql".to_string(), |s| s.to_string_lossy().into_owned()),
-        None => "sql".to_string(),
+    let name = job_name(args.file.as_deref());
+    let (loaded, graph, explain) = match load_sql(&text, &file, &name) {
+        Ok(planned) => planned,
+        Err(outcome) => return outcome,
     };
-    let plan = match weir_sql::plan(&text, &name) {
-        Ok(plan) => plan,
-        Err(e) => {
-            output::error(&format!("{}: {e}", file.display()));
-            return Outcome::BadInput;
-        }
-    };
-    let dir = match file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let loaded = LoadedSpec {
-        spec: plan.spec,
-        file: file.clone(),
-        dir,
-        locations: Locations::default(),
-    };
-    let graph = match weir_client::job_graph(&loaded, &UdfBuilder::new(home())) {
-        Ok(graph) => graph,
-        Err(e) => {
-            output::error(&format!("{}: {e}", file.display()));
-            return Outcome::BadInput;
-        }
-    };
-    if plan.explain {
+    if explain {
         println!("== plan: the job's steps ==");
         match serde_json::to_string_pretty(&loaded.spec.pipeline) {
             Ok(steps) => println!("{steps}"),
@@ -80,4 +57,38 @@ pub(crate) fn sql(args: SqlArgs) -> Outcome {
         return Outcome::Done;
     }
     run_graph(&args.options, graph)
+}
+
+/// Plans SQL `text` (from `file`) as job `name`: its spec, its JobGraph, and whether it asked to
+/// be explained rather than run.
+pub(super) fn load_sql(
+    text: &str,
+    file: &Path,
+    name: &str,
+) -> Result<(LoadedSpec, JobGraph, bool), Outcome> {
+    let plan = weir_sql::plan(text, name).map_err(|e| {
+        output::error(&format!("{}: {e}", file.display()));
+        Outcome::BadInput
+    })?;
+    let dir = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let loaded = LoadedSpec {
+        spec: plan.spec,
+        file: file.to_path_buf(),
+        dir,
+        locations: Locations::default(),
+    };
+    let graph = weir_client::job_graph(&loaded, &UdfBuilder::new(home())).map_err(|e| {
+        output::error(&format!("{}: {e}", file.display()));
+        Outcome::BadInput
+    })?;
+    Ok((loaded, graph, plan.explain))
+}
+
+/// A SQL job's name unless it sets `pipeline.name`: its file's stem, or `sql`.
+pub(super) fn job_name(file: Option<&Path>) -> String {
+    file.and_then(Path::file_stem)
+        .map_or_else(|| "sql".to_string(), |s| s.to_string_lossy().into_owned())
 }
