@@ -10,6 +10,7 @@ mod error;
 mod expr;
 mod plan;
 mod projection;
+mod query;
 mod text;
 mod value;
 

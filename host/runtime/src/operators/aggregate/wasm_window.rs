@@ -18,9 +18,8 @@ use crate::error::TaskError;
 use crate::error::task_error;
 use crate::operators::isolate::UdfSite;
 use crate::operators::keyed_snapshot::{self, EventTime};
-use crate::operators::written_timers::WrittenTimers;
 use crate::operators::{Operator, RejectSink};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{Blobs, RecordBatch};
@@ -28,12 +27,13 @@ use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
 use weir_state::{RocksStore, StateError, layout};
 use weir_wasm::AggregateUdf;
 
-/// The windows of the RocksDB backend.
+/// The windows of the RocksDB backend: no timer per (key, window); a window that ends is read
+/// from the store in one pass.
 pub(crate) struct WasmWindowStore {
     store: RocksStore,
     cache_limit: usize,
-    /// (window start, key) pairs whose timer is written; bounded.
-    timed: WrittenTimers,
+    /// Window starts with entries in the store.
+    stored_windows: BTreeSet<i64>,
 }
 
 impl WasmWindowStore {
@@ -42,7 +42,7 @@ impl WasmWindowStore {
         WasmWindowStore {
             store,
             cache_limit: cache_limit.max(1),
-            timed: WrittenTimers::new(cache_limit.max(1).saturating_mul(4)),
+            stored_windows: BTreeSet::new(),
         }
     }
 }
@@ -137,17 +137,16 @@ impl WasmWindowAggregate {
             for (i, (start, key, acc)) in chunk.iter().enumerate() {
                 let namespace = layout::ordered_i64(*start);
                 let value = merged.get(&i).copied().unwrap_or(acc);
-                let mut written = store.store.put(key, &namespace, value);
-                // A window that has fired waits only for its allowed lateness to end.
-                let last = start + size - 1;
-                let due = match last <= fired {
-                    true => last.saturating_add(lateness),
-                    false => last,
-                };
-                if written.is_ok() && store.timed.first(*start, key) {
-                    written = store.store.put_timer(due, key, &namespace);
-                }
+                let written = store.store.put(key, &namespace, value);
                 written.map_err(|e| task_error(&self.site.operator, e))?;
+                if store.stored_windows.insert(*start) {
+                    // A window that has fired waits only for its allowed lateness to end.
+                    let last = start + size - 1;
+                    store.store.note_due(match last <= fired {
+                        true => last.saturating_add(lateness),
+                        false => last,
+                    });
+                }
             }
         }
         Ok(())
@@ -226,58 +225,58 @@ impl WasmWindowAggregate {
             return Ok(());
         }
         self.flush()?;
-        loop {
-            let Some(store) = &mut self.store else {
-                return Ok(());
-            };
-            let timers = store
-                .store
-                .take_timers(up_to, self.batch_size)
-                .map_err(|e| task_error(&self.site.operator, e))?;
-            if timers.is_empty() {
-                break;
+        let ended: Vec<i64> = match &self.store {
+            Some(store) => store
+                .stored_windows
+                .range(..=up_to.saturating_sub(size - 1))
+                .copied()
+                .collect(),
+            None => return Ok(()),
+        };
+        for start in ended {
+            let last = start + size - 1;
+            let (fire, expired) = (last > from, last.saturating_add(lateness) <= up_to);
+            if !fire && !expired {
+                continue;
             }
-            let mut due = Vec::with_capacity(timers.len());
-            for timer in timers {
-                let start = timer
-                    .start()
-                    .ok_or_else(|| store.store.corrupt("a window timer is malformed"));
-                let start = start.map_err(|e| task_error(&self.site.operator, e))?;
-                let namespace = layout::ordered_i64(start);
-                let last = start + size - 1;
-                let (fire, cleanup) = (
-                    timer.time == last,
-                    timer.time == last.saturating_add(lateness),
-                );
-                let held = match fire {
-                    true => store.store.get(&timer.key, &namespace),
-                    false => Ok(None),
+            let namespace = layout::ordered_i64(start);
+            let mut next: Option<Vec<u8>> = None;
+            loop {
+                let Some(store) = &mut self.store else {
+                    return Ok(());
                 };
-                let done = match (fire, cleanup) {
-                    (_, true) => store.store.delete(&timer.key, &namespace),
-                    // Kept for late records until its allowed lateness has passed.
-                    (true, false) => {
-                        store
-                            .store
-                            .put_timer(last.saturating_add(lateness), &timer.key, &namespace)
+                let (entries, more) = store
+                    .store
+                    .namespace_chunk(&namespace, next.as_deref(), self.batch_size)
+                    .map_err(|e| task_error(&self.site.operator, e))?;
+                if expired {
+                    for (key, _) in &entries {
+                        let deleted = store.store.delete(key, &namespace);
+                        deleted.map_err(|e| task_error(&self.site.operator, e))?;
                     }
-                    (false, false) => Ok(()),
-                };
-                if let Some(acc) = held
-                    .and_then(|held| done.map(|()| held))
-                    .map_err(|e| task_error(&self.site.operator, e))?
-                {
-                    due.push((start, timer.key, acc));
+                }
+                if fire {
+                    let due = entries.into_iter().map(|(key, acc)| (start, key, acc));
+                    self.emit_results(due.collect(), emit)?;
+                }
+                match more {
+                    Some(more) => next = Some(more),
+                    None => break,
                 }
             }
-            self.emit_results(due, emit)?;
+            if let (false, Some(store)) = (expired, &mut self.store) {
+                // Kept for late records until its allowed lateness has passed.
+                store.store.note_due(last.saturating_add(lateness));
+            }
         }
         let failed = |e: StateError| task_error(&self.site.operator, e);
         let Some(store) = &mut self.store else {
             return Ok(());
         };
         store.store.timers_taken(up_to).map_err(failed)?;
-        store.timed.fired(up_to, size);
+        store
+            .stored_windows
+            .retain(|start| (start + size - 1).saturating_add(lateness) > up_to);
         self.fired = self.fired.max(up_to);
         Ok(())
     }
