@@ -21,7 +21,7 @@ and the call traps, and Weir reports it like a Rust panic, naming the module, th
 export and the record that caused it.
 
 Decorators: :func:`map`, :func:`filter`, :func:`flat_map`, :func:`key_selector`
-on functions, :func:`aggregate` on a class with ``create``, ``add``, ``merge`` and
+and :func:`scalar` (a SQL function with typed parameters) on functions, :func:`aggregate` on a class with ``create``, ``add``, ``merge`` and
 ``result`` methods. Each defines the export class componentize-py looks for in
 your module (``Transform``, ``KeySelector`` or ``Aggregate``).
 """
@@ -37,6 +37,7 @@ __all__ = [
     "set_state",
     "clear_state",
     "map",
+    "scalar",
     "filter",
     "flat_map",
     "key_selector",
@@ -241,6 +242,48 @@ def map(function=None, *, raw=False):
     if function is None:
         return lambda f: map(f, raw=raw)
     return _transform(function, raw, _emit_map)
+
+
+_SQL_TYPES = {int: "BIGINT", float: "DOUBLE", str: "STRING", bool: "BOOLEAN"}
+
+
+def _sql_argument(function, index, value, annotation):
+    """`value` as the annotated parameter type, or a RecordError naming the argument."""
+    if value is None or annotation not in _SQL_TYPES:
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, annotation) and not (annotation is int and isinstance(value, bool)):
+        return value
+    raise RecordError(
+        f"argument {index + 1} of {function.__name__} is {json.dumps(value)}, not a {_SQL_TYPES[annotation]}"
+    )
+
+
+def scalar(function):
+    """A SQL scalar function (``CREATE FUNCTION name AS 'module' LANGUAGE WASM``): SQL passes
+    each row's arguments as a JSON array; each is checked against its parameter's annotation
+    (``int``, ``float``, ``str``, ``bool``; ``None`` is SQL NULL) and the result is written back
+    as JSON."""
+    import inspect
+
+    parameters = list(inspect.signature(function).parameters.values())
+
+    def call(args):
+        if not isinstance(args, list) or len(args) != len(parameters):
+            raise RecordError(
+                f"{function.__name__} takes {len(parameters)} argument(s), not {json.dumps(args)}"
+            )
+        typed = [
+            _sql_argument(function, i, value, parameter.annotation)
+            for i, (value, parameter) in enumerate(zip(args, parameters))
+        ]
+        return json.dumps(function(*typed), separators=(",", ":"))
+
+    call.__name__ = function.__name__
+    call.__module__ = function.__module__
+    _transform(call, False, _emit_map)
+    return function
 
 
 def filter(function=None, *, raw=False):

@@ -244,3 +244,76 @@ fn a_sql_job_stopped_with_a_savepoint_at_parallelism_2_resumes_at_3_with_the_uni
         );
     }
 }
+
+#[test]
+fn a_query_calls_scalar_functions_written_in_rust_and_python_with_typed_arguments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(2000, 0);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let functions = "CREATE FUNCTION to_euro AS 'udfs/rust/to_euro' LANGUAGE WASM;\n\
+                     CREATE FUNCTION price_band AS 'udfs/python/price_band' LANGUAGE WASM;\n";
+    let table = format!(
+        "CREATE TABLE bids (auction BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\n",
+        input.display()
+    );
+    let query = "SELECT auction, to_euro(price) AS eur, price_band(price, 500) AS band FROM bids \
+                 WHERE to_euro(price) > 100;";
+    let run = weir(
+        &["sql", "-q", "-e", &format!("{functions}{table}{query}")],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let expected: Vec<String> = bids
+        .iter()
+        .filter(|(_, price, _)| price * 908 / 1000 > 100)
+        .map(|(auction, price, _)| {
+            let band = if *price > 500 { "high" } else { "low" };
+            format!(
+                "{{\"auction\":{auction},\"eur\":{},\"band\":\"{band}\"}}",
+                price * 908 / 1000
+            )
+        })
+        .collect();
+    assert!(expected.len() > 1000);
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
+
+    // An argument of the wrong type is the row's error, named by the function's SDK.
+    let wrong = "SELECT to_euro(CAST(auction AS STRING)) AS eur FROM bids;";
+    let run = weir(
+        &["sql", "-q", "-e", &format!("{functions}{table}{wrong}")],
+        &[],
+        None,
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("argument 1 of to_euro is \"100")
+            && run.stderr.contains("not a BIGINT"),
+        "{}",
+        run.stderr
+    );
+    // A language other than Wasm, and a function never created, are errors at their place.
+    let python = "CREATE FUNCTION f AS 'm.py' LANGUAGE PYTHON;\nSELECT 1 FROM bids;";
+    let run = weir(&["sql", "-e", &format!("{table}{python}")], &[], None).expect_code(2);
+    assert!(
+        run.stderr.contains("line 2, column 1") && run.stderr.contains("LANGUAGE WASM"),
+        "{}",
+        run.stderr
+    );
+    let run = weir(
+        &[
+            "sql",
+            "-e",
+            &format!("{functions}{table}SELECT to_dollar(price) FROM bids;"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("unknown function `to_dollar`")
+            && run.stderr.contains("created: price_band, to_euro"),
+        "{}",
+        run.stderr
+    );
+}

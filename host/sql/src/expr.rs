@@ -32,6 +32,8 @@ pub(crate) enum Scalar {
     Cast(Box<Scalar>, SqlType),
     /// A built-in function.
     Call(Function, Vec<Scalar>),
+    /// Wasm scalar function number `n` (of the scope's functions).
+    Udf(usize, Vec<Scalar>),
 }
 
 /// Binary operators.
@@ -84,6 +86,11 @@ impl Function {
             _ => return None,
         })
     }
+}
+
+/// Whether `name` is a built-in scalar function.
+pub(crate) fn builtin(name: &str) -> bool {
+    Function::named(name).is_some()
 }
 
 /// The names of the built-in scalar functions, for error messages.
@@ -145,6 +152,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) columns: Option<&'a [(String, SqlType)]>,
     /// The column that reads a record's event time.
     pub(crate) rowtime: Option<&'a str>,
+    /// Wasm scalar functions, by name.
+    pub(crate) functions: &'a [String],
 }
 
 /// Compiles expressions of one projection, collecting the input fields they read.
@@ -315,14 +324,27 @@ impl<'a> Compiler<'a> {
             }
             Expr::Function(function) => {
                 let name = function.name.to_string();
-                let Some(builtin) = Function::named(&name) else {
+                let args = arguments(&function.args, expr)?;
+                if let Some(builtin) = Function::named(&name) {
+                    return self.call(builtin, &name, &args, expr);
+                }
+                let functions = self.scope.functions;
+                let Some(index) = functions.iter().position(|f| f.eq_ignore_ascii_case(&name))
+                else {
+                    let created = match functions.is_empty() {
+                        true => String::new(),
+                        false => format!("; created: {}", functions.join(", ")),
+                    };
                     return Err(SqlError::at(
                         expr.span(),
-                        format!("unknown function `{name}` (built-in: {FUNCTIONS})"),
+                        format!("unknown function `{name}` (built-in: {FUNCTIONS}{created})"),
                     ));
                 };
-                let args = arguments(&function.args, expr)?;
-                self.call(builtin, &name, &args, expr)
+                let mut compiled = Vec::new();
+                for arg in args {
+                    compiled.push(self.compile(arg)?.0);
+                }
+                Ok((Scalar::Udf(index, compiled), None))
             }
             other => Err(SqlError::at(
                 other.span(),

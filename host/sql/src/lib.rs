@@ -16,5 +16,5 @@ mod value;
 
 pub use error::SqlError;
 pub use plan::{SqlPlan, plan};
-pub use projection::{Projection, Refused};
+pub use projection::{CallResults, NoFunctions, Projection, Refused, ScalarCalls};
 pub use value::{SqlType, timestamp_text};

@@ -14,7 +14,8 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 use std::collections::BTreeMap;
 use weir_proto::spec::{
-    CheckpointSpec, JobSpec, SinkSpec, StateBackend, StdoutSinkSpec, StepSpec, UdfLimits,
+    CheckpointSpec, JobSpec, ModuleSpec, SinkSpec, StateBackend, StdoutSinkSpec, StepSpec,
+    UdfLimits,
 };
 
 /// A planned SQL script.
@@ -38,6 +39,33 @@ struct Settings {
 /// Plans `script` (SQL text in Flink's dialect) as a job named `name` unless it sets one.
 pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
     let prepared = prepare(script);
+    let mut modules = BTreeMap::new();
+    for function in &prepared.functions {
+        if function.language.as_deref().is_some_and(|l| l != "WASM") {
+            return Err(SqlError::at_place(
+                function.place,
+                format!(
+                    "CREATE FUNCTION {}: LANGUAGE WASM (a module written in any language), not {}",
+                    function.name,
+                    function.language.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        let clash = crate::expr::builtin(&function.name) || modules.contains_key(&function.name);
+        if clash {
+            return Err(SqlError::at_place(
+                function.place,
+                format!("CREATE FUNCTION {}: the name is taken", function.name),
+            ));
+        }
+        modules.insert(
+            function.name.clone(),
+            ModuleSpec {
+                path: function.module.clone(),
+            },
+        );
+    }
+    let functions: Vec<String> = modules.keys().cloned().collect();
     let statements =
         Parser::parse_sql(&GenericDialect {}, &prepared.text).map_err(SqlError::parse)?;
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
@@ -68,12 +96,12 @@ pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
                         "INSERT INTO … SELECT …: the query is missing",
                     )
                 })?;
-                let steps = query_steps(query, &tables, sink)?;
+                let steps = query_steps(query, &tables, &functions, sink)?;
                 once(&mut job, steps, explain, statement)?;
             }
             Statement::Query(query) => {
                 let print = SinkSpec::Stdout(StdoutSinkSpec::default());
-                let steps = query_steps(query, &tables, print)?;
+                let steps = query_steps(query, &tables, &functions, print)?;
                 once(&mut job, steps, explain, statement)?;
             }
             other => {
@@ -91,7 +119,7 @@ pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
         ));
     };
     Ok(SqlPlan {
-        spec: settings.job(name, pipeline),
+        spec: settings.job(name, pipeline, modules),
         explain,
     })
 }
@@ -182,7 +210,12 @@ impl Settings {
         Ok(())
     }
 
-    fn job(self, name: &str, pipeline: Vec<StepSpec>) -> JobSpec {
+    fn job(
+        self,
+        name: &str,
+        pipeline: Vec<StepSpec>,
+        modules: BTreeMap<String, ModuleSpec>,
+    ) -> JobSpec {
         JobSpec {
             name: self.name.unwrap_or_else(|| name.to_string()),
             parallelism: self.parallelism.unwrap_or(1),
@@ -194,7 +227,7 @@ impl Settings {
             state_backend: self.backend.unwrap_or_default(),
             checkpointing: self.checkpoint_ms.map(CheckpointSpec::every),
             restart_strategy: None,
-            modules: BTreeMap::new(),
+            modules,
             dead_letter: None,
             pipeline,
         }

@@ -4,7 +4,7 @@
 
 use crate::error::SqlError;
 use crate::expr::{Compiler, Function, Op, Scalar, Scope};
-use crate::value::{SqlType, Value, write_json_string};
+use crate::value::{SqlType, Value};
 use sqlparser::ast::{Expr, SelectItem};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -17,10 +17,31 @@ pub struct Projection {
     fields: Vec<String>,
     columns: Vec<(String, Scalar)>,
     condition: Option<Scalar>,
+    functions: Vec<String>,
 }
 
 /// A record the projection refused: its index in the batch and why.
 pub type Refused = (usize, String);
+
+/// Per row, a scalar function's result (its JSON text) or why the row failed.
+pub type CallResults = Vec<Result<Vec<u8>, String>>;
+
+/// Calls a projection's Wasm scalar functions: the operator that runs it holds the instances.
+pub trait ScalarCalls {
+    /// Calls function `index` (of [`Projection::functions`]) once for the batch: per row, the
+    /// arguments as a JSON array, `None` for a row not to evaluate (any result stands there).
+    /// `Err` when the call itself failed (a trap): the batch cannot go on.
+    fn call(&mut self, index: usize, args: &[Option<Vec<u8>>]) -> Result<CallResults, String>;
+}
+
+/// For a projection without Wasm functions.
+pub struct NoFunctions;
+
+impl ScalarCalls for NoFunctions {
+    fn call(&mut self, index: usize, _: &[Option<Vec<u8>>]) -> Result<CallResults, String> {
+        Err(format!("no scalar function {index} is loaded"))
+    }
+}
 
 fn parser(text: &str) -> Result<Parser<'static>, SqlError> {
     Parser::new(&GenericDialect {})
@@ -46,6 +67,7 @@ impl Projection {
         let mut compiler = Compiler::new(Scope {
             columns: None,
             rowtime: spec.rowtime.as_deref(),
+            functions: &spec.functions,
         });
         let mut columns = Vec::new();
         for (index, text) in spec.columns.iter().enumerate() {
@@ -76,12 +98,23 @@ impl Projection {
             fields: compiler.fields,
             columns,
             condition,
+            functions: spec.functions.clone(),
         })
     }
 
+    /// The Wasm scalar functions its expressions call (module names).
+    pub fn functions(&self) -> &[String] {
+        &self.functions
+    }
+
     /// Evaluates the projection over `batch`: the output records (key and event time kept),
-    /// and the records refused (not a JSON object, an error such as division by zero).
-    pub fn apply(&self, batch: &RecordBatch) -> (RecordBatch, Vec<Refused>) {
+    /// and the records refused (not a JSON object, an error such as division by zero, a
+    /// function's rejection). `Err` if a scalar function's call failed as a whole.
+    pub fn apply(
+        &self,
+        batch: &RecordBatch,
+        calls: &mut dyn ScalarCalls,
+    ) -> Result<(RecordBatch, Vec<Refused>), String> {
         let n = batch.len();
         let mut errors: Vec<Option<String>> = vec![None; n];
         let mut input: Vec<Vec<Value>> = vec![Vec::with_capacity(n); self.fields.len()];
@@ -105,10 +138,12 @@ impl Projection {
                 }
             }
         }
-        let batch_input = Input {
+        let mut batch_input = Input {
             fields: &input,
             times: &times,
             rows: n,
+            calls,
+            fatal: None,
         };
         let keep: Vec<bool> = match &self.condition {
             Some(condition) => batch_input
@@ -123,6 +158,9 @@ impl Projection {
             .iter()
             .map(|(_, scalar)| batch_input.eval_where(scalar, &keep, &mut errors))
             .collect();
+        if let Some(fatal) = batch_input.fatal {
+            return Err(fatal);
+        }
         let mut out = RecordBatch::default();
         let mut refused = Vec::new();
         let mut line = Vec::new();
@@ -140,29 +178,32 @@ impl Projection {
                 if c > 0 {
                     line.push(b',');
                 }
-                write_json_string(name, &mut line);
+                weir_json::write_string(name, &mut line);
                 line.push(b':');
                 outputs[c][i].write_json(&mut line);
             }
             line.push(b'}');
             out.push(record.key, &line, record.timestamp);
         }
-        (out, refused)
+        Ok((out, refused))
     }
 }
 
-/// A batch's input columns.
+/// A batch's input columns, and the functions its expressions call.
 struct Input<'a> {
     fields: &'a [Vec<Value>],
     times: &'a [i64],
     rows: usize,
+    calls: &'a mut dyn ScalarCalls,
+    /// A function call that failed as a whole.
+    fatal: Option<String>,
 }
 
 impl Input<'_> {
     /// `scalar` over the rows where `keep` holds (Null elsewhere: not evaluated, so a row the
     /// condition dropped cannot fail on, say, a division by zero).
     fn eval_where(
-        &self,
+        &mut self,
         scalar: &Scalar,
         keep: &[bool],
         errors: &mut [Option<String>],
@@ -178,7 +219,7 @@ impl Input<'_> {
     }
 
     /// `scalar` over every row; a row's failure goes to `errors[row]` (the first one stays).
-    fn eval(&self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
+    fn eval(&mut self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
         match scalar {
             Scalar::Field(n) => self.fields[*n].clone(),
             Scalar::RowTime => self.times.iter().map(|&t| Value::Time(t)).collect(),
@@ -251,6 +292,44 @@ impl Input<'_> {
                     }
                 })
                 .collect(),
+            Scalar::Udf(index, args) => {
+                let args: Vec<Vec<Value>> = args.iter().map(|a| self.eval(a, errors)).collect();
+                let rows: Vec<Option<Vec<u8>>> = (0..self.rows)
+                    .map(|row| {
+                        errors[row].is_none().then(|| {
+                            let mut array = vec![b'['];
+                            for (i, arg) in args.iter().enumerate() {
+                                if i > 0 {
+                                    array.push(b',');
+                                }
+                                arg[row].write_json(&mut array);
+                            }
+                            array.push(b']');
+                            array
+                        })
+                    })
+                    .collect();
+                match self.calls.call(*index, &rows) {
+                    Ok(results) => results
+                        .into_iter()
+                        .zip(&rows)
+                        .enumerate()
+                        .map(|(row, (result, asked))| match (result, asked) {
+                            (Ok(text), Some(_)) => std::str::from_utf8(&text)
+                                .map_or(Value::Null, |text| Value::from_json(text.trim())),
+                            (Err(error), Some(_)) => {
+                                errors[row].get_or_insert(error);
+                                Value::Null
+                            }
+                            (_, None) => Value::Null,
+                        })
+                        .collect(),
+                    Err(fatal) => {
+                        self.fatal.get_or_insert(fatal);
+                        vec![Value::Null; self.rows]
+                    }
+                }
+            }
             Scalar::Call(function, args) => {
                 let args: Vec<Vec<Value>> = args.iter().map(|a| self.eval(a, errors)).collect();
                 (0..self.rows)
@@ -450,13 +529,14 @@ mod tests {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             condition: condition.map(str::to_string),
             rowtime: Some("ts".into()),
+            functions: Vec::new(),
         };
         let projection = Projection::parse(&spec).unwrap();
         let mut batch = RecordBatch::default();
         for (i, r) in records.iter().enumerate() {
             batch.push(None, r.as_bytes(), i as i64);
         }
-        let (out, refused) = projection.apply(&batch);
+        let (out, refused) = projection.apply(&batch, &mut NoFunctions).unwrap();
         let mut lines: Vec<String> = out
             .iter()
             .map(|r| String::from_utf8(r.value.to_vec()).unwrap())

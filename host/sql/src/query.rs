@@ -133,6 +133,7 @@ fn relation<'t>(
 pub(crate) fn query_steps(
     query: &Query,
     tables: &BTreeMap<String, Table>,
+    functions: &[String],
     sink: SinkSpec,
 ) -> Result<Vec<StepSpec>, SqlError> {
     let SetExpr::Select(select) = query.body.as_ref() else {
@@ -166,8 +167,10 @@ pub(crate) fn query_steps(
         }
     };
     match (group_by.is_empty(), windowed) {
-        (true, None) => steps.push(projection_step(select, table)?),
-        (false, Some(windowed)) => steps.extend(window_steps(select, group_by, &windowed)?),
+        (true, None) => steps.push(projection_step(select, table, functions)?),
+        (false, Some(windowed)) => {
+            steps.extend(window_steps(select, group_by, &windowed, functions)?)
+        }
         (true, Some(_)) => {
             return Err(SqlError::at(
                 select.span(),
@@ -194,11 +197,16 @@ fn column_text(expr: &Expr, name: &str) -> String {
 }
 
 /// `SELECT … WHERE …` over `table`: one `select` step, type-checked against the table.
-fn projection_step(select: &Select, table: &Table) -> Result<StepSpec, SqlError> {
+fn projection_step(
+    select: &Select,
+    table: &Table,
+    functions: &[String],
+) -> Result<StepSpec, SqlError> {
     let rowtime = table.rowtime()?;
     let mut compiler = Compiler::new(Scope {
         columns: Some(&table.columns),
         rowtime,
+        functions,
     });
     let mut columns = Vec::new();
     for (index, item) in select.projection.iter().enumerate() {
@@ -237,6 +245,7 @@ fn projection_step(select: &Select, table: &Table) -> Result<StepSpec, SqlError>
             columns,
             condition,
             rowtime: rowtime.map(str::to_string),
+            functions: functions.to_vec(),
         }),
         ..step("select")
     })
@@ -280,6 +289,7 @@ fn window_steps(
     select: &Select,
     group_by: &[Expr],
     windowed: &Windowed<'_>,
+    udfs: &[String],
 ) -> Result<Vec<StepSpec>, SqlError> {
     let table = windowed.table;
     let is_window_column = |name: &str| {
@@ -425,6 +435,7 @@ fn window_steps(
         let mut compiler = Compiler::new(Scope {
             columns: Some(&table.columns),
             rowtime: table.rowtime()?,
+            functions: udfs,
         });
         let (_, t) = compiler.compile(condition)?;
         if t.is_some_and(|t| t != SqlType::Boolean) {
@@ -440,6 +451,7 @@ fn window_steps(
                 columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
                 condition: Some(condition.to_string()),
                 rowtime: table.rowtime()?.map(str::to_string),
+                functions: udfs.to_vec(),
             }),
             ..step("where")
         });
@@ -471,6 +483,7 @@ fn window_steps(
             columns: outputs,
             condition: None,
             rowtime: None,
+            functions: Vec::new(),
         }),
         ..step("project")
     });

@@ -19,11 +19,78 @@ pub(crate) struct WatermarkClause {
     pub(crate) place: (u64, u64),
 }
 
+/// A `CREATE FUNCTION name AS 'module' [LANGUAGE WASM]` statement taken out of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FunctionStatement {
+    pub(crate) name: String,
+    /// The module: a `.wasm` component, a UDF source directory, or an uploaded module's sha256.
+    pub(crate) module: String,
+    /// The `LANGUAGE`, upper-cased, if given.
+    pub(crate) language: Option<String>,
+    /// Where the statement starts: (line, column).
+    pub(crate) place: (u64, u64),
+}
+
 /// The text for sqlparser, and the clauses taken out of it.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) text: String,
     pub(crate) watermarks: Vec<WatermarkClause>,
+    pub(crate) functions: Vec<FunctionStatement>,
+}
+
+/// A string literal token's text, its quotes removed and `''` read as `'`.
+fn literal(text: &str, token: &Token) -> Option<String> {
+    let raw = text.get(token.start..token.end)?;
+    let inner = raw.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(inner.replace("''", "'"))
+}
+
+/// A `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS 'module' [LANGUAGE l]`
+/// starting at token `i`: the statement and the index of its last token.
+fn function_statement(
+    text: &str,
+    tokens: &[Token],
+    i: usize,
+) -> Option<(FunctionStatement, usize)> {
+    let mut j = i + 1;
+    while is_word(tokens.get(j), "TEMPORARY") || is_word(tokens.get(j), "SYSTEM") {
+        j += 1;
+    }
+    if !is_word(tokens.get(j), "FUNCTION") {
+        return None;
+    }
+    j += 1;
+    if is_word(tokens.get(j), "IF")
+        && is_word(tokens.get(j + 1), "NOT")
+        && is_word(tokens.get(j + 2), "EXISTS")
+    {
+        j += 3;
+    }
+    let name = tokens.get(j)?;
+    let name = match name.quoted {
+        true => name.text.clone(),
+        false => text[name.start..name.end].to_string(),
+    };
+    if !is_word(tokens.get(j + 1), "AS") {
+        return None;
+    }
+    let module = literal(text, tokens.get(j + 2)?)?;
+    let mut last = j + 2;
+    let mut language = None;
+    if is_word(tokens.get(j + 3), "LANGUAGE") {
+        language = tokens.get(j + 4).map(|t| t.text.to_ascii_uppercase());
+        last = j + 4;
+    }
+    Some((
+        FunctionStatement {
+            name,
+            module,
+            language,
+            place: place(text, tokens[i].start),
+        },
+        last,
+    ))
 }
 
 /// A word (or quoted name) of the text, outside string literals and comments.
@@ -140,6 +207,7 @@ pub(crate) fn prepare(text: &str) -> Prepared {
     let tokens = tokens(text);
     let mut bytes = text.as_bytes().to_vec();
     let mut watermarks = Vec::new();
+    let mut functions = Vec::new();
     let mut tables = 0usize;
     let mut depth = 0i32;
     let mut i = 0;
@@ -149,6 +217,19 @@ pub(crate) fn prepare(text: &str) -> Prepared {
             "(" if !token.quoted => depth += 1,
             ")" if !token.quoted => depth -= 1,
             _ => {}
+        }
+        if is_word(Some(token), "CREATE")
+            && let Some((function, last)) = function_statement(text, &tokens, i)
+        {
+            // The statement goes whole, with its semicolon: sqlparser sees nothing of it.
+            let end = match tokens.get(last + 1) {
+                Some(t) if t.text == ";" && !t.quoted => t.end,
+                _ => tokens[last.min(tokens.len() - 1)].end,
+            };
+            blank(&mut bytes, token.start, end);
+            functions.push(function);
+            i = last + 1;
+            continue;
         }
         if is_word(Some(token), "CREATE") {
             let mut j = i + 1;
@@ -217,9 +298,12 @@ pub(crate) fn prepare(text: &str) -> Prepared {
         i += 1;
     }
     Prepared {
-        // Only ASCII bytes were replaced by ASCII spaces, within whole tokens.
+        // Only whole tokens were replaced by ASCII spaces (a multi-byte character inside a
+        // blanked string literal becomes several spaces: columns after it on that line shift,
+        // nothing else does).
         text: String::from_utf8(bytes).unwrap_or_else(|_| text.to_string()),
         watermarks,
+        functions,
     }
 }
 
@@ -247,6 +331,24 @@ mod tests {
                 column: "ts".into(),
                 expression: "ts - INTERVAL '1' SECOND".into(),
                 place: (4, 3),
+            }]
+        );
+    }
+
+    #[test]
+    fn takes_out_create_function_whole() {
+        let text =
+            "CREATE FUNCTION to_euro AS 'udfs/rust/to_euro' LANGUAGE WASM;\nSELECT to_euro(1);";
+        let prepared = prepare(text);
+        assert_eq!(prepared.text.trim_start(), "SELECT to_euro(1);");
+        assert_eq!(prepared.text.len(), text.len());
+        assert_eq!(
+            prepared.functions,
+            [FunctionStatement {
+                name: "to_euro".into(),
+                module: "udfs/rust/to_euro".into(),
+                language: Some("WASM".into()),
+                place: (1, 1),
             }]
         );
     }

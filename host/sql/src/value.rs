@@ -84,9 +84,9 @@ impl Value {
             Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
             Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
             Value::Float(_) => out.extend_from_slice(b"null"),
-            Value::Str(s) => write_json_string(s, out),
+            Value::Str(s) => weir_json::write_string(s, out),
             Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            Value::Time(ms) => write_json_string(&timestamp_text(*ms), out),
+            Value::Time(ms) => weir_json::write_string(&timestamp_text(*ms), out),
         }
     }
 
@@ -98,28 +98,6 @@ impl Value {
             _ => None,
         }
     }
-}
-
-/// Appends `s` as a JSON string.
-pub(crate) fn write_json_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut buffer = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
 }
 
 /// `ms` since the epoch as SQL's `YYYY-MM-DD HH:MM:SS.sss` (UTC).

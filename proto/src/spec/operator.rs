@@ -280,4 +280,9 @@ pub struct SelectSpec {
     /// time attribute that the source keeps as the record's timestamp, not in its fields).
     #[serde(default)]
     pub rowtime: Option<String>,
+    /// Modules (by their name under `modules:`) the expressions call as scalar functions:
+    /// each exports `weir:udf/transform` as a map from a JSON array of arguments to a JSON
+    /// value (`#[weir_sdk::scalar]`, `@weir_udf.scalar`).
+    #[serde(default)]
+    pub functions: Vec<String>,
 }

@@ -2,7 +2,7 @@
 //! borrowed text, and integers read from that text — where deserializing into a struct costs a
 //! visitor call per member and a copy of every string.
 
-use crate::{ScanError, skip_object, skip_whitespace};
+use crate::{ScanError, skip_object, skip_value, skip_whitespace};
 use std::fmt;
 
 /// Why members could not be read: the text is not a JSON object (with where and why).
@@ -85,6 +85,76 @@ pub fn fields_into<'a>(
         }));
     }
     Ok(())
+}
+
+/// The raw JSON text of each element of the array `value` holds, in one validating pass.
+/// Anything but an array of valid JSON text is an error.
+pub fn elements(value: &[u8]) -> Result<Vec<&str>, JsonError> {
+    let text = std::str::from_utf8(value).map_err(|e| {
+        JsonError(ScanError {
+            at: e.valid_up_to(),
+            what: "invalid UTF-8".to_string(),
+        })
+    })?;
+    let b = text.as_bytes();
+    let fail = |at: usize, what: &str| {
+        Err(JsonError(ScanError {
+            at,
+            what: what.to_string(),
+        }))
+    };
+    let mut i = skip_whitespace(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return fail(i, "expected `[`");
+    }
+    let mut found = Vec::new();
+    i = skip_whitespace(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        i += 1;
+    } else {
+        loop {
+            let end = skip_value(b, i, 1).map_err(JsonError)?;
+            found.push(&text[i..end]);
+            i = skip_whitespace(b, end);
+            match b.get(i) {
+                Some(b',') => i = skip_whitespace(b, i + 1),
+                Some(b']') => {
+                    i += 1;
+                    break;
+                }
+                _ => return fail(i, "expected `,` or `]`"),
+            }
+        }
+    }
+    if skip_whitespace(b, i) != b.len() {
+        return fail(i, "trailing characters");
+    }
+    Ok(found)
+}
+
+/// Appends `text` as a JSON string (quotes and escapes added).
+pub fn write_string(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(b"\\u00");
+                let hex = b"0123456789abcdef";
+                out.push(hex[(c as usize) >> 4]);
+                out.push(hex[(c as usize) & 15]);
+            }
+            c => {
+                let mut buffer = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
 }
 
 /// The integer a member's raw text holds (`None`: not an integer that fits in i64).
@@ -199,6 +269,21 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn elements_and_strings_round_trip() {
+        assert_eq!(
+            elements(b" [1, \"a,b\", [2], {\"c\":3}] ").unwrap(),
+            ["1", "\"a,b\"", "[2]", "{\"c\":3}"]
+        );
+        assert_eq!(elements(b"[]").unwrap(), Vec::<&str>::new());
+        for bad in [&b"[1,]"[..], b"[1", b"{}", b"[1] 2"] {
+            assert!(elements(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut out = Vec::new();
+        write_string("q\"\\\n\u{1}é", &mut out);
+        assert_eq!(out, b"\"q\\\"\\\\\\n\\u0001\xc3\xa9\"");
     }
 
     #[test]

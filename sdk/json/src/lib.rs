@@ -8,7 +8,7 @@
 
 mod fields;
 
-pub use fields::{JsonError, fields, fields_into, int, unescape};
+pub use fields::{JsonError, elements, fields, fields_into, int, unescape, write_string};
 
 /// How deep arrays and objects may nest (serde_json's limit).
 const MAX_DEPTH: usize = 128;

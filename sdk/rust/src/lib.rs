@@ -15,7 +15,8 @@
 //! `Err` rejects one record (it goes to the job's dead-letter sink); a panic traps the instance,
 //! and the host isolates the record that caused it.
 //!
-//! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, and
+//! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, [`scalar`] on
+//! a typed function SQL calls (`CREATE FUNCTION … LANGUAGE WASM`), and
 //! [`aggregate`] on a type implementing [`Aggregate`], [`process`] on one implementing
 //! [`Process`] (keyed state and timers), [`window`] on a function over a whole window's records.
 //!
@@ -34,6 +35,7 @@
 
 mod aggregate;
 mod batch;
+pub mod json;
 mod output;
 mod process;
 mod state;
@@ -45,12 +47,9 @@ pub use aggregate::{AccCodec, Aggregate};
 pub use batch::{Builder as OutputBatch, Record};
 pub use output::{FilterResult, FlatMapResult, IntoRecord, KeyResult, MapResult, Out};
 pub use process::Process;
-pub use weir_sdk_macros::{aggregate, filter, flat_map, key_selector, map, process, window};
-
-/// The JSON fast path: read the members a UDF uses without deserializing the record.
-pub mod json {
-    pub use weir_json::{JsonError, fields, int, unescape};
-}
+pub use weir_sdk_macros::{
+    aggregate, filter, flat_map, key_selector, map, process, scalar, window,
+};
 
 /// Bindings generated from `proto/wit`, one module per world. UDF authors never touch these: the
 /// attribute macros do.

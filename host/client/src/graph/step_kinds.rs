@@ -292,6 +292,9 @@ pub(super) fn operator_kind(
         return Ok(OperatorKind::Native(native.clone()));
     }
     if let Some(select) = &step.select {
+        for (i, function) in select.functions.iter().enumerate() {
+            module_ref(modules, function, format!("{field}.select.functions[{i}]"))?;
+        }
         if let Err(e) = weir_sql::Projection::parse(select) {
             return Err(error(format!("{field}.select"), e.to_string(), None));
         }

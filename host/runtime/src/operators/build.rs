@@ -263,7 +263,19 @@ pub fn build_chain(
             OperatorKind::Throttle(spec) => {
                 Box::new(super::throttle::Throttle::new(spec.records_per_second))
             }
-            OperatorKind::Select(spec) => Box::new(super::select::Select::new(name.clone(), spec)?),
+            OperatorKind::Select(spec) => {
+                let mut functions = Vec::new();
+                for function in &spec.functions {
+                    let loaded = module(function)?;
+                    functions.push(TransformUdf::new(
+                        factory.engine,
+                        loaded,
+                        "select",
+                        factory.limits,
+                    )?);
+                }
+                Box::new(super::select::Select::new(name.clone(), spec, functions)?)
+            }
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))
             }

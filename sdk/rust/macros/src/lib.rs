@@ -30,6 +30,51 @@ pub fn window(_args: TokenStream, item: TokenStream) -> TokenStream {
     transform(item, quote!(run_window))
 }
 
+/// Exports a typed function `fn(A, B, …) -> R` as a SQL scalar function (`weir sql`'s
+/// `CREATE FUNCTION name AS 'module' LANGUAGE WASM`): SQL passes the arguments of each row as a
+/// JSON array; each is read as its parameter's type (`i64`, `f64`, `bool`, `String`, or an
+/// `Option` of one for NULL), and the result (the same types, or a `Result` whose `Err` rejects
+/// the row) is written back as JSON. An argument of another type rejects the row, naming it.
+#[proc_macro_attribute]
+pub fn scalar(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    let name = &function.sig.ident;
+    let sql_name = name.to_string();
+    let mut types = Vec::new();
+    for input in &function.sig.inputs {
+        match input {
+            syn::FnArg::Typed(typed) => types.push((*typed.ty).clone()),
+            syn::FnArg::Receiver(receiver) => {
+                return syn::Error::new_spanned(receiver, "a scalar function takes no `self`")
+                    .to_compile_error()
+                    .into();
+            }
+        }
+    }
+    let count = types.len();
+    let indices = 0..count;
+    quote! {
+        #function
+        const _: () = {
+            fn __weir_scalar(
+                record: ::weir_sdk::Record,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                let args = ::weir_sdk::json::arguments(record.value(), #sql_name, #count)?;
+                let result = #name(#(::weir_sdk::json::argument::<#types>(&args, #indices, #sql_name)?),*);
+                ::weir_sdk::json::IntoJson::into_json(result)
+            }
+            struct __WeirUdf;
+            impl ::weir_sdk::__private::TransformGuest for __WeirUdf {
+                fn process(input: ::weir_sdk::__private::TransformBatch) -> ::weir_sdk::__private::TransformOutput {
+                    ::weir_sdk::__private::run_map(input, __weir_scalar)
+                }
+            }
+            ::weir_sdk::bindings::transform::export_transform!(__WeirUdf with_types_in ::weir_sdk::bindings::transform);
+        };
+    }
+    .into()
+}
+
 fn transform(item: TokenStream, runner: proc_macro2::TokenStream) -> TokenStream {
     let function = parse_macro_input!(item as ItemFn);
     let name = &function.sig.ident;

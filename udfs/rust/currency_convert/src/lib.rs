@@ -7,8 +7,11 @@ use weir_sdk::json::{fields, int};
 
 #[weir_sdk::map]
 fn to_euro(bid: Record) -> Result<Vec<u8>, String> {
-    let [price] = fields(bid.value(), ["price"]).map_err(|e| format!("not a bid with an integer price: {e}"))?;
-    let price = price.and_then(int).ok_or("not a bid with an integer price")?;
+    let [price] = fields(bid.value(), ["price"])
+        .map_err(|e| format!("not a bid with an integer price: {e}"))?;
+    let price = price
+        .and_then(int)
+        .ok_or("not a bid with an integer price")?;
     let text = bid.value().trim_ascii_end();
     let Some(body) = text.strip_suffix(b"}") else {
         return Err("not a JSON object".into());

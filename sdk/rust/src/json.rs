@@ -1,0 +1,147 @@
+//! The JSON fast path, and the typed arguments and results of SQL scalar functions
+//! (`#[weir_sdk::scalar]`): SQL passes a function's arguments as a JSON array and reads its
+//! result as a JSON value.
+
+pub use weir_json::{JsonError, elements, fields, fields_into, int, unescape, write_string};
+
+/// A type a scalar function takes as an argument, read from the argument's JSON text.
+pub trait FromJson: Sized {
+    /// The SQL type's name, for errors.
+    const SQL_TYPE: &'static str;
+    /// The value of `raw` (a JSON value's text), if it is one of this type.
+    fn from_json(raw: &str) -> Option<Self>;
+}
+
+impl FromJson for i64 {
+    const SQL_TYPE: &'static str = "BIGINT";
+    fn from_json(raw: &str) -> Option<Self> {
+        int(raw)
+    }
+}
+
+impl FromJson for f64 {
+    const SQL_TYPE: &'static str = "DOUBLE";
+    fn from_json(raw: &str) -> Option<Self> {
+        match raw.as_bytes().first() {
+            Some(b'-' | b'0'..=b'9') => raw.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl FromJson for bool {
+    const SQL_TYPE: &'static str = "BOOLEAN";
+    fn from_json(raw: &str) -> Option<Self> {
+        match raw {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl FromJson for String {
+    const SQL_TYPE: &'static str = "STRING";
+    fn from_json(raw: &str) -> Option<Self> {
+        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+        match inner.contains('\\') {
+            false => Some(inner.to_string()),
+            true => unescape(inner),
+        }
+    }
+}
+
+impl<T: FromJson> FromJson for Option<T> {
+    const SQL_TYPE: &'static str = T::SQL_TYPE;
+    fn from_json(raw: &str) -> Option<Self> {
+        match raw {
+            "null" => Some(None),
+            raw => T::from_json(raw).map(Some),
+        }
+    }
+}
+
+/// A scalar function's result, written as JSON; `Err` rejects the row with its reason.
+pub trait IntoJson {
+    /// The JSON text of the result.
+    fn into_json(self) -> Result<Vec<u8>, String>;
+}
+
+impl IntoJson for i64 {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        Ok(self.to_string().into_bytes())
+    }
+}
+
+impl IntoJson for f64 {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        match self.is_finite() {
+            true => Ok(self.to_string().into_bytes()),
+            false => Ok(b"null".to_vec()),
+        }
+    }
+}
+
+impl IntoJson for bool {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        Ok(self.to_string().into_bytes())
+    }
+}
+
+impl IntoJson for String {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        self.as_str().into_json()
+    }
+}
+
+impl IntoJson for &str {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(self.len() + 2);
+        write_string(self, &mut out);
+        Ok(out)
+    }
+}
+
+impl<T: IntoJson> IntoJson for Option<T> {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        match self {
+            Some(value) => value.into_json(),
+            None => Ok(b"null".to_vec()),
+        }
+    }
+}
+
+impl<T: IntoJson, E: std::fmt::Display> IntoJson for Result<T, E> {
+    fn into_json(self) -> Result<Vec<u8>, String> {
+        self.map_err(|e| e.to_string())?.into_json()
+    }
+}
+
+/// The arguments of a scalar call: the JSON array a record holds, checked to have `count`
+/// elements (`function` names it in errors).
+pub fn arguments<'a>(
+    value: &'a [u8],
+    function: &str,
+    count: usize,
+) -> Result<Vec<&'a str>, String> {
+    let args = elements(value).map_err(|e| format!("{function}: arguments: {e}"))?;
+    match args.len() == count {
+        true => Ok(args),
+        false => Err(format!(
+            "{function} takes {count} argument(s), not {}",
+            args.len()
+        )),
+    }
+}
+
+/// Argument `index` (0-based) of `function`, as a `T`.
+pub fn argument<T: FromJson>(args: &[&str], index: usize, function: &str) -> Result<T, String> {
+    let raw = args.get(index).copied().unwrap_or("null");
+    T::from_json(raw).ok_or_else(|| {
+        format!(
+            "argument {} of {function} is {raw}, not a {}",
+            index + 1,
+            T::SQL_TYPE
+        )
+    })
+}
