@@ -4,7 +4,7 @@
 
 use crate::exactly_once::{Running, committed_parts, resume, sorted, stop};
 use crate::harness::weir;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The bids table of FlinkBench, on Weir's `bids` connector, and `out_rows` as JSON files.
@@ -316,4 +316,65 @@ fn a_query_calls_scalar_functions_written_in_rust_and_python_with_typed_argument
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn group_by_without_a_window_is_an_updating_result_whose_changelog_folds_to_the_reference() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(5000, 0);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let mut reference: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for (auction, price, _) in &bids {
+        let (n, top, sum) = reference.entry(*auction).or_insert((0, 0, 0));
+        *n += 1;
+        *top = (*top).max(*price);
+        *sum += price;
+    }
+    for (parallelism, backend) in [(1, "hashmap"), (2, "rocksdb")] {
+        let script = format!(
+            "SET 'parallelism.default' = '{parallelism}';\nSET 'state.backend.type' = '{backend}';\n\
+             CREATE TABLE bids (auction BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\n\
+             SELECT auction, COUNT(*) AS n, MAX(price) AS top, SUM(price) AS total FROM bids GROUP BY auction;",
+            input.display()
+        );
+        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+        // Fold the changelog: a -U retracts exactly the row last emitted for its key.
+        let mut table: BTreeMap<i64, serde_json::Value> = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
+        for line in run.stdout.lines() {
+            let mut row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
+            let op = row["op"].as_str().expect("a row kind").to_string();
+            let auction = int(&row, "auction");
+            if let Some(object) = row.as_object_mut() {
+                object.remove("op");
+            }
+            *kinds.entry(op.clone()).or_insert(0) += 1;
+            match op.as_str() {
+                "+I" => assert!(
+                    table.insert(auction, row).is_none(),
+                    "+I of a present key: {line}"
+                ),
+                "-U" => assert_eq!(
+                    table.remove(&auction).as_ref(),
+                    Some(&row),
+                    "-U retracts the last row: {line}"
+                ),
+                "+U" => assert!(
+                    table.insert(auction, row).is_none(),
+                    "+U without its -U: {line}"
+                ),
+                other => panic!("row kind {other}"),
+            }
+        }
+        let folded: BTreeMap<i64, (i64, i64, i64)> = table
+            .iter()
+            .map(|(k, r)| (*k, (int(r, "n"), int(r, "top"), int(r, "total"))))
+            .collect();
+        assert_eq!(folded, reference, "p={parallelism} {backend}");
+        assert_eq!(kinds.get("+I"), Some(&reference.len()), "{kinds:?}");
+        assert!(
+            kinds.get("+U").is_some_and(|&u| u > 0) && kinds.get("-U") == kinds.get("+U"),
+            "{kinds:?}"
+        );
+    }
 }

@@ -151,6 +151,7 @@ impl JobBuilder {
             module: None,
             functions,
             key_as: None,
+            changelog: false,
         };
         self.step(StepSpec {
             aggregate: Some(aggregate),

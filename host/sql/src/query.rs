@@ -23,9 +23,8 @@ fn step(name: &str) -> StepSpec {
     }
 }
 
-/// The window a windowing table-valued function asks for, over which table.
-struct Windowed<'t> {
-    table: &'t Table,
+/// The window a windowing table-valued function asks for.
+struct Windowed {
     window: WindowSpec,
 }
 
@@ -33,7 +32,7 @@ struct Windowed<'t> {
 fn relation<'t>(
     select: &Select,
     tables: &'t BTreeMap<String, Table>,
-) -> Result<(&'t Table, Option<Windowed<'t>>), SqlError> {
+) -> Result<(&'t Table, Option<Windowed>), SqlError> {
     let [from] = select.from.as_slice() else {
         return Err(SqlError::at(
             select.span(),
@@ -120,7 +119,7 @@ fn relation<'t>(
                     ));
                 }
             };
-            Ok((table, Some(Windowed { table, window })))
+            Ok((table, Some(Windowed { window })))
         }
         other => Err(SqlError::at(
             other.span(),
@@ -168,19 +167,14 @@ pub(crate) fn query_steps(
     };
     match (group_by.is_empty(), windowed) {
         (true, None) => steps.push(projection_step(select, table, functions)?),
-        (false, Some(windowed)) => {
-            steps.extend(window_steps(select, group_by, &windowed, functions)?)
+        (false, windowed) => {
+            let window = windowed.map(|w| w.window);
+            steps.extend(group_steps(select, group_by, table, window, functions)?)
         }
         (true, Some(_)) => {
             return Err(SqlError::at(
                 select.span(),
                 "a windowing function is used with GROUP BY window_start, window_end",
-            ));
-        }
-        (false, None) => {
-            return Err(SqlError::at(
-                group_by[0].span(),
-                "GROUP BY without a window (an updating result) is not supported yet: GROUP BY over TABLE(TUMBLE(…))",
             ));
         }
     }
@@ -284,14 +278,16 @@ fn identifier(expr: &Expr) -> Option<&str> {
 
 /// `SELECT key, window_start, window_end, COUNT(*), MAX(x) FROM TABLE(TUMBLE(…)) [WHERE …]
 /// GROUP BY key, window_start, window_end`: a `select` for the WHERE, `key_by`, the windowed
-/// `aggregate`, and a `select` naming the output as the query does.
-fn window_steps(
+/// `aggregate`, and a `select` naming the output as the query does. Without a window
+/// (`GROUP BY key` over a table), an updating result: the aggregate's changelog, each row with
+/// its kind in `op` (`+I`, `-U`, `+U`), as Flink's.
+fn group_steps(
     select: &Select,
     group_by: &[Expr],
-    windowed: &Windowed<'_>,
+    table: &Table,
+    window: Option<WindowSpec>,
     udfs: &[String],
 ) -> Result<Vec<StepSpec>, SqlError> {
-    let table = windowed.table;
     let is_window_column = |name: &str| {
         name.eq_ignore_ascii_case("window_start") || name.eq_ignore_ascii_case("window_end")
     };
@@ -317,11 +313,23 @@ fn window_steps(
             }
         }
     }
-    if has_window != (true, true) {
-        return Err(SqlError::at(
-            select.span(),
-            "GROUP BY over a window names window_start and window_end",
-        ));
+    match (window.is_some(), has_window) {
+        (true, (true, true)) | (false, (false, false)) => {}
+        (true, _) => {
+            return Err(SqlError::at(
+                select.span(),
+                "GROUP BY over a window names window_start and window_end",
+            ));
+        }
+        (false, _) => {
+            return Err(SqlError::at(
+                select.span(),
+                "window_start and window_end come from a windowing function: FROM TABLE(TUMBLE(…))",
+            ));
+        }
+    }
+    if window.is_none() && keys.is_empty() {
+        return Err(SqlError::at(select.span(), "GROUP BY a column"));
     }
     if keys.len() > 1 {
         return Err(SqlError::at(
@@ -471,13 +479,17 @@ fn window_steps(
             functions,
             process: None,
             key_as: key.clone(),
-            window: Some(windowed.window),
+            window,
             allowed_lateness_ms: 0,
             late_output: None,
             processing_time: false,
+            changelog: window.is_none(),
         }),
-        ..step("window")
+        ..step(if window.is_some() { "window" } else { "group" })
     });
+    if window.is_none() {
+        outputs.insert(0, "\"op\" AS \"op\"".to_string());
+    }
     steps.push(StepSpec {
         select: Some(SelectSpec {
             columns: outputs,

@@ -61,6 +61,12 @@ pub struct AggregateSpec {
     /// the end of bounded input). Tumbling and sliding windows only.
     #[serde(default)]
     pub processing_time: bool,
+    /// Built-in functions over the whole input only: instead of one result per key at the end,
+    /// an updating result as it goes (Flink's changelog): after each batch, every key it changed
+    /// emits `"op": "+I"` (its first result) or `"op": "-U"` (the result it replaces) then
+    /// `"op": "+U"` (the new one). What `weir sql` compiles `GROUP BY` without a window into.
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 /// Event-time windows (times in milliseconds).

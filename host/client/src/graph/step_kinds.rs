@@ -6,7 +6,9 @@ use super::{GraphError, StreamNode};
 use std::collections::BTreeMap;
 use std::path::Path;
 use weir_proto::graph::{ModuleRef, OperatorKind};
-use weir_proto::spec::{AggregateFn, JobSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec};
+use weir_proto::spec::{
+    AggregateFn, AggregateForm, JobSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec,
+};
 
 pub(super) fn error(field: String, message: impl Into<String>, hint: Option<String>) -> GraphError {
     GraphError {
@@ -250,6 +252,13 @@ pub(super) fn operator_kind(
                 format!("{field}.aggregate.window"),
                 "a Wasm aggregate or window function runs over tumbling or sliding windows",
                 Some("use built-in `functions` for sessions and count windows".into()),
+            ));
+        }
+        if aggregate.changelog && aggregate.form() != Some(AggregateForm::Builtin) {
+            return Err(error(
+                format!("{field}.aggregate.changelog"),
+                "an updating result (changelog) is for built-in functions over the whole input",
+                Some("drop `window` and `module`, or `changelog`".into()),
             ));
         }
         return Ok(OperatorKind::Aggregate {

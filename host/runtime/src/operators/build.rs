@@ -227,13 +227,16 @@ pub fn build_chain(
                             sessions,
                         ))
                     }
-                    AggregateForm::Builtin => Box::new(BuiltinAggregate::new(
-                        name.clone(),
-                        key_as.unwrap_or("key").to_string(),
-                        functions(),
-                        factory.batch_size,
-                        per_key(factory, &name, subtask)?,
-                    )),
+                    AggregateForm::Builtin => Box::new(
+                        BuiltinAggregate::new(
+                            name.clone(),
+                            key_as.unwrap_or("key").to_string(),
+                            functions(),
+                            factory.batch_size,
+                            per_key(factory, &name, subtask)?,
+                        )
+                        .with_changelog(spec.changelog),
+                    ),
                 }
             }
             OperatorKind::Process(call) => {

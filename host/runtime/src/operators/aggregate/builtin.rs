@@ -285,6 +285,8 @@ pub(crate) struct BuiltinAggregate {
     functions: Functions,
     state: KeyCache<WholeInput, Plain>,
     batch_size: usize,
+    /// Emit an updating result per batch (`-U`/`+U`/`+I` rows) rather than one at the end.
+    changelog: bool,
 }
 
 impl BuiltinAggregate {
@@ -301,7 +303,27 @@ impl BuiltinAggregate {
             key_as,
             state,
             batch_size: batch_size.max(1),
+            changelog: false,
         }
+    }
+
+    /// Emits an updating result after each batch instead of one result per key at the end.
+    pub(crate) fn with_changelog(mut self, changelog: bool) -> Self {
+        self.changelog = changelog;
+        self
+    }
+
+    /// `key`'s result as a JSON line, with the changelog's row kind `op` if given.
+    fn result_line(&self, line: &mut String, op: Option<&str>, key: &[u8], accs: &[Acc]) {
+        let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
+        line.clear();
+        line.push('{');
+        if let Some(op) = op {
+            let _ = write!(line, "\"op\":\"{op}\",");
+        }
+        let _ = write!(line, "{key_field}:{}", key_json(key));
+        self.functions.write(line, accs);
+        line.push('}');
     }
 }
 
@@ -323,6 +345,10 @@ impl Operator for BuiltinAggregate {
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
+        // With a changelog: the keys this batch changes, in first-change order, with the
+        // result each had before it (`None`: new).
+        let mut changed: Vec<(Vec<u8>, Option<Vec<Acc>>)> = Vec::new();
+        let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
         for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
@@ -331,28 +357,53 @@ impl Operator for BuiltinAggregate {
                 continue;
             }
             let functions = &self.functions;
-            let accs = self
-                .state
-                .get_mut(key, || WholeInput(functions.accumulators()))?;
+            let mut fresh = false;
+            let accs = self.state.get_mut(key, || {
+                fresh = true;
+                WholeInput(functions.accumulators())
+            })?;
+            if self.changelog && seen.insert(key.to_vec()) {
+                changed.push((key.to_vec(), (!fresh).then(|| accs.0.clone())));
+            }
             self.functions.add(&mut accs.0);
         }
-        Ok(RecordBatch::default())
+        let mut out = RecordBatch::default();
+        let mut line = String::new();
+        for (key, before) in changed {
+            let op = match &before {
+                Some(before) => {
+                    self.result_line(&mut line, Some("-U"), &key, before);
+                    out.push(Some(&key), line.as_bytes(), 0);
+                    "+U"
+                }
+                None => "+I",
+            };
+            let functions = &self.functions;
+            let after = self
+                .state
+                .get_mut(&key, || WholeInput(functions.accumulators()))?
+                .0
+                .clone();
+            self.result_line(&mut line, Some(op), &key, &after);
+            out.push(Some(&key), line.as_bytes(), 0);
+        }
+        Ok(out)
     }
 
     fn finish(
         &mut self,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
+        if self.changelog {
+            // Every change went out with its batch.
+            return Ok(());
+        }
         let mut all = self.state.take_all()?;
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
         let mut out = Batches::new(self.batch_size, emit);
         let mut line = String::new();
         for (key, accs) in all {
-            line.clear();
-            let _ = write!(line, "{{{key_field}:{}", key_json(&key));
-            self.functions.write(&mut line, &accs.0);
-            line.push('}');
+            self.result_line(&mut line, None, &key, &accs.0);
             out.push(Some(&key), line.as_bytes(), 0)?;
         }
         out.finish()
