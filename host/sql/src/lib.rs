@@ -11,6 +11,7 @@ mod expr;
 mod plan;
 mod projection;
 mod query;
+mod row_ops;
 mod text;
 mod value;
 
