@@ -12,8 +12,8 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
-    Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkSpec,
-    PayloadFormat, SinkFormat, SinkSpec, SourceSpec, StdoutSinkSpec, WatermarkSpec,
+    Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkEvent,
+    NexmarkSpec, PayloadFormat, SinkFormat, SinkSpec, SourceSpec, StdoutSinkSpec, WatermarkSpec,
 };
 
 /// The connectors a table may name.
@@ -230,7 +230,20 @@ impl Table {
                 rate,
                 seed: self.number("seed")?.unwrap_or(0),
                 events_per_second: self.number("events-per-second")?.unwrap_or(10_000),
-                only: None,
+                only: match self.option("event") {
+                    None => None,
+                    Some((_, event, place)) => Some(match event.as_str() {
+                        "bid" => NexmarkEvent::Bid,
+                        "auction" => NexmarkEvent::Auction,
+                        "person" => NexmarkEvent::Person,
+                        other => {
+                            return Err(SqlError::at(
+                                *place,
+                                format!("'event' = '{other}': bid, auction or person"),
+                            ));
+                        }
+                    }),
+                },
                 out_of_order_ms: 0,
             }),
             "filesystem" => SourceSpec::File(FileSourceSpec {

@@ -418,7 +418,7 @@ mod tests {
         assert_eq!(
             out,
             [
-                r#"{"band":"high","EXPR$1":5,"anonymous":true,"ts":"1970-01-01 00:00:00.000","shout":"A!"}"#,
+                r#"{"band":"high","EXPR$1":5.0,"anonymous":true,"ts":"1970-01-01 00:00:00.000","shout":"A!"}"#,
                 r#"{"band":"low","EXPR$1":1.25,"anonymous":false,"ts":"1970-01-01 00:00:00.001","shout":"B!"}"#,
             ]
         );

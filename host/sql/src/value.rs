@@ -82,6 +82,10 @@ impl Value {
         match self {
             Value::Null => out.extend_from_slice(b"null"),
             Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            // A DOUBLE stays one in the JSON: 908.0, not 908.
+            Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => {
+                out.extend_from_slice(format!("{f:.1}").as_bytes());
+            }
             Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
             Value::Float(_) => out.extend_from_slice(b"null"),
             Value::Str(s) => weir_json::write_string(s, out),
@@ -140,6 +144,7 @@ mod tests {
         for (raw, value) in [
             ("42", Value::Int(42)),
             ("-1.5", Value::Float(-1.5)),
+            ("908.0", Value::Float(908.0)),
             ("\"a\\\"b\"", Value::Str("a\"b".into())),
             ("true", Value::Bool(true)),
             ("null", Value::Null),

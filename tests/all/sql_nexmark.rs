@@ -1,0 +1,97 @@
+//! Nexmark q0, q1 and q2 in Flink SQL (examples/sql/nexmark/) equal references computed here
+//! over the generator's own bids, at parallelism 1 and 3.
+
+use crate::harness::{job_file, repo, weir};
+use serde_json::{Value, json};
+
+/// The generator's bids among its first `events` events, as JSON.
+fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Value> {
+    let job = job_file(
+        dir,
+        "bids.yaml",
+        &format!(
+            "name: bids\npipeline:\n  - source: {{ nexmark: {{ count: {events}, only: bid }} }}\n  - sink: {{ stdout: {{}} }}\n"
+        ),
+    );
+    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a bid"))
+        .collect()
+}
+
+/// Runs example query `name` over `events` events at `parallelism`: its rows, sorted.
+fn query(dir: &std::path::Path, name: &str, events: u64, parallelism: u32) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo().join(format!("examples/sql/nexmark/{name}.sql")))
+        .expect("example query")
+        .replace("'rows' = '100000'", &format!("'rows' = '{events}'"));
+    let script = format!("SET 'parallelism.default' = '{parallelism}';\n{text}");
+    let file = dir.join(format!("{name}-{parallelism}.sql"));
+    std::fs::write(&file, script).expect("script");
+    let run = weir(
+        &["sql", "-q", "-f", file.to_str().expect("utf-8")],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    sorted(
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a row"))
+            .collect(),
+    )
+}
+
+/// `rows` sorted, a DOUBLE `price` in thousandths (serde_json's default float parsing may miss
+/// the nearest double by an ulp).
+fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
+    for row in &mut rows {
+        if let Some(price) = row["price"].as_f64().filter(|_| row["price"].is_f64()) {
+            row["price"] = json!((price * 1000.0).round() as i64);
+        }
+    }
+    rows.sort_by_key(|r| r.to_string());
+    rows
+}
+
+fn int(bid: &Value, field: &str) -> i64 {
+    bid[field]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{field} of {bid}"))
+}
+
+#[test]
+fn nexmark_q0_q1_q2_in_sql_equal_references_over_the_generators_bids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = 20_000;
+    let bids = generated_bids(dir.path(), events);
+    assert!(bids.len() > 10_000, "{} bids", bids.len());
+    let time = |bid: &Value| weir_sql::timestamp_text(int(bid, "dateTime"));
+    let q0 = sorted(
+        bids.iter()
+            .map(|b| json!({"auction": int(b, "auction"), "bidder": int(b, "bidder"), "price": int(b, "price"), "dateTime": time(b), "extra": b["extra"]}))
+            .collect(),
+    );
+    let q1 = sorted(
+        bids.iter()
+            .map(|b| json!({"auction": int(b, "auction"), "bidder": int(b, "bidder"), "price": 0.908 * int(b, "price") as f64, "dateTime": time(b), "extra": b["extra"]}))
+            .collect(),
+    );
+    let q2 = sorted(
+        bids.iter()
+            .filter(|b| int(b, "auction") % 123 == 0)
+            .map(|b| json!({"auction": int(b, "auction"), "price": int(b, "price")}))
+            .collect(),
+    );
+    assert!(!q2.is_empty());
+    for parallelism in [1, 3] {
+        for (name, expected) in [("q0", &q0), ("q1", &q1), ("q2", &q2)] {
+            let rows = query(dir.path(), name, events, parallelism);
+            assert_eq!(rows.len(), expected.len(), "{name} at p={parallelism}");
+            assert!(
+                rows == *expected,
+                "{name} at p={parallelism}: rows differ from the reference"
+            );
+        }
+    }
+}
