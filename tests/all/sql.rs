@@ -147,6 +147,11 @@ fn mistakes_are_errors_naming_line_and_column() {
             40,
             "unknown table `bidz`",
         ),
+        (
+            "INSERT INTO out_rows SELECT window_start FROM bids GROUP BY auction;",
+            29,
+            "`window_start` comes from a windowing function",
+        ),
     ] {
         let run = weir(&["sql", "-e", &format!("{header}{query}")], &[], None).expect_code(2);
         let place = format!("line {}, column {column}", header_lines + 1);

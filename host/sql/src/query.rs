@@ -353,6 +353,12 @@ fn group_steps(
             }
         };
         if let Some(column) = identifier(expr) {
+            if is_window_column(column) && window.is_none() {
+                return Err(SqlError::at(
+                    expr.span(),
+                    format!("`{column}` comes from a windowing function: FROM TABLE(TUMBLE(…))"),
+                ));
+            }
             if is_window_column(column) {
                 let field = column.to_ascii_lowercase();
                 outputs.push(format!(
