@@ -37,12 +37,7 @@ pub fn fields_into<'a>(
     found: &mut [Option<&'a str>],
 ) -> Result<(), JsonError> {
     found.iter_mut().for_each(|slot| *slot = None);
-    let text = std::str::from_utf8(value).map_err(|e| {
-        JsonError(ScanError {
-            at: e.valid_up_to(),
-            what: "invalid UTF-8".to_string(),
-        })
-    })?;
+    let text = utf8(value)?;
     let b = text.as_bytes();
     let start = skip_whitespace(b, 0);
     if b.get(start) != Some(&b'{') {
@@ -87,15 +82,20 @@ pub fn fields_into<'a>(
     Ok(())
 }
 
-/// The raw JSON text of each element of the array `value` holds, in one validating pass.
-/// Anything but an array of valid JSON text is an error.
-pub fn elements(value: &[u8]) -> Result<Vec<&str>, JsonError> {
-    let text = std::str::from_utf8(value).map_err(|e| {
+/// `value` as text, or where it stops being UTF-8.
+fn utf8(value: &[u8]) -> Result<&str, JsonError> {
+    std::str::from_utf8(value).map_err(|e| {
         JsonError(ScanError {
             at: e.valid_up_to(),
             what: "invalid UTF-8".to_string(),
         })
-    })?;
+    })
+}
+
+/// The raw JSON text of each element of the array `value` holds, in one validating pass.
+/// Anything but an array of valid JSON text is an error.
+pub fn elements(value: &[u8]) -> Result<Vec<&str>, JsonError> {
+    let text = utf8(value)?;
     let b = text.as_bytes();
     let fail = |at: usize, what: &str| {
         Err(JsonError(ScanError {
