@@ -82,10 +82,24 @@ fn postgres_tables_equal_an_uninterrupted_run_after_kills_in_both_modes() {
                 from,
                 &job,
             ];
-            weir(&resume, &[], None).expect_code(0);
+            let resumed = weir(&resume, &[], None).expect_code(0);
             let mut rows = postgres.query(&format!("SELECT key, count FROM {table}"));
             rows.sort();
-            assert_eq!(rows, expected_rows(mode), "{mode}/{case}: the table");
+            let expected = expected_rows(mode);
+            if rows != expected {
+                let twice: Vec<&String> = rows
+                    .windows(2)
+                    .filter(|w| w[0] == w[1])
+                    .map(|w| &w[0])
+                    .collect();
+                let missing: Vec<&String> = expected.iter().filter(|r| !rows.contains(r)).collect();
+                panic!(
+                    "{mode}/{case}: the table has {} rows, {} expected; twice: {twice:?}; missing: {missing:?}\nresumed run:\n{}",
+                    rows.len(),
+                    expected.len(),
+                    resumed.stderr
+                );
+            }
             let prepared = postgres.query("SELECT gid FROM pg_prepared_xacts");
             assert!(
                 prepared.is_empty(),
