@@ -128,7 +128,8 @@ type Checksum = Arc<Mutex<(u64, i64)>>;
 /// The checksum sink: counts rows and sums `price_eur` (binary: bytes 24..32; JSON: the field).
 struct ChecksumSink {
     checksum: Checksum,
-    field: FieldPath,
+    /// The JSON field, or `None` for binary rows.
+    field: Option<FieldPath>,
 }
 
 impl Operator for ChecksumSink {
@@ -139,11 +140,13 @@ impl Operator for ChecksumSink {
     ) -> Result<RecordBatch, weir_runtime::error::TaskError> {
         let mut sum = 0i64;
         for record in batch.iter() {
-            // A JSON row may be 32 bytes long too; a binary one ends in price_eur's high byte, 0.
-            let binary = record.value.len() == 32 && record.value.last() != Some(&b'}');
-            sum += match record.value.get(24..32) {
-                Some(bytes) if binary => i64::from_le_bytes(bytes.try_into().unwrap_or_default()),
-                _ => match json::number(record.value, &self.field) {
+            sum += match &self.field {
+                None => record
+                    .value
+                    .get(24..32)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .map_or(0, i64::from_le_bytes),
+                Some(field) => match json::number(record.value, field) {
                     Ok(json::Number::Int(n)) => n,
                     _ => 0,
                 },
@@ -411,16 +414,19 @@ fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool,
     let mut native = NativeRegistry::default();
     native.register_fn("native-convert", native_convert);
     native.register_fn("native-filter", native_filter);
-    let sink_checksum = checksum.clone();
-    native.register(
-        "checksum",
-        Arc::new(move |_, _| {
-            Box::new(ChecksumSink {
-                checksum: sink_checksum.clone(),
-                field: FieldPath::parse("price_eur"),
-            }) as Box<dyn Operator>
-        }),
-    );
+    // Binary rows ("checksum") and JSON rows ("checksum-json"), as each job's payload is.
+    for (name, field) in [("checksum", None), ("checksum-json", Some("price_eur"))] {
+        let sink_checksum = checksum.clone();
+        native.register(
+            name,
+            Arc::new(move |_, _| {
+                Box::new(ChecksumSink {
+                    checksum: sink_checksum.clone(),
+                    field: field.map(FieldPath::parse),
+                }) as Box<dyn Operator>
+            }),
+        );
+    }
     let udfs = args
         .udfs
         .canonicalize()
@@ -445,13 +451,17 @@ fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool,
     let binary = PayloadFormat::Binary;
     let blackhole = SinkSpec::Blackhole(Blackhole {});
     let wasm_job = |name: &str, payload, map: &str, filter: &str| {
+        let sink = match payload {
+            PayloadFormat::Binary => "checksum",
+            PayloadFormat::Json => "checksum-json",
+        };
         bench
             .job(name, payload)
             .module("map", map)
             .module("filter", filter)
             .map("map")
             .filter("filter")
-            .native("checksum")
+            .native(sink)
     };
     let jobs = [
         (

@@ -46,7 +46,7 @@ fn graph(bench: &Bench, name: &str, sql: &str, checksum: bool) -> Result<JobGrap
     let mut plan = weir_sql::plan(sql, name).map_err(|e| format!("{name}: {e}"))?;
     if checksum && let Some(last) = plan.spec.pipeline.last_mut() {
         *last = StepSpec {
-            native: Some("checksum".into()),
+            native: Some("checksum-json".into()),
             ..StepSpec::default()
         };
     }

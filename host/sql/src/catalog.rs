@@ -194,6 +194,21 @@ impl Table {
         })
     }
 
+    /// Whether `'format'` is csv rather than json (the default).
+    fn csv(&self) -> Result<bool, SqlError> {
+        match self.option("format") {
+            None => Ok(false),
+            Some((_, format, place)) => match format.as_str() {
+                "json" => Ok(false),
+                "csv" => Ok(true),
+                other => Err(SqlError::at(
+                    *place,
+                    format!("format '{other}': json or csv"),
+                )),
+            },
+        }
+    }
+
     /// Whether the time attribute is the records' own event time (generated data) rather than
     /// a field of theirs.
     fn time_is_the_record_time(&self) -> Result<bool, SqlError> {
@@ -248,15 +263,9 @@ impl Table {
             }),
             "filesystem" => SourceSpec::File(FileSourceSpec {
                 path: self.required("path")?.to_string(),
-                format: match self.option("format").map(|(_, v, _)| v.as_str()) {
-                    None | Some("json") => FileFormat::Json,
-                    Some("csv") => FileFormat::Csv,
-                    Some(other) => {
-                        return Err(SqlError::at(
-                            self.span,
-                            format!("format '{other}': json or csv"),
-                        ));
-                    }
+                format: match self.csv()? {
+                    false => FileFormat::Json,
+                    true => FileFormat::Csv,
                 },
             }),
             other => {

@@ -21,7 +21,7 @@ pub mod lists;
 mod rocks;
 mod values;
 
-pub use rocks::{EachStateEntry, MergeFn, RocksStore};
+pub use rocks::{EachStateEntry, MergeFn, NamespaceScan, RocksStore};
 pub use rocks::{RocksMemory, StateError};
 pub use rocksdb::MergeOperands;
 pub use values::KeyedValues;

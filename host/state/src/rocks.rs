@@ -107,6 +107,52 @@ pub struct RocksStore {
     instance: String,
 }
 
+/// One namespace's entries over every key, read a chunk at a time in one sequential pass over
+/// the store, each chunk deleted as it is read if asked: how a window that ends is fired (and
+/// dropped) without a timer per key, where timers cost a write, a delete and a random read for
+/// each key of each window.
+pub struct NamespaceScan {
+    namespace: Vec<u8>,
+    chunk: usize,
+    delete: bool,
+    /// Where the next chunk starts; `None` before the first.
+    from: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl NamespaceScan {
+    /// A scan of `namespace` in chunks of `chunk` entries, deleting what it reads if `delete`.
+    pub fn new(namespace: &[u8], chunk: usize, delete: bool) -> Self {
+        NamespaceScan {
+            namespace: namespace.to_vec(),
+            chunk: chunk.max(1),
+            delete,
+            from: None,
+            done: false,
+        }
+    }
+
+    /// The next chunk of (key, value) entries in `store`; empty once the scan is over.
+    pub fn next_chunk(
+        &mut self,
+        store: &mut RocksStore,
+    ) -> Result<super::OrderedEntries, StateError> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let (entries, next) =
+            store.namespace_chunk(&self.namespace, self.from.as_deref(), self.chunk)?;
+        if self.delete {
+            for (key, _) in &entries {
+                store.delete(key, &self.namespace)?;
+            }
+        }
+        self.done = next.is_none();
+        self.from = next;
+        Ok(entries)
+    }
+}
+
 /// What [`RocksStore::each_entry`] calls with each (key, namespace, value).
 pub type EachStateEntry<'a> = dyn FnMut(&[u8], &[u8], &[u8]) + 'a;
 
@@ -387,9 +433,8 @@ impl RocksStore {
 
     /// Up to `max` (key, value) entries whose namespace is `namespace`, from RocksDB key `from`
     /// on (`None`: the first), in key-group order, and the RocksDB key to go on from if more may
-    /// follow. One sequential pass over the store reads a whole window of every key, where a
-    /// timer per key would cost a write, a delete and a random read each.
-    pub fn namespace_chunk(
+    /// follow (what [`NamespaceScan`] walks).
+    fn namespace_chunk(
         &mut self,
         namespace: &[u8],
         from: Option<&[u8]>,

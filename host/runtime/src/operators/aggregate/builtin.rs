@@ -281,7 +281,8 @@ impl PerKey for WholeInput {
 /// cache.
 pub(crate) struct BuiltinAggregate {
     operator: String,
-    key_as: String,
+    /// The output field of the key, as JSON text (`"word"`): written into every result.
+    key_field: String,
     functions: Functions,
     state: KeyCache<WholeInput, Plain>,
     batch_size: usize,
@@ -300,7 +301,7 @@ impl BuiltinAggregate {
         BuiltinAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_as,
+            key_field: serde_json::Value::from(key_as).to_string(),
             state,
             batch_size: batch_size.max(1),
             changelog: false,
@@ -315,13 +316,12 @@ impl BuiltinAggregate {
 
     /// `key`'s result as a JSON line, with the changelog's row kind `op` if given.
     fn result_line(&self, line: &mut String, op: Option<&str>, key: &[u8], accs: &[Acc]) {
-        let key_field = serde_json::Value::from(self.key_as.as_str()).to_string();
         line.clear();
         line.push('{');
         if let Some(op) = op {
             let _ = write!(line, "\"op\":\"{op}\",");
         }
-        let _ = write!(line, "{key_field}:{}", key_json(key));
+        let _ = write!(line, "{}:{}", self.key_field, key_json(key));
         self.functions.write(line, accs);
         line.push('}');
     }

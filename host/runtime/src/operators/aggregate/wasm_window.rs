@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use weir_proto::spec::window_starts;
 use weir_proto::{Blobs, RecordBatch};
 use weir_state::checkpoint::{HeapEntries, OperatorRestore, OperatorSnapshot};
-use weir_state::{RocksStore, StateError, layout};
+use weir_state::{NamespaceScan, RocksStore, StateError, layout};
 use weir_wasm::AggregateUdf;
 
 /// The windows of the RocksDB backend: no timer per (key, window); a window that ends is read
@@ -239,29 +239,21 @@ impl WasmWindowAggregate {
             if !fire && !expired {
                 continue;
             }
-            let namespace = layout::ordered_i64(start);
-            let mut next: Option<Vec<u8>> = None;
+            let mut scan =
+                NamespaceScan::new(&layout::ordered_i64(start), self.batch_size, expired);
             loop {
                 let Some(store) = &mut self.store else {
                     return Ok(());
                 };
-                let (entries, more) = store
-                    .store
-                    .namespace_chunk(&namespace, next.as_deref(), self.batch_size)
+                let entries = scan
+                    .next_chunk(&mut store.store)
                     .map_err(|e| task_error(&self.site.operator, e))?;
-                if expired {
-                    for (key, _) in &entries {
-                        let deleted = store.store.delete(key, &namespace);
-                        deleted.map_err(|e| task_error(&self.site.operator, e))?;
-                    }
+                if entries.is_empty() {
+                    break;
                 }
                 if fire {
                     let due = entries.into_iter().map(|(key, acc)| (start, key, acc));
                     self.emit_results(due.collect(), emit)?;
-                }
-                match more {
-                    Some(more) => next = Some(more),
-                    None => break,
                 }
             }
             if let (false, Some(store)) = (expired, &mut self.store) {

@@ -20,7 +20,7 @@ use weir_proto::spec::window_starts;
 use weir_proto::{RecordBatch, RecordRef};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_state::clock::{WallClock, now_ms};
-use weir_state::{StateError, layout};
+use weir_state::{NamespaceScan, StateError, layout};
 
 /// Windowed built-in aggregates of one subtask.
 pub(crate) struct WindowAggregate {
@@ -274,27 +274,18 @@ impl WindowAggregate {
             if !fire && !expired {
                 continue;
             }
-            let namespace = layout::ordered_i64(start);
-            let mut from = None;
+            let mut scan =
+                NamespaceScan::new(&layout::ordered_i64(start), self.batch_size, expired);
             loop {
-                let (entries, next) = store
-                    .store
-                    .namespace_chunk(&namespace, from.as_deref(), self.batch_size)
-                    .map_err(failed)?;
-                for (key, value) in &entries {
-                    if fire {
-                        let context = (size, &self.functions, self.key_field.as_deref());
-                        stored_result(store, (key, value), start, context, &mut line)
-                            .map_err(failed)?;
-                        out.push(Some(key), line.as_bytes(), last)?;
-                    }
-                    if expired {
-                        store.store.delete(key, &namespace).map_err(failed)?;
-                    }
+                let entries = scan.next_chunk(&mut store.store).map_err(failed)?;
+                if entries.is_empty() {
+                    break;
                 }
-                match next {
-                    Some(next) => from = Some(next),
-                    None => break,
+                for (key, value) in entries.iter().filter(|_| fire) {
+                    let context = (size, &self.functions, self.key_field.as_deref());
+                    stored_result(store, (key, value), start, context, &mut line)
+                        .map_err(failed)?;
+                    out.push(Some(key), line.as_bytes(), last)?;
                 }
             }
             if !expired {
