@@ -109,6 +109,76 @@ fn postgres_tables_equal_an_uninterrupted_run_after_kills_in_both_modes() {
     }
 }
 
+/// A branch that ends while the other runs on, its sink at parallelism 1; the other branch's
+/// subtask 1 pauses in checkpoint 2's upload, so no checkpoint after 1 completes.
+fn finished_branch_job(dir: &Path, postgres: &Postgres, table: &str) -> String {
+    let job = job_file(
+        dir,
+        &format!("{table}.yaml"),
+        &format!(
+            "name: {table}\nparallelism: 2\ncheckpointing: {{ interval_ms: 300 }}\nmodules:\n  count: {{ path: {:?} }}\npipeline:\n  - source: {{ datagen: {{ mode: sequence, count: {}, rate: 2000, keys: {KEYS} }} }}\n    name: short\n    parallelism: 1\n  - key_by: {{ field: key }}\n  - map: {{ module: count }}\n    parallelism: 1\n  - sink: {{ postgres: {{ url: \"{}\", table: {table} }} }}\n    parallelism: 1\n  - source: {{ datagen: {{ mode: sequence, count: 400000, rate: 20000 }} }}\n    name: long\n  - sink: {{ blackhole: {{}} }}\n",
+            udf("running_count"),
+            KEYS * SHORT_PER_KEY,
+            postgres.url(),
+        ),
+    );
+    job.to_str().expect("utf-8").to_string()
+}
+
+const SHORT_PER_KEY: u64 = 200;
+
+#[test]
+fn a_finished_sink_commits_only_with_a_checkpoint_holding_its_end() {
+    // Flink's final checkpoint (FLIP-147): a sink whose input ended commits its last rows only
+    // once a checkpoint holding its end completes. Killed before that, the run resumes from an
+    // earlier checkpoint and writes those rows again: committed at the end of input, they
+    // would be in the table twice.
+    let postgres = Postgres::start();
+    let table = "finished_branch";
+    postgres.query(&format!(
+        "CREATE TABLE {table} (key text, count bigint NOT NULL)"
+    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = finished_branch_job(dir.path(), &postgres, table);
+    let checkpoints = dir.path().join("chk");
+    let checkpoints = checkpoints.to_str().expect("utf-8");
+    let args = ["run", "-q", "--checkpoint-dir", checkpoints, &job];
+    let mut first = Running::start(&args, &[("WEIR_FAULT", "pause@upload:2:1")]);
+    first.wait_for("the short branch's end", |l| {
+        l.contains("its output commits with the next checkpoint")
+    });
+    let uncommitted = postgres.query(&format!("SELECT count(*) FROM {table}"));
+    first.child.kill().expect("SIGKILL");
+    first.wait();
+    assert_ne!(
+        uncommitted,
+        [(KEYS * SHORT_PER_KEY).to_string()],
+        "rows were committed before a checkpoint held the sink's end"
+    );
+    let from = Path::new(checkpoints).join(table);
+    let from = from.to_str().expect("utf-8");
+    let resume = [
+        "run",
+        "-q",
+        "--checkpoint-dir",
+        checkpoints,
+        "--from-savepoint",
+        from,
+        &job,
+    ];
+    weir(&resume, &[], None).expect_code(0);
+    let mut rows = postgres.query(&format!("SELECT key, count FROM {table}"));
+    rows.sort();
+    let mut expected: Vec<String> = (0..KEYS)
+        .flat_map(|key| (1..=SHORT_PER_KEY).map(move |count| format!("{key}|{count}")))
+        .collect();
+    expected.sort();
+    assert_eq!(rows.len(), expected.len(), "each row once");
+    assert_eq!(rows, expected);
+    let prepared = postgres.query("SELECT gid FROM pg_prepared_xacts");
+    assert!(prepared.is_empty(), "left prepared: {prepared:?}");
+}
+
 #[test]
 fn a_column_type_mismatch_is_a_dead_letter_naming_the_column_and_a_bad_address_is_named() {
     let postgres = Postgres::start();

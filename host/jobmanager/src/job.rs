@@ -259,11 +259,14 @@ impl Job {
         &mut self,
         task: (usize, u32),
         final_state: Option<FinalState>,
+        awaiting_commit: bool,
     ) -> Vec<Outgoing> {
         if self.status != JobStatus::Running {
             return Vec::new();
         }
-        self.with_checkpoints(|checkpoints, job| checkpoints.task_finished(job, task, final_state))
+        self.with_checkpoints(|checkpoints, job| {
+            checkpoints.task_finished(job, task, final_state, awaiting_commit)
+        })
     }
 
     /// Lets this run's checkpoints act (`act` gets them and the job's id); returns their mail

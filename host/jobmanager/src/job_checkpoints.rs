@@ -45,7 +45,18 @@ pub struct JobCheckpoints {
     finished: BTreeMap<(usize, u32), Vec<OperatorState>>,
     /// The savepoint asked for: its id, where it goes, and where it went.
     savepoint: Option<(u64, PathBuf, Option<PathBuf>)>,
+    /// Finished tasks that wait for a checkpoint holding their final state to commit their
+    /// output (they end once it does).
+    awaiting_commit: BTreeSet<(usize, u32)>,
+    /// The final checkpoint taken once every task finished, while its metadata is written or
+    /// after; `None` again if writing failed, so it is taken anew.
+    final_checkpoint: Option<u64>,
+    /// When the last final checkpoint could not be written: the next try waits a moment.
+    final_failed: Option<Instant>,
 }
+
+/// Time between two tries of a final checkpoint whose metadata could not be written.
+const FINAL_RETRY: Duration = Duration::from_secs(1);
 
 impl JobCheckpoints {
     /// Run `run`'s checkpoints of `graph` into `storage`, numbered past `after` and past the
@@ -124,6 +135,9 @@ impl JobCheckpoints {
             latest: None,
             finished: BTreeMap::new(),
             savepoint: None,
+            awaiting_commit: BTreeSet::new(),
+            final_checkpoint: None,
+            final_failed: None,
         }
     }
 
@@ -157,6 +171,10 @@ impl JobCheckpoints {
             Err(error) => {
                 tracing::error!(job, checkpoint = id, %error, "cannot write a checkpoint's metadata");
                 self.stored.remove(&id);
+                if self.final_checkpoint == Some(id) {
+                    self.final_checkpoint = None;
+                    self.final_failed = Some(Instant::now());
+                }
                 return Vec::new();
             }
         };
@@ -261,7 +279,32 @@ impl JobCheckpoints {
         for action in actions {
             self.act(job, action);
         }
+        if self
+            .final_failed
+            .is_none_or(|at| at.elapsed() >= FINAL_RETRY)
+        {
+            self.start_final_checkpoint(job);
+        }
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Once every task has finished while some still wait to commit their output: takes the
+    /// checkpoint of the final states alone, whose completion lets them commit and end.
+    fn start_final_checkpoint(&mut self, job: &str) {
+        if self.awaiting_commit.is_empty()
+            || !self.coordinator.all_finished()
+            || self.final_checkpoint.is_some()
+        {
+            return;
+        }
+        let actions = self
+            .coordinator
+            .final_checkpoint(Instant::now(), weir_state::clock::now_ms());
+        self.final_checkpoint = self.coordinator.last_triggered();
+        tracing::info!(job, checkpoint = ?self.final_checkpoint, "every task finished: final checkpoint");
+        for action in actions {
+            self.act(job, action);
+        }
     }
 
     fn act(&mut self, job: &str, action: CheckpointAction) {
@@ -322,13 +365,20 @@ impl JobCheckpoints {
     }
 
     /// Task `task` ran to its end: checkpoints in progress that it never saw count it with its
-    /// final state, later ones carry that state; returns the mail for the tasks.
+    /// final state, later ones carry that state; returns the mail for the tasks. A task
+    /// `awaiting_commit` runs on until a checkpoint with its final state completes, then
+    /// reports again: once every task has finished, a final checkpoint is taken for it.
     pub fn task_finished(
         &mut self,
         job: &str,
         task: (usize, u32),
         final_state: Option<FinalState>,
+        awaiting_commit: bool,
     ) -> Vec<CheckpointMail> {
+        match awaiting_commit {
+            true => self.awaiting_commit.insert(task),
+            false => self.awaiting_commit.remove(&task),
+        };
         // Every task of a checkpointing run reports one; one without it (an older TaskManager)
         // cannot be counted in any checkpoint in progress.
         let FinalState {
@@ -356,6 +406,7 @@ impl JobCheckpoints {
         for action in actions {
             self.act(job, action);
         }
+        self.start_final_checkpoint(job);
         std::mem::take(&mut self.outbox)
     }
 

@@ -33,12 +33,14 @@ impl ClusterState {
                 counters,
                 result,
                 final_state,
+                awaiting_commit,
             } => {
                 let end = TaskEnd {
                     task: (vertex, subtask),
                     counters,
                     result,
                     final_state,
+                    awaiting_commit,
                 };
                 self.task_ended(from, &job, end, now)
             }

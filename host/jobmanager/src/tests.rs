@@ -47,6 +47,7 @@ fn end(task: (usize, u32), result: Result<(), Failure>, counters: TaskCounters) 
         counters,
         result,
         final_state: None,
+        awaiting_commit: false,
     }
 }
 

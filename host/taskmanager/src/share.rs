@@ -127,6 +127,7 @@ impl Share {
                 counters,
                 result,
                 final_state: event.final_state,
+                awaiting_commit: event.awaiting_commit,
             });
         }
         if self.last_progress.elapsed() >= self.progress_every {

@@ -40,7 +40,8 @@ pub struct RunningTasks {
 impl RunningTasks {
     /// Starts every deployment on its own thread.
     pub fn spawn(deployments: Vec<TaskDeployment>) -> Result<Self, SpawnError> {
-        let (events_sender, events) = crossbeam_channel::bounded(deployments.len().max(1));
+        // A task may report twice: finished (awaiting a commit), then ended.
+        let (events_sender, events) = crossbeam_channel::bounded(2 * deployments.len().max(1));
         let mut running = RunningTasks {
             tasks: Vec::with_capacity(deployments.len()),
             threads: Vec::with_capacity(deployments.len()),
@@ -87,14 +88,17 @@ impl RunningTasks {
         self.remaining
     }
 
-    /// The next task that ended, waiting at most `timeout`.
+    /// The next task that ended (or finished its input and awaits a commit), waiting at most
+    /// `timeout`.
     pub fn next_event(&mut self, timeout: Duration) -> Option<TaskEvent> {
         if self.remaining == 0 {
             return None;
         }
         match self.events.recv_timeout(timeout) {
             Ok(event) => {
-                self.remaining -= 1;
+                if !event.awaiting_commit {
+                    self.remaining -= 1;
+                }
                 Some(event)
             }
             Err(RecvTimeoutError::Timeout) => None,

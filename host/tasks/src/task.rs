@@ -104,6 +104,9 @@ pub struct TaskEvent {
     pub result: Result<(), TaskError>,
     /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
     pub final_state: Option<FinalState>,
+    /// It ran to its end but holds output that a checkpoint with its final state must commit:
+    /// it waits for one, and another event follows when it ends.
+    pub awaiting_commit: bool,
 }
 
 /// Starts `deployment` on its own named thread; it reports to `events` when it ends.
@@ -118,8 +121,17 @@ pub fn spawn_task(
         .spawn(move || {
             let (vertex, subtask) = (deployment.vertex, deployment.subtask);
             let metrics = deployment.metrics.clone();
+            let finished = |final_state: FinalState| {
+                let _ = events.send(TaskEvent {
+                    vertex,
+                    subtask,
+                    result: Ok(()),
+                    final_state: Some(final_state),
+                    awaiting_commit: true,
+                });
+            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Task::new(deployment, control).run()
+                Task::new(deployment, control).run(&finished)
             }))
             .unwrap_or_else(|panic| {
                 let message = panic
@@ -140,6 +152,7 @@ pub fn spawn_task(
                 subtask,
                 result,
                 final_state,
+                awaiting_commit: false,
             });
         })
 }
@@ -269,8 +282,9 @@ impl Task {
     }
 
     /// Runs the task to its end; its final state when it ran to the end of its input in a
-    /// checkpointing job.
-    fn run(mut self) -> Result<Option<FinalState>, TaskError> {
+    /// checkpointing job. A task holding output to commit reports that state to `finished`
+    /// first and ends once a checkpoint holding it completes.
+    fn run(mut self, finished: &dyn Fn(FinalState)) -> Result<Option<FinalState>, TaskError> {
         tracing::debug!(task = %self.name, "task started");
         let result = match self.chain.0.is_some() {
             true => self.run_source(),
@@ -291,6 +305,17 @@ impl Task {
                 let _ = upload.join();
             }
         }
+        let result = match result {
+            Ok(state) if self.awaits_commit() => match state {
+                Some(state) => {
+                    finished(state.clone());
+                    self.await_final_commit(state.last_barrier)
+                        .map(|()| Some(state))
+                }
+                None => self.final_commit().map(|()| None),
+            },
+            other => other,
+        };
         tracing::debug!(task = %self.name, ok = result.is_ok(), "task ended");
         result
     }

@@ -34,6 +34,10 @@ const POOL: u32 = 8;
 /// restore to commit what a crashed run pre-committed (the job's `properties` may change it).
 const TRANSACTION_TIMEOUT_MS: &str = "900000";
 
+/// The checkpoint the transaction pre-committed at the end of input waits for: only the final
+/// commit (`final_checkpoint_complete`) reaches it.
+const FINAL_CHECKPOINT: u64 = u64::MAX;
+
 /// Who holds a pre-committed transaction's id at the coordinator now.
 enum Holder {
     /// Its own producer id and epoch, in this state (`Ongoing`, `CompleteCommit`, …).
@@ -331,6 +335,47 @@ impl KafkaSink {
         )))
     }
 
+    /// Flushes the open transaction, if any, and keeps it pre-committed for checkpoint
+    /// `checkpoint`: committed when that checkpoint completes, or by a restore from it.
+    fn precommit(&mut self, checkpoint: u64) -> Result<(), TaskError> {
+        if let Some(open) = self.open.take() {
+            self.flush(&open.producer)?;
+            tracing::debug!(step = %self.site.operator, checkpoint, slot = open.slot, "pre-committed a Kafka transaction");
+            let transactional_id = self.transactional_id(self.site.subtask, open.slot);
+            let described = match self.committer().describe(&transactional_id) {
+                Ok(described) => described,
+                // The records were acknowledged, yet the coordinator forgot their transaction
+                // (a broker that loses transactions in a restart): they will never be visible.
+                // Failing here restarts from the last checkpoint, which writes them again.
+                Err(e) if e.is_unknown_id() => {
+                    return Err(self.error(format!(
+                    "the broker lost transaction `{transactional_id}` before checkpoint {checkpoint} (it no longer knows the id): its records go again from the last checkpoint"
+                )));
+                }
+                Err(e) => {
+                    return Err(self.error(format!("describing `{transactional_id}`: {e}")));
+                }
+            };
+            let txn = Precommitted {
+                subtask: self.site.subtask,
+                slot: open.slot,
+                producer_id: described.producer_id,
+                epoch: described.producer_epoch,
+                checkpoint,
+            };
+            self.pending.insert(open.slot, (txn, open.producer));
+        }
+        Ok(())
+    }
+
+    /// What a checkpoint holds of the sink: the pre-committed transactions a restore commits.
+    fn state(&self) -> Option<serde_json::Value> {
+        let state = SinkState {
+            pending: self.pending.values().map(|(txn, _)| txn.clone()).collect(),
+        };
+        serde_json::to_value(&state).ok()
+    }
+
     /// Commits the pre-committed transactions of checkpoints up to `checkpoint`.
     fn commit_up_to(&mut self, checkpoint: u64) -> Result<(), TaskError> {
         let due: Vec<u32> = self
@@ -421,38 +466,9 @@ impl Operator for KafkaSink {
             }
             return Ok(None);
         }
-        if let Some(open) = self.open.take() {
-            self.flush(&open.producer)?;
-            tracing::debug!(step = %self.site.operator, checkpoint = id, slot = open.slot, "pre-committed a Kafka transaction");
-            let transactional_id = self.transactional_id(self.site.subtask, open.slot);
-            let described = match self.committer().describe(&transactional_id) {
-                Ok(described) => described,
-                // The records were acknowledged, yet the coordinator forgot their transaction
-                // (a broker that loses transactions in a restart): they will never be visible.
-                // Failing here restarts from the last checkpoint, which writes them again.
-                Err(e) if e.is_unknown_id() => {
-                    return Err(self.error(format!(
-                        "the broker lost transaction `{transactional_id}` before checkpoint {id} (it no longer knows the id): its records go again from the last checkpoint"
-                    )));
-                }
-                Err(e) => {
-                    return Err(self.error(format!("describing `{transactional_id}`: {e}")));
-                }
-            };
-            let txn = Precommitted {
-                subtask: self.site.subtask,
-                slot: open.slot,
-                producer_id: described.producer_id,
-                epoch: described.producer_epoch,
-                checkpoint: id,
-            };
-            self.pending.insert(open.slot, (txn, open.producer));
-        }
-        let state = SinkState {
-            pending: self.pending.values().map(|(txn, _)| txn.clone()).collect(),
-        };
+        self.precommit(id)?;
         Ok(Some(OperatorSnapshot {
-            meta: serde_json::to_value(&state).ok(),
+            meta: self.state(),
             keyed: None,
         }))
     }
@@ -480,18 +496,21 @@ impl Operator for KafkaSink {
         &mut self,
         _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        // The end of bounded input: the output is complete, so all of it is committed.
+        // The end of bounded input: the open transaction is pre-committed like at a barrier,
+        // and committed once a checkpoint holding this task's final state completes.
         self.start()?;
         if let Some(producer) = &self.plain {
             return self.flush(producer);
         }
-        if let Some(open) = self.open.take() {
-            self.flush(&open.producer)?;
-            open.producer
-                .commit_transaction(REQUEST_TIMEOUT)
-                .map_err(|e| self.error(format!("committing a transaction: {e}")))?;
-        }
-        self.commit_up_to(u64::MAX)
+        self.precommit(FINAL_CHECKPOINT)
+    }
+
+    fn final_state(&mut self) -> Result<Option<serde_json::Value>, TaskError> {
+        Ok(self.transactional().then(|| self.state()).flatten())
+    }
+
+    fn awaits_commit(&self) -> bool {
+        !self.pending.is_empty()
     }
 }
 

@@ -24,6 +24,12 @@ use weir_runtime::error::TaskError;
 use weir_runtime::operators::{ConnectorSite, Operator, RejectSink, Rejection};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
+/// The label of the transaction prepared at the end of input, in place of a checkpoint id.
+const FINAL_LABEL: &str = "final";
+
+/// The checkpoint the end-of-input transaction waits for: only a final commit reaches it.
+const FINAL_CHECKPOINT: u64 = u64::MAX;
+
 /// Rows per INSERT statement (PostgreSQL takes at most 65,535 parameters in one).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -124,7 +130,7 @@ impl PostgresSink {
         let client = runtime.block_on(async {
             let (client, connection) = tokio_postgres::connect(&self.spec.url, NoTls)
                 .await
-                .map_err(|e| self.error(format!("cannot connect: {e}")))?;
+                .map_err(|e| self.error(format!("cannot connect: {}", explain(&e))))?;
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
                     tracing::warn!(%error, "PostgreSQL connection ended");
@@ -196,7 +202,7 @@ impl PostgresSink {
                     }
                     // Committed before the crash.
                     Err(e) if e.code() == Some(&SqlState::UNDEFINED_OBJECT) => {}
-                    Err(e) => return Err(format!("COMMIT PREPARED {gid}: {e}")),
+                    Err(e) => return Err(format!("COMMIT PREPARED {gid}: {}", explain(&e))),
                 }
             }
             let rows = connection
@@ -206,11 +212,11 @@ impl PostgresSink {
                     &[&format!("{prefix}-")],
                 )
                 .await
-                .map_err(|e| format!("listing prepared transactions: {e}"))?;
+                .map_err(|e| format!("listing prepared transactions: {}", explain(&e)))?;
             for row in rows {
                 let gid: String = row
                     .try_get(0)
-                    .map_err(|e| format!("listing prepared transactions: {e}"))?;
+                    .map_err(|e| format!("listing prepared transactions: {}", explain(&e)))?;
                 let owner = gid
                     .rsplit('-')
                     .nth(1)
@@ -221,7 +227,7 @@ impl PostgresSink {
                         .client
                         .batch_execute(&format!("ROLLBACK PREPARED {}", literal(&gid)))
                         .await
-                        .map_err(|e| format!("ROLLBACK PREPARED {gid}: {e}"))?;
+                        .map_err(|e| format!("ROLLBACK PREPARED {gid}: {}", explain(&e)))?;
                     tracing::info!(%gid, "rolled back a transaction written after the checkpoint");
                 }
             }
@@ -263,7 +269,7 @@ impl PostgresSink {
             }
             Ok::<_, tokio_postgres::Error>(())
         });
-        result.map_err(|e| self.error(format!("writing to `{table}`: {e}")))
+        result.map_err(|e| self.error(format!("writing to `{table}`: {}", explain(&e))))
     }
 
     /// Runs `sql` on the connection.
@@ -272,7 +278,30 @@ impl PostgresSink {
         let result = connection
             .runtime
             .block_on(connection.client.batch_execute(sql));
-        result.map_err(|e| self.error(format!("{sql}: {e}")))
+        result.map_err(|e| self.error(format!("{sql}: {}", explain(&e))))
+    }
+
+    /// Prepares the open transaction, if any, as `<prefix>-<subtask>-<label>`, to be committed
+    /// when checkpoint `checkpoint` completes.
+    fn prepare(&mut self, label: &str, checkpoint: u64) -> Result<(), TaskError> {
+        if !self.connection()?.in_transaction {
+            return Ok(());
+        }
+        let gid = format!("{}-{}-{label}", self.prefix, self.site.subtask);
+        self.execute(&format!("PREPARE TRANSACTION {}", literal(&gid)))?;
+        if let Some(connection) = &mut self.connection {
+            connection.in_transaction = false;
+        }
+        self.pending.push(Prepared { gid, checkpoint });
+        Ok(())
+    }
+
+    /// What a checkpoint holds of the sink: the prepared transactions a restore commits.
+    fn state(&self) -> Option<serde_json::Value> {
+        let state = SinkState {
+            pending: self.pending.clone(),
+        };
+        serde_json::to_value(&state).ok()
     }
 
     /// Commits the prepared transactions of checkpoints up to `checkpoint`.
@@ -286,6 +315,21 @@ impl PostgresSink {
         }
         Ok(())
     }
+}
+
+/// Why `error` happened, whole: tokio-postgres shows a server's error as "db error" and keeps
+/// the server's message (severity, text, detail, hint) and an I/O error's cause as its source.
+fn explain(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    if let Some(code) = error.code() {
+        text = format!("{text} (SQLSTATE {})", code.code());
+    }
+    text
 }
 
 /// `text` as an SQL string literal.
@@ -305,7 +349,7 @@ async fn describe(client: &Client, table: &str) -> Result<Vec<Column>, String> {
             &[&table],
         )
         .await
-        .map_err(|e| format!("reading the columns of `{table}`: {e}"))?;
+        .map_err(|e| format!("reading the columns of `{table}`: {}", explain(&e)))?;
     let column = |row: &tokio_postgres::Row| {
         Ok::<_, tokio_postgres::Error>(Column {
             name: row.try_get(0)?,
@@ -318,7 +362,7 @@ async fn describe(client: &Client, table: &str) -> Result<Vec<Column>, String> {
     rows.iter()
         .map(column)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("reading the columns of `{table}`: {e}"))
+        .map_err(|e| format!("reading the columns of `{table}`: {}", explain(&e)))
 }
 
 impl Operator for PostgresSink {
@@ -377,23 +421,9 @@ impl Operator for PostgresSink {
         if !self.two_phase() {
             return Ok(None);
         }
-        let open = self.connection()?.in_transaction;
-        if open {
-            let gid = format!("{}-{}-{id}", self.prefix, self.site.subtask);
-            self.execute(&format!("PREPARE TRANSACTION {}", literal(&gid)))?;
-            if let Some(connection) = &mut self.connection {
-                connection.in_transaction = false;
-            }
-            self.pending.push(Prepared {
-                gid,
-                checkpoint: id,
-            });
-        }
-        let state = SinkState {
-            pending: self.pending.clone(),
-        };
+        self.prepare(&id.to_string(), id)?;
         Ok(Some(OperatorSnapshot {
-            meta: serde_json::to_value(&state).ok(),
+            meta: self.state(),
             keyed: None,
         }))
     }
@@ -421,15 +451,20 @@ impl Operator for PostgresSink {
         &mut self,
         _emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        // The end of bounded input: the output is complete, so all of it is committed.
-        let open = self.connection()?.in_transaction;
-        if open {
-            self.execute("COMMIT")?;
-            if let Some(connection) = &mut self.connection {
-                connection.in_transaction = false;
-            }
+        // The end of bounded input: what is open is prepared like at a barrier, and committed
+        // once a checkpoint holding this task's final state completes (`awaits_commit`).
+        if self.two_phase() {
+            self.prepare(FINAL_LABEL, FINAL_CHECKPOINT)?;
         }
-        self.commit_up_to(u64::MAX)
+        Ok(())
+    }
+
+    fn final_state(&mut self) -> Result<Option<serde_json::Value>, TaskError> {
+        Ok(self.two_phase().then(|| self.state()).flatten())
+    }
+
+    fn awaits_commit(&self) -> bool {
+        !self.pending.is_empty()
     }
 }
 

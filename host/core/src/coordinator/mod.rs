@@ -284,6 +284,29 @@ impl CheckpointCoordinator {
         if !pending.waiting.is_empty() {
             return Vec::new();
         }
+        self.complete(id, now)
+    }
+
+    /// Every task ran to its end and some still hold output that a checkpoint with their
+    /// final states must commit: starts that checkpoint (Flink's final checkpoint), which is
+    /// complete at once, since no task is left to acknowledge it.
+    pub fn final_checkpoint(&mut self, now: Instant, wall_ms: i64) -> Vec<CheckpointAction> {
+        let trigger = self.start(now, wall_ms);
+        let id = self.next_id - 1;
+        let mut actions = vec![trigger];
+        if self.pending.get(&id).is_some_and(|p| p.waiting.is_empty()) {
+            actions.extend(self.complete(id, now));
+        }
+        actions
+    }
+
+    /// Whether every task ran to its end.
+    pub fn all_finished(&self) -> bool {
+        self.finished.len() == self.tasks.len()
+    }
+
+    /// Checkpoint `id` has every task's part: it completes, subsuming older ones.
+    fn complete(&mut self, id: u64, now: Instant) -> Vec<CheckpointAction> {
         let Some(done) = self.pending.remove(&id) else {
             return Vec::new();
         };

@@ -273,6 +273,35 @@ fn when_every_task_has_finished_checkpoints_in_progress_are_aborted() {
 }
 
 #[test]
+fn a_final_checkpoint_after_every_task_finished_completes_at_once_and_is_retained() {
+    let t0 = Instant::now();
+    let mut c = CheckpointCoordinator::new(config(), TASKS, 1);
+    assert_eq!(triggered(&c.on_tick(t0, 0)), Some(1));
+    ack_all(&mut c, 1, t0);
+    for task in TASKS {
+        assert!(!c.all_finished());
+        c.on_task_finished(task, 1, handle(0), t0);
+    }
+    assert!(c.all_finished());
+    assert!(
+        c.on_tick(t0 + Duration::from_secs(60), 0).is_empty(),
+        "no source runs"
+    );
+    let actions = c.final_checkpoint(t0, 7);
+    assert_eq!(
+        actions,
+        [
+            CheckpointAction::Trigger {
+                id: 2,
+                timestamp: 7
+            },
+            CheckpointAction::NotifyComplete { id: 2 }
+        ]
+    );
+    assert_eq!(c.latest().map(|l| l.id), Some(2));
+}
+
+#[test]
 fn checkpoints_of_earlier_runs_are_discarded_in_turn_as_new_ones_complete() {
     let t0 = Instant::now();
     // Two retained, and an earlier run left 4 and 5.

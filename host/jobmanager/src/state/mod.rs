@@ -54,6 +54,9 @@ pub struct TaskEnd {
     pub result: Result<(), Failure>,
     /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
     pub final_state: Option<FinalState>,
+    /// It ran to its end but runs on until a checkpoint holding its final state commits its
+    /// output; it reports its end later.
+    pub awaiting_commit: bool,
 }
 
 /// How a job is submitted.
@@ -426,6 +429,7 @@ impl ClusterState {
             counters,
             result,
             final_state,
+            awaiting_commit,
         } = end;
         let Some(job) = self.ids.get(job).and_then(|s| self.jobs.get_mut(s)) else {
             return Vec::new();
@@ -433,7 +437,9 @@ impl ClusterState {
         if job.pending.get(&task).map(String::as_str) != Some(from) {
             return Vec::new();
         }
-        job.pending.remove(&task);
+        if !awaiting_commit {
+            job.pending.remove(&task);
+        }
         job.counters.insert(task, counters);
         let mut out = Vec::new();
         match result {
@@ -442,7 +448,7 @@ impl ClusterState {
                 out.extend(job.fail());
             }
             // A finished task leaves its final state to later checkpoints; the rest go on.
-            Ok(()) => out.extend(job.task_finished(task, final_state)),
+            Ok(()) => out.extend(job.task_finished(task, final_state, awaiting_commit)),
         }
         self.settle(now);
         out

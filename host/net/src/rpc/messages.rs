@@ -34,7 +34,7 @@ pub enum ToJobManager {
         /// One entry per local task.
         tasks: Vec<TaskCounters>,
     },
-    /// A task ended.
+    /// A task ended (or finished its input and awaits a commit).
     TaskEnded {
         /// The job's id.
         job: String,
@@ -49,6 +49,10 @@ pub enum ToJobManager {
         /// Its part of later checkpoints, when it ran to its end in a checkpointing job.
         #[serde(default)]
         final_state: Option<FinalState>,
+        /// It ran to its end but still runs, waiting for a checkpoint with its final state to
+        /// commit its output; it reports again when it ends.
+        #[serde(default)]
+        awaiting_commit: bool,
     },
     /// A task of `job` took its part of a checkpoint (or declined).
     CheckpointAck {

@@ -182,6 +182,21 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// After [`Operator::finish`]: whether it holds output that only a completed checkpoint
+    /// may commit (a transaction it prepared at the end of input). Its task then stays until a
+    /// checkpoint holding its final state completes, as Flink's finished tasks wait for the
+    /// final checkpoint (FLIP-147): committing at once would publish output that a restore to
+    /// an earlier checkpoint writes again.
+    fn awaits_commit(&self) -> bool {
+        false
+    }
+
+    /// A checkpoint holding this operator's final state completed: commit everything it
+    /// holds, including what `finish` prepared.
+    fn final_checkpoint_complete(&mut self) -> Result<(), TaskError> {
+        self.checkpoint_complete(u64::MAX)
+    }
+
     /// Event time has reached `watermark` (no record at or before it will follow): emit what
     /// that completes, such as fired windows.
     fn on_watermark(

@@ -161,3 +161,54 @@ impl Task {
         Ok(())
     }
 }
+
+impl Task {
+    /// Whether an operator of the chain holds output that only a completed checkpoint may
+    /// commit (a transaction prepared at the end of input).
+    pub(super) fn awaits_commit(&self) -> bool {
+        self.chain.1.iter().any(|operator| operator.awaits_commit())
+    }
+
+    /// Commits what every operator still holds: a checkpoint with this task's final state
+    /// completed (or the job does not checkpoint, so nothing can restore to before it).
+    pub(super) fn final_commit(&mut self) -> Result<(), TaskError> {
+        for operator in &mut self.chain.1 {
+            operator.final_checkpoint_complete()?;
+        }
+        Ok(())
+    }
+
+    /// After its end of input: waits until a checkpoint that holds its final state (one above
+    /// `last_barrier`) completes, then commits (Flink's final checkpoint, FLIP-147). Earlier
+    /// completions commit as they would have while it ran. Until then a restore may go back to
+    /// before its end, and output committed now would be written twice.
+    pub(super) fn await_final_commit(&mut self, last_barrier: u64) -> Result<(), TaskError> {
+        let Some(mail) = self.checkpoints.as_ref().map(|c| c.mail.clone()) else {
+            return self.final_commit();
+        };
+        tracing::info!(task = %self.name, last_barrier, "finished; its output commits with the next checkpoint");
+        loop {
+            crossbeam_channel::select! {
+                recv(self.control) -> _ => return Err(TaskError::Cancelled),
+                recv(mail) -> message => match message {
+                    Ok(CheckpointMail::Complete(id)) if id > last_barrier => {
+                        tracing::debug!(task = %self.name, checkpoint = id, "final output committed");
+                        return self.final_commit();
+                    }
+                    Ok(CheckpointMail::Complete(id)) => {
+                        for operator in &mut self.chain.1 {
+                            operator.checkpoint_complete(id)?;
+                        }
+                    }
+                    // The coordinator counts a finished task with its final state.
+                    Ok(CheckpointMail::Trigger(_)) => {}
+                    Err(_) => {
+                        return Err(TaskError::Internal(
+                            "the job's checkpoint coordinator went away before a checkpoint committed this task's final output".into(),
+                        ));
+                    }
+                },
+            }
+        }
+    }
+}
