@@ -1,5 +1,5 @@
-//! Nexmark q0, q1 and q2 in Flink SQL (examples/sql/nexmark/) equal references computed here
-//! over the generator's own bids, at parallelism 1 and 3.
+//! Nexmark q0, q1, q2 and q11 in Flink SQL (examples/sql/nexmark/) equal references computed
+//! here over the generator's own bids, at parallelism 1 and 3 (q11 on both state backends).
 
 use crate::harness::{job_file, repo, weir};
 use serde_json::{Value, json};
@@ -22,11 +22,24 @@ fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Value> {
 
 /// Runs example query `name` over `events` events at `parallelism`: its rows, sorted.
 fn query(dir: &std::path::Path, name: &str, events: u64, parallelism: u32) -> Vec<Value> {
+    query_on(dir, name, events, parallelism, "hashmap")
+}
+
+/// The same, keeping state on `backend` (Flink's `state.backend.type`).
+fn query_on(
+    dir: &std::path::Path,
+    name: &str,
+    events: u64,
+    parallelism: u32,
+    backend: &str,
+) -> Vec<Value> {
     let text = std::fs::read_to_string(repo().join(format!("examples/sql/nexmark/{name}.sql")))
         .expect("example query")
         .replace("'rows' = '100000'", &format!("'rows' = '{events}'"));
-    let script = format!("SET 'parallelism.default' = '{parallelism}';\n{text}");
-    let file = dir.join(format!("{name}-{parallelism}.sql"));
+    let script = format!(
+        "SET 'parallelism.default' = '{parallelism}';\nSET 'state.backend.type' = '{backend}';\n{text}"
+    );
+    let file = dir.join(format!("{name}-{parallelism}-{backend}.sql"));
     std::fs::write(&file, script).expect("script");
     let run = weir(
         &["sql", "-q", "-f", file.to_str().expect("utf-8")],
@@ -93,5 +106,37 @@ fn nexmark_q0_q1_q2_in_sql_equal_references_over_the_generators_bids() {
                 "{name} at p={parallelism}: rows differ from the reference"
             );
         }
+    }
+}
+
+#[test]
+fn nexmark_q11_in_sql_counts_each_bidders_sessions_as_the_reference_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = 20_000;
+    let bids: Vec<(i64, i64, i64)> = generated_bids(dir.path(), events)
+        .iter()
+        .map(|b| (int(b, "bidder"), int(b, "price"), int(b, "dateTime")))
+        .collect();
+    let text = weir_sql::timestamp_text;
+    let expected = sorted(
+        crate::windows::sessions(&bids, 10_000)
+            .into_iter()
+            .map(|((bidder, start, end), (count, _))| {
+                json!({"bidder": bidder, "bid_count": count, "starttime": text(start), "endtime": text(end)})
+            })
+            .collect(),
+    );
+    assert!(expected.len() > 100, "{} sessions", expected.len());
+    for (parallelism, backend) in [(1, "hashmap"), (3, "rocksdb")] {
+        let rows = query_on(dir.path(), "q11", events, parallelism, backend);
+        assert_eq!(
+            rows.len(),
+            expected.len(),
+            "q11 at p={parallelism} on {backend}: one row per session"
+        );
+        assert!(
+            rows == expected,
+            "q11 at p={parallelism} on {backend}: rows differ from the reference"
+        );
     }
 }

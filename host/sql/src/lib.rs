@@ -1,13 +1,15 @@
 //! Streaming SQL in Flink's dialect, compiled to the same job specs (and so JobGraphs) that
 //! YAML and the Rust builder make: `CREATE TABLE … WITH ('connector' = …)` over Weir's sources
 //! and sinks, `WATERMARK FOR`, `SELECT` with scalar expressions and `WHERE`, and `GROUP BY` over
-//! the windowing table-valued functions `TUMBLE` and `HOP`. Parsing is sqlparser's (the parser
+//! the windowing table-valued functions `TUMBLE` and `HOP` or the group windows `TUMBLE`, `HOP`
+//! and `SESSION`. Parsing is sqlparser's (the parser
 //! DataFusion and Arroyo use); planning is this crate's own, small and tested (docs/sql.md says
 //! why not DataFusion's). Expressions run natively, a batch at a time ([`Projection`]).
 
 mod catalog;
 mod error;
 mod expr;
+mod group_window;
 mod plan;
 mod projection;
 mod query;

@@ -4,6 +4,7 @@
 use crate::catalog::Table;
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope, arguments, interval_ms};
+use crate::group_window::{GroupWindow, group_window, window_bound};
 use crate::plan::lookup;
 use crate::projection::default_name;
 use crate::value::SqlType;
@@ -293,7 +294,16 @@ fn group_steps(
     };
     let mut keys = Vec::new();
     let mut has_window = (false, false);
+    let mut grouped: Option<GroupWindow> = None;
     for expr in group_by {
+        if let Some(named) = group_window(expr, table)? {
+            if grouped.is_some() || window.is_some() {
+                return Err(SqlError::at(expr.span(), "GROUP BY one window"));
+            }
+            grouped = Some(named);
+            has_window = (true, true);
+            continue;
+        }
         match identifier(expr) {
             Some(name) if name.eq_ignore_ascii_case("window_start") => has_window.0 = true,
             Some(name) if name.eq_ignore_ascii_case("window_end") => has_window.1 = true,
@@ -313,6 +323,7 @@ fn group_steps(
             }
         }
     }
+    let window = window.or(grouped.map(|g| g.window));
     match (window.is_some(), has_window) {
         (true, (true, true)) | (false, (false, false)) => {}
         (true, _) => {
@@ -352,6 +363,13 @@ fn group_steps(
                 ));
             }
         };
+        if let Some(bound) = window_bound(expr, grouped.as_ref(), table)? {
+            outputs.push(format!(
+                "TO_TIMESTAMP_LTZ({bound}, 3) AS \"{}\"",
+                name.replace('"', "\"\"")
+            ));
+            continue;
+        }
         if let Some(column) = identifier(expr) {
             if is_window_column(column) && window.is_none() {
                 return Err(SqlError::at(
