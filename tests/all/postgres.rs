@@ -224,3 +224,60 @@ fn a_column_type_mismatch_is_a_dead_letter_naming_the_column_and_a_bad_address_i
         "{stderr}"
     );
 }
+
+#[test]
+fn an_updating_sql_query_into_a_jdbc_table_with_a_primary_key_leaves_the_final_rows() {
+    // Flink's JDBC connector over PostgreSQL: `GROUP BY` without a window is an updating
+    // result, which a table with a primary key applies (upserts by key, skipping `-U`), with
+    // checkpoints, at parallelism 2 on RocksDB; without a key it is refused.
+    let postgres = Postgres::start();
+    postgres
+        .query("CREATE TABLE auction_totals (auction bigint PRIMARY KEY, n bigint, top bigint)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(5000, 0);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let mut reference: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
+    for (auction, price, _) in &bids {
+        let (n, top) = reference.entry(*auction).or_insert((0, 0));
+        *n += 1;
+        *top = (*top).max(*price);
+    }
+    let jdbc = postgres
+        .url()
+        .replace("postgres://postgres@", "jdbc:postgresql://");
+    let script = |key: &str| {
+        format!(
+            "SET 'parallelism.default' = '2';\nSET 'state.backend.type' = 'rocksdb';\nSET 'execution.checkpointing.interval' = '200ms';\n\
+             CREATE TABLE bids (auction BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\n\
+             CREATE TABLE totals (auction BIGINT, n BIGINT, top BIGINT{key}) WITH ('connector' = 'jdbc', 'url' = '{jdbc}', 'table-name' = 'auction_totals', 'username' = 'postgres');\n\
+             INSERT INTO totals SELECT auction, COUNT(*) AS n, MAX(price) AS top FROM bids GROUP BY auction;",
+            input.display()
+        )
+    };
+    let refused = weir(&["sql", "-q", "-e", &script("")], &[], None).expect_code(2);
+    assert!(
+        refused.stderr.contains("line 6") && refused.stderr.contains("needs a PRIMARY KEY"),
+        "{}",
+        refused.stderr
+    );
+    weir(
+        &[
+            "sql",
+            "-q",
+            "-e",
+            &script(", PRIMARY KEY (auction) NOT ENFORCED"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let mut rows = postgres.query("SELECT auction, n, top FROM auction_totals");
+    rows.sort();
+    let mut expected: Vec<String> = reference
+        .iter()
+        .map(|(auction, (n, top))| format!("{auction}|{n}|{top}"))
+        .collect();
+    expected.sort();
+    assert_eq!(rows.len(), expected.len(), "one row per auction");
+    assert_eq!(rows, expected);
+}

@@ -6,18 +6,20 @@ use crate::expr::{interval_ms, sql_type};
 use crate::text::WatermarkClause;
 use crate::value::SqlType;
 use sqlparser::ast::{
-    BinaryOperator, CreateTable, CreateTableOptions, Expr, Spanned, SqlOption, Value as Literal,
+    BinaryOperator, ColumnOption, CreateTable, CreateTableOptions, Expr, Spanned, SqlOption,
+    TableConstraint, Value as Literal,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
     Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkEvent,
-    NexmarkSpec, PayloadFormat, SinkFormat, SinkSpec, SourceSpec, StdoutSinkSpec, WatermarkSpec,
+    NexmarkSpec, PayloadFormat, PostgresMode, PostgresSinkSpec, SinkFormat, SinkSpec, SourceSpec,
+    StdoutSinkSpec, WatermarkSpec,
 };
 
 /// The connectors a table may name.
-const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole";
+const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, jdbc";
 
 /// A table of the catalog.
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub(crate) struct Table {
     options: Vec<(String, String, Span)>,
     /// The time attribute column and how late records may be (ms), from `WATERMARK FOR`.
     pub(crate) watermark: Option<(String, u64)>,
+    /// `PRIMARY KEY (…) NOT ENFORCED`: a sink writes by key (an upsert), so it can take an
+    /// updating result.
+    primary_key: Vec<String>,
     span: Span,
 }
 
@@ -51,7 +56,20 @@ impl Table {
     ) -> Result<Table, SqlError> {
         let span = create.name.span();
         let mut columns = Vec::new();
+        let mut primary_key = Vec::new();
+        for constraint in &create.constraints {
+            if let TableConstraint::PrimaryKey(key) = constraint {
+                primary_key.extend(key.columns.iter().map(|c| c.column.expr.to_string()));
+            }
+        }
         for column in &create.columns {
+            if column
+                .options
+                .iter()
+                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
+            {
+                primary_key.push(column.name.value.clone());
+            }
             let sql_type = sql_type(&column.data_type).ok_or_else(|| {
                 SqlError::at(
                     column.name.span,
@@ -98,6 +116,7 @@ impl Table {
             columns,
             options,
             watermark: None,
+            primary_key,
             span,
         };
         if let Some(clause) = watermark {
@@ -165,7 +184,7 @@ impl Table {
             )
         })?;
         match connector.as_str() {
-            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" => Ok(connector),
+            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" | "jdbc" => Ok(connector),
             other => Err(SqlError::at(
                 *place,
                 format!("unknown connector '{other}' ({CONNECTORS})"),
@@ -291,6 +310,43 @@ impl Table {
     }
 
     /// The sink writing into this table.
+    /// Flink's JDBC connector over PostgreSQL: `'url' = 'jdbc:postgresql://host:port/db'`,
+    /// `'table-name'`, optional `'username'` and `'password'`. With a primary key it upserts
+    /// by that key, else it appends (exactly once, by two-phase commit, with checkpoints).
+    fn postgres(&self) -> Result<PostgresSinkSpec, SqlError> {
+        let (_, url, span) = self.option("url").ok_or_else(|| {
+            SqlError::at(
+                self.span,
+                "'connector' = 'jdbc' needs 'url' = 'jdbc:postgresql://host:port/database'",
+            )
+        })?;
+        let Some(rest) = url.strip_prefix("jdbc:postgresql://") else {
+            return Err(SqlError::at(
+                *span,
+                format!(
+                    "'url' = '{url}': jdbc:postgresql://host:port/database (PostgreSQL is the database Weir writes)"
+                ),
+            ));
+        };
+        let user = self.option("username").map(|(_, v, _)| v.as_str());
+        let password = self.option("password").map(|(_, v, _)| v.as_str());
+        let credentials = match (user, password) {
+            (Some(user), Some(password)) => format!("{user}:{password}@"),
+            (Some(user), None) => format!("{user}@"),
+            (None, _) => String::new(),
+        };
+        Ok(PostgresSinkSpec {
+            url: format!("postgresql://{credentials}{rest}"),
+            table: self.required("table-name")?.to_string(),
+            mode: match self.primary_key.is_empty() {
+                true => PostgresMode::Append,
+                false => PostgresMode::Upsert,
+            },
+            key: self.primary_key.clone(),
+            changelog: false,
+        })
+    }
+
     pub(crate) fn sink(&self) -> Result<SinkSpec, SqlError> {
         let format = match self.option("format").map(|(_, v, _)| v.as_str()) {
             None | Some("json") => SinkFormat::Json,
@@ -309,6 +365,7 @@ impl Table {
                 path: self.required("path")?.to_string(),
                 format,
             }),
+            "jdbc" => SinkSpec::Postgres(self.postgres()?),
             other => {
                 return Err(SqlError::at(
                     self.span,

@@ -134,7 +134,7 @@ pub(crate) fn query_steps(
     query: &Query,
     tables: &BTreeMap<String, Table>,
     functions: &[String],
-    sink: SinkSpec,
+    mut sink: SinkSpec,
 ) -> Result<Vec<StepSpec>, SqlError> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err(SqlError::at(
@@ -170,7 +170,14 @@ pub(crate) fn query_steps(
         (true, None) => steps.push(projection_step(select, table, functions)?),
         (false, windowed) => {
             let window = windowed.map(|w| w.window);
-            steps.extend(group_steps(select, group_by, table, window, functions)?)
+            let group = group_steps(select, group_by, table, window, functions)?;
+            let updating = group
+                .iter()
+                .any(|s| s.aggregate.as_ref().is_some_and(|a| a.changelog));
+            if updating {
+                accept_updates(&mut sink, select)?;
+            }
+            steps.extend(group)
         }
         (true, Some(_)) => {
             return Err(SqlError::at(
@@ -184,6 +191,25 @@ pub(crate) fn query_steps(
         ..step("sink")
     });
     Ok(steps)
+}
+
+/// Readies `sink` for an updating result: a JDBC table upserts by its primary key and applies
+/// the changelog; one without a key would append every version of every row, so it is refused.
+/// Print and files write the rows with their kind in `op`.
+fn accept_updates(sink: &mut SinkSpec, select: &Select) -> Result<(), SqlError> {
+    if let SinkSpec::Postgres(postgres) = sink {
+        if postgres.key.is_empty() {
+            return Err(SqlError::at(
+                select.span(),
+                format!(
+                    "GROUP BY without a window is an updating result: table `{}` needs a PRIMARY KEY (…) NOT ENFORCED to apply it",
+                    postgres.table
+                ),
+            ));
+        }
+        postgres.changelog = true;
+    }
+    Ok(())
 }
 
 /// SQL text of a select column: the expression and its output name.

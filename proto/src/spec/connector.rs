@@ -216,6 +216,11 @@ pub struct PostgresSinkSpec {
     /// The key columns of `upsert` (a unique index or primary key of the table).
     #[serde(default)]
     pub key: Vec<String>,
+    /// Records are an updating result (Flink's changelog, as `GROUP BY` without a window
+    /// writes it): each carries its kind in `op`. An upsert applies `+I` and `+U` rows and
+    /// skips `-U` rows, which the `+U` after them replaces.
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 /// How a PostgreSQL sink writes rows.

@@ -387,6 +387,21 @@ impl Operator for PostgresSink {
                     continue;
                 }
             };
+            if self.spec.changelog {
+                match fields.get("op").and_then(|op| op.as_str()) {
+                    Some("+I" | "+U") => {}
+                    // Replaced by the `+U` that follows it.
+                    Some("-U") => continue,
+                    other => {
+                        let error = format!(
+                            "a changelog row's `op` is +I, -U or +U, not {}",
+                            other.map_or("missing".to_string(), |op| format!("`{op}`"))
+                        );
+                        rejects.reject(self.rejection(record, error))?;
+                        continue;
+                    }
+                }
+            }
             let row: Result<Vec<Option<String>>, String> =
                 columns.iter().map(|c| c.text(&fields)).collect();
             let row = match row {
