@@ -383,3 +383,57 @@ fn group_by_without_a_window_is_an_updating_result_whose_changelog_folds_to_the_
         );
     }
 }
+
+#[test]
+fn the_sql_shell_keeps_tables_and_shows_an_updating_query_as_its_final_table() {
+    // `weir sql` without a script reads statements from stdin; here not a terminal, so each
+    // query's table is printed once, at its end, with its changelog applied.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(300, 0);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+    for (auction, _, _) in &bids {
+        *counts.entry(*auction).or_default() += 1;
+    }
+    let session = format!(
+        "CREATE TABLE bids (auction BIGINT, price BIGINT, ts BIGINT)\n  WITH ('connector' = 'filesystem', 'path' = '{}');\n\
+         SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction;\n\
+         SELECT prize FROM bids;\n\
+         SELECT auction FROM bids WHERE auction = {};\nquit;\n",
+        input.display(),
+        bids[0].0
+    );
+    let run = weir(&["sql"], &[], Some(session.as_bytes())).expect_code(0);
+    let tables: Vec<&str> = run.stdout.split("rows\n").collect();
+    let first = tables[0];
+    let mut shown: BTreeMap<i64, u64> = BTreeMap::new();
+    for line in first
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("auction"))
+    {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        shown.insert(
+            cells[0].parse().expect("auction"),
+            cells[1].parse().expect("n"),
+        );
+    }
+    assert_eq!(
+        shown, counts,
+        "the final table of the updating query:\n{first}"
+    );
+    assert!(
+        first.trim_end().ends_with(&counts.len().to_string()),
+        "{first}"
+    );
+    assert!(
+        run.stderr.contains("unknown column `prize`"),
+        "a mistake is shown and the session goes on: {}",
+        run.stderr
+    );
+    let matching = bids.iter().filter(|b| b.0 == bids[0].0).count();
+    assert!(
+        run.stdout.contains(&format!("{matching} rows")),
+        "the last query ran after the mistake:\n{}",
+        run.stdout
+    );
+}

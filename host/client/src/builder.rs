@@ -31,6 +31,7 @@ impl JobBuilder {
                 modules: BTreeMap::new(),
                 dead_letter: None,
                 pipeline: Vec::new(),
+                sql: None,
             },
         }
     }

@@ -1,6 +1,8 @@
 //! `CREATE TABLE … WITH ('connector' = …)`: tables over Weir's sources and sinks, with their
 //! columns, options and time attribute.
 
+mod external;
+
 use crate::error::SqlError;
 use crate::expr::{interval_ms, sql_type};
 use crate::text::WatermarkClause;
@@ -14,12 +16,12 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
     Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkEvent,
-    NexmarkSpec, PayloadFormat, PostgresMode, PostgresSinkSpec, SinkFormat, SinkSpec, SourceSpec,
+    NexmarkSpec, PartitionWatermarks, PayloadFormat, SinkFormat, SinkSpec, SourceSpec,
     StdoutSinkSpec, WatermarkSpec,
 };
 
 /// The connectors a table may name.
-const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, jdbc";
+const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, kafka, jdbc";
 
 /// A table of the catalog.
 #[derive(Debug, Clone)]
@@ -184,7 +186,9 @@ impl Table {
             )
         })?;
         match connector.as_str() {
-            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" | "jdbc" => Ok(connector),
+            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" | "kafka" | "jdbc" => {
+                Ok(connector)
+            }
             other => Err(SqlError::at(
                 *place,
                 format!("unknown connector '{other}' ({CONNECTORS})"),
@@ -287,6 +291,20 @@ impl Table {
                     true => FileFormat::Csv,
                 },
             }),
+            // Watermarks per partition, at the source (as Flink's Kafka tables): one subtask
+            // reads several partitions, each in order, but not in order with each other.
+            "kafka" => {
+                let mut kafka = self.kafka_source()?;
+                if let Some((column, delay)) = &self.watermark {
+                    kafka.watermark = Some(PartitionWatermarks {
+                        out_of_orderness_ms: *delay,
+                        idle_timeout_ms: None,
+                        timestamp_field: Some(column.clone()),
+                    });
+                    return Ok((SourceSpec::Kafka(kafka), None));
+                }
+                SourceSpec::Kafka(kafka)
+            }
             other => {
                 return Err(SqlError::at(
                     self.span,
@@ -310,43 +328,6 @@ impl Table {
     }
 
     /// The sink writing into this table.
-    /// Flink's JDBC connector over PostgreSQL: `'url' = 'jdbc:postgresql://host:port/db'`,
-    /// `'table-name'`, optional `'username'` and `'password'`. With a primary key it upserts
-    /// by that key, else it appends (exactly once, by two-phase commit, with checkpoints).
-    fn postgres(&self) -> Result<PostgresSinkSpec, SqlError> {
-        let (_, url, span) = self.option("url").ok_or_else(|| {
-            SqlError::at(
-                self.span,
-                "'connector' = 'jdbc' needs 'url' = 'jdbc:postgresql://host:port/database'",
-            )
-        })?;
-        let Some(rest) = url.strip_prefix("jdbc:postgresql://") else {
-            return Err(SqlError::at(
-                *span,
-                format!(
-                    "'url' = '{url}': jdbc:postgresql://host:port/database (PostgreSQL is the database Weir writes)"
-                ),
-            ));
-        };
-        let user = self.option("username").map(|(_, v, _)| v.as_str());
-        let password = self.option("password").map(|(_, v, _)| v.as_str());
-        let credentials = match (user, password) {
-            (Some(user), Some(password)) => format!("{user}:{password}@"),
-            (Some(user), None) => format!("{user}@"),
-            (None, _) => String::new(),
-        };
-        Ok(PostgresSinkSpec {
-            url: format!("postgresql://{credentials}{rest}"),
-            table: self.required("table-name")?.to_string(),
-            mode: match self.primary_key.is_empty() {
-                true => PostgresMode::Append,
-                false => PostgresMode::Upsert,
-            },
-            key: self.primary_key.clone(),
-            changelog: false,
-        })
-    }
-
     pub(crate) fn sink(&self) -> Result<SinkSpec, SqlError> {
         let format = match self.option("format").map(|(_, v, _)| v.as_str()) {
             None | Some("json") => SinkFormat::Json,
@@ -366,6 +347,7 @@ impl Table {
                 format,
             }),
             "jdbc" => SinkSpec::Postgres(self.postgres()?),
+            "kafka" => SinkSpec::Kafka(self.kafka_sink()?),
             other => {
                 return Err(SqlError::at(
                     self.span,

@@ -25,6 +25,8 @@ pub struct SqlPlan {
     pub spec: JobSpec,
     /// Whether the script asked to `EXPLAIN` its query rather than run it.
     pub explain: bool,
+    /// The settings its `SET` statements changed (`parallelism.default`, …).
+    pub settings: Vec<String>,
 }
 
 /// The job's settings a script may `SET`.
@@ -33,6 +35,8 @@ struct Settings {
     parallelism: Option<u32>,
     checkpoint_ms: Option<u64>,
     backend: Option<StateBackend>,
+    /// The keys set, in order.
+    keys: Vec<String>,
     name: Option<String>,
 }
 
@@ -118,9 +122,11 @@ pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
             "no query: INSERT INTO … SELECT … or SELECT …",
         ));
     };
+    let keys = settings.keys.clone();
     Ok(SqlPlan {
         spec: settings.job(name, pipeline, modules),
         explain,
+        settings: keys,
     })
 }
 
@@ -170,6 +176,7 @@ impl Settings {
             return Err(SqlError::at(statement.span(), "SET 'key' = 'value'"));
         };
         let key = variable.to_string().trim_matches('\'').to_string();
+        self.keys.push(key.clone());
         let value = match values.as_slice() {
             [Expr::Value(v)] => v.value.to_string().trim_matches('\'').to_string(),
             [other] => other.to_string(),
@@ -230,6 +237,7 @@ impl Settings {
             modules,
             dead_letter: None,
             pipeline,
+            sql: None,
         }
     }
 }

@@ -136,7 +136,7 @@ pub enum KafkaIsolation {
 }
 
 /// Watermarks a source generates per partition.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionWatermarks {
     /// How far behind a partition's highest timestamp a record of it may still arrive.
@@ -146,6 +146,11 @@ pub struct PartitionWatermarks {
     /// are, the subtask is idle.
     #[serde(default)]
     pub idle_timeout_ms: Option<u64>,
+    /// Event time from this field of each JSON value (whole milliseconds since the epoch)
+    /// instead of the message's timestamp (Flink's `WATERMARK FOR` a column of a Kafka table).
+    /// A value without it is a dead letter naming the field, topic, partition and offset.
+    #[serde(default)]
+    pub timestamp_field: Option<String>,
 }
 
 /// A Kafka sink.

@@ -67,7 +67,13 @@ pub struct JobSpec {
     #[serde(default)]
     pub dead_letter: Option<SinkSpec>,
     /// The steps, in order; a step reads the previous one unless it names its `input`.
+    #[serde(default)]
     pub pipeline: Vec<StepSpec>,
+    /// The job as a Flink SQL script instead of `pipeline` (`CREATE TABLE …` and one `INSERT
+    /// INTO … SELECT …`): the client plans it into the steps, so a YAML file keeps the job's
+    /// settings, modules and dead letters beside the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
 }
 
 /// How often a job checkpoints.

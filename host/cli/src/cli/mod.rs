@@ -7,6 +7,7 @@ mod processes;
 mod remote;
 mod run;
 mod sql;
+mod sql_shell;
 mod state_args;
 mod udf;
 

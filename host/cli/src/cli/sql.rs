@@ -1,7 +1,8 @@
 //! `weir sql`: a SQL script in Flink's dialect (`-f FILE.sql` or `-e 'TEXT'`), planned into a
 //! job spec by weir-sql and run on the embedded mini-cluster like `weir run`; `EXPLAIN` prints
 //! the plan (the job spec's steps) and the JobGraph instead. `weir run`, `validate` and `submit`
-//! take a `.sql` file in place of a job spec too.
+//! take a `.sql` file in place of a job spec too. Without a script, `weir sql` is an
+//! interactive shell (`sql_shell`).
 
 use super::Outcome;
 use super::output;
@@ -36,10 +37,7 @@ pub(crate) fn sql(args: SqlArgs) -> Outcome {
             }
         },
         (None, Some(text)) => (text.clone(), PathBuf::from("<-e>")),
-        (None, None) => {
-            output::error(&"weir sql needs a script: -f FILE.sql or -e 'SQL'");
-            return Outcome::BadInput;
-        }
+        (None, None) => return super::sql_shell::shell(),
     };
     let name = job_name(args.file.as_deref());
     let (loaded, graph, explain) = match load_sql(&text, &file, &name) {

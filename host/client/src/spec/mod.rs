@@ -1,6 +1,7 @@
 //! Reading a job spec file: `${VAR}` interpolation, YAML parsing with unknown fields refused,
 //! and a map from every field to its line, so any later error can name file, line and field.
 
+mod embedded_sql;
 mod env;
 mod error;
 mod locate;
@@ -85,7 +86,7 @@ pub fn parse(
     } else {
         dir
     };
-    Ok(LoadedSpec {
+    embedded_sql::expand(LoadedSpec {
         spec,
         file: file.to_path_buf(),
         dir,

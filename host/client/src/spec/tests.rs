@@ -81,3 +81,52 @@ fn block_and_flow_enum_styles_both_parse() {
         assert!(parsed.is_ok(), "{text}: {parsed:?}");
     }
 }
+
+const SQL_SPEC: &str = "name: w3
+parallelism: 2
+checkpointing: { interval_ms: 500 }
+sql: |
+  CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, ts TIMESTAMP(3),
+    WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'bids', 'rows' = '1000');
+  SELECT auction, window_start, COUNT(*) AS n
+  FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+  GROUP BY auction, window_start, window_end;
+";
+
+#[test]
+fn sql_in_a_job_spec_becomes_its_pipeline_under_the_yaml_settings() {
+    let loaded = parse(SQL_SPEC, Path::new("job.yaml"), &no_env).expect("valid spec");
+    assert_eq!(loaded.spec.parallelism, 2);
+    assert!(loaded.spec.checkpointing.is_some());
+    assert!(loaded.spec.sql.is_none(), "planned away");
+    let kinds: Vec<&str> = loaded
+        .spec
+        .pipeline
+        .iter()
+        .map(|s| s.name.as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["bids", "watermark", "key_by", "window", "project", "sink"]
+    );
+}
+
+#[test]
+fn a_mistake_in_a_job_specs_sql_names_its_line_in_the_file() {
+    let typo = SQL_SPEC.replace("COUNT(*) AS n", "COUNT(*) AS n, prize");
+    let error = parse(&typo, Path::new("job.yaml"), &no_env).expect_err("unknown column");
+    assert_eq!(error.line, Some(7), "{error}");
+    assert!(error.message.contains("in the SQL, line 3"), "{error}");
+    assert!(error.message.contains("prize"), "{error}");
+    let set = SQL_SPEC.replace("sql: |\n", "sql: |\n  SET 'parallelism.default' = '4';\n");
+    let error = parse(&set, Path::new("job.yaml"), &no_env).expect_err("SET");
+    assert!(
+        error
+            .message
+            .contains("the job's settings are its YAML fields"),
+        "{error}"
+    );
+    let both = format!("{SQL_SPEC}pipeline:\n  - source: {{ stdin: {{}} }}\n");
+    let error = parse(&both, Path::new("job.yaml"), &no_env).expect_err("both");
+    assert!(error.message.contains("not both"), "{error}");
+}

@@ -140,6 +140,7 @@ mod tests {
         let spec = PartitionWatermarks {
             out_of_orderness_ms: 10,
             idle_timeout_ms: Some(1_000),
+            timestamp_field: None,
         };
         let mut clocks = PartitionClocks::new(&spec);
         let t0 = Instant::now();

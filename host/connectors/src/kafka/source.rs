@@ -19,6 +19,7 @@ use weir_proto::RecordBatch;
 use weir_proto::progress::PartitionLag;
 use weir_proto::spec::{KafkaBound, KafkaFormat, KafkaIsolation, KafkaSourceSpec, KafkaStart};
 use weir_runtime::error::TaskError;
+use weir_runtime::json::{FieldPath, Number};
 use weir_runtime::operators::ConnectorSite;
 use weir_runtime::operators::sources::SeekError;
 use weir_runtime::operators::{OwnedRecord, RejectSink, Rejection, Source, SourceProgress};
@@ -81,6 +82,8 @@ pub struct KafkaSource {
     /// Partitions that reached their bounded end.
     done: BTreeSet<Partition>,
     clocks: Option<PartitionClocks>,
+    /// Where event time is in each JSON value, when not the message's timestamp.
+    time_field: Option<FieldPath>,
     next_discovery: Instant,
     waited: Duration,
     /// Where each partition ends, from the consumer's statistics.
@@ -91,7 +94,13 @@ impl KafkaSource {
     /// A source of `spec` for the subtask at `site`; it connects at its first batch.
     pub fn new(spec: KafkaSourceSpec, site: ConnectorSite) -> Self {
         let clocks = spec.watermark.as_ref().map(PartitionClocks::new);
+        let time_field = spec
+            .watermark
+            .as_ref()
+            .and_then(|w| w.timestamp_field.as_deref())
+            .map(FieldPath::parse);
         KafkaSource {
+            time_field,
             spec,
             site,
             consumer: None,
@@ -337,16 +346,23 @@ impl KafkaSource {
             return Ok(());
         }
         self.next.insert(partition.clone(), offset + 1);
-        let timestamp = message
+        let key = message.key();
+        let value = message.payload().unwrap_or_default();
+        let stamped = message
             .timestamp()
             .to_millis()
             .unwrap_or_else(weir_state::clock::now_ms);
-        if let Some(clocks) = &mut self.clocks {
-            clocks.observe(&partition, timestamp, Instant::now());
-        }
-        let key = message.key();
-        let value = message.payload().unwrap_or_default();
-        let reject = |error: String| Rejection {
+        let timestamp = match &self.time_field {
+            Some(field) => match weir_runtime::json::number(value, field) {
+                Ok(Number::Int(ms)) => Ok(ms),
+                Ok(_) => Err(format!(
+                    "event time from `{field}`: not a whole number of milliseconds"
+                )),
+                Err(error) => Err(format!("event time from `{field}`: {error}")),
+            },
+            None => Ok(stamped),
+        };
+        let reject = |error: String, timestamp: i64| Rejection {
             operator: self.site.operator.clone(),
             module: None,
             export: None,
@@ -361,10 +377,20 @@ impl KafkaSource {
                 timestamp,
             },
         };
+        let timestamp = match timestamp {
+            Ok(timestamp) => timestamp,
+            Err(error) => return rejects.reject(reject(error, stamped)),
+        };
+        if let Some(clocks) = &mut self.clocks {
+            clocks.observe(&partition, timestamp, Instant::now());
+        }
         let values: Vec<&[u8]> = match self.spec.format {
             KafkaFormat::Json => {
                 if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(value) {
-                    return rejects.reject(reject(format!("the message is not JSON: {error}")));
+                    return rejects.reject(reject(
+                        format!("the message is not JSON: {error}"),
+                        timestamp,
+                    ));
                 }
                 vec![value]
             }
