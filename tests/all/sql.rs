@@ -437,3 +437,78 @@ fn the_sql_shell_keeps_tables_and_shows_an_updating_query_as_its_final_table() {
         run.stdout
     );
 }
+
+#[test]
+fn a_window_join_of_two_tables_pairs_each_keys_records_in_the_same_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let left = crate::windows::bids(600, 3);
+    let right: Vec<(i64, i64, i64)> = crate::windows::bids(600, 0)
+        .into_iter()
+        .map(|(auction, price, ts)| (auction, price + 1, ts + 7))
+        .collect();
+    let (left_dir, right_dir) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&left_dir).expect("dir");
+    std::fs::create_dir_all(&right_dir).expect("dir");
+    let (left_file, right_file) = (
+        crate::windows::write_bids(&left_dir, &left),
+        crate::windows::write_bids(&right_dir, &right),
+    );
+    let window = |ts: i64| ts - ts.rem_euclid(100);
+    let mut expected = Vec::new();
+    for (auction, price, ts) in &left {
+        for (other, other_price, other_ts) in &right {
+            if auction == other && window(*ts) == window(*other_ts) {
+                let start = weir_sql::timestamp_text(window(*ts));
+                expected.push(serde_json::json!({"auction": auction, "left_price": price, "right_price": other_price, "start": start}));
+            }
+        }
+    }
+    expected.sort_by_key(|r| r.to_string());
+    assert!(expected.len() > 1000, "{} pairs", expected.len());
+    let table = |name: &str, path: &Path| {
+        format!(
+            "CREATE TABLE {name} (auction BIGINT, price BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '50' MILLISECOND)\n  WITH ('connector' = 'filesystem', 'path' = '{}');\n",
+            path.display()
+        )
+    };
+    for parallelism in [1, 2] {
+        let script = format!(
+            "SET 'parallelism.default' = '{parallelism}';\n{}{}\
+             SELECT L.auction, L.price AS left_price, R.price AS right_price, L.window_start AS start\n\
+             FROM (SELECT * FROM TABLE(TUMBLE(TABLE a, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))) L\n\
+             JOIN (SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))) R\n\
+             ON L.auction = R.auction AND L.window_start = R.window_start AND L.window_end = R.window_end;",
+            table("a", &left_file),
+            table("b", &right_file)
+        );
+        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+        let mut rows: Vec<serde_json::Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON row"))
+            .collect();
+        rows.sort_by_key(|r| r.to_string());
+        assert_eq!(
+            rows.len(),
+            expected.len(),
+            "p={parallelism}: one row per pair"
+        );
+        assert!(
+            rows == expected,
+            "p={parallelism}: the pairs differ from the reference"
+        );
+    }
+    let unqualified = format!(
+        "{}{}SELECT auction FROM (SELECT * FROM TABLE(TUMBLE(TABLE a, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))) L\n\
+         JOIN (SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))) R\n\
+         ON L.auction = R.auction AND L.window_start = R.window_start AND L.window_end = R.window_end;",
+        table("a", &left_file),
+        table("b", &right_file)
+    );
+    let refused = weir(&["sql", "-q", "-e", &unqualified], &[], None).expect_code(2);
+    assert!(
+        refused.stderr.contains("line 5, column 8") && refused.stderr.contains("which side's"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -3,9 +3,10 @@
 //! rows to another topic, exactly once with checkpoints; a read_committed reader sees each
 //! window's row once, equal to a reference.
 
-use crate::harness::weir;
+use crate::harness::{wait_until, weir};
 use crate::servers::Kafka;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[test]
 fn a_windowed_sql_query_from_a_kafka_topic_to_another_gives_each_row_once() {
@@ -43,8 +44,17 @@ fn a_windowed_sql_query_from_a_kafka_topic_to_another_gives_each_row_once() {
          FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))\n\
          GROUP BY auction, window_start, window_end;\n"
     );
-    weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
-    let rows = kafka.read_committed("sql-counts");
+    let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+    // A commit returns before its markers reach the partitions: a read_committed reader's end
+    // (the last stable offset) catches up a moment later.
+    let mut rows = Vec::new();
+    wait_until("the committed rows", Duration::from_secs(30), || {
+        rows = kafka.read_committed("sql-counts");
+        match rows.len() >= expected.len() {
+            true => Ok(()),
+            false => Err(rows.len()),
+        }
+    });
     let mut actual: BTreeMap<(i64, String), (u64, i64)> = BTreeMap::new();
     for (_, key, value) in &rows {
         let row: serde_json::Value = serde_json::from_str(value).expect("a JSON row");
@@ -67,7 +77,12 @@ fn a_windowed_sql_query_from_a_kafka_topic_to_another_gives_each_row_once() {
         );
         assert!(previous.is_none(), "one row per window: {value}");
     }
-    assert_eq!(rows.len(), expected.len());
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "rows in the topic; the run's stderr:\n{}",
+        run.stderr
+    );
     assert!(
         actual == expected,
         "the topic's rows differ from the reference"

@@ -392,6 +392,7 @@ impl KeyedStream {
             left_as: Some(left_as.to_string()),
             right_as: Some(right_as.to_string()),
             late_output: None,
+            flatten: false,
         };
         self.0.then(
             "join",

@@ -213,6 +213,18 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// Checks `condition` (a WHERE) as a BOOLEAN expression; its text for the `select` step.
+    pub(crate) fn condition(&mut self, condition: &Expr) -> Result<String, SqlError> {
+        let (_, t) = self.compile(condition)?;
+        if t.is_some_and(|t| t != SqlType::Boolean) {
+            return Err(SqlError::at(
+                condition.span(),
+                "WHERE needs a BOOLEAN condition",
+            ));
+        }
+        Ok(condition.to_string())
+    }
+
     /// Compiles `expr`, with its type where it is known.
     pub(crate) fn compile(&mut self, expr: &Expr) -> Result<Typed, SqlError> {
         match expr {

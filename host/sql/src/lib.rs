@@ -10,6 +10,7 @@ mod catalog;
 mod error;
 mod expr;
 mod group_window;
+mod join;
 mod plan;
 mod projection;
 mod query;

@@ -7,7 +7,6 @@ use crate::expr::{Compiler, Scope, arguments, interval_ms};
 use crate::group_window::{GroupWindow, group_window, window_bound};
 use crate::plan::lookup;
 use crate::projection::default_name;
-use crate::value::SqlType;
 use sqlparser::ast::{
     Expr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr, Spanned, TableFactor,
 };
@@ -17,7 +16,7 @@ use weir_proto::spec::{
     WindowSpec,
 };
 
-fn step(name: &str) -> StepSpec {
+pub(crate) fn step(name: &str) -> StepSpec {
     StepSpec {
         name: Some(name.to_string()),
         ..StepSpec::default()
@@ -25,8 +24,8 @@ fn step(name: &str) -> StepSpec {
 }
 
 /// The window a windowing table-valued function asks for.
-struct Windowed {
-    window: WindowSpec,
+pub(crate) struct Windowed {
+    pub(crate) window: WindowSpec,
 }
 
 /// The table (and window) a query reads.
@@ -43,10 +42,18 @@ fn relation<'t>(
     if let Some(join) = from.joins.first() {
         return Err(SqlError::at(
             join.relation.span(),
-            "joins are not supported in SQL yet",
+            "a join is a window join: JOIN over two TABLE(TUMBLE(…)) or HOP(…)",
         ));
     }
-    match &from.relation {
+    factor(&from.relation, tables)
+}
+
+/// The table (and window) a FROM item reads: a table, or a windowing table-valued function.
+pub(crate) fn factor<'t>(
+    relation: &TableFactor,
+    tables: &'t BTreeMap<String, Table>,
+) -> Result<(&'t Table, Option<Windowed>), SqlError> {
+    match relation {
         TableFactor::Table {
             name, args: None, ..
         } => Ok((lookup(tables, &name.to_string(), name.span())?, None)),
@@ -148,6 +155,9 @@ pub(crate) fn query_steps(
             "ORDER BY is not supported on a stream",
         ));
     }
+    if select.from.len() == 1 && !select.from[0].joins.is_empty() {
+        return crate::join::join_steps(select, tables, functions, sink);
+    }
     let (table, windowed) = relation(select, tables)?;
     let (source, watermark) = table.source()?;
     let mut steps = vec![StepSpec {
@@ -213,7 +223,7 @@ fn accept_updates(sink: &mut SinkSpec, select: &Select) -> Result<(), SqlError> 
 }
 
 /// SQL text of a select column: the expression and its output name.
-fn column_text(expr: &Expr, name: &str) -> String {
+pub(crate) fn column_text(expr: &Expr, name: &str) -> String {
     format!("{expr} AS \"{}\"", name.replace('"', "\"\""))
 }
 
@@ -249,16 +259,7 @@ fn projection_step(
         }
     }
     let condition = match &select.selection {
-        Some(condition) => {
-            let (_, t) = compiler.compile(condition)?;
-            if t.is_some_and(|t| t != SqlType::Boolean) {
-                return Err(SqlError::at(
-                    condition.span(),
-                    "WHERE needs a BOOLEAN condition",
-                ));
-            }
-            Some(condition.to_string())
-        }
+        Some(condition) => Some(compiler.condition(condition)?),
         None => None,
     };
     Ok(StepSpec {
@@ -495,19 +496,13 @@ fn group_steps(
             rowtime: table.rowtime()?,
             functions: udfs,
         });
-        let (_, t) = compiler.compile(condition)?;
-        if t.is_some_and(|t| t != SqlType::Boolean) {
-            return Err(SqlError::at(
-                condition.span(),
-                "WHERE needs a BOOLEAN condition",
-            ));
-        }
+        let condition = compiler.condition(condition)?;
         let mut kept: Vec<String> = key.iter().cloned().chain(read).collect();
         kept.dedup();
         steps.push(StepSpec {
             select: Some(SelectSpec {
                 columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
-                condition: Some(condition.to_string()),
+                condition: Some(condition),
                 rowtime: table.rowtime()?.map(str::to_string),
                 functions: udfs.to_vec(),
             }),

@@ -267,6 +267,11 @@ pub struct JoinSpec {
     /// steps read it with `input: NAME`. Unset, late records go to the dead-letter sink.
     #[serde(default)]
     pub late_output: Option<String>,
+    /// Each side's fields at the top level of a pair, as `<left_as>$<field>` and
+    /// `<right_as>$<field>` (what a SQL window join projects from), instead of one nested
+    /// object per side. A side that is not a JSON object stays under its name.
+    #[serde(default)]
+    pub flatten: bool,
 }
 
 /// A native projection and filter by SQL expressions over each record's JSON fields: what

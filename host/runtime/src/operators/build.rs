@@ -261,7 +261,10 @@ pub fn build_chain(
                     spec.left_as.as_deref().unwrap_or("left"),
                     spec.right_as.as_deref().unwrap_or("right"),
                 );
-                Box::new(WindowJoin::new(window, sides, factory.batch_size, lists))
+                Box::new(
+                    WindowJoin::new(window, sides, factory.batch_size, lists)
+                        .flattened(spec.flatten),
+                )
             }
             OperatorKind::Throttle(spec) => {
                 Box::new(super::throttle::Throttle::new(spec.records_per_second))

@@ -25,6 +25,8 @@ pub(super) struct WindowJoin {
     lists: WindowLists,
     watermark: i64,
     batch_size: usize,
+    /// Sides' fields at the top level, prefixed by the side's name (`JoinSpec::flatten`).
+    flatten: bool,
 }
 
 impl WindowJoin {
@@ -42,7 +44,37 @@ impl WindowJoin {
             lists,
             watermark: i64::MIN,
             batch_size: batch_size.max(1),
+            flatten: false,
         }
+    }
+
+    /// The same, writing each side's fields at the top level when `flatten`.
+    pub(super) fn flattened(mut self, flatten: bool) -> Self {
+        self.flatten = flatten;
+        self
+    }
+
+    /// `record` (JSON text) as the members of a pair for side `side`: `"<name>":record`, or
+    /// with `flatten` each field of an object as `"<name>$<field>":value`.
+    fn side(names: &[String; 2], flatten: bool, side: usize, record: &str) -> String {
+        let name = &names[side];
+        let fields = match flatten {
+            true => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(record).ok(),
+            false => None,
+        };
+        let Some(fields) = fields else {
+            return format!("{name}:{record}");
+        };
+        // The quoted name without its closing quote, then `$field"`.
+        let open = &name[..name.len() - 1];
+        let members: Vec<String> = fields
+            .iter()
+            .map(|(field, value)| {
+                let quoted = serde_json::Value::from(field.as_str()).to_string();
+                format!("{open}${}:{value}", &quoted[1..])
+            })
+            .collect();
+        members.join(",")
     }
 
     /// Emits every pair of every window whose last millisecond is at or before `up_to`.
@@ -51,25 +83,25 @@ impl WindowJoin {
         up_to: i64,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        let (size, batch_size, names) = (self.size, self.batch_size, &self.names);
+        let (size, batch_size) = (self.size, self.batch_size);
         let mut out = Batches::new(batch_size, emit);
         let mut line = String::new();
+        let (names, flatten) = (&self.names, self.flatten);
         self.lists
             .take_due(up_to, batch_size, &mut |start, key, sides: Sides| {
                 let [left, right] = sides;
                 if left.is_empty() || right.is_empty() {
                     return Ok(());
                 }
-                let right: Vec<String> = right.iter().map(|r| key_json(r)).collect();
+                let right: Vec<String> = right.iter().map(|r| Self::side(names, flatten, 1, &key_json(r))).collect();
                 let (key_text, end) = (key_json(key), start + size);
                 for left in left {
-                    let left = key_json(&left);
+                    let left = Self::side(names, flatten, 0, &key_json(&left));
                     for right in &right {
                         line.clear();
                         let _ = write!(
                             line,
-                            "{{\"key\":{key_text},\"window_start\":{start},\"window_end\":{end},{}:{left},{}:{right}}}",
-                            names[0], names[1]
+                            "{{\"key\":{key_text},\"window_start\":{start},\"window_end\":{end},{left},{right}}}"
                         );
                         out.push(Some(key), line.as_bytes(), end - 1)?;
                     }

@@ -166,7 +166,9 @@ impl Table {
             topic: self.required("topic")?.to_string(),
             key_field: self.option("key.fields").map(|(_, v, _)| v.clone()),
             delivery,
-            timestamp: MessageTime::Event,
+            // As Flink's Kafka tables: a message carries its produce time unless a metadata
+            // column says otherwise (old event times would fall to the topic's retention).
+            timestamp: MessageTime::Now,
             transactional_id_prefix: self
                 .option("sink.transactional-id-prefix")
                 .map(|(_, v, _)| v.clone()),
