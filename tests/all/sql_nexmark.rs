@@ -20,7 +20,8 @@ fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Value> {
         .collect()
 }
 
-/// Runs example query `name` over `events` events at `parallelism`: its rows, sorted.
+/// Runs example query `name` (or `dir/name.sql`) over `events` events at `parallelism`: its
+/// rows, sorted.
 fn query(dir: &std::path::Path, name: &str, events: u64, parallelism: u32) -> Vec<Value> {
     query_on(dir, name, events, parallelism, "hashmap")
 }
@@ -33,7 +34,13 @@ fn query_on(
     parallelism: u32,
     backend: &str,
 ) -> Vec<Value> {
-    let text = std::fs::read_to_string(repo().join(format!("examples/sql/nexmark/{name}.sql")))
+    // A query the test wrote into `dir`, else the example of that name.
+    let own = dir.join(format!("{name}.sql"));
+    let path = match own.exists() {
+        true => own,
+        false => repo().join(format!("examples/sql/nexmark/{name}.sql")),
+    };
+    let text = std::fs::read_to_string(path)
         .expect("example query")
         .replace("'rows' = '100000'", &format!("'rows' = '{events}'"));
     let script = format!(
@@ -127,8 +134,22 @@ fn nexmark_q11_in_sql_counts_each_bidders_sessions_as_the_reference_does() {
             .collect(),
     );
     assert!(expected.len() > 100, "{} sessions", expected.len());
+    // The same sessions by Flink's SESSION table-valued function.
+    let q11 = std::fs::read_to_string(repo().join("examples/sql/nexmark/q11.sql")).expect("q11");
+    let tables = &q11[..q11.find("SELECT").expect("a query")];
+    let tvf = format!(
+        "{tables}SELECT bidder, COUNT(*) AS bid_count, window_start AS starttime, window_end AS endtime\n\
+         FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))\n\
+         GROUP BY bidder, window_start, window_end;\n"
+    );
+    std::fs::write(dir.path().join("q11_tvf.sql"), tvf).expect("script");
     for (parallelism, backend) in [(1, "hashmap"), (3, "rocksdb")] {
         let rows = query_on(dir.path(), "q11", events, parallelism, backend);
+        let tvf_rows = query_on(dir.path(), "q11_tvf", events, parallelism, backend);
+        assert!(
+            tvf_rows == expected,
+            "q11 by SESSION(TABLE …) at p={parallelism} on {backend}"
+        );
         assert_eq!(
             rows.len(),
             expected.len(),

@@ -194,6 +194,23 @@ mod tests {
     }
 
     #[test]
+    fn a_session_table_function_partitions_by_its_key() {
+        assert_eq!(
+            window(
+                "SELECT bidder, window_start, COUNT(*) AS n FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY bidder, window_start, window_end;"
+            ),
+            Some(WindowSpec::Session { gap_ms: 10_000 })
+        );
+        let other = error(
+            "SELECT price, COUNT(*) AS n FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY price, window_start, window_end;",
+        );
+        assert!(
+            other.contains("line 2, column 71") && other.contains("sessions are per `bidder`"),
+            "{other}"
+        );
+    }
+
+    #[test]
     fn a_bound_of_another_window_or_a_column_that_is_no_time_attribute_is_named() {
         let other = error(
             "SELECT bidder, SESSION_END(ts, INTERVAL '5' SECOND) AS e FROM bid GROUP BY bidder, SESSION(ts, INTERVAL '10' SECOND);",

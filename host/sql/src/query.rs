@@ -26,6 +26,8 @@ pub(crate) fn step(name: &str) -> StepSpec {
 /// The window a windowing table-valued function asks for.
 pub(crate) struct Windowed {
     pub(crate) window: WindowSpec,
+    /// A session's `PARTITION BY` column, and where it is.
+    partition: Option<(String, sqlparser::tokenizer::Span)>,
 }
 
 /// The table (and window) a query reads.
@@ -61,8 +63,23 @@ pub(crate) fn factor<'t>(
             let Expr::Function(function) = expr else {
                 return Err(SqlError::at(expr.span(), "TABLE(TUMBLE(…)), TABLE(HOP(…))"));
             };
-            let args = arguments(&function.args, expr)?;
+            let mut args = arguments(&function.args, expr)?;
             let kind = function.name.to_string().to_ascii_uppercase();
+            // `SESSION(TABLE t PARTITION BY k, …)`: the pre-pass made `k` the second argument.
+            let partition = match (kind.as_str(), args.len()) {
+                ("SESSION", 4) => Some(args.remove(1)),
+                _ => None,
+            };
+            let partition = match partition {
+                Some(Expr::Identifier(column)) => Some((column.value.clone(), column.span)),
+                Some(other) => {
+                    return Err(SqlError::at(
+                        other.span(),
+                        "SESSION(TABLE t PARTITION BY column, …): one column",
+                    ));
+                }
+                None => None,
+            };
             let table = match args.first() {
                 Some(Expr::Identifier(name)) => lookup(tables, &name.value, name.span)?,
                 _ => {
@@ -120,14 +137,19 @@ pub(crate) fn factor<'t>(
                     slide_ms: interval(2)?,
                     size_ms: interval(3)?,
                 },
+                "SESSION" => WindowSpec::Session {
+                    gap_ms: interval(2)?,
+                },
                 other => {
                     return Err(SqlError::at(
                         function.name.span(),
-                        format!("window function {other} is not supported yet (TUMBLE, HOP)"),
+                        format!(
+                            "window function {other} is not supported yet (TUMBLE, HOP, SESSION)"
+                        ),
                     ));
                 }
             };
-            Ok((table, Some(Windowed { window })))
+            Ok((table, Some(Windowed { window, partition })))
         }
         other => Err(SqlError::at(
             other.span(),
@@ -179,6 +201,21 @@ pub(crate) fn query_steps(
     match (group_by.is_empty(), windowed) {
         (true, None) => steps.push(projection_step(select, table, functions)?),
         (false, windowed) => {
+            if let Some(Windowed {
+                partition: Some((column, span)),
+                ..
+            }) = &windowed
+                && !group_by
+                    .iter()
+                    .any(|g| identifier(g).is_some_and(|c| c.eq_ignore_ascii_case(column)))
+            {
+                return Err(SqlError::at(
+                    *span,
+                    format!(
+                        "sessions are per `{column}`: GROUP BY {column}, window_start, window_end"
+                    ),
+                ));
+            }
             let window = windowed.map(|w| w.window);
             let group = group_steps(select, group_by, table, window, functions)?;
             let updating = group

@@ -4,7 +4,8 @@
 //!
 //! - `WATERMARK FOR ts AS ts - INTERVAL '1' SECOND` in `CREATE TABLE` (kept aside, per table);
 //! - `TABLE name` as an argument of a windowing table-valued function (`TUMBLE(TABLE bids, …)`),
-//!   which leaves the plain table name.
+//!   which leaves the plain table name; a session's `TABLE bids PARTITION BY bidder` becomes
+//!   `bids , bidder` (the key as a second argument).
 
 /// A `WATERMARK FOR column AS expression` clause taken out of a `CREATE TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,6 +248,14 @@ pub(crate) fn prepare(text: &str) -> Prepared {
             && tokens.get(i + 1).is_some_and(|t| t.quoted || t.text != "(")
         {
             blank(&mut bytes, token.start, token.end);
+            let (partition, by) = (tokens.get(i + 2), tokens.get(i + 3));
+            if is_word(partition, "PARTITION")
+                && is_word(by, "BY")
+                && let (Some(partition), Some(by)) = (partition, by)
+            {
+                blank(&mut bytes, partition.start, by.end);
+                bytes[partition.start] = b',';
+            }
         }
         if is_word(Some(token), "WATERMARK") && is_word(tokens.get(i + 1), "FOR") && tables > 0 {
             let clause_depth = depth;
@@ -359,5 +368,19 @@ mod tests {
         let prepared = prepare(text);
         assert_eq!(prepared.text, text);
         assert!(prepared.watermarks.is_empty());
+    }
+
+    #[test]
+    fn a_sessions_partition_becomes_its_second_argument_in_place() {
+        let text = "SELECT * FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(ts), INTERVAL '1' SECOND))";
+        let prepared = prepare(text);
+        assert_eq!(prepared.text.len(), text.len());
+        assert!(
+            prepared
+                .text
+                .contains("SESSION(      bid ,            bidder, DESCRIPTOR(ts)"),
+            "{}",
+            prepared.text
+        );
     }
 }
