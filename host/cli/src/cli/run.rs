@@ -65,7 +65,7 @@ pub(super) fn load(job: &std::path::Path) -> Result<(LoadedSpec, JobGraph), Outc
             output::error(&format!("{}: {e}", job.display()));
             Outcome::BadInput
         })?;
-        let name = super::sql::job_name(Some(job));
+        let name = super::sql::job_name(Some(job), &text);
         let (loaded, graph, explain) = super::sql::load_sql(&text, job, &name)?;
         if explain {
             output::error(&format!("{}: EXPLAIN: use `weir sql -f`", job.display()));

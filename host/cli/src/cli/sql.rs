@@ -39,7 +39,7 @@ pub(crate) fn sql(args: SqlArgs) -> Outcome {
         (None, Some(text)) => (text.clone(), PathBuf::from("<-e>")),
         (None, None) => return super::sql_shell::shell(),
     };
-    let name = job_name(args.file.as_deref());
+    let name = job_name(args.file.as_deref(), &text);
     let (loaded, graph, explain) = match load_sql(&text, &file, &name) {
         Ok(planned) => planned,
         Err(outcome) => return outcome,
@@ -85,8 +85,15 @@ pub(super) fn load_sql(
     Ok((loaded, graph, plan.explain))
 }
 
-/// A SQL job's name unless it sets `pipeline.name`: its file's stem, or `sql`.
-pub(super) fn job_name(file: Option<&Path>) -> String {
-    file.and_then(Path::file_stem)
-        .map_or_else(|| "sql".to_string(), |s| s.to_string_lossy().into_owned())
+/// A SQL job's name unless it sets `pipeline.name`: its file's stem, or for `-e` text
+/// `sql-<8 hex digits of its sha256>`. Two different scripts never share a name, so never a
+/// checkpoint directory nor a Kafka sink's transactional ids (which would fence each other).
+pub(super) fn job_name(file: Option<&Path>, text: &str) -> String {
+    match file.and_then(Path::file_stem) {
+        Some(stem) => stem.to_string_lossy().into_owned(),
+        None => format!(
+            "sql-{}",
+            &weir_blob::paths::sha256_hex(text.as_bytes())[..8]
+        ),
+    }
 }
