@@ -3,7 +3,7 @@
 //! mid-stream and a SIGKILL between a checkpoint's completion and its commit; the table must
 //! then equal what an uninterrupted run writes.
 
-use crate::exactly_once::Running;
+use crate::exactly_once::{Running, resume};
 use crate::harness::{fails_naming, job_file, newest_checkpoint, udf, weir};
 use crate::servers::Postgres;
 use std::path::Path;
@@ -30,13 +30,13 @@ fn counting_job(dir: &Path, postgres: &Postgres, table: &str, mode: &str) -> Str
     job.to_str().expect("utf-8").to_string()
 }
 
-/// The rows an uninterrupted run leaves: every (key, count) once in `append`, each key's last
-/// count in `upsert`; as `key|count` lines in order.
-fn expected_rows(mode: &str) -> Vec<String> {
+/// The rows an uninterrupted run of `per_key` records per key leaves: every (key, count) once
+/// in `append`, each key's last count in `upsert`; as `key|count` lines in order.
+fn expected_rows(mode: &str, per_key: u64) -> Vec<String> {
     let mut rows: Vec<String> = (0..KEYS)
         .flat_map(|key| match mode {
-            "upsert" => vec![format!("{key}|{PER_KEY}")],
-            _ => (1..=PER_KEY)
+            "upsert" => vec![format!("{key}|{per_key}")],
+            _ => (1..=per_key)
                 .map(|count| format!("{key}|{count}"))
                 .collect(),
         })
@@ -73,19 +73,10 @@ fn postgres_tables_equal_an_uninterrupted_run_after_kills_in_both_modes() {
             let storage = Path::new(checkpoints).join(&table);
             assert!(newest_checkpoint(&storage) >= 3, "{mode}/{case}");
             let from = storage.to_str().expect("utf-8");
-            let resume = [
-                "run",
-                "-q",
-                "--checkpoint-dir",
-                checkpoints,
-                "--from-savepoint",
-                from,
-                &job,
-            ];
-            let resumed = weir(&resume, &[], None).expect_code(0);
+            let resumed = resume(&["--checkpoint-dir", checkpoints], from, &job);
             let mut rows = postgres.query(&format!("SELECT key, count FROM {table}"));
             rows.sort();
-            let expected = expected_rows(mode);
+            let expected = expected_rows(mode, PER_KEY);
             if rows != expected {
                 let twice: Vec<&String> = rows
                     .windows(2)
@@ -156,23 +147,14 @@ fn a_finished_sink_commits_only_with_a_checkpoint_holding_its_end() {
         "rows were committed before a checkpoint held the sink's end"
     );
     let from = Path::new(checkpoints).join(table);
-    let from = from.to_str().expect("utf-8");
-    let resume = [
-        "run",
-        "-q",
-        "--checkpoint-dir",
-        checkpoints,
-        "--from-savepoint",
-        from,
+    resume(
+        &["--checkpoint-dir", checkpoints],
+        from.to_str().expect("utf-8"),
         &job,
-    ];
-    weir(&resume, &[], None).expect_code(0);
+    );
     let mut rows = postgres.query(&format!("SELECT key, count FROM {table}"));
     rows.sort();
-    let mut expected: Vec<String> = (0..KEYS)
-        .flat_map(|key| (1..=SHORT_PER_KEY).map(move |count| format!("{key}|{count}")))
-        .collect();
-    expected.sort();
+    let expected = expected_rows("append", SHORT_PER_KEY);
     assert_eq!(rows.len(), expected.len(), "each row once");
     assert_eq!(rows, expected);
     let prepared = postgres.query("SELECT gid FROM pg_prepared_xacts");

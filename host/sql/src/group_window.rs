@@ -80,25 +80,29 @@ fn window_of(
     Ok(GroupWindow { family, window })
 }
 
-/// `(family, suffix)` of a call named like `TUMBLE` or `TUMBLE_START`.
-fn family_of(expr: &Expr) -> Option<(&'static str, String)> {
+/// A call named like `TUMBLE` or `TUMBLE_START`: its family, the rest of its name, its
+/// arguments.
+type FamilyCall<'e> = (&'static str, String, Vec<&'e Expr>);
+
+/// The [`FamilyCall`] `expr` is, if it is one.
+fn family_call(expr: &Expr) -> Result<Option<FamilyCall<'_>>, SqlError> {
     let Expr::Function(call) = expr else {
-        return None;
+        return Ok(None);
     };
     let name = call.name.to_string().to_ascii_uppercase();
-    FAMILIES.into_iter().find_map(|family| {
+    let Some((family, suffix)) = FAMILIES.into_iter().find_map(|family| {
         let rest = name.strip_prefix(family)?;
         Some((family, rest.to_string()))
-    })
+    }) else {
+        return Ok(None);
+    };
+    Ok(Some((family, suffix, arguments(&call.args, expr)?)))
 }
 
 /// The group window `expr` (an item of `GROUP BY`) names, if it is `TUMBLE`, `HOP` or
 /// `SESSION` over `table`'s time attribute.
 pub(crate) fn group_window(expr: &Expr, table: &Table) -> Result<Option<GroupWindow>, SqlError> {
-    let Some((family, suffix)) = family_of(expr) else {
-        return Ok(None);
-    };
-    let Expr::Function(call) = expr else {
+    let Some((family, suffix, args)) = family_call(expr)? else {
         return Ok(None);
     };
     if !suffix.is_empty() {
@@ -107,7 +111,6 @@ pub(crate) fn group_window(expr: &Expr, table: &Table) -> Result<Option<GroupWin
             format!("GROUP BY {family}(…), not {family}{suffix}(…)"),
         ));
     }
-    let args = arguments(&call.args, expr)?;
     window_of(family, expr, &args, table).map(Some)
 }
 
@@ -119,7 +122,7 @@ pub(crate) fn window_bound(
     grouped: Option<&GroupWindow>,
     table: &Table,
 ) -> Result<Option<&'static str>, SqlError> {
-    let Some((family, suffix)) = family_of(expr) else {
+    let Some((family, suffix, args)) = family_call(expr)? else {
         return Ok(None);
     };
     let bound = match suffix.as_str() {
@@ -127,10 +130,6 @@ pub(crate) fn window_bound(
         "_END" => "window_end",
         _ => return Ok(None),
     };
-    let Expr::Function(call) = expr else {
-        return Ok(None);
-    };
-    let args = arguments(&call.args, expr)?;
     let named = window_of(family, expr, &args, table)?;
     match grouped {
         Some(grouped) if *grouped == named => Ok(Some(bound)),
