@@ -16,9 +16,9 @@
 // the call traps, and Weir reports it like a Rust panic, naming the module, the
 // export and the record.
 //
-// Helpers: map, filter, flatMap (export them as `transform`), keySelector (export
-// as `keySelector`), aggregate (export as `aggregate`). `weir udf build` copies this
-// file beside your `udf.js`.
+// Helpers: map, filter, flatMap, and SQL's scalar and tableFunction (export them as
+// `transform`), keySelector (export as `keySelector`), aggregate (export as `aggregate`).
+// `weir udf build` copies this file beside your `udf.js`.
 
 /** Rejects the current record (it goes to the dead-letter sink). */
 export class RecordError extends Error {}
@@ -182,6 +182,57 @@ export function flatMap(fn, options = {}) {
       return { output: out.batch(), errors };
     },
   };
+}
+
+const SQL_TYPES = {
+  BIGINT: (v) => Number.isInteger(v),
+  DOUBLE: (v) => typeof v === "number",
+  STRING: (v) => typeof v === "string",
+  BOOLEAN: (v) => typeof v === "boolean",
+};
+
+/** `fn` called with a row's SQL arguments (a JSON array), checked against `options.args`. */
+function typedCall(fn, options) {
+  const types = options.args ?? null;
+  const count = types ? types.length : fn.length;
+  const name = options.name || fn.name || "the function";
+  for (const type of types ?? []) {
+    if (!(type in SQL_TYPES)) throw new Error(`${name}: argument type ${type} is not one of ${Object.keys(SQL_TYPES).join(", ")}`);
+  }
+  return (args) => {
+    if (!Array.isArray(args) || args.length !== count) {
+      throw new RecordError(`${name} takes ${count} argument(s), not ${JSON.stringify(args)}`);
+    }
+    args.forEach((value, i) => {
+      const type = types?.[i];
+      if (type && value !== null && !SQL_TYPES[type](value)) {
+        throw new RecordError(`argument ${i + 1} of ${name} is ${JSON.stringify(value)}, not a ${type}`);
+      }
+    });
+    return fn(...args);
+  };
+}
+
+/**
+ * A SQL scalar function (`CREATE FUNCTION name AS 'module' LANGUAGE WASM`): `fn(a, b, …)` gets
+ * each row's arguments and returns its result, written as JSON. `{ args: ["BIGINT", "STRING"] }`
+ * checks their types (BIGINT, DOUBLE, STRING, BOOLEAN; null is SQL NULL): a row with another
+ * rejects itself, naming the argument. Export it as `transform`.
+ */
+export function scalar(fn, options = {}) {
+  const call = typedCall(fn, options);
+  return map((args) => JSON.stringify(call(args) ?? null));
+}
+
+/**
+ * A SQL table function (`LATERAL TABLE(name(…)) AS t(a, b)`): `fn(a, b, …)` returns (or
+ * yields) the rows for one row's arguments, each a value for one column, an array for several
+ * in the order `AS t(…)` names them, or an object by name. Arguments as for `scalar` (`name`
+ * names the function in errors, for an anonymous one). Export it as `transform`.
+ */
+export function tableFunction(fn, options = {}) {
+  const call = typedCall(fn, options);
+  return flatMap((args) => [...(call(args) ?? [])].map((row) => JSON.stringify(row)));
 }
 
 /** The key of each record: what `fn(value, record)` returns (string, number, bytes or JSON). */

@@ -21,7 +21,7 @@ and the call traps, and Weir reports it like a Rust panic, naming the module, th
 export and the record that caused it.
 
 Decorators: :func:`map`, :func:`filter`, :func:`flat_map`, :func:`key_selector`
-and :func:`scalar` (a SQL function with typed parameters) on functions, :func:`aggregate` on a class with ``create``, ``add``, ``merge`` and
+and :func:`scalar` and :func:`table_function` (SQL functions with typed parameters) on functions, :func:`aggregate` on a class with ``create``, ``add``, ``merge`` and
 ``result`` methods. Each defines the export class componentize-py looks for in
 your module (``Transform``, ``KeySelector`` or ``Aggregate``).
 """
@@ -38,6 +38,7 @@ __all__ = [
     "clear_state",
     "map",
     "scalar",
+    "table_function",
     "filter",
     "flat_map",
     "key_selector",
@@ -260,11 +261,9 @@ def _sql_argument(function, index, value, annotation):
     )
 
 
-def scalar(function):
-    """A SQL scalar function (``CREATE FUNCTION name AS 'module' LANGUAGE WASM``): SQL passes
-    each row's arguments as a JSON array; each is checked against its parameter's annotation
-    (``int``, ``float``, ``str``, ``bool``; ``None`` is SQL NULL) and the result is written back
-    as JSON."""
+def _typed_call(function, result):
+    """A transform body calling `function` with each row's SQL arguments, checked against its
+    parameters' annotations; `result` turns what it returns into what is emitted."""
     import inspect
 
     parameters = list(inspect.signature(function).parameters.values())
@@ -278,11 +277,29 @@ def scalar(function):
             _sql_argument(function, i, value, parameter.annotation)
             for i, (value, parameter) in enumerate(zip(args, parameters))
         ]
-        return json.dumps(function(*typed), separators=(",", ":"))
+        return result(function(*typed))
 
     call.__name__ = function.__name__
     call.__module__ = function.__module__
+    return call
+
+
+def scalar(function):
+    """A SQL scalar function (``CREATE FUNCTION name AS 'module' LANGUAGE WASM``): SQL passes
+    each row's arguments as a JSON array; each is checked against its parameter's annotation
+    (``int``, ``float``, ``str``, ``bool``; ``None`` is SQL NULL) and the result is written back
+    as JSON."""
+    call = _typed_call(function, lambda value: json.dumps(value, separators=(",", ":")))
     _transform(call, False, _emit_map)
+    return function
+
+
+def table_function(function):
+    """A SQL table function (``LATERAL TABLE(name(…)) AS t(a, b)``): typed arguments as for
+    :func:`scalar`; each item the function returns or yields is a row: a value for one column,
+    a tuple or list for several (in the order ``AS t(…)`` names them), or a dict by name."""
+    rows = lambda result: [json.dumps(row, separators=(",", ":")) for row in result or ()]
+    _transform(_typed_call(function, rows), False, _emit_flat)
     return function
 
 
@@ -315,12 +332,12 @@ def flat_map(function=None, *, raw=False):
     """Any number of output records per input: each item the function returns or yields."""
     if function is None:
         return lambda f: flat_map(f, raw=raw)
+    return _transform(function, raw, _emit_flat)
 
-    def emit(result, key, timestamp, out):
-        for item in result or ():
-            out.push(key, _encode(item), timestamp)
 
-    return _transform(function, raw, emit)
+def _emit_flat(result, key, timestamp, out):
+    for item in result or ():
+        out.push(key, _encode(item), timestamp)
 
 
 def key_selector(function=None, *, raw=False):

@@ -32,6 +32,7 @@ mod rest_api;
 mod servers;
 mod shapes;
 mod sql;
+mod sql_functions;
 mod sql_kafka;
 mod sql_nexmark;
 mod state_memory;

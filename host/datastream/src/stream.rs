@@ -200,6 +200,7 @@ impl DataStream {
             condition: condition.map(str::to_string),
             rowtime: None,
             functions: Vec::new(),
+            ..SelectSpec::default()
         };
         self.then(
             "select",

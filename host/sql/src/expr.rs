@@ -36,6 +36,42 @@ pub(crate) enum Scalar {
     Udf(usize, Vec<Scalar>),
 }
 
+impl Scalar {
+    /// Adds the Wasm scalar functions this expression calls to `called` (by number).
+    pub(crate) fn calls(&self, called: &mut Vec<bool>) {
+        let mut mark = |n: usize| {
+            if called.len() <= n {
+                called.resize(n + 1, false);
+            }
+            called[n] = true;
+        };
+        match self {
+            Scalar::Field(_) | Scalar::RowTime | Scalar::Literal(_) => {}
+            Scalar::Negate(a) | Scalar::Not(a) | Scalar::IsNull(a, _) | Scalar::Cast(a, _) => {
+                a.calls(called)
+            }
+            Scalar::Binary(_, a, b) => {
+                a.calls(called);
+                b.calls(called);
+            }
+            Scalar::Case(branches, otherwise) => {
+                for (c, v) in branches {
+                    c.calls(called);
+                    v.calls(called);
+                }
+                if let Some(e) = otherwise {
+                    e.calls(called);
+                }
+            }
+            Scalar::Call(_, args) => args.iter().for_each(|a| a.calls(called)),
+            Scalar::Udf(n, args) => {
+                mark(*n);
+                args.iter().for_each(|a| a.calls(called));
+            }
+        }
+    }
+}
+
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -197,7 +233,8 @@ impl<'a> Compiler<'a> {
         match columns.iter().find(|(c, _)| c.eq_ignore_ascii_case(name)) {
             Some((column, sql_type)) => {
                 let column = column.clone();
-                Ok((Scalar::Field(self.field(&column)), Some(*sql_type)))
+                let known = (*sql_type != SqlType::Any).then_some(*sql_type);
+                Ok((Scalar::Field(self.field(&column)), known))
             }
             None => Err(SqlError::at(
                 expr.span(),

@@ -281,6 +281,7 @@ pub(crate) fn join_steps(
             condition,
             rowtime: None,
             functions: functions.to_vec(),
+            ..SelectSpec::default()
         }),
         ..step("project")
     });

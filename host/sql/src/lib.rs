@@ -9,16 +9,19 @@
 mod catalog;
 mod error;
 mod expr;
+mod group;
 mod group_window;
 mod join;
+mod lateral;
 mod plan;
 mod projection;
 mod query;
 mod row_ops;
+mod table_function;
 mod text;
 mod value;
 
 pub use error::SqlError;
 pub use plan::{SqlPlan, plan};
-pub use projection::{CallResults, NoFunctions, Projection, Refused, ScalarCalls};
+pub use projection::{CallResults, NoFunctions, Projection, Refused, ScalarCalls, TableResults};
 pub use value::{SqlType, timestamp_text};

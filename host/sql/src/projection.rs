@@ -4,6 +4,7 @@
 
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scalar, Scope};
+use crate::lateral::Lateral;
 use crate::row_ops::{binary, call, cast};
 use crate::value::Value;
 use sqlparser::ast::{Expr, SelectItem};
@@ -19,6 +20,8 @@ pub struct Projection {
     columns: Vec<(String, Scalar)>,
     condition: Option<Scalar>,
     functions: Vec<String>,
+    lateral: Option<Lateral>,
+    array: bool,
 }
 
 /// A record the projection refused: its index in the batch and why.
@@ -33,7 +36,19 @@ pub trait ScalarCalls {
     /// arguments as a JSON array, `None` for a row not to evaluate (any result stands there).
     /// `Err` when the call itself failed (a trap): the batch cannot go on.
     fn call(&mut self, index: usize, args: &[Option<Vec<u8>>]) -> Result<CallResults, String>;
+
+    /// Calls the step's table function once for the batch, the arguments as for [`call`]: per
+    /// row asked, the rows it returned (their JSON texts) or why the row failed.
+    ///
+    /// [`call`]: ScalarCalls::call
+    fn table(&mut self, args: &[Option<Vec<u8>>]) -> Result<TableResults, String> {
+        let _ = args;
+        Err("no table function is loaded".to_string())
+    }
 }
+
+/// Per row, the rows a table function returned (their JSON texts) or why the row failed.
+pub type TableResults = Vec<Result<Vec<Vec<u8>>, String>>;
 
 /// For a projection without Wasm functions.
 pub struct NoFunctions;
@@ -44,7 +59,7 @@ impl ScalarCalls for NoFunctions {
     }
 }
 
-fn parser(text: &str) -> Result<Parser<'static>, SqlError> {
+pub(crate) fn parser(text: &str) -> Result<Parser<'static>, SqlError> {
     Parser::new(&GenericDialect {})
         .try_with_sql(text)
         .map_err(SqlError::parse)
@@ -70,6 +85,10 @@ impl Projection {
             rowtime: spec.rowtime.as_deref(),
             functions: &spec.functions,
         });
+        let lateral = match &spec.lateral {
+            Some(lateral) => Some(Lateral::compile(lateral, &mut compiler)?),
+            None => None,
+        };
         let mut columns = Vec::new();
         for (index, text) in spec.columns.iter().enumerate() {
             let item = parser(text)?.parse_select_item().map_err(SqlError::parse)?;
@@ -95,22 +114,46 @@ impl Projection {
             }
             None => None,
         };
+        let mut lateral = lateral;
+        if let Some(lateral) = &mut lateral {
+            lateral.bind(&compiler.fields);
+        }
         Ok(Projection {
             fields: compiler.fields,
             columns,
             condition,
             functions: spec.functions.clone(),
+            lateral,
+            array: spec.array,
         })
     }
 
-    /// The Wasm scalar functions its expressions call (module names).
+    /// The Wasm scalar functions its step names (module names), in the order calls number
+    /// them.
     pub fn functions(&self) -> &[String] {
         &self.functions
     }
 
+    /// Whether its expressions call function `index` of [`Projection::functions`]: a step may
+    /// name functions it never calls (a SQL query's aggregate and table functions), which need
+    /// no scalar instance.
+    pub fn calls(&self, index: usize) -> bool {
+        let mut called = Vec::new();
+        let scalars = self.columns.iter().map(|(_, s)| s);
+        for scalar in scalars.chain(&self.condition) {
+            scalar.calls(&mut called);
+        }
+        if let Some(lateral) = &self.lateral {
+            lateral.calls(&mut called);
+        }
+        called.get(index).copied().unwrap_or(false)
+    }
+
     /// Evaluates the projection over `batch`: the output records (key and event time kept),
     /// and the records refused (not a JSON object, an error such as division by zero, a
-    /// function's rejection). `Err` if a scalar function's call failed as a whole.
+    /// function's rejection). `Err` if a scalar function's call failed as a whole. With a table
+    /// function, a record gives a row per row the function returns, and a record any of whose
+    /// rows fails is refused whole.
     pub fn apply(
         &self,
         batch: &RecordBatch,
@@ -118,6 +161,68 @@ impl Projection {
     ) -> Result<(RecordBatch, Vec<Refused>), String> {
         let n = batch.len();
         let mut errors: Vec<Option<String>> = vec![None; n];
+        let (input, times) = self.read(batch, &mut errors);
+        let mut batch_input = Input {
+            fields: &input,
+            times: &times,
+            rows: n,
+            calls,
+            fatal: None,
+        };
+        let expanded = self
+            .lateral
+            .as_ref()
+            .map(|lateral| lateral.expand(&mut batch_input, &mut errors));
+        if let Some(fatal) = batch_input.fatal.take() {
+            return Err(fatal);
+        }
+        let (rows, origin) = match &expanded {
+            Some(rows) => (
+                Input {
+                    fields: &rows.fields,
+                    times: &rows.times,
+                    rows: rows.origin.len(),
+                    calls: batch_input.calls,
+                    fatal: None,
+                },
+                Some(rows.origin.as_slice()),
+            ),
+            None => (batch_input, None),
+        };
+        let origin_of = |row: usize| origin.map_or(row, |o| o[row]);
+        let (keep, outputs, row_errors) = self.evaluate(rows)?;
+        for (row, error) in row_errors.into_iter().enumerate() {
+            if let Some(error) = error {
+                errors[origin_of(row)].get_or_insert(error);
+            }
+        }
+        let mut out = RecordBatch::default();
+        let mut line = Vec::new();
+        for (row, kept) in keep.iter().enumerate() {
+            let record = batch.get(origin_of(row));
+            if !kept || errors[origin_of(row)].is_some() {
+                continue;
+            }
+            line.clear();
+            self.write_row(&outputs, row, &mut line);
+            out.push(record.key, &line, record.timestamp);
+        }
+        let refused = errors
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (i, e)))
+            .collect();
+        Ok((out, refused))
+    }
+
+    /// The fields the expressions read, a column per field, from one pass over each record;
+    /// and each record's event time. A record that is not a JSON object fails in `errors`.
+    fn read(
+        &self,
+        batch: &RecordBatch,
+        errors: &mut [Option<String>],
+    ) -> (Vec<Vec<Value>>, Vec<i64>) {
+        let n = batch.len();
         let mut input: Vec<Vec<Value>> = vec![Vec::with_capacity(n); self.fields.len()];
         let names: Vec<&str> = self.fields.iter().map(String::as_str).collect();
         let mut found = vec![None; names.len()];
@@ -139,65 +244,61 @@ impl Projection {
                 }
             }
         }
-        let mut batch_input = Input {
-            fields: &input,
-            times: &times,
-            rows: n,
-            calls,
-            fatal: None,
-        };
+        (input, times)
+    }
+
+    /// The condition and the columns over `rows`: which rows are kept, each column's values,
+    /// and each row's failure.
+    #[allow(clippy::type_complexity)]
+    fn evaluate(
+        &self,
+        mut rows: Input<'_>,
+    ) -> Result<(Vec<bool>, Vec<Vec<Value>>, Vec<Option<String>>), String> {
+        let mut errors: Vec<Option<String>> = vec![None; rows.rows];
         let keep: Vec<bool> = match &self.condition {
-            Some(condition) => batch_input
+            Some(condition) => rows
                 .eval(condition, &mut errors)
                 .into_iter()
                 .map(|v| v == Value::Bool(true))
                 .collect(),
-            None => vec![true; n],
+            None => vec![true; rows.rows],
         };
         let outputs: Vec<Vec<Value>> = self
             .columns
             .iter()
-            .map(|(_, scalar)| batch_input.eval_where(scalar, &keep, &mut errors))
+            .map(|(_, scalar)| rows.eval_where(scalar, &keep, &mut errors))
             .collect();
-        if let Some(fatal) = batch_input.fatal {
-            return Err(fatal);
+        match rows.fatal {
+            Some(fatal) => Err(fatal),
+            None => Ok((keep, outputs, errors)),
         }
-        let mut out = RecordBatch::default();
-        let mut refused = Vec::new();
-        let mut line = Vec::new();
-        for (i, record) in batch.iter().enumerate() {
-            if let Some(error) = errors[i].take() {
-                refused.push((i, error));
-                continue;
+    }
+
+    /// Row `row` of `outputs` as a JSON object (or array, for [`SelectSpec::array`]).
+    fn write_row(&self, outputs: &[Vec<Value>], row: usize, line: &mut Vec<u8>) {
+        line.push(if self.array { b'[' } else { b'{' });
+        for (c, (name, _)) in self.columns.iter().enumerate() {
+            if c > 0 {
+                line.push(b',');
             }
-            if !keep[i] {
-                continue;
-            }
-            line.clear();
-            line.push(b'{');
-            for (c, (name, _)) in self.columns.iter().enumerate() {
-                if c > 0 {
-                    line.push(b',');
-                }
-                weir_json::write_string(name, &mut line);
+            if !self.array {
+                weir_json::write_string(name, line);
                 line.push(b':');
-                outputs[c][i].write_json(&mut line);
             }
-            line.push(b'}');
-            out.push(record.key, &line, record.timestamp);
+            outputs[c][row].write_json(line);
         }
-        Ok((out, refused))
+        line.push(if self.array { b']' } else { b'}' });
     }
 }
 
 /// A batch's input columns, and the functions its expressions call.
-struct Input<'a> {
-    fields: &'a [Vec<Value>],
-    times: &'a [i64],
-    rows: usize,
-    calls: &'a mut dyn ScalarCalls,
+pub(crate) struct Input<'a> {
+    pub(crate) fields: &'a [Vec<Value>],
+    pub(crate) times: &'a [i64],
+    pub(crate) rows: usize,
+    pub(crate) calls: &'a mut dyn ScalarCalls,
     /// A function call that failed as a whole.
-    fatal: Option<String>,
+    pub(crate) fatal: Option<String>,
 }
 
 impl Input<'_> {
@@ -220,7 +321,7 @@ impl Input<'_> {
     }
 
     /// `scalar` over every row; a row's failure goes to `errors[row]` (the first one stays).
-    fn eval(&mut self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
+    pub(crate) fn eval(&mut self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
         match scalar {
             Scalar::Field(n) => self.fields[*n].clone(),
             Scalar::RowTime => self.times.iter().map(|&t| Value::Time(t)).collect(),
@@ -359,7 +460,7 @@ mod tests {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             condition: condition.map(str::to_string),
             rowtime: Some("ts".into()),
-            functions: Vec::new(),
+            ..SelectSpec::default()
         };
         let projection = Projection::parse(&spec).unwrap();
         let mut batch = RecordBatch::default();

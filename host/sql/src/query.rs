@@ -1,20 +1,18 @@
-//! One query's steps: the table (or windowing function) it reads, a `select` step for a
-//! projection and filter, or `key_by` and a windowed `aggregate` for `GROUP BY` over a window.
+//! One query's steps: the table (or windowing function) it reads and any table function
+//! joined to it, then a `select` step for a projection and filter, or the steps of a `GROUP BY`
+//! (crate::group).
 
 use crate::catalog::Table;
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope, arguments, interval_ms};
-use crate::group_window::{GroupWindow, group_window, window_bound};
+use crate::group::{aggregate_fn, identifier};
 use crate::plan::lookup;
 use crate::projection::default_name;
 use sqlparser::ast::{
     Expr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr, Spanned, TableFactor,
 };
 use std::collections::BTreeMap;
-use weir_proto::spec::{
-    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, SelectSpec, SinkSpec, StepSpec,
-    WindowSpec,
-};
+use weir_proto::spec::{LateralSpec, SelectSpec, SinkSpec, StepSpec, WindowSpec};
 
 pub(crate) fn step(name: &str) -> StepSpec {
     StepSpec {
@@ -28,26 +26,6 @@ pub(crate) struct Windowed {
     pub(crate) window: WindowSpec,
     /// A session's `PARTITION BY` column, and where it is.
     partition: Option<(String, sqlparser::tokenizer::Span)>,
-}
-
-/// The table (and window) a query reads.
-fn relation<'t>(
-    select: &Select,
-    tables: &'t BTreeMap<String, Table>,
-) -> Result<(&'t Table, Option<Windowed>), SqlError> {
-    let [from] = select.from.as_slice() else {
-        return Err(SqlError::at(
-            select.span(),
-            "a query reads one table (joins are not supported yet)",
-        ));
-    };
-    if let Some(join) = from.joins.first() {
-        return Err(SqlError::at(
-            join.relation.span(),
-            "a join is a window join: JOIN over two TABLE(TUMBLE(…)) or HOP(…)",
-        ));
-    }
-    factor(&from.relation, tables)
 }
 
 /// The table (and window) a FROM item reads: a table, or a windowing table-valued function.
@@ -177,10 +155,21 @@ pub(crate) fn query_steps(
             "ORDER BY is not supported on a stream",
         ));
     }
-    if select.from.len() == 1 && !select.from[0].joins.is_empty() {
-        return crate::join::join_steps(select, tables, functions, sink);
-    }
-    let (table, windowed) = relation(select, tables)?;
+    let Some(from) = crate::table_function::split(select)? else {
+        return match select.from.as_slice() {
+            [_] => crate::join::join_steps(select, tables, functions, sink),
+            _ => Err(SqlError::at(
+                select.span(),
+                "a query reads one table, joined with a window join or a LATERAL TABLE function",
+            )),
+        };
+    };
+    let (table, windowed) = factor(from.base, tables)?;
+    let (lateral, table) = match from.lateral(table, functions)? {
+        Some((lateral, extended)) => (Some(lateral), std::borrow::Cow::Owned(extended)),
+        None => (None, std::borrow::Cow::Borrowed(table)),
+    };
+    let table = table.as_ref();
     let (source, watermark) = table.source()?;
     let mut steps = vec![StepSpec {
         source: Some(source),
@@ -199,7 +188,7 @@ pub(crate) fn query_steps(
         }
     };
     match (group_by.is_empty(), windowed) {
-        (true, None) => steps.push(projection_step(select, table, functions)?),
+        (true, None) => steps.push(projection_step(select, table, functions, lateral)?),
         (false, windowed) => {
             if let Some(Windowed {
                 partition: Some((column, span)),
@@ -217,7 +206,8 @@ pub(crate) fn query_steps(
                 ));
             }
             let window = windowed.map(|w| w.window);
-            let group = group_steps(select, group_by, table, window, functions)?;
+            let group =
+                crate::group::group_steps(select, group_by, (table, lateral), window, functions)?;
             let updating = group
                 .iter()
                 .any(|s| s.aggregate.as_ref().is_some_and(|a| a.changelog));
@@ -269,6 +259,7 @@ fn projection_step(
     select: &Select,
     table: &Table,
     functions: &[String],
+    lateral: Option<LateralSpec>,
 ) -> Result<StepSpec, SqlError> {
     let rowtime = table.rowtime()?;
     let mut compiler = Compiler::new(Scope {
@@ -305,6 +296,8 @@ fn projection_step(
             condition,
             rowtime: rowtime.map(str::to_string),
             functions: functions.to_vec(),
+            lateral,
+            ..SelectSpec::default()
         }),
         ..step("select")
     })
@@ -320,266 +313,4 @@ fn reject_aggregate(expr: &Expr) -> Result<(), SqlError> {
         ));
     }
     Ok(())
-}
-
-fn aggregate_fn(name: &str) -> Option<AggregateFn> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "COUNT" => AggregateFn::Count,
-        "SUM" => AggregateFn::Sum,
-        "MIN" => AggregateFn::Min,
-        "MAX" => AggregateFn::Max,
-        "AVG" => AggregateFn::Avg,
-        _ => return None,
-    })
-}
-
-fn identifier(expr: &Expr) -> Option<&str> {
-    match expr {
-        Expr::Identifier(i) => Some(i.value.as_str()),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
-        _ => None,
-    }
-}
-
-/// `SELECT key, window_start, window_end, COUNT(*), MAX(x) FROM TABLE(TUMBLE(…)) [WHERE …]
-/// GROUP BY key, window_start, window_end`: a `select` for the WHERE, `key_by`, the windowed
-/// `aggregate`, and a `select` naming the output as the query does. Without a window
-/// (`GROUP BY key` over a table), an updating result: the aggregate's changelog, each row with
-/// its kind in `op` (`+I`, `-U`, `+U`), as Flink's.
-fn group_steps(
-    select: &Select,
-    group_by: &[Expr],
-    table: &Table,
-    window: Option<WindowSpec>,
-    udfs: &[String],
-) -> Result<Vec<StepSpec>, SqlError> {
-    let is_window_column = |name: &str| {
-        name.eq_ignore_ascii_case("window_start") || name.eq_ignore_ascii_case("window_end")
-    };
-    let mut keys = Vec::new();
-    let mut has_window = (false, false);
-    let mut grouped: Option<GroupWindow> = None;
-    for expr in group_by {
-        if let Some(named) = group_window(expr, table)? {
-            if grouped.is_some() || window.is_some() {
-                return Err(SqlError::at(expr.span(), "GROUP BY one window"));
-            }
-            grouped = Some(named);
-            has_window = (true, true);
-            continue;
-        }
-        match identifier(expr) {
-            Some(name) if name.eq_ignore_ascii_case("window_start") => has_window.0 = true,
-            Some(name) if name.eq_ignore_ascii_case("window_end") => has_window.1 = true,
-            Some(name) => {
-                let column = table
-                    .columns
-                    .iter()
-                    .find(|(c, _)| c.eq_ignore_ascii_case(name))
-                    .ok_or_else(|| SqlError::at(expr.span(), format!("unknown column `{name}`")))?;
-                keys.push((column.0.clone(), expr.span()));
-            }
-            None => {
-                return Err(SqlError::at(
-                    expr.span(),
-                    "GROUP BY columns (an expression: compute it in a subquery — not supported yet)",
-                ));
-            }
-        }
-    }
-    let window = window.or(grouped.map(|g| g.window));
-    match (window.is_some(), has_window) {
-        (true, (true, true)) | (false, (false, false)) => {}
-        (true, _) => {
-            return Err(SqlError::at(
-                select.span(),
-                "GROUP BY over a window names window_start and window_end",
-            ));
-        }
-        (false, _) => {
-            return Err(SqlError::at(
-                select.span(),
-                "window_start and window_end come from a windowing function: FROM TABLE(TUMBLE(…))",
-            ));
-        }
-    }
-    if window.is_none() && keys.is_empty() {
-        return Err(SqlError::at(select.span(), "GROUP BY a column"));
-    }
-    if keys.len() > 1 {
-        return Err(SqlError::at(
-            keys[1].1,
-            "GROUP BY one column besides the window (more are not supported yet)",
-        ));
-    }
-    let key = keys.first().map(|(k, _)| k.clone());
-    let mut functions = Vec::new();
-    let mut outputs = Vec::new();
-    let mut read = Vec::new();
-    for (index, item) in select.projection.iter().enumerate() {
-        let (expr, name) = match item {
-            SelectItem::UnnamedExpr(expr) => (expr, default_name(expr, index)),
-            SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
-            other => {
-                return Err(SqlError::at(
-                    other.span(),
-                    "name the columns of a windowed query",
-                ));
-            }
-        };
-        if let Some(bound) = window_bound(expr, grouped.as_ref(), table)? {
-            outputs.push(format!(
-                "TO_TIMESTAMP_LTZ({bound}, 3) AS \"{}\"",
-                name.replace('"', "\"\"")
-            ));
-            continue;
-        }
-        if let Some(column) = identifier(expr) {
-            if is_window_column(column) && window.is_none() {
-                return Err(SqlError::at(
-                    expr.span(),
-                    format!("`{column}` comes from a windowing function: FROM TABLE(TUMBLE(…))"),
-                ));
-            }
-            if is_window_column(column) {
-                let field = column.to_ascii_lowercase();
-                outputs.push(format!(
-                    "TO_TIMESTAMP_LTZ({field}, 3) AS \"{}\"",
-                    name.replace('"', "\"\"")
-                ));
-            } else if key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(column))
-            {
-                outputs.push(column_text(&Expr::Identifier(column.into()), &name));
-            } else {
-                return Err(SqlError::at(
-                    expr.span(),
-                    format!("`{column}` is neither grouped nor aggregated"),
-                ));
-            }
-            continue;
-        }
-        let Expr::Function(call) = expr else {
-            return Err(SqlError::at(
-                expr.span(),
-                "a windowed query selects its key, window_start, window_end and aggregates",
-            ));
-        };
-        let function = aggregate_fn(&call.name.to_string()).ok_or_else(|| {
-            SqlError::at(
-                expr.span(),
-                format!(
-                    "unknown aggregate `{}` (COUNT, SUM, MIN, MAX, AVG)",
-                    call.name
-                ),
-            )
-        })?;
-        let field = match &call.args {
-            FunctionArguments::List(list) if list.args.len() == 1 => {
-                let arg = list.args[0].to_string();
-                match (function, arg.as_str()) {
-                    (AggregateFn::Count, "*") => None,
-                    _ => {
-                        let column = table
-                            .columns
-                            .iter()
-                            .find(|(c, _)| c.eq_ignore_ascii_case(arg.trim_matches('`')))
-                            .ok_or_else(|| {
-                                SqlError::at(
-                                    expr.span(),
-                                    format!(
-                                        "{}({arg}): aggregate a column of `{}`",
-                                        call.name, table.name
-                                    ),
-                                )
-                            })?;
-                        if function != AggregateFn::Count && !column.1.is_numeric() {
-                            return Err(SqlError::at(
-                                expr.span(),
-                                format!(
-                                    "{}({arg}): `{arg}` is {}, where a number is expected",
-                                    call.name, column.1
-                                ),
-                            ));
-                        }
-                        read.push(column.0.clone());
-                        (function != AggregateFn::Count).then(|| column.0.clone())
-                    }
-                }
-            }
-            _ => {
-                return Err(SqlError::at(
-                    expr.span(),
-                    format!("{}: one argument", call.name),
-                ));
-            }
-        };
-        let internal = format!("agg{}", functions.len());
-        functions.push(BuiltinAggregate {
-            function,
-            field,
-            output: Some(internal.clone()),
-        });
-        outputs.push(format!(
-            "\"{internal}\" AS \"{}\"",
-            name.replace('"', "\"\"")
-        ));
-    }
-    let mut steps = Vec::new();
-    if let Some(condition) = &select.selection {
-        let mut compiler = Compiler::new(Scope {
-            columns: Some(&table.columns),
-            rowtime: table.rowtime()?,
-            functions: udfs,
-        });
-        let condition = compiler.condition(condition)?;
-        let mut kept: Vec<String> = key.iter().cloned().chain(read).collect();
-        kept.dedup();
-        steps.push(StepSpec {
-            select: Some(SelectSpec {
-                columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
-                condition: Some(condition),
-                rowtime: table.rowtime()?.map(str::to_string),
-                functions: udfs.to_vec(),
-            }),
-            ..step("where")
-        });
-    }
-    if let Some(key) = &key {
-        steps.push(StepSpec {
-            key_by: Some(KeyBySpec {
-                field: Some(key.clone()),
-                module: None,
-            }),
-            ..step("key_by")
-        });
-    }
-    steps.push(StepSpec {
-        aggregate: Some(AggregateSpec {
-            module: None,
-            functions,
-            process: None,
-            key_as: key.clone(),
-            window,
-            allowed_lateness_ms: 0,
-            late_output: None,
-            processing_time: false,
-            changelog: window.is_none(),
-        }),
-        ..step(if window.is_some() { "window" } else { "group" })
-    });
-    if window.is_none() {
-        outputs.insert(0, "\"op\" AS \"op\"".to_string());
-    }
-    steps.push(StepSpec {
-        select: Some(SelectSpec {
-            columns: outputs,
-            condition: None,
-            rowtime: None,
-            functions: Vec::new(),
-        }),
-        ..step("project")
-    });
-    Ok(steps)
 }

@@ -16,12 +16,15 @@ pub enum SqlType {
     Boolean,
     /// TIMESTAMP(3), TIMESTAMP_LTZ(3): ms since the epoch, written as `YYYY-MM-DD HH:MM:SS.sss`.
     Timestamp,
+    /// Known only when the query runs: a column of a table function's rows (a module does not
+    /// declare its result's types), checked row by row.
+    Any,
 }
 
 impl SqlType {
     /// Whether arithmetic takes it.
     pub(crate) fn is_numeric(self) -> bool {
-        matches!(self, SqlType::Bigint | SqlType::Double)
+        matches!(self, SqlType::Bigint | SqlType::Double | SqlType::Any)
     }
 }
 
@@ -33,6 +36,7 @@ impl fmt::Display for SqlType {
             SqlType::String => "STRING",
             SqlType::Boolean => "BOOLEAN",
             SqlType::Timestamp => "TIMESTAMP(3)",
+            SqlType::Any => "ANY",
         })
     }
 }

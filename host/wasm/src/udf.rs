@@ -134,6 +134,15 @@ impl TransformUdf {
         Some(f(&mut state.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
+    /// Without keyed state: a SQL function is stateless, so it is called as a pure function
+    /// (a record it rejects is rejected alone, with no state to roll back) and a state call
+    /// traps. Components whose language imports the state interface anyway (JavaScript,
+    /// Python) are then called like any other.
+    pub fn stateless(mut self) -> Self {
+        self.keyed = None;
+        self
+    }
+
     /// Gives the instance its subtask's keyed state, in the job's backend.
     pub fn keep_state_in(&mut self, state: KeyedState) {
         self.keyed = Some(Arc::new(Mutex::new(state)));

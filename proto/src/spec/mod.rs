@@ -14,8 +14,8 @@ pub use connector::{
     KafkaStart, MessageTime, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
 };
 pub use operator::{
-    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, SelectSpec,
-    WasmCall, WatermarkSpec, WindowSpec, window_starts,
+    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, LateralSpec,
+    SelectSpec, WasmCall, WatermarkSpec, WindowSpec, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{

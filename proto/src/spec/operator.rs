@@ -278,7 +278,7 @@ pub struct JoinSpec {
 /// `weir sql` compiles `SELECT … FROM … WHERE …` into, usable in job specs as well
 /// (`select: { columns: ["auction", "price * 908 / 1000 AS price_eur"], where: "price > 500" }`).
 /// Expressions are evaluated natively, a batch at a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelectSpec {
     /// The output object's fields, in order: each a SQL expression over the input's fields,
@@ -296,4 +296,33 @@ pub struct SelectSpec {
     /// value (`#[weir_sdk::scalar]`, `@weir_udf.scalar`).
     #[serde(default)]
     pub functions: Vec<String>,
+    /// A table function joined to each record before the columns are computed (Flink's
+    /// `LATERAL TABLE(f(…)) AS t(a, b)`): the columns and the condition then read its output
+    /// columns like input fields, once per row it returns.
+    #[serde(default)]
+    pub lateral: Option<LateralSpec>,
+    /// Writes each row as a JSON array of its columns, in order, instead of an object: the
+    /// argument list SQL hands an aggregate function from a module.
+    #[serde(default)]
+    pub array: bool,
+}
+
+/// A table function of a `select` step: a module exporting `weir:udf/transform` as a flat_map
+/// from a JSON array of arguments to any number of rows (`#[weir_sdk::table_function]`,
+/// `@weir_udf.table_function`, `tableFunction` in JavaScript). A row is a JSON array (its
+/// columns in order), an object (columns by name) or, for one column, any JSON value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LateralSpec {
+    /// The module, by its name under `modules:`.
+    pub function: String,
+    /// Its arguments: SQL expressions over the input's fields.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The names of the columns of its rows.
+    pub columns: Vec<String>,
+    /// Keeps a record for which it returns no row, its columns NULL (`LEFT JOIN LATERAL …
+    /// ON TRUE`); otherwise such a record has no output (`CROSS JOIN LATERAL`).
+    #[serde(default)]
+    pub outer: bool,
 }

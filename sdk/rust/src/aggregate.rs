@@ -1,7 +1,9 @@
 //! Aggregate functions: a typed accumulator per key, which the host stores as bytes.
 
 use crate::Record;
+use crate::json::{Arguments, IntoJson};
 use std::fmt::Display;
+use std::marker::PhantomData;
 
 /// An aggregate function. The host keeps one accumulator per key; `add` folds records into it,
 /// `merge` combines two (e.g. from two partial aggregates), `result` is the output per key.
@@ -16,6 +18,58 @@ pub trait Aggregate {
     fn merge(acc: &mut Self::Acc, other: Self::Acc);
     /// The output value for a key.
     fn result(acc: &Self::Acc) -> Vec<u8>;
+}
+
+/// An aggregate function SQL calls with typed arguments (`CREATE FUNCTION name AS 'module'
+/// LANGUAGE WASM`, then `SELECT key, name(a, b) … GROUP BY key, window_start, window_end`), as
+/// Flink's `AggregateFunction`: SQL passes each row's arguments, read as [`Self::Args`] (a
+/// tuple such as `(i64,)` or `(i64, f64)`); an argument of another type rejects the row, naming
+/// it. Export it with `#[weir_sdk::aggregate_function]`.
+pub trait AggregateFunction {
+    /// The accumulator; `Default` is the accumulator of a group with no rows yet.
+    type Acc: Default + AccCodec;
+    /// The arguments, a tuple of `i64`, `f64`, `bool`, `String` or an `Option` of one.
+    type Args: Arguments;
+    /// The result, written as JSON (`i64`, `f64`, `bool`, `String`, `Option`, tuples).
+    type Output: IntoJson;
+    /// Adds one row's arguments to `acc`; `Err` rejects the row, leaving `acc` unchanged.
+    fn accumulate(acc: &mut Self::Acc, args: Self::Args) -> Result<(), String>;
+    /// Merges `other` into `acc`.
+    fn merge(acc: &mut Self::Acc, other: Self::Acc);
+    /// The result of a group.
+    fn result(acc: &Self::Acc) -> Self::Output;
+}
+
+/// An [`AggregateFunction`] as an [`Aggregate`] over records holding argument arrays: what
+/// `#[weir_sdk::aggregate_function]` exports.
+pub struct SqlAggregate<F>(PhantomData<F>);
+
+impl<F: AggregateFunction> Aggregate for SqlAggregate<F> {
+    type Acc = F::Acc;
+    type Error = String;
+
+    fn add(acc: &mut F::Acc, record: Record<'_>) -> Result<(), String> {
+        let name = std::any::type_name::<F>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("aggregate");
+        let args = F::Args::from_arguments(record.value(), name)?;
+        // A rejected row leaves the accumulator as it was: keep its bytes to restore it.
+        let mut before = Vec::new();
+        acc.encode(&mut before);
+        F::accumulate(acc, args).inspect_err(|_| *acc = decode_exact(&before))
+    }
+
+    fn merge(acc: &mut F::Acc, other: F::Acc) {
+        F::merge(acc, other);
+    }
+
+    fn result(acc: &F::Acc) -> Vec<u8> {
+        match F::result(acc).into_json() {
+            Ok(json) => json,
+            Err(_) => b"null".to_vec(),
+        }
+    }
 }
 
 /// How an accumulator becomes the bytes the host stores, and back.

@@ -74,11 +74,13 @@ impl IntoJson for i64 {
 }
 
 impl IntoJson for f64 {
+    /// A DOUBLE stays one in the JSON: 600.0, not 600 (which SQL would read as a BIGINT).
     fn into_json(self) -> Result<Vec<u8>, String> {
-        match self.is_finite() {
-            true => Ok(self.to_string().into_bytes()),
-            false => Ok(b"null".to_vec()),
-        }
+        Ok(match self.is_finite() {
+            true if self.fract() == 0.0 && self.abs() < 1e15 => format!("{self:.1}").into_bytes(),
+            true => self.to_string().into_bytes(),
+            false => b"null".to_vec(),
+        })
     }
 }
 
@@ -116,6 +118,73 @@ impl<T: IntoJson, E: std::fmt::Display> IntoJson for Result<T, E> {
         self.map_err(|e| e.to_string())?.into_json()
     }
 }
+
+macro_rules! tuple_json {
+    ($($name:ident),+) => {
+        /// A row of several columns, written as a JSON array (a table function's row).
+        impl<$($name: IntoJson),+> IntoJson for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_json(self) -> Result<Vec<u8>, String> {
+                let ($($name,)+) = self;
+                let mut out = vec![b'['];
+                $(
+                    if out.len() > 1 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&$name.into_json()?);
+                )+
+                out.push(b']');
+                Ok(out)
+            }
+        }
+    };
+}
+
+tuple_json!(A, B);
+tuple_json!(A, B, C);
+tuple_json!(A, B, C, D);
+
+/// What a table function (`#[weir_sdk::table_function]`) returns: its rows, each a value or a
+/// tuple of columns, or a `Result` of them whose `Err` rejects the input row.
+pub trait TableRows {
+    /// Each row's JSON text.
+    fn into_rows(self) -> Result<Vec<Vec<u8>>, String>;
+}
+
+impl<T: IntoJson> TableRows for Vec<T> {
+    fn into_rows(self) -> Result<Vec<Vec<u8>>, String> {
+        self.into_iter().map(IntoJson::into_json).collect()
+    }
+}
+
+impl<T: IntoJson, E: std::fmt::Display> TableRows for Result<Vec<T>, E> {
+    fn into_rows(self) -> Result<Vec<Vec<u8>>, String> {
+        self.map_err(|e| e.to_string())?.into_rows()
+    }
+}
+
+/// The typed arguments of a SQL aggregate function ([`crate::AggregateFunction::Args`]): a
+/// tuple of [`FromJson`] types, read from the JSON array of a row's arguments.
+pub trait Arguments: Sized {
+    /// The arguments in `value`, or why they are not these (`function` names it).
+    fn from_arguments(value: &[u8], function: &str) -> Result<Self, String>;
+}
+
+macro_rules! tuple_arguments {
+    ($count:expr; $($name:ident $index:expr),+) => {
+        impl<$($name: FromJson),+> Arguments for ($($name,)+) {
+            fn from_arguments(value: &[u8], function: &str) -> Result<Self, String> {
+                let args = arguments(value, function, $count)?;
+                Ok(($(argument::<$name>(&args, $index, function)?,)+))
+            }
+        }
+    };
+}
+
+tuple_arguments!(1; A 0);
+tuple_arguments!(2; A 0, B 1);
+tuple_arguments!(3; A 0, B 1, C 2);
+tuple_arguments!(4; A 0, B 1, C 2, D 3);
 
 /// The arguments of a scalar call: the JSON array a record holds, checked to have `count`
 /// elements (`function` names it in errors).

@@ -15,8 +15,9 @@
 //! `Err` rejects one record (it goes to the job's dead-letter sink); a panic traps the instance,
 //! and the host isolates the record that caused it.
 //!
-//! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, [`scalar`] on
-//! a typed function SQL calls (`CREATE FUNCTION … LANGUAGE WASM`), and
+//! Attributes: [`map`], [`filter`], [`flat_map`], [`key_selector`] on functions, [`scalar`] and
+//! [`table_function`] on a typed function SQL calls (`CREATE FUNCTION … LANGUAGE WASM`),
+//! [`aggregate_function`] on a type implementing [`AggregateFunction`] (SQL's, typed),
 //! [`aggregate`] on a type implementing [`Aggregate`], [`process`] on one implementing
 //! [`Process`] (keyed state and timers), [`window`] on a function over a whole window's records.
 //!
@@ -43,12 +44,13 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{AccCodec, Aggregate};
+pub use aggregate::{AccCodec, Aggregate, AggregateFunction, SqlAggregate};
 pub use batch::{Builder as OutputBatch, Record};
 pub use output::{FilterResult, FlatMapResult, IntoRecord, KeyResult, MapResult, Out};
 pub use process::Process;
 pub use weir_sdk_macros::{
-    aggregate, filter, flat_map, key_selector, map, process, scalar, window,
+    aggregate, aggregate_function, filter, flat_map, key_selector, map, process, scalar,
+    table_function, window,
 };
 
 /// Bindings generated from `proto/wit`, one module per world. UDF authors never touch these: the

@@ -110,3 +110,66 @@ fn accumulators_round_trip_and_reject_garbage() {
     assert_eq!(<(u64, i64, f64)>::decode(&bytes), Some(((7, -3, 1.5), 24)));
     assert_eq!(<(u64, i64)>::decode(&bytes[..10]), None);
 }
+
+#[test]
+fn sql_values_rows_and_arguments_read_and_write_as_sql_expects() {
+    use crate::json::{Arguments, IntoJson, TableRows};
+    assert_eq!(600.0f64.into_json().unwrap(), b"600.0");
+    assert_eq!(2.5f64.into_json().unwrap(), b"2.5");
+    assert_eq!(("a", 1i64).into_json().unwrap(), br#"["a",1]"#);
+    let rows = vec![("x".to_string(), 0i64), ("y".to_string(), 1)]
+        .into_rows()
+        .unwrap();
+    assert_eq!(rows, [br#"["x",0]"#.to_vec(), br#"["y",1]"#.to_vec()]);
+    assert_eq!(
+        <(i64, String)>::from_arguments(br#"[3,"b"]"#, "f"),
+        Ok((3, "b".to_string()))
+    );
+    assert_eq!(
+        <(i64, i64)>::from_arguments(br#"[3,"b"]"#, "f"),
+        Err("argument 2 of f is \"b\", not a BIGINT".to_string())
+    );
+    assert_eq!(
+        <(i64,)>::from_arguments(b"[1,2]", "f"),
+        Err("f takes 1 argument(s), not 2".to_string())
+    );
+}
+
+#[test]
+fn a_sql_aggregate_leaves_its_accumulator_as_it_was_on_a_rejected_row() {
+    use crate::{Aggregate, AggregateFunction, SqlAggregate};
+    struct Positive;
+    impl AggregateFunction for Positive {
+        type Acc = (i64, i64);
+        type Args = (i64,);
+        type Output = i64;
+        fn accumulate(acc: &mut (i64, i64), (x,): (i64,)) -> Result<(), String> {
+            acc.1 += 1;
+            acc.0 += x;
+            if x < 0 {
+                return Err(format!("{x} is negative"));
+            }
+            Ok(())
+        }
+        fn merge(acc: &mut (i64, i64), other: (i64, i64)) {
+            acc.0 += other.0;
+            acc.1 += other.1;
+        }
+        fn result(acc: &(i64, i64)) -> i64 {
+            acc.0
+        }
+    }
+    let mut acc = (0, 0);
+    let add = |acc: &mut (i64, i64), value: &[u8]| {
+        SqlAggregate::<Positive>::add(acc, Record::new(None, value, 0))
+    };
+    assert_eq!(add(&mut acc, b"[5]"), Ok(()));
+    assert_eq!(add(&mut acc, b"[-2]"), Err("-2 is negative".to_string()));
+    assert_eq!(acc, (5, 1));
+    assert!(
+        add(&mut acc, b"[\"x\"]")
+            .unwrap_err()
+            .contains("argument 1 of Positive")
+    );
+    assert_eq!(SqlAggregate::<Positive>::result(&acc), b"5");
+}

@@ -304,6 +304,13 @@ pub(super) fn operator_kind(
         for (i, function) in select.functions.iter().enumerate() {
             module_ref(modules, function, format!("{field}.select.functions[{i}]"))?;
         }
+        if let Some(lateral) = &select.lateral {
+            module_ref(
+                modules,
+                &lateral.function,
+                format!("{field}.select.lateral.function"),
+            )?;
+        }
         if let Err(e) = weir_sql::Projection::parse(select) {
             return Err(error(format!("{field}.select"), e.to_string(), None));
         }

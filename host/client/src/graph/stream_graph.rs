@@ -87,6 +87,9 @@ pub fn build_stream_graph(
     let mut by_name: HashMap<String, Output> = HashMap::new();
     let mut previous: Option<(String, Output)> = None;
     let mut read: Vec<bool> = Vec::new();
+    // Per node, the key_by whose keys its records still carry on a forward path through
+    // `select` steps (which keep each record's key): a keyed step may follow such a select.
+    let mut keyed_via: Vec<Option<usize>> = Vec::new();
     // Late outputs by name, with the step field that declared them and whether a step reads them.
     let mut late_outputs: Vec<(String, String, usize, bool)> = Vec::new();
     for (index, step) in spec.pipeline.iter().enumerate() {
@@ -166,14 +169,18 @@ pub fn build_stream_graph(
             previous = Some((name, output));
             continue;
         }
-        let operator = operator_kind(
-            spec,
-            step,
-            &field,
-            base_dir,
-            modules,
-            input.map(|o| &graph.nodes[o.node]),
-        )?;
+        let keyed_input = input.map(|o| {
+            let through = match &graph.nodes[o.node].kind {
+                OperatorKind::Select(_) if o.partitioning.is_none() && !o.late => keyed_via[o.node]
+                    .filter(|_| {
+                        step.parallelism
+                            .is_none_or(|p| p == graph.nodes[o.node].parallelism)
+                    }),
+                _ => None,
+            };
+            &graph.nodes[through.unwrap_or(o.node)]
+        });
+        let operator = operator_kind(spec, step, &field, base_dir, modules, keyed_input)?;
         let global_window = matches!(&operator, OperatorKind::Aggregate { key_as: None, .. });
         let default_parallelism = match (&operator, input) {
             // key_by runs beside its input so it chains with it; the hash edge follows it.
@@ -244,6 +251,15 @@ pub fn build_stream_graph(
             OperatorKind::Join(join) => join.late_output.clone(),
             _ => None,
         };
+        keyed_via.push(match (&operator, input) {
+            (OperatorKind::KeyBy(_), _) => Some(node),
+            (OperatorKind::Select(_), Some(input))
+                if input.partitioning.is_none() && !input.late =>
+            {
+                keyed_via[input.node]
+            }
+            _ => None,
+        });
         graph.nodes.push(StreamNode {
             name: name.clone(),
             kind: operator,

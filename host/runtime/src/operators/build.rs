@@ -270,17 +270,16 @@ pub fn build_chain(
                 Box::new(super::throttle::Throttle::new(spec.records_per_second))
             }
             OperatorKind::Select(spec) => {
-                let mut functions = Vec::new();
-                for function in &spec.functions {
-                    let loaded = module(function)?;
-                    functions.push(TransformUdf::new(
+                let instance = |function: &str| -> Result<TransformUdf, TaskError> {
+                    Ok(TransformUdf::new(
                         factory.engine,
-                        loaded,
+                        module(function)?,
                         "select",
                         factory.limits,
-                    )?);
-                }
-                Box::new(super::select::Select::new(name.clone(), spec, functions)?)
+                    )?
+                    .stateless())
+                };
+                Box::new(super::select::Select::new(name.clone(), spec, instance)?)
             }
             OperatorKind::Watermark(spec) => {
                 Box::new(super::watermark::WatermarkAssigner::new(name.clone(), spec))

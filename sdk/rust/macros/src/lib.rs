@@ -37,6 +37,39 @@ pub fn window(_args: TokenStream, item: TokenStream) -> TokenStream {
 /// the row) is written back as JSON. An argument of another type rejects the row, naming it.
 #[proc_macro_attribute]
 pub fn scalar(_args: TokenStream, item: TokenStream) -> TokenStream {
+    typed_call(
+        item,
+        quote!(run_map),
+        (
+            quote!(::weir_sdk::json::IntoJson::into_json),
+            quote!(::std::vec::Vec<u8>),
+        ),
+    )
+}
+
+/// Exports a typed function `fn(A, B, …) -> Vec<R>` as a SQL table function, joined to each
+/// row by `LATERAL TABLE(name(…)) AS t(c1, c2)`: its arguments are read as for [`scalar`], and
+/// each item it returns is a row (a value for one column, a tuple for several); a `Result`
+/// whose `Err` rejects the input row.
+#[proc_macro_attribute]
+pub fn table_function(_args: TokenStream, item: TokenStream) -> TokenStream {
+    typed_call(
+        item,
+        quote!(run_flat_map),
+        (
+            quote!(::weir_sdk::json::TableRows::into_rows),
+            quote!(::std::vec::Vec<::std::vec::Vec<u8>>),
+        ),
+    )
+}
+
+/// The export of a typed SQL function: its arguments read from each record's JSON array, its
+/// result written by `write` (as an `output`) and the batch run by `runner`.
+fn typed_call(
+    item: TokenStream,
+    runner: proc_macro2::TokenStream,
+    (write, output): (proc_macro2::TokenStream, proc_macro2::TokenStream),
+) -> TokenStream {
     let function = parse_macro_input!(item as ItemFn);
     let name = &function.sig.ident;
     let sql_name = name.to_string();
@@ -45,7 +78,7 @@ pub fn scalar(_args: TokenStream, item: TokenStream) -> TokenStream {
         match input {
             syn::FnArg::Typed(typed) => types.push((*typed.ty).clone()),
             syn::FnArg::Receiver(receiver) => {
-                return syn::Error::new_spanned(receiver, "a scalar function takes no `self`")
+                return syn::Error::new_spanned(receiver, "a SQL function takes no `self`")
                     .to_compile_error()
                     .into();
             }
@@ -56,17 +89,17 @@ pub fn scalar(_args: TokenStream, item: TokenStream) -> TokenStream {
     quote! {
         #function
         const _: () = {
-            fn __weir_scalar(
+            fn __weir_call(
                 record: ::weir_sdk::Record,
-            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+            ) -> ::core::result::Result<#output, ::std::string::String> {
                 let args = ::weir_sdk::json::arguments(record.value(), #sql_name, #count)?;
                 let result = #name(#(::weir_sdk::json::argument::<#types>(&args, #indices, #sql_name)?),*);
-                ::weir_sdk::json::IntoJson::into_json(result)
+                #write(result)
             }
             struct __WeirUdf;
             impl ::weir_sdk::__private::TransformGuest for __WeirUdf {
                 fn process(input: ::weir_sdk::__private::TransformBatch) -> ::weir_sdk::__private::TransformOutput {
-                    ::weir_sdk::__private::run_map(input, __weir_scalar)
+                    ::weir_sdk::__private::#runner(input, __weir_call)
                 }
             }
             ::weir_sdk::bindings::transform::export_transform!(__WeirUdf with_types_in ::weir_sdk::bindings::transform);
@@ -116,39 +149,62 @@ pub fn key_selector(_args: TokenStream, item: TokenStream) -> TokenStream {
 /// Exports a type implementing `weir_sdk::Aggregate` as an aggregate function.
 #[proc_macro_attribute]
 pub fn aggregate(_args: TokenStream, item: TokenStream) -> TokenStream {
+    export_aggregate(item, "aggregate", |name| quote!(#name))
+}
+
+/// Exports a type implementing `weir_sdk::AggregateFunction` as a SQL aggregate function with
+/// typed arguments.
+#[proc_macro_attribute]
+pub fn aggregate_function(_args: TokenStream, item: TokenStream) -> TokenStream {
+    export_aggregate(
+        item,
+        "aggregate_function",
+        |name| quote!(::weir_sdk::SqlAggregate<#name>),
+    )
+}
+
+fn export_aggregate(
+    item: TokenStream,
+    attribute: &str,
+    aggregate: impl Fn(&syn::Ident) -> proc_macro2::TokenStream,
+) -> TokenStream {
     let item = parse_macro_input!(item as Item);
     let name = match &item {
         Item::Struct(s) => &s.ident,
         Item::Enum(e) => &e.ident,
         _ => {
-            return syn::Error::new_spanned(&item, "#[weir_sdk::aggregate] goes on the struct or enum that implements weir_sdk::Aggregate")
+            let message = format!(
+                "#[weir_sdk::{attribute}] goes on the struct or enum that implements the trait"
+            );
+            return syn::Error::new_spanned(&item, message)
                 .to_compile_error()
                 .into();
         }
     };
+    let aggregate = aggregate(name);
     quote! {
         #item
         const _: () = {
             struct __WeirUdf;
             impl ::weir_sdk::__private::AggregateGuest for __WeirUdf {
                 fn create_accumulator() -> ::std::vec::Vec<u8> {
-                    ::weir_sdk::__private::create_accumulator::<#name>()
+                    ::weir_sdk::__private::create_accumulator::<#aggregate>()
                 }
                 fn add(
                     accumulators: ::weir_sdk::__private::AggregateBlobs,
                     groups: ::std::vec::Vec<u32>,
                     input: ::weir_sdk::__private::AggregateBatch,
                 ) -> ::weir_sdk::__private::AddOutput {
-                    ::weir_sdk::__private::add::<#name>(accumulators, groups, input)
+                    ::weir_sdk::__private::add::<#aggregate>(accumulators, groups, input)
                 }
                 fn merge(
                     left: ::weir_sdk::__private::AggregateBlobs,
                     right: ::weir_sdk::__private::AggregateBlobs,
                 ) -> ::weir_sdk::__private::AggregateBlobs {
-                    ::weir_sdk::__private::merge::<#name>(left, right)
+                    ::weir_sdk::__private::merge::<#aggregate>(left, right)
                 }
                 fn get_result(accumulators: ::weir_sdk::__private::AggregateBlobs) -> ::weir_sdk::__private::AggregateBlobs {
-                    ::weir_sdk::__private::get_result::<#name>(accumulators)
+                    ::weir_sdk::__private::get_result::<#aggregate>(accumulators)
                 }
             }
             ::weir_sdk::bindings::aggregate::export_aggregate!(__WeirUdf with_types_in ::weir_sdk::bindings::aggregate);

@@ -1,0 +1,440 @@
+//! `GROUP BY` queries: a key and a window (a windowing table-valued function or a group
+//! window), or a key alone for an updating result. Built-in aggregates run on the engine's
+//! aggregate operators; an aggregate function from a module (`CREATE FUNCTION … LANGUAGE WASM`,
+//! `#[weir_sdk::aggregate_function]`) runs as a Wasm window aggregate fed the argument lists.
+
+use crate::catalog::Table;
+use crate::error::SqlError;
+use crate::expr::{Compiler, Scope};
+use crate::group_window::{GroupWindow, group_window, window_bound};
+use crate::projection::default_name;
+use crate::query::{column_text, step};
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Select, SelectItem, Spanned,
+};
+use sqlparser::tokenizer::Span;
+use weir_proto::spec::{
+    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, LateralSpec, SelectSpec, StepSpec,
+    WindowSpec,
+};
+
+pub(crate) fn aggregate_fn(name: &str) -> Option<AggregateFn> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "COUNT" => AggregateFn::Count,
+        "SUM" => AggregateFn::Sum,
+        "MIN" => AggregateFn::Min,
+        "MAX" => AggregateFn::Max,
+        "AVG" => AggregateFn::Avg,
+        _ => return None,
+    })
+}
+
+pub(crate) fn identifier(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Identifier(i) => Some(i.value.as_str()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
+        _ => None,
+    }
+}
+
+/// `SELECT key, window_start, window_end, COUNT(*), MAX(x) FROM TABLE(TUMBLE(…)) [WHERE …]
+/// GROUP BY key, window_start, window_end`: a `select` for the WHERE, `key_by`, the windowed
+/// `aggregate`, and a `select` naming the output as the query does. Without a window
+/// (`GROUP BY key` over a table), an updating result: the aggregate's changelog, each row with
+/// its kind in `op` (`+I`, `-U`, `+U`), as Flink's. A table function joined to the table runs
+/// in the first `select` step.
+pub(crate) fn group_steps(
+    select: &Select,
+    group_by: &[Expr],
+    (table, lateral): (&Table, Option<LateralSpec>),
+    window: Option<WindowSpec>,
+    udfs: &[String],
+) -> Result<Vec<StepSpec>, SqlError> {
+    let is_window_column = |name: &str| {
+        name.eq_ignore_ascii_case("window_start") || name.eq_ignore_ascii_case("window_end")
+    };
+    let mut keys = Vec::new();
+    let mut has_window = (false, false);
+    let mut grouped: Option<GroupWindow> = None;
+    for expr in group_by {
+        if let Some(named) = group_window(expr, table)? {
+            if grouped.is_some() || window.is_some() {
+                return Err(SqlError::at(expr.span(), "GROUP BY one window"));
+            }
+            grouped = Some(named);
+            has_window = (true, true);
+            continue;
+        }
+        match identifier(expr) {
+            Some(name) if name.eq_ignore_ascii_case("window_start") => has_window.0 = true,
+            Some(name) if name.eq_ignore_ascii_case("window_end") => has_window.1 = true,
+            Some(name) => {
+                let column = table
+                    .columns
+                    .iter()
+                    .find(|(c, _)| c.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| SqlError::at(expr.span(), format!("unknown column `{name}`")))?;
+                keys.push((column.0.clone(), expr.span()));
+            }
+            None => {
+                return Err(SqlError::at(
+                    expr.span(),
+                    "GROUP BY columns (an expression: compute it in a subquery — not supported yet)",
+                ));
+            }
+        }
+    }
+    let window = window.or(grouped.map(|g| g.window));
+    match (window.is_some(), has_window) {
+        (true, (true, true)) | (false, (false, false)) => {}
+        (true, _) => {
+            return Err(SqlError::at(
+                select.span(),
+                "GROUP BY over a window names window_start and window_end",
+            ));
+        }
+        (false, _) => {
+            return Err(SqlError::at(
+                select.span(),
+                "window_start and window_end come from a windowing function: FROM TABLE(TUMBLE(…))",
+            ));
+        }
+    }
+    if window.is_none() && keys.is_empty() {
+        return Err(SqlError::at(select.span(), "GROUP BY a column"));
+    }
+    if keys.len() > 1 {
+        return Err(SqlError::at(
+            keys[1].1,
+            "GROUP BY one column besides the window (more are not supported yet)",
+        ));
+    }
+    let key = keys.first().map(|(k, _)| k.clone());
+    let mut functions = Vec::new();
+    let mut outputs = Vec::new();
+    let mut read = Vec::new();
+    let mut module_aggregate: Option<ModuleAggregate> = None;
+    let mut compiler = Compiler::new(Scope {
+        columns: Some(&table.columns),
+        rowtime: table.rowtime()?,
+        functions: udfs,
+    });
+    for (index, item) in select.projection.iter().enumerate() {
+        let (expr, name) = match item {
+            SelectItem::UnnamedExpr(expr) => (expr, default_name(expr, index)),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+            other => {
+                return Err(SqlError::at(
+                    other.span(),
+                    "name the columns of a windowed query",
+                ));
+            }
+        };
+        if let Some(bound) = window_bound(expr, grouped.as_ref(), table)? {
+            outputs.push(format!(
+                "TO_TIMESTAMP_LTZ({bound}, 3) AS \"{}\"",
+                name.replace('"', "\"\"")
+            ));
+            continue;
+        }
+        if let Some(column) = identifier(expr) {
+            if is_window_column(column) && window.is_none() {
+                return Err(SqlError::at(
+                    expr.span(),
+                    format!("`{column}` comes from a windowing function: FROM TABLE(TUMBLE(…))"),
+                ));
+            }
+            if is_window_column(column) {
+                let field = column.to_ascii_lowercase();
+                outputs.push(format!(
+                    "TO_TIMESTAMP_LTZ({field}, 3) AS \"{}\"",
+                    name.replace('"', "\"\"")
+                ));
+            } else if key
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(column))
+            {
+                outputs.push(column_text(&Expr::Identifier(column.into()), &name));
+            } else {
+                return Err(SqlError::at(
+                    expr.span(),
+                    format!("`{column}` is neither grouped nor aggregated"),
+                ));
+            }
+            continue;
+        }
+        let Expr::Function(call) = expr else {
+            return Err(SqlError::at(
+                expr.span(),
+                "a windowed query selects its key, window_start, window_end and aggregates",
+            ));
+        };
+        let called = call.name.to_string();
+        if let Some(module) = udfs.iter().find(|f| f.eq_ignore_ascii_case(&called)) {
+            if module_aggregate.is_some() {
+                return Err(SqlError::at(
+                    expr.span(),
+                    "one aggregate function from a module per query (more are not supported yet)",
+                ));
+            }
+            module_aggregate = Some(ModuleAggregate {
+                module: module.clone(),
+                args: arguments_of(call, &mut compiler)?,
+                span: expr.span(),
+            });
+            outputs.push(column_text(&Expr::Identifier("result".into()), &name));
+            continue;
+        }
+        let function = aggregate_fn(&called).ok_or_else(|| {
+            SqlError::at(
+                expr.span(),
+                format!(
+                    "unknown aggregate `{}` (COUNT, SUM, MIN, MAX, AVG, or CREATE FUNCTION {} AS 'module' LANGUAGE WASM)",
+                    call.name, call.name
+                ),
+            )
+        })?;
+        let field = match &call.args {
+            FunctionArguments::List(list) if list.args.len() == 1 => {
+                let arg = list.args[0].to_string();
+                match (function, arg.as_str()) {
+                    (AggregateFn::Count, "*") => None,
+                    _ => {
+                        let column = table
+                            .columns
+                            .iter()
+                            .find(|(c, _)| c.eq_ignore_ascii_case(arg.trim_matches('`')))
+                            .ok_or_else(|| {
+                                SqlError::at(
+                                    expr.span(),
+                                    format!(
+                                        "{}({arg}): aggregate a column of `{}`",
+                                        call.name, table.name
+                                    ),
+                                )
+                            })?;
+                        if function != AggregateFn::Count && !column.1.is_numeric() {
+                            return Err(SqlError::at(
+                                expr.span(),
+                                format!(
+                                    "{}({arg}): `{arg}` is {}, where a number is expected",
+                                    call.name, column.1
+                                ),
+                            ));
+                        }
+                        read.push(column.0.clone());
+                        (function != AggregateFn::Count).then(|| column.0.clone())
+                    }
+                }
+            }
+            _ => {
+                return Err(SqlError::at(
+                    expr.span(),
+                    format!("{}: one argument", call.name),
+                ));
+            }
+        };
+        let internal = format!("agg{}", functions.len());
+        functions.push(BuiltinAggregate {
+            function,
+            field,
+            output: Some(internal.clone()),
+        });
+        outputs.push(format!(
+            "\"{internal}\" AS \"{}\"",
+            name.replace('"', "\"\"")
+        ));
+    }
+    if let Some(udf) = module_aggregate {
+        return udf.steps(
+            select,
+            (table, lateral),
+            (key, window),
+            functions,
+            outputs,
+            udfs,
+            compiler,
+        );
+    }
+    let mut steps = Vec::new();
+    if select.selection.is_some() || lateral.is_some() {
+        let condition = match &select.selection {
+            Some(condition) => Some(compiler.condition(condition)?),
+            None => None,
+        };
+        let mut kept: Vec<String> = key.iter().cloned().chain(read).collect();
+        kept.dedup();
+        steps.push(StepSpec {
+            select: Some(SelectSpec {
+                columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
+                condition,
+                rowtime: table.rowtime()?.map(str::to_string),
+                functions: udfs.to_vec(),
+                lateral,
+                ..SelectSpec::default()
+            }),
+            ..step("where")
+        });
+    }
+    if let Some(key) = &key {
+        steps.push(StepSpec {
+            key_by: Some(KeyBySpec {
+                field: Some(key.clone()),
+                module: None,
+            }),
+            ..step("key_by")
+        });
+    }
+    steps.push(StepSpec {
+        aggregate: Some(AggregateSpec {
+            module: None,
+            functions,
+            process: None,
+            key_as: key.clone(),
+            window,
+            allowed_lateness_ms: 0,
+            late_output: None,
+            processing_time: false,
+            changelog: window.is_none(),
+        }),
+        ..step(if window.is_some() { "window" } else { "group" })
+    });
+    if window.is_none() {
+        outputs.insert(0, "\"op\" AS \"op\"".to_string());
+    }
+    steps.push(StepSpec {
+        select: Some(SelectSpec {
+            columns: outputs,
+            condition: None,
+            rowtime: None,
+            functions: Vec::new(),
+            ..SelectSpec::default()
+        }),
+        ..step("project")
+    });
+    Ok(steps)
+}
+
+/// An aggregate function from a module in a query's select list.
+struct ModuleAggregate {
+    module: String,
+    /// Its arguments' SQL text.
+    args: Vec<String>,
+    span: Span,
+}
+
+/// The SQL text of `call`'s arguments, each checked against the table.
+fn arguments_of(
+    call: &sqlparser::ast::Function,
+    compiler: &mut Compiler,
+) -> Result<Vec<String>, SqlError> {
+    let mut texts = Vec::new();
+    if let FunctionArguments::List(list) = &call.args {
+        for arg in &list.args {
+            let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
+                return Err(SqlError::at(arg.span(), "an argument is an expression"));
+            };
+            compiler.compile(expr)?;
+            texts.push(expr.to_string());
+        }
+    }
+    Ok(texts)
+}
+
+impl ModuleAggregate {
+    /// A `select` computing the key and the arguments (after the WHERE and any table
+    /// function), `key_by`, a `select` writing each row's arguments as a JSON array, the
+    /// module's window aggregate, and the `select` naming the output.
+    #[allow(clippy::too_many_arguments)]
+    fn steps(
+        self,
+        select: &Select,
+        (table, lateral): (&Table, Option<LateralSpec>),
+        (key, window): (Option<String>, Option<WindowSpec>),
+        builtins: Vec<BuiltinAggregate>,
+        outputs: Vec<String>,
+        udfs: &[String],
+        mut compiler: Compiler,
+    ) -> Result<Vec<StepSpec>, SqlError> {
+        let fail = |why: &str| Err(SqlError::at(self.span, format!("{}: {why}", self.module)));
+        if !builtins.is_empty() {
+            return fail(
+                "an aggregate function from a module is its query's only aggregate (COUNT, SUM, MIN, MAX or AVG beside it is not supported yet)",
+            );
+        }
+        let window = match window {
+            Some(window) if window.aligned().is_some() => window,
+            Some(_) => {
+                return fail(
+                    "an aggregate function from a module runs over TUMBLE or HOP windows (not SESSION yet)",
+                );
+            }
+            None => {
+                return fail(
+                    "an aggregate function from a module needs a window: GROUP BY key, window_start, window_end over TABLE(TUMBLE(…)) (an updating result from one is not supported yet)",
+                );
+            }
+        };
+        let Some(key) = key else {
+            return fail("GROUP BY a column besides the window");
+        };
+        let condition = match &select.selection {
+            Some(condition) => Some(compiler.condition(condition)?),
+            None => None,
+        };
+        let args: Vec<String> = (0..self.args.len())
+            .map(|i| format!("\"$arg{i}\""))
+            .collect();
+        let mut columns = vec![format!("\"{key}\"")];
+        columns.extend(
+            self.args
+                .iter()
+                .zip(&args)
+                .map(|(text, name)| format!("{text} AS {name}")),
+        );
+        let select_step = |columns: Vec<String>, name: &str| StepSpec {
+            select: Some(SelectSpec {
+                columns,
+                ..SelectSpec::default()
+            }),
+            ..step(name)
+        };
+        let mut inputs = select_step(columns, "where");
+        if let Some(spec) = &mut inputs.select {
+            spec.condition = condition;
+            spec.rowtime = table.rowtime()?.map(str::to_string);
+            spec.functions = udfs.to_vec();
+            spec.lateral = lateral;
+        }
+        let mut arguments = select_step(args, "arguments");
+        if let Some(spec) = &mut arguments.select {
+            spec.array = true;
+        }
+        Ok(vec![
+            inputs,
+            StepSpec {
+                key_by: Some(KeyBySpec {
+                    field: Some(key.clone()),
+                    module: None,
+                }),
+                ..step("key_by")
+            },
+            arguments,
+            StepSpec {
+                aggregate: Some(AggregateSpec {
+                    module: Some(self.module),
+                    functions: Vec::new(),
+                    process: None,
+                    key_as: Some(key),
+                    window: Some(window),
+                    allowed_lateness_ms: 0,
+                    late_output: None,
+                    processing_time: false,
+                    changelog: false,
+                }),
+                ..step("window")
+            },
+            select_step(outputs, "project"),
+        ])
+    }
+}
