@@ -128,8 +128,19 @@ type Checksum = Arc<Mutex<(u64, i64)>>;
 /// The checksum sink: counts rows and sums `price_eur` (binary: bytes 24..32; JSON: the field).
 struct ChecksumSink {
     checksum: Checksum,
-    /// The JSON field, or `None` for binary rows.
-    field: Option<FieldPath>,
+    /// Where each record holds the number summed.
+    field: Summed,
+}
+
+/// Where a checksum sink finds the number it sums.
+#[derive(Clone)]
+enum Summed {
+    /// Bytes 24..32 of a binary bid (its converted price).
+    Binary,
+    /// A JSON field.
+    Json(FieldPath),
+    /// A column of SQL's binary rows.
+    Row(usize),
 }
 
 impl Operator for ChecksumSink {
@@ -141,15 +152,18 @@ impl Operator for ChecksumSink {
         let mut sum = 0i64;
         for record in batch.iter() {
             sum += match &self.field {
-                None => record
+                Summed::Binary => record
                     .value
                     .get(24..32)
                     .and_then(|bytes| bytes.try_into().ok())
                     .map_or(0, i64::from_le_bytes),
-                Some(field) => match json::number(record.value, field) {
+                Summed::Json(field) => match json::number(record.value, field) {
                     Ok(json::Number::Int(n)) => n,
                     _ => 0,
                 },
+                Summed::Row(column) => {
+                    weir_sql::rows::int_column(record.value, *column).unwrap_or(0)
+                }
             };
         }
         let mut checksum = self.checksum.lock().unwrap_or_else(|p| p.into_inner());
@@ -414,15 +428,20 @@ fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool,
     let mut native = NativeRegistry::default();
     native.register_fn("native-convert", native_convert);
     native.register_fn("native-filter", native_filter);
-    // Binary rows ("checksum") and JSON rows ("checksum-json"), as each job's payload is.
-    for (name, field) in [("checksum", None), ("checksum-json", Some("price_eur"))] {
+    // Binary bids ("checksum"), JSON rows ("checksum-json") and SQL's binary rows of
+    // (auction, price_eur) ("checksum-rows"), as each job's payload is.
+    for (name, field) in [
+        ("checksum", Summed::Binary),
+        ("checksum-json", Summed::Json(FieldPath::parse("price_eur"))),
+        ("checksum-rows", Summed::Row(1)),
+    ] {
         let sink_checksum = checksum.clone();
         native.register(
             name,
             Arc::new(move |_, _| {
                 Box::new(ChecksumSink {
                     checksum: sink_checksum.clone(),
-                    field: field.map(FieldPath::parse),
+                    field: field.clone(),
                 }) as Box<dyn Operator>
             }),
         );
@@ -454,6 +473,7 @@ fn run_benchmarks(args: &BenchArgs, flink: Option<&peer::Flink>) -> Result<bool,
         let sink = match payload {
             PayloadFormat::Binary => "checksum",
             PayloadFormat::Json => "checksum-json",
+            PayloadFormat::Rows => "checksum-rows",
         };
         bench
             .job(name, payload)

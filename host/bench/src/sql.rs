@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use weir_client::spec::{LoadedSpec, Locations};
 use weir_client::udf::UdfBuilder;
 use weir_proto::graph::JobGraph;
-use weir_proto::spec::StepSpec;
+use weir_proto::spec::{SelectOutput, StepSpec};
 
 /// The bids table of FlinkBench on Weir's `bids` connector, `events` rows.
 fn bids(events: u64, watermark: bool) -> String {
@@ -41,12 +41,24 @@ fn statements(events: u64) -> [(&'static str, String); 2] {
     ]
 }
 
-/// The JobGraph of `sql`; with `checksum`, its sink is the bench's checksum sink instead.
+/// The JobGraph of `sql`; with `checksum`, its sink is the bench's checksum sink instead (of
+/// the JSON or the binary rows the step before it writes).
 fn graph(bench: &Bench, name: &str, sql: &str, checksum: bool) -> Result<JobGraph, String> {
     let mut plan = weir_sql::plan(sql, name).map_err(|e| format!("{name}: {e}"))?;
-    if checksum && let Some(last) = plan.spec.pipeline.last_mut() {
+    if checksum && let [.., before, last] = plan.spec.pipeline.as_mut_slice() {
+        let rows = before
+            .select
+            .as_ref()
+            .is_some_and(|s| s.output == SelectOutput::Rows);
         *last = StepSpec {
-            native: Some("checksum-json".into()),
+            native: Some(
+                if rows {
+                    "checksum-rows"
+                } else {
+                    "checksum-json"
+                }
+                .into(),
+            ),
             ..StepSpec::default()
         };
     }

@@ -14,8 +14,8 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
-    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, LateralSpec, SelectSpec, StepSpec,
-    WindowSpec,
+    AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, LateralSpec, SelectOutput, SelectSpec,
+    StepSpec, WindowSpec,
 };
 
 pub(crate) fn aggregate_fn(name: &str) -> Option<AggregateFn> {
@@ -408,7 +408,7 @@ impl ModuleAggregate {
         }
         let mut arguments = select_step(args, "arguments");
         if let Some(spec) = &mut arguments.select {
-            spec.array = true;
+            spec.output = SelectOutput::Array;
         }
         Ok(vec![
             inputs,

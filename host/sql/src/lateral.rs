@@ -4,7 +4,7 @@
 
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scalar};
-use crate::projection::{Input, parser};
+use crate::projection::{Input, argument_arrays, parser};
 use crate::value::Value;
 use weir_proto::spec::LateralSpec;
 
@@ -67,21 +67,7 @@ impl Lateral {
     /// whose arguments or call fail gets its reason in `errors` and no rows.
     pub(crate) fn expand(&self, input: &mut Input, errors: &mut [Option<String>]) -> Expanded {
         let args: Vec<Vec<Value>> = self.args.iter().map(|a| input.eval(a, errors)).collect();
-        let asked: Vec<Option<Vec<u8>>> = (0..input.rows)
-            .map(|row| {
-                errors[row].is_none().then(|| {
-                    let mut array = vec![b'['];
-                    for (i, arg) in args.iter().enumerate() {
-                        if i > 0 {
-                            array.push(b',');
-                        }
-                        arg[row].write_json(&mut array);
-                    }
-                    array.push(b']');
-                    array
-                })
-            })
-            .collect();
+        let asked = argument_arrays(&args, errors);
         let mut expanded = Expanded {
             fields: vec![Vec::new(); input.fields.len()],
             times: Vec::new(),

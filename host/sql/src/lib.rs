@@ -6,6 +6,7 @@
 //! DataFusion and Arroyo use); planning is this crate's own, small and tested (docs/sql.md says
 //! why not DataFusion's). Expressions run natively, a batch at a time ([`Projection`]).
 
+mod binary_rows;
 mod catalog;
 mod error;
 mod expr;
@@ -17,6 +18,7 @@ mod plan;
 mod projection;
 mod query;
 mod row_ops;
+pub mod rows;
 mod table_function;
 mod text;
 mod value;

@@ -3,15 +3,16 @@
 //! pass, then every expression node runs over the whole batch's column of values.
 
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scalar, Scope};
+use crate::expr::{Compiler, Function, Op, Scalar, Scope};
 use crate::lateral::Lateral;
-use crate::row_ops::{binary, call, cast};
+use crate::row_ops::{binary, call, cast, fast_binary};
+use crate::rows;
 use crate::value::Value;
 use sqlparser::ast::{Expr, SelectItem};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use weir_proto::RecordBatch;
-use weir_proto::spec::SelectSpec;
+use weir_proto::spec::{SelectOutput, SelectSpec};
 
 /// A compiled `select` step.
 #[derive(Debug, Clone)]
@@ -21,7 +22,11 @@ pub struct Projection {
     condition: Option<Scalar>,
     functions: Vec<String>,
     lateral: Option<Lateral>,
-    array: bool,
+    output: SelectOutput,
+    /// For each column of the input's binary rows, the field it is (none: not read).
+    row_fields: Vec<Option<usize>>,
+    /// Whether the input may carry binary rows.
+    reads_rows: bool,
 }
 
 /// A record the projection refused: its index in the batch and why.
@@ -119,12 +124,18 @@ impl Projection {
             lateral.bind(&compiler.fields);
         }
         Ok(Projection {
-            fields: compiler.fields,
             columns,
             condition,
             functions: spec.functions.clone(),
+            row_fields: spec
+                .input_rows
+                .iter()
+                .map(|c| compiler.fields.iter().position(|f| f == c))
+                .collect(),
+            reads_rows: !spec.input_rows.is_empty(),
+            fields: compiler.fields,
             lateral,
-            array: spec.array,
+            output: spec.output,
         })
     }
 
@@ -232,6 +243,18 @@ impl Projection {
             if names.is_empty() {
                 continue;
             }
+            if self.reads_rows && rows::is_row(record.value) {
+                input.iter_mut().for_each(|column| column.push(Value::Null));
+                let read = rows::read(record.value, |column, value| {
+                    if let Some(&Some(field)) = self.row_fields.get(column) {
+                        input[field][i] = value;
+                    }
+                });
+                if let Err(error) = read {
+                    errors[i] = Some(error);
+                }
+                continue;
+            }
             match weir_json::fields_into(record.value, &names, &mut found) {
                 Ok(()) => {
                     for (column, raw) in input.iter_mut().zip(&found) {
@@ -263,32 +286,74 @@ impl Projection {
                 .collect(),
             None => vec![true; rows.rows],
         };
+        // The columns over the kept rows only (a dropped row is marked failed, so it cannot
+        // fail on, say, a division by zero, nor call a function), in one pass of marks.
+        let mut masked: Vec<Option<String>> = keep.iter().map(|k| (!k).then(String::new)).collect();
         let outputs: Vec<Vec<Value>> = self
             .columns
             .iter()
-            .map(|(_, scalar)| rows.eval_where(scalar, &keep, &mut errors))
+            .map(|(_, scalar)| rows.eval(scalar, &mut masked))
             .collect();
+        for ((error, kept), masked) in errors.iter_mut().zip(&keep).zip(masked) {
+            if *kept && error.is_none() {
+                *error = masked;
+            }
+        }
         match rows.fatal {
             Some(fatal) => Err(fatal),
             None => Ok((keep, outputs, errors)),
         }
     }
 
-    /// Row `row` of `outputs` as a JSON object (or array, for [`SelectSpec::array`]).
+    /// Row `row` of `outputs` as a JSON object, a JSON array or a binary row.
     fn write_row(&self, outputs: &[Vec<Value>], row: usize, line: &mut Vec<u8>) {
-        line.push(if self.array { b'[' } else { b'{' });
+        let array = match self.output {
+            SelectOutput::Rows => {
+                rows::begin(line);
+                outputs.iter().for_each(|c| rows::push(line, &c[row]));
+                return;
+            }
+            SelectOutput::Array => true,
+            SelectOutput::Object => false,
+        };
+        line.push(if array { b'[' } else { b'{' });
         for (c, (name, _)) in self.columns.iter().enumerate() {
             if c > 0 {
                 line.push(b',');
             }
-            if !self.array {
+            if !array {
                 weir_json::write_string(name, line);
                 line.push(b':');
             }
             outputs[c][row].write_json(line);
         }
-        line.push(if self.array { b']' } else { b'}' });
+        line.push(if array { b']' } else { b'}' });
     }
+}
+
+/// Per row, its arguments (a column each in `args`) as a JSON array; `None` for a row that
+/// already failed.
+pub(crate) fn argument_arrays(
+    args: &[Vec<Value>],
+    errors: &[Option<String>],
+) -> Vec<Option<Vec<u8>>> {
+    errors
+        .iter()
+        .enumerate()
+        .map(|(row, error)| {
+            error.is_none().then(|| {
+                let mut array = vec![b'['];
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        array.push(b',');
+                    }
+                    arg[row].write_json(&mut array);
+                }
+                array.push(b']');
+                array
+            })
+        })
+        .collect()
 }
 
 /// A batch's input columns, and the functions its expressions call.
@@ -302,24 +367,6 @@ pub(crate) struct Input<'a> {
 }
 
 impl Input<'_> {
-    /// `scalar` over the rows where `keep` holds (Null elsewhere: not evaluated, so a row the
-    /// condition dropped cannot fail on, say, a division by zero).
-    fn eval_where(
-        &mut self,
-        scalar: &Scalar,
-        keep: &[bool],
-        errors: &mut [Option<String>],
-    ) -> Vec<Value> {
-        let mut masked: Vec<Option<String>> = keep.iter().map(|k| (!k).then(String::new)).collect();
-        let values = self.eval(scalar, &mut masked);
-        for (i, error) in masked.into_iter().enumerate() {
-            if keep[i] && errors[i].is_none() {
-                errors[i] = error;
-            }
-        }
-        values
-    }
-
     /// `scalar` over every row; a row's failure goes to `errors[row]` (the first one stays).
     pub(crate) fn eval(&mut self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
         match scalar {
@@ -350,6 +397,9 @@ impl Input<'_> {
                 .collect(),
             Scalar::Binary(op, left, right) => {
                 let (l, r) = (self.eval(left, errors), self.eval(right, errors));
+                if let Some(values) = fast_binary(*op, &l, &r) {
+                    return values;
+                }
                 l.into_iter()
                     .zip(r)
                     .enumerate()
@@ -396,21 +446,7 @@ impl Input<'_> {
                 .collect(),
             Scalar::Udf(index, args) => {
                 let args: Vec<Vec<Value>> = args.iter().map(|a| self.eval(a, errors)).collect();
-                let rows: Vec<Option<Vec<u8>>> = (0..self.rows)
-                    .map(|row| {
-                        errors[row].is_none().then(|| {
-                            let mut array = vec![b'['];
-                            for (i, arg) in args.iter().enumerate() {
-                                if i > 0 {
-                                    array.push(b',');
-                                }
-                                arg[row].write_json(&mut array);
-                            }
-                            array.push(b']');
-                            array
-                        })
-                    })
-                    .collect();
+                let rows = argument_arrays(&args, errors);
                 match self.calls.call(*index, &rows) {
                     Ok(results) => results
                         .into_iter()
@@ -434,6 +470,11 @@ impl Input<'_> {
             }
             Scalar::Call(function, args) => {
                 let args: Vec<Vec<Value>> = args.iter().map(|a| self.eval(a, errors)).collect();
+                if let (Function::Mod, [a, b]) = (function, args.as_slice())
+                    && let Some(values) = fast_binary(Op::Mod, a, b)
+                {
+                    return values;
+                }
                 (0..self.rows)
                     .map(|row| {
                         let row_args: Vec<&Value> = args.iter().map(|a| &a[row]).collect();

@@ -227,6 +227,7 @@ pub(crate) fn query_steps(
         sink: Some(sink),
         ..step("sink")
     });
+    crate::binary_rows::use_binary_rows(&mut steps);
     Ok(steps)
 }
 

@@ -15,7 +15,7 @@ pub use connector::{
 };
 pub use operator::{
     AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, LateralSpec,
-    SelectSpec, WasmCall, WatermarkSpec, WindowSpec, window_starts,
+    SelectOutput, SelectSpec, WasmCall, WatermarkSpec, WindowSpec, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{

@@ -301,10 +301,30 @@ pub struct SelectSpec {
     /// columns like input fields, once per row it returns.
     #[serde(default)]
     pub lateral: Option<LateralSpec>,
-    /// Writes each row as a JSON array of its columns, in order, instead of an object: the
-    /// argument list SQL hands an aggregate function from a module.
+    /// How each output row is written: a JSON object (the default), a JSON array of its
+    /// columns in order (the argument list SQL hands an aggregate function from a module), or
+    /// SQL's binary row (for a next step that reads those: another `select`, or a sink that
+    /// writes nothing).
     #[serde(default)]
-    pub array: bool,
+    pub output: SelectOutput,
+    /// The columns, in order, of the binary rows the input carries (SQL's, from a `select`
+    /// writing them or a generator): a record that is such a row is read by column instead of
+    /// as JSON. Empty: records are JSON objects.
+    #[serde(default)]
+    pub input_rows: Vec<String>,
+}
+
+/// How a `select` step writes its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectOutput {
+    /// `{"column": value, …}`.
+    #[default]
+    Object,
+    /// `[value, …]`.
+    Array,
+    /// SQL's binary row (weir-sql's `rows`).
+    Rows,
 }
 
 /// A table function of a `select` step: a module exporting `weir:udf/transform` as a flat_map

@@ -78,6 +78,9 @@ pub enum PayloadFormat {
     Json,
     /// 24 bytes: auction, bidder, price as little-endian u64.
     Binary,
+    /// SQL's binary row of the BIGINT columns auction, bidder, price (what `weir sql` reads from
+    /// its `bids` connector into a `select`).
+    Rows,
 }
 
 /// The Nexmark event generator.

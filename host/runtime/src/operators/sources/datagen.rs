@@ -81,6 +81,12 @@ impl Source for Datagen {
                         out.extend_from_slice(&bidder.to_le_bytes());
                         out.extend_from_slice(&price.to_le_bytes());
                     }
+                    PayloadFormat::Rows => {
+                        weir_sql::rows::begin(out);
+                        weir_sql::rows::push_int(out, auction as i64);
+                        weir_sql::rows::push_int(out, bidder as i64);
+                        weir_sql::rows::push_int(out, price as i64);
+                    }
                     PayloadFormat::Json => {
                         // Digits by itoa, not `write!`: formatting machinery was a tenth of W2
                         // over JSON.
