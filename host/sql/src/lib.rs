@@ -2,7 +2,8 @@
 //! YAML and the Rust builder make: `CREATE TABLE … WITH ('connector' = …)` over Weir's sources
 //! and sinks, `WATERMARK FOR`, `SELECT` with scalar expressions and `WHERE`, and `GROUP BY` over
 //! the windowing table-valued functions `TUMBLE` and `HOP` or the group windows `TUMBLE`, `HOP`
-//! and `SESSION`. Parsing is sqlparser's (the parser
+//! and `SESSION`, and functions from modules in any language: scalar, table (`LATERAL TABLE`) and
+//! aggregate. Parsing is sqlparser's (the parser
 //! DataFusion and Arroyo use); planning is this crate's own, small and tested (docs/sql.md says
 //! why not DataFusion's). Expressions run natively, a batch at a time ([`Projection`]).
 
