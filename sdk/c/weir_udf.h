@@ -18,6 +18,11 @@
 //                     writes the output value into `out`.
 // - WEIR_FILTER(fn):  bool fn(const weir_record *in, weir_error *error): keep or not.
 // - WEIR_KEY_SELECTOR(fn): bool fn(const weir_record *in, weir_buffer *key, weir_error *error)
+// - WEIR_SCALAR(fn, n): a SQL scalar function of n arguments (`CREATE FUNCTION name AS
+//                     'module' LANGUAGE WASM`): bool fn(const weir_args *args, weir_buffer
+//                     *result, weir_error *error) reads them with weir_arg_int / _double /
+//                     _str / _is_null and writes its result as JSON (weir_buffer_append_int,
+//                     weir_buffer_append_json_str).
 // - WEIR_AGGREGATE(acc_t, create, add, merge, result): accumulators are plain structs,
 //       void create(acc_t *acc)
 //       bool add(acc_t *acc, const weir_record *in, weir_error *error)
@@ -138,6 +143,139 @@ static inline bool weir_json_int(const uint8_t *json, size_t len, const char *fi
         return true;
     }
     return false;
+}
+
+/// Appends `text` as a JSON string (quotes added, `"`, `\\` and control characters escaped).
+static inline void weir_buffer_append_json_str(weir_buffer *buffer, const char *text, size_t len) {
+    weir_buffer_append(buffer, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') {
+            char escaped[2] = {'\\', (char)c};
+            weir_buffer_append(buffer, escaped, 2);
+        } else if (c < 0x20) {
+            char escaped[8];
+            int n = snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            weir_buffer_append(buffer, escaped, (size_t)n);
+        } else {
+            weir_buffer_append(buffer, &text[i], 1);
+        }
+    }
+    weir_buffer_append(buffer, "\"", 1);
+}
+
+// ---- SQL functions: the arguments of one row ----
+
+#define WEIR_MAX_ARGS 16
+
+/// A SQL function's arguments for one row: the elements of the JSON array SQL passes.
+typedef struct {
+    /// The function's name, for errors.
+    const char *function;
+    const uint8_t *json;
+    size_t count;
+    size_t start[WEIR_MAX_ARGS], end[WEIR_MAX_ARGS];
+} weir_args;
+
+/// Room for a formatted rejection message (a Wasm instance runs one call at a time, and the
+/// host copies the message as soon as the function returns).
+static inline char *weir__message(void) {
+    static char message[256];
+    return message;
+}
+
+static inline size_t weir__skip_space(const uint8_t *json, size_t at, size_t len) {
+    while (at < len && (json[at] == ' ' || json[at] == '\n' || json[at] == '\t' || json[at] == '\r')) at++;
+    return at;
+}
+
+/// Splits `json`, a JSON array of scalars, into `args`; false if it is not one.
+static inline bool weir__split_args(weir_args *args, const uint8_t *json, size_t len) {
+    args->json = json;
+    args->count = 0;
+    size_t at = weir__skip_space(json, 0, len);
+    if (at >= len || json[at] != '[') return false;
+    at = weir__skip_space(json, at + 1, len);
+    if (at < len && json[at] == ']') return true;
+    while (at < len) {
+        if (args->count == WEIR_MAX_ARGS) return false;
+        size_t start = at;
+        if (json[at] == '"') {
+            for (at++; at < len && json[at] != '"'; at++) {
+                if (json[at] == '\\') at++;
+            }
+            if (at >= len) return false;
+            at++;
+        } else {
+            while (at < len && json[at] != ',' && json[at] != ']' && json[at] != ' ') at++;
+        }
+        args->start[args->count] = start;
+        args->end[args->count] = at;
+        args->count++;
+        at = weir__skip_space(json, at, len);
+        if (at >= len) return false;
+        if (json[at] == ']') return true;
+        if (json[at] != ',') return false;
+        at = weir__skip_space(json, at + 1, len);
+    }
+    return false;
+}
+
+/// Rejects the row: argument `i` is not a `type`.
+static inline bool weir__arg_error(const weir_args *args, size_t i, const char *type, weir_error *error) {
+    int shown = i < args->count ? (int)(args->end[i] - args->start[i]) : 4;
+    const char *text = i < args->count ? (const char *)args->json + args->start[i] : "none";
+    snprintf(weir__message(), 256, "argument %zu of %s is %.*s, not a %s", i + 1, args->function,
+             shown > 80 ? 80 : shown, text, type);
+    return weir_reject(error, weir__message());
+}
+
+/// Whether argument `i` is SQL NULL.
+static inline bool weir_arg_is_null(const weir_args *args, size_t i) {
+    return i < args->count && args->end[i] - args->start[i] == 4 &&
+           memcmp(args->json + args->start[i], "null", 4) == 0;
+}
+
+/// Argument `i` as a BIGINT; otherwise the row is rejected, naming the argument.
+static inline bool weir_arg_int(const weir_args *args, size_t i, int64_t *out, weir_error *error) {
+    if (i >= args->count) return weir__arg_error(args, i, "BIGINT", error);
+    const uint8_t *text = args->json + args->start[i];
+    size_t len = args->end[i] - args->start[i], at = text[0] == '-' ? 1 : 0;
+    if (at >= len) return weir__arg_error(args, i, "BIGINT", error);
+    uint64_t value = 0;
+    for (; at < len; at++) {
+        if (text[at] < '0' || text[at] > '9' || value > (UINT64_C(1) << 62))
+            return weir__arg_error(args, i, "BIGINT", error);
+        value = value * 10 + (uint64_t)(text[at] - '0');
+    }
+    *out = text[0] == '-' ? -(int64_t)value : (int64_t)value;
+    return true;
+}
+
+/// Argument `i` as a DOUBLE (an integer is one too); otherwise the row is rejected.
+static inline bool weir_arg_double(const weir_args *args, size_t i, double *out, weir_error *error) {
+    if (i >= args->count) return weir__arg_error(args, i, "DOUBLE", error);
+    char text[64];
+    size_t len = args->end[i] - args->start[i];
+    if (len == 0 || len >= sizeof text) return weir__arg_error(args, i, "DOUBLE", error);
+    memcpy(text, args->json + args->start[i], len);
+    text[len] = 0;
+    char *end = NULL;
+    *out = strtod(text, &end);
+    if (end != text + len || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+        return weir__arg_error(args, i, "DOUBLE", error);
+    return true;
+}
+
+/// Argument `i` as a STRING: its text between the quotes (JSON escapes as written, not
+/// decoded); otherwise the row is rejected.
+static inline bool weir_arg_str(const weir_args *args, size_t i, const char **text, size_t *len,
+                                weir_error *error) {
+    if (i >= args->count || args->json[args->start[i]] != '"')
+        return weir__arg_error(args, i, "STRING", error);
+    *text = (const char *)args->json + args->start[i] + 1;
+    *len = args->end[i] - args->start[i] - 2;
+    return true;
 }
 
 // ---- batch plumbing (what the macros expand to call) ----
@@ -280,6 +418,23 @@ static const uint8_t *weir__blob(const weir_udf_types_blobs_t *blobs, size_t i, 
         }                                                                                       \
         free(value.data);                                                                       \
     })
+
+/// Exports `fn` as a SQL scalar function of `arity` arguments:
+/// bool fn(const weir_args *, weir_buffer *result, weir_error *).
+#define WEIR_SCALAR(fn, arity)                                                                  \
+    static bool weir__scalar(const weir_record *in, weir_buffer *out, weir_error *error) {      \
+        weir_args args = {0};                                                                   \
+        args.function = #fn;                                                                    \
+        if (!weir__split_args(&args, in->value, in->value_len))                                 \
+            return weir_reject(error, #fn ": its arguments are not a JSON array of values");     \
+        if (args.count != (arity)) {                                                            \
+            snprintf(weir__message(), 256, "%s takes %d argument(s), not %zu", #fn,            \
+                     (int)(arity), args.count);                                                 \
+            return weir_reject(error, weir__message());                                         \
+        }                                                                                       \
+        return fn(&args, out, error);                                                           \
+    }                                                                                           \
+    WEIR_MAP(weir__scalar)
 
 /// Exports `fn` as a filter: bool fn(const weir_record *, weir_error *).
 #define WEIR_FILTER(fn)                                                                         \

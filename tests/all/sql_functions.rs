@@ -162,3 +162,56 @@ fn a_left_join_lateral_keeps_rows_without_output_and_errors_name_their_place() {
     );
     assert!(mixed.stderr.contains("only aggregate"), "{}", mixed.stderr);
 }
+
+#[test]
+fn a_c_scalar_function_reads_typed_arguments_and_names_a_wrong_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(2000, 0);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let script = |query: &str| {
+        format!(
+            "CREATE FUNCTION clamp_price AS 'udfs/c/clamp_price' LANGUAGE WASM;\n\
+             CREATE TABLE bids (auction BIGINT, price BIGINT, ts BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}');\n{query}",
+            input.display()
+        )
+    };
+    let run = weir(
+        &[
+            "sql",
+            "-q",
+            "-e",
+            &script("SELECT auction, clamp_price(price, 100, 900) AS p FROM bids;"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let expected: Vec<String> = bids
+        .iter()
+        .map(|(auction, price, _)| {
+            format!(
+                "{{\"auction\":{auction},\"p\":{}}}",
+                price.clamp(&100, &900)
+            )
+        })
+        .collect();
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
+    let wrong = weir(
+        &[
+            "sql",
+            "-q",
+            "-e",
+            &script("SELECT clamp_price(price, 'low', 900) AS p FROM bids;"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(1);
+    assert!(
+        wrong
+            .stderr
+            .contains("argument 2 of clamp_price is \"low\", not a BIGINT"),
+        "{}",
+        wrong.stderr
+    );
+}

@@ -250,6 +250,25 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The SQL text of a module function's arguments (for the step that evaluates them), each
+    /// checked here against the scope.
+    pub(crate) fn argument_texts(
+        &mut self,
+        call: &sqlparser::ast::Function,
+    ) -> Result<Vec<String>, SqlError> {
+        let mut texts = Vec::new();
+        if let FunctionArguments::List(list) = &call.args {
+            for arg in &list.args {
+                let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
+                    return Err(SqlError::at(arg.span(), "an argument is an expression"));
+                };
+                self.compile(expr)?;
+                texts.push(expr.to_string());
+            }
+        }
+        Ok(texts)
+    }
+
     /// Checks `condition` (a WHERE) as a BOOLEAN expression; its text for the `select` step.
     pub(crate) fn condition(&mut self, condition: &Expr) -> Result<String, SqlError> {
         let (_, t) = self.compile(condition)?;

@@ -9,9 +9,7 @@ use crate::expr::{Compiler, Scope};
 use crate::group_window::{GroupWindow, group_window, window_bound};
 use crate::projection::default_name;
 use crate::query::{column_text, step};
-use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Select, SelectItem, Spanned,
-};
+use sqlparser::ast::{Expr, FunctionArguments, Select, SelectItem, Spanned};
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
     AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, LateralSpec, SelectOutput, SelectSpec,
@@ -179,7 +177,7 @@ pub(crate) fn group_steps(
             }
             module_aggregate = Some(ModuleAggregate {
                 module: module.clone(),
-                args: arguments_of(call, &mut compiler)?,
+                args: compiler.argument_texts(call)?,
                 span: expr.span(),
             });
             outputs.push(column_text(&Expr::Identifier("result".into()), &name));
@@ -321,24 +319,6 @@ struct ModuleAggregate {
     /// Its arguments' SQL text.
     args: Vec<String>,
     span: Span,
-}
-
-/// The SQL text of `call`'s arguments, each checked against the table.
-fn arguments_of(
-    call: &sqlparser::ast::Function,
-    compiler: &mut Compiler,
-) -> Result<Vec<String>, SqlError> {
-    let mut texts = Vec::new();
-    if let FunctionArguments::List(list) = &call.args {
-        for arg in &list.args {
-            let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
-                return Err(SqlError::at(arg.span(), "an argument is an expression"));
-            };
-            compiler.compile(expr)?;
-            texts.push(expr.to_string());
-        }
-    }
-    Ok(texts)
 }
 
 impl ModuleAggregate {

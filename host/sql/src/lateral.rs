@@ -2,6 +2,7 @@
 //! arguments evaluated over the batch, one call for the whole batch, and the batch expanded to
 //! a row per row it returned, its output columns set beside the record's fields.
 
+use crate::columns::Column;
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scalar};
 use crate::projection::{Input, argument_arrays, parser};
@@ -22,7 +23,7 @@ pub(crate) struct Lateral {
 /// A batch expanded by a table function: the fields of each output row, its event time, and
 /// the input record it came from.
 pub(crate) struct Expanded {
-    pub(crate) fields: Vec<Vec<Value>>,
+    pub(crate) fields: Vec<Column>,
     pub(crate) times: Vec<i64>,
     pub(crate) origin: Vec<usize>,
 }
@@ -69,7 +70,7 @@ impl Lateral {
         let args: Vec<Vec<Value>> = self.args.iter().map(|a| input.eval(a, errors)).collect();
         let asked = argument_arrays(&args, errors);
         let mut expanded = Expanded {
-            fields: vec![Vec::new(); input.fields.len()],
+            fields: vec![Column::with_capacity(input.rows); input.fields.len()],
             times: Vec::new(),
             origin: Vec::new(),
         };
@@ -95,14 +96,12 @@ impl Lateral {
                 (true, true) => vec![vec![Value::Null; self.columns.len()]],
                 _ => rows,
             };
-            for values in rows {
-                for (field, column) in expanded.fields.iter_mut().zip(input.fields) {
-                    field.push(column[row].clone());
-                }
-                for (slot, value) in self.slots.iter().zip(values) {
-                    if let Some(slot) = slot {
-                        let at = expanded.fields[*slot].len() - 1;
-                        expanded.fields[*slot][at] = value;
+            for mut values in rows {
+                for (n, (field, column)) in expanded.fields.iter_mut().zip(input.fields).enumerate()
+                {
+                    match self.slots.iter().position(|slot| *slot == Some(n)) {
+                        Some(c) => field.push(std::mem::replace(&mut values[c], Value::Null)),
+                        None => field.push(column.value(row)),
                     }
                 }
                 expanded.times.push(input.times[row]);

@@ -9,6 +9,7 @@
 
 mod binary_rows;
 mod catalog;
+mod columns;
 mod error;
 mod expr;
 mod group;

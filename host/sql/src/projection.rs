@@ -2,10 +2,11 @@
 //! evaluated a batch at a time — each input field is read once per record in one validating
 //! pass, then every expression node runs over the whole batch's column of values.
 
+use crate::columns::{Column, Fast, fast};
 use crate::error::SqlError;
-use crate::expr::{Compiler, Function, Op, Scalar, Scope};
+use crate::expr::{Compiler, Scalar, Scope};
 use crate::lateral::Lateral;
-use crate::row_ops::{binary, call, cast, fast_binary};
+use crate::row_ops::{binary, call, cast};
 use crate::rows;
 use crate::value::Value;
 use sqlparser::ast::{Expr, SelectItem};
@@ -207,10 +208,11 @@ impl Projection {
                 errors[origin_of(row)].get_or_insert(error);
             }
         }
-        let mut out = RecordBatch::default();
+        let records: Vec<_> = batch.iter().collect();
+        let mut out = RecordBatch::with_capacity(keep.len(), 32);
         let mut line = Vec::new();
         for (row, kept) in keep.iter().enumerate() {
-            let record = batch.get(origin_of(row));
+            let record = records[origin_of(row)];
             if !kept || errors[origin_of(row)].is_some() {
                 continue;
             }
@@ -228,15 +230,12 @@ impl Projection {
 
     /// The fields the expressions read, a column per field, from one pass over each record;
     /// and each record's event time. A record that is not a JSON object fails in `errors`.
-    fn read(
-        &self,
-        batch: &RecordBatch,
-        errors: &mut [Option<String>],
-    ) -> (Vec<Vec<Value>>, Vec<i64>) {
+    fn read(&self, batch: &RecordBatch, errors: &mut [Option<String>]) -> (Vec<Column>, Vec<i64>) {
         let n = batch.len();
-        let mut input: Vec<Vec<Value>> = vec![Vec::with_capacity(n); self.fields.len()];
+        let mut input: Vec<Column> = vec![Column::with_capacity(n); self.fields.len()];
         let names: Vec<&str> = self.fields.iter().map(String::as_str).collect();
         let mut found = vec![None; names.len()];
+        let mut row_values = vec![Value::Null; names.len()];
         let mut times = Vec::with_capacity(n);
         for (i, record) in batch.iter().enumerate() {
             times.push(record.timestamp);
@@ -244,14 +243,16 @@ impl Projection {
                 continue;
             }
             if self.reads_rows && rows::is_row(record.value) {
-                input.iter_mut().for_each(|column| column.push(Value::Null));
                 let read = rows::read(record.value, |column, value| {
                     if let Some(&Some(field)) = self.row_fields.get(column) {
-                        input[field][i] = value;
+                        row_values[field] = value;
                     }
                 });
                 if let Err(error) = read {
                     errors[i] = Some(error);
+                }
+                for (column, value) in input.iter_mut().zip(&mut row_values) {
+                    column.push(std::mem::replace(value, Value::Null));
                 }
                 continue;
             }
@@ -271,28 +272,37 @@ impl Projection {
     }
 
     /// The condition and the columns over `rows`: which rows are kept, each column's values,
-    /// and each row's failure.
+    /// and each row's failure. Expressions over BIGINT columns run on the fast path.
     #[allow(clippy::type_complexity)]
     fn evaluate(
         &self,
         mut rows: Input<'_>,
-    ) -> Result<(Vec<bool>, Vec<Vec<Value>>, Vec<Option<String>>), String> {
+    ) -> Result<(Vec<bool>, Vec<Column>, Vec<Option<String>>), String> {
         let mut errors: Vec<Option<String>> = vec![None; rows.rows];
         let keep: Vec<bool> = match &self.condition {
-            Some(condition) => rows
-                .eval(condition, &mut errors)
-                .into_iter()
-                .map(|v| v == Value::Bool(true))
-                .collect(),
+            Some(condition) => match fast(condition, rows.fields, rows.rows) {
+                Some(Fast::Bool(keep)) => keep,
+                _ => rows
+                    .eval(condition, &mut errors)
+                    .into_iter()
+                    .map(|v| v == Value::Bool(true))
+                    .collect(),
+            },
             None => vec![true; rows.rows],
         };
         // The columns over the kept rows only (a dropped row is marked failed, so it cannot
         // fail on, say, a division by zero, nor call a function), in one pass of marks.
         let mut masked: Vec<Option<String>> = keep.iter().map(|k| (!k).then(String::new)).collect();
-        let outputs: Vec<Vec<Value>> = self
+        let outputs: Vec<Column> = self
             .columns
             .iter()
-            .map(|(_, scalar)| rows.eval(scalar, &mut masked))
+            .map(|(_, scalar)| match fast(scalar, rows.fields, rows.rows) {
+                Some(Fast::Int(ints)) => Column::Ints(ints),
+                Some(Fast::Bool(bools)) => {
+                    Column::Values(bools.into_iter().map(Value::Bool).collect())
+                }
+                None => Column::Values(rows.eval(scalar, &mut masked)),
+            })
             .collect();
         for ((error, kept), masked) in errors.iter_mut().zip(&keep).zip(masked) {
             if *kept && error.is_none() {
@@ -306,11 +316,16 @@ impl Projection {
     }
 
     /// Row `row` of `outputs` as a JSON object, a JSON array or a binary row.
-    fn write_row(&self, outputs: &[Vec<Value>], row: usize, line: &mut Vec<u8>) {
+    fn write_row(&self, outputs: &[Column], row: usize, line: &mut Vec<u8>) {
         let array = match self.output {
             SelectOutput::Rows => {
                 rows::begin(line);
-                outputs.iter().for_each(|c| rows::push(line, &c[row]));
+                for column in outputs {
+                    match column {
+                        Column::Ints(ints) => rows::push_int(line, ints[row]),
+                        Column::Values(values) => rows::push(line, &values[row]),
+                    }
+                }
                 return;
             }
             SelectOutput::Array => true,
@@ -325,7 +340,12 @@ impl Projection {
                 weir_json::write_string(name, line);
                 line.push(b':');
             }
-            outputs[c][row].write_json(line);
+            match &outputs[c] {
+                Column::Ints(ints) => {
+                    line.extend_from_slice(itoa::Buffer::new().format(ints[row]).as_bytes())
+                }
+                Column::Values(values) => values[row].write_json(line),
+            }
         }
         line.push(if array { b']' } else { b'}' });
     }
@@ -358,7 +378,7 @@ pub(crate) fn argument_arrays(
 
 /// A batch's input columns, and the functions its expressions call.
 pub(crate) struct Input<'a> {
-    pub(crate) fields: &'a [Vec<Value>],
+    pub(crate) fields: &'a [Column],
     pub(crate) times: &'a [i64],
     pub(crate) rows: usize,
     pub(crate) calls: &'a mut dyn ScalarCalls,
@@ -370,7 +390,7 @@ impl Input<'_> {
     /// `scalar` over every row; a row's failure goes to `errors[row]` (the first one stays).
     pub(crate) fn eval(&mut self, scalar: &Scalar, errors: &mut [Option<String>]) -> Vec<Value> {
         match scalar {
-            Scalar::Field(n) => self.fields[*n].clone(),
+            Scalar::Field(n) => self.fields[*n].values(),
             Scalar::RowTime => self.times.iter().map(|&t| Value::Time(t)).collect(),
             Scalar::Literal(v) => vec![v.clone(); self.rows],
             Scalar::Negate(arg) => self
@@ -397,9 +417,6 @@ impl Input<'_> {
                 .collect(),
             Scalar::Binary(op, left, right) => {
                 let (l, r) = (self.eval(left, errors), self.eval(right, errors));
-                if let Some(values) = fast_binary(*op, &l, &r) {
-                    return values;
-                }
                 l.into_iter()
                     .zip(r)
                     .enumerate()
@@ -470,11 +487,6 @@ impl Input<'_> {
             }
             Scalar::Call(function, args) => {
                 let args: Vec<Vec<Value>> = args.iter().map(|a| self.eval(a, errors)).collect();
-                if let (Function::Mod, [a, b]) = (function, args.as_slice())
-                    && let Some(values) = fast_binary(Op::Mod, a, b)
-                {
-                    return values;
-                }
                 (0..self.rows)
                     .map(|row| {
                         let row_args: Vec<&Value> = args.iter().map(|a| &a[row]).collect();

@@ -20,45 +20,6 @@ fn arithmetic(op: Op, a: i64, b: i64) -> Result<Value, String> {
         .ok_or_else(|| format!("BIGINT overflow in {a} {op:?} {b}"))
 }
 
-/// `op` over two whole columns of BIGINTs (AND and OR: of BOOLEANs) in one tight loop, the
-/// common case of a batch; `None` as soon as a row holds anything else or would fail (NULL,
-/// another type, a division by zero, an overflow), and the row-by-row path says why.
-pub(crate) fn fast_binary(op: Op, a: &[Value], b: &[Value]) -> Option<Vec<Value>> {
-    let mut out = Vec::with_capacity(a.len());
-    if matches!(op, Op::And | Op::Or) {
-        for (x, y) in a.iter().zip(b) {
-            let (Value::Bool(x), Value::Bool(y)) = (x, y) else {
-                return None;
-            };
-            out.push(Value::Bool(match op {
-                Op::And => *x && *y,
-                _ => *x || *y,
-            }));
-        }
-        return Some(out);
-    }
-    for (x, y) in a.iter().zip(b) {
-        let (&Value::Int(x), &Value::Int(y)) = (x, y) else {
-            return None;
-        };
-        out.push(match op {
-            Op::Add => Value::Int(x.checked_add(y)?),
-            Op::Sub => Value::Int(x.checked_sub(y)?),
-            Op::Mul => Value::Int(x.checked_mul(y)?),
-            Op::Div => Value::Int(x.checked_div(y)?),
-            Op::Mod => Value::Int(x.checked_rem(y)?),
-            Op::Eq => Value::Bool(x == y),
-            Op::Ne => Value::Bool(x != y),
-            Op::Lt => Value::Bool(x < y),
-            Op::Le => Value::Bool(x <= y),
-            Op::Gt => Value::Bool(x > y),
-            Op::Ge => Value::Bool(x >= y),
-            Op::And | Op::Or | Op::Concat => return None,
-        });
-    }
-    Some(out)
-}
-
 fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),

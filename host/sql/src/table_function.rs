@@ -8,8 +8,8 @@ use crate::error::SqlError;
 use crate::expr::{Compiler, Scope};
 use crate::value::SqlType;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, JoinConstraint, JoinOperator, Select,
-    Spanned, TableFactor, Value,
+    Expr, FunctionArg, FunctionArgExpr, JoinConstraint, JoinOperator, Select, Spanned, TableFactor,
+    Value,
 };
 use weir_proto::spec::LateralSpec;
 
@@ -119,16 +119,7 @@ impl From<'_> {
             rowtime: table.rowtime()?,
             functions,
         });
-        let mut texts = Vec::new();
-        if let FunctionArguments::List(list) = &call.args {
-            for arg in &list.args {
-                let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
-                    return Err(SqlError::at(arg.span(), "an argument is an expression"));
-                };
-                compiler.compile(expr)?;
-                texts.push(expr.to_string());
-            }
-        }
+        let texts = compiler.argument_texts(call)?;
         let alias = alias.as_ref().ok_or_else(|| {
             SqlError::at(
                 factor.span(),
