@@ -34,6 +34,15 @@ impl Column {
         }
     }
 
+    /// Appends a BIGINT.
+    #[inline]
+    pub(crate) fn push_int(&mut self, value: i64) {
+        match self {
+            Column::Ints(ints) => ints.push(value),
+            Column::Values(values) => values.push(Value::Int(value)),
+        }
+    }
+
     /// Its values, tagged (what the row-by-row path takes).
     pub(crate) fn values(&self) -> Vec<Value> {
         match self {
@@ -91,41 +100,88 @@ pub(crate) fn fast(scalar: &Scalar, fields: &[Column], rows: usize) -> Option<Fa
     })
 }
 
+/// `f` over two columns of integers, in place in the left one; `None` if any row fails.
+fn ints(mut a: Vec<i64>, b: &[i64], f: impl Fn(i64, i64) -> Option<i64>) -> Option<Fast> {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y)?;
+    }
+    Some(Fast::Int(a))
+}
+
+/// `f` comparing two columns of integers.
+fn compare(a: &[i64], b: &[i64], f: impl Fn(&i64, &i64) -> bool) -> Option<Fast> {
+    Some(Fast::Bool(a.iter().zip(b).map(|(x, y)| f(x, y)).collect()))
+}
+
+/// `f` over two columns of truth values, in place in the left one.
+fn bools(mut a: Vec<bool>, b: &[bool], f: impl Fn(bool, bool) -> bool) -> Option<Fast> {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y);
+    }
+    Some(Fast::Bool(a))
+}
+
 fn binary(op: Op, left: Fast, right: Fast) -> Option<Fast> {
-    let ints = |f: fn(i64, i64) -> Option<i64>, a: Vec<i64>, b: Vec<i64>| {
-        a.into_iter()
-            .zip(b)
-            .map(|(x, y)| f(x, y))
-            .collect::<Option<Vec<i64>>>()
-            .map(Fast::Int)
-    };
-    let compare = |f: fn(&i64, &i64) -> bool, a: Vec<i64>, b: Vec<i64>| {
-        Some(Fast::Bool(a.iter().zip(&b).map(|(x, y)| f(x, y)).collect()))
-    };
     match (left, right) {
         (Fast::Int(a), Fast::Int(b)) => match op {
-            Op::Add => ints(i64::checked_add, a, b),
-            Op::Sub => ints(i64::checked_sub, a, b),
-            Op::Mul => ints(i64::checked_mul, a, b),
-            Op::Div => ints(i64::checked_div, a, b),
-            Op::Mod => ints(i64::checked_rem, a, b),
-            Op::Eq => compare(i64::eq, a, b),
-            Op::Ne => compare(i64::ne, a, b),
-            Op::Lt => compare(i64::lt, a, b),
-            Op::Le => compare(i64::le, a, b),
-            Op::Gt => compare(i64::gt, a, b),
-            Op::Ge => compare(i64::ge, a, b),
+            Op::Add => ints(a, &b, i64::checked_add),
+            Op::Sub => ints(a, &b, i64::checked_sub),
+            Op::Mul => ints(a, &b, i64::checked_mul),
+            Op::Div => ints(a, &b, i64::checked_div),
+            Op::Mod => ints(a, &b, i64::checked_rem),
+            Op::Eq => compare(&a, &b, i64::eq),
+            Op::Ne => compare(&a, &b, i64::ne),
+            Op::Lt => compare(&a, &b, i64::lt),
+            Op::Le => compare(&a, &b, i64::le),
+            Op::Gt => compare(&a, &b, i64::gt),
+            Op::Ge => compare(&a, &b, i64::ge),
             Op::And | Op::Or | Op::Concat => None,
         },
         (Fast::Bool(a), Fast::Bool(b)) => match op {
-            Op::And => Some(Fast::Bool(
-                a.iter().zip(&b).map(|(x, y)| *x && *y).collect(),
-            )),
-            Op::Or => Some(Fast::Bool(
-                a.iter().zip(&b).map(|(x, y)| *x || *y).collect(),
-            )),
+            Op::And => bools(a, &b, |x, y| x && y),
+            Op::Or => bools(a, &b, |x, y| x || y),
             _ => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigint_columns_run_fast_until_a_value_or_a_row_would_not() {
+        let mut prices = Column::with_capacity(3);
+        [10, 600, 7]
+            .into_iter()
+            .for_each(|p| prices.push(Value::Int(p)));
+        let fields = [prices.clone()];
+        let price = || Box::new(Scalar::Field(0));
+        let int = |i| Box::new(Scalar::Literal(Value::Int(i)));
+        // price * 908 / 1000 > 5
+        let scaled = Scalar::Binary(
+            Op::Div,
+            Box::new(Scalar::Binary(Op::Mul, price(), int(908))),
+            int(1000),
+        );
+        let Some(Fast::Int(values)) = fast(&scaled, &fields, 3) else {
+            panic!("BIGINTs run fast");
+        };
+        assert_eq!(values, [9, 544, 6]);
+        let above = Scalar::Binary(Op::Gt, Box::new(scaled), int(6));
+        let Some(Fast::Bool(keep)) = fast(&above, &fields, 3) else {
+            panic!("a comparison runs fast");
+        };
+        assert_eq!(keep, [true, true, false]);
+        // An overflow, a division by zero, or a NULL: the row-by-row path decides.
+        let overflow = Scalar::Binary(Op::Mul, price(), int(i64::MAX));
+        assert!(fast(&overflow, &fields, 3).is_none());
+        let by_zero = Scalar::Binary(Op::Div, price(), int(0));
+        assert!(fast(&by_zero, &fields, 3).is_none());
+        prices.push(Value::Null);
+        assert!(matches!(prices, Column::Values(_)));
+        assert_eq!(prices.values()[..2], [Value::Int(10), Value::Int(600)]);
+        assert!(fast(&Scalar::Field(0), &[prices], 4).is_none());
     }
 }

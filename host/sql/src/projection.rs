@@ -12,8 +12,8 @@ use crate::value::Value;
 use sqlparser::ast::{Expr, SelectItem};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
-use weir_proto::RecordBatch;
 use weir_proto::spec::{SelectOutput, SelectSpec};
+use weir_proto::{RecordBatch, RecordRef};
 
 /// A compiled `select` step.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct Projection {
     row_fields: Vec<Option<usize>>,
     /// Whether the input may carry binary rows.
     reads_rows: bool,
+    /// How many of `fields` are columns of the binary rows.
+    row_fields_read: usize,
 }
 
 /// A record the projection refused: its index in the batch and why.
@@ -134,6 +136,11 @@ impl Projection {
                 .map(|c| compiler.fields.iter().position(|f| f == c))
                 .collect(),
             reads_rows: !spec.input_rows.is_empty(),
+            row_fields_read: compiler
+                .fields
+                .iter()
+                .filter(|f| spec.input_rows.contains(f))
+                .count(),
             fields: compiler.fields,
             lateral,
             output: spec.output,
@@ -173,7 +180,8 @@ impl Projection {
     ) -> Result<(RecordBatch, Vec<Refused>), String> {
         let n = batch.len();
         let mut errors: Vec<Option<String>> = vec![None; n];
-        let (input, times) = self.read(batch, &mut errors);
+        let records: Vec<RecordRef> = batch.iter().collect();
+        let (input, times) = self.read(&records, &mut errors);
         let mut batch_input = Input {
             fields: &input,
             times: &times,
@@ -208,17 +216,15 @@ impl Projection {
                 errors[origin_of(row)].get_or_insert(error);
             }
         }
-        let records: Vec<_> = batch.iter().collect();
         let mut out = RecordBatch::with_capacity(keep.len(), 32);
-        let mut line = Vec::new();
         for (row, kept) in keep.iter().enumerate() {
             let record = records[origin_of(row)];
             if !kept || errors[origin_of(row)].is_some() {
                 continue;
             }
-            line.clear();
-            self.write_row(&outputs, row, &mut line);
-            out.push(record.key, &line, record.timestamp);
+            out.push_with(record.key, record.timestamp, |line| {
+                self.write_row(&outputs, row, line)
+            });
         }
         let refused = errors
             .into_iter()
@@ -230,7 +236,7 @@ impl Projection {
 
     /// The fields the expressions read, a column per field, from one pass over each record;
     /// and each record's event time. A record that is not a JSON object fails in `errors`.
-    fn read(&self, batch: &RecordBatch, errors: &mut [Option<String>]) -> (Vec<Column>, Vec<i64>) {
+    fn read(&self, batch: &[RecordRef], errors: &mut [Option<String>]) -> (Vec<Column>, Vec<i64>) {
         let n = batch.len();
         let mut input: Vec<Column> = vec![Column::with_capacity(n); self.fields.len()];
         let names: Vec<&str> = self.fields.iter().map(String::as_str).collect();
@@ -243,6 +249,18 @@ impl Projection {
                 continue;
             }
             if self.reads_rows && rows::is_row(record.value) {
+                // A row of BIGINTs holding every field: each read at its place.
+                if let Some(count) = rows::all_ints(record.value)
+                    && self.row_fields_read == self.fields.len()
+                    && count >= self.row_fields.len()
+                {
+                    for (column, field) in self.row_fields.iter().enumerate() {
+                        if let Some(field) = field {
+                            input[*field].push_int(rows::int_at(record.value, column));
+                        }
+                    }
+                    continue;
+                }
                 let read = rows::read(record.value, |column, value| {
                     if let Some(&Some(field)) = self.row_fields.get(column) {
                         row_values[field] = value;
@@ -290,21 +308,30 @@ impl Projection {
             },
             None => vec![true; rows.rows],
         };
-        // The columns over the kept rows only (a dropped row is marked failed, so it cannot
-        // fail on, say, a division by zero, nor call a function), in one pass of marks.
-        let mut masked: Vec<Option<String>> = keep.iter().map(|k| (!k).then(String::new)).collect();
-        let outputs: Vec<Column> = self
-            .columns
-            .iter()
-            .map(|(_, scalar)| match fast(scalar, rows.fields, rows.rows) {
+        // The columns over the kept rows only on the row-by-row path (a dropped row is marked
+        // failed, so it cannot fail on, say, a division by zero, nor call a function), in one
+        // set of marks made when a column first needs it.
+        let mut masked: Option<Vec<Option<String>>> = None;
+        let mut outputs: Vec<Column> = Vec::with_capacity(self.columns.len());
+        for (_, scalar) in &self.columns {
+            outputs.push(match fast(scalar, rows.fields, rows.rows) {
                 Some(Fast::Int(ints)) => Column::Ints(ints),
                 Some(Fast::Bool(bools)) => {
                     Column::Values(bools.into_iter().map(Value::Bool).collect())
                 }
-                None => Column::Values(rows.eval(scalar, &mut masked)),
-            })
-            .collect();
-        for ((error, kept), masked) in errors.iter_mut().zip(&keep).zip(masked) {
+                None => {
+                    let marks = masked.get_or_insert_with(|| {
+                        keep.iter().map(|k| (!k).then(String::new)).collect()
+                    });
+                    Column::Values(rows.eval(scalar, marks))
+                }
+            });
+        }
+        for ((error, kept), masked) in errors
+            .iter_mut()
+            .zip(&keep)
+            .zip(masked.into_iter().flatten())
+        {
             if *kept && error.is_none() {
                 *error = masked;
             }

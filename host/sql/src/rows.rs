@@ -28,6 +28,7 @@ pub fn begin(out: &mut Vec<u8>) {
 }
 
 /// Appends a BIGINT column (what generators write without building [`Value`]s).
+#[inline]
 pub fn push_int(out: &mut Vec<u8>, value: i64) {
     out.push(INT);
     out.extend_from_slice(&value.to_le_bytes());
@@ -55,6 +56,26 @@ pub(crate) fn push(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// How many columns `row` has if every one is a BIGINT (then column `c` is [`int_at`]); `None`
+/// otherwise.
+#[inline]
+pub(crate) fn all_ints(row: &[u8]) -> Option<usize> {
+    let body = row.get(1..)?;
+    if body.len() % 9 != 0 || !body.chunks_exact(9).all(|c| c[0] == INT) {
+        return None;
+    }
+    Some(body.len() / 9)
+}
+
+/// Column `column` of a row [`all_ints`] accepted.
+#[inline]
+pub(crate) fn int_at(row: &[u8], column: usize) -> i64 {
+    let at = 2 + 9 * column;
+    row.get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, i64::from_le_bytes)
+}
+
 /// Column `column` of `row` if it is a BIGINT (a sink or a check reading one number).
 pub fn int_column(row: &[u8], column: usize) -> Option<i64> {
     let mut found = None;
@@ -69,6 +90,7 @@ pub fn int_column(row: &[u8], column: usize) -> Option<i64> {
 
 /// Calls `column(i, value)` for each column of `row` in order; `Err` names what is wrong with a
 /// malformed row.
+#[inline]
 pub(crate) fn read(row: &[u8], mut column: impl FnMut(usize, Value)) -> Result<(), String> {
     let mut at = 1;
     let mut index = 0;
