@@ -215,3 +215,41 @@ fn a_c_scalar_function_reads_typed_arguments_and_names_a_wrong_one() {
         wrong.stderr
     );
 }
+
+#[test]
+fn a_python_aggregate_function_gets_each_rows_arguments_per_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bids = crate::windows::bids(3000, 3);
+    let input = crate::windows::write_bids(dir.path(), &bids);
+    let mut ranges: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
+    for &(auction, price, ts) in &bids {
+        let range = ranges
+            .entry((auction, ts - ts.rem_euclid(1000)))
+            .or_insert((price, price));
+        *range = (range.0.min(price), range.1.max(price));
+    }
+    let mut expected: Vec<String> = ranges
+        .into_iter()
+        .map(|((auction, start), (low, high))| {
+            format!(
+                "{{\"auction\":{auction},\"window_start\":\"{}\",\"spread\":{}}}",
+                weir_sql::timestamp_text(start),
+                high - low
+            )
+        })
+        .collect();
+    expected.sort();
+    let script = format!(
+        "SET 'parallelism.default' = '2';\n\
+         CREATE FUNCTION price_range AS 'udfs/python/price_range' LANGUAGE WASM;\n{}\
+         SELECT auction, window_start, price_range(price) AS spread\n\
+         FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n\
+         GROUP BY auction, window_start, window_end;",
+        table(&input)
+    );
+    let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+    let mut rows: Vec<String> = run.stdout.lines().map(str::to_string).collect();
+    rows.sort();
+    assert!(expected.len() > 100, "{} groups", expected.len());
+    assert_eq!(rows, expected);
+}
