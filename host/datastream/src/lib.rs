@@ -60,6 +60,12 @@ pub mod windows {
     pub fn count(size: u64) -> WindowSpec {
         WindowSpec::Count { size }
     }
+
+    /// Within each `size_ms` period, a window from its start to the end of every `step_ms`
+    /// (Flink's `CUMULATE`): running results every step.
+    pub fn cumulate(step_ms: u64, size_ms: u64) -> WindowSpec {
+        WindowSpec::Cumulate { step_ms, size_ms }
+    }
 }
 
 /// Built-in aggregate functions over a JSON field (the result field is named after the

@@ -93,7 +93,7 @@ impl Projection {
             rowtime: spec.rowtime.as_deref(),
             functions: &spec.functions,
         });
-        let lateral = match &spec.lateral {
+        let mut lateral = match &spec.lateral {
             Some(lateral) => Some(Lateral::compile(lateral, &mut compiler)?),
             None => None,
         };
@@ -122,7 +122,6 @@ impl Projection {
             }
             None => None,
         };
-        let mut lateral = lateral;
         if let Some(lateral) = &mut lateral {
             lateral.bind(&compiler.fields);
         }

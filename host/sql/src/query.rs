@@ -118,11 +118,21 @@ pub(crate) fn factor<'t>(
                 "SESSION" => WindowSpec::Session {
                     gap_ms: interval(2)?,
                 },
+                "CUMULATE" => {
+                    let (step_ms, size_ms) = (interval(2)?, interval(3)?);
+                    if size_ms % step_ms != 0 {
+                        return Err(SqlError::at(
+                            args[3].span(),
+                            "CUMULATE's size is a whole number of its steps",
+                        ));
+                    }
+                    WindowSpec::Cumulate { step_ms, size_ms }
+                }
                 other => {
                     return Err(SqlError::at(
                         function.name.span(),
                         format!(
-                            "window function {other} is not supported yet (TUMBLE, HOP, SESSION)"
+                            "window function {other} is not supported yet (TUMBLE, HOP, CUMULATE, SESSION)"
                         ),
                     ));
                 }

@@ -15,7 +15,8 @@ pub use connector::{
 };
 pub use operator::{
     AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, LateralSpec,
-    SelectOutput, SelectSpec, WasmCall, WatermarkSpec, WindowSpec, window_starts,
+    SelectOutput, SelectSpec, WasmCall, WatermarkSpec, WindowSpec, cumulate_bounds,
+    cumulate_windows, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{

@@ -97,6 +97,16 @@ pub enum WindowSpec {
         /// Records per window.
         size: u64,
     },
+    /// Flink's cumulating windows: within each `size_ms` period (aligned to the epoch), a window
+    /// from the period's start to the end of each step, `[s, s + step)`, `[s, s + 2·step)`, …,
+    /// `[s, s + size)`; each fires when the watermark passes its end (a day's running totals,
+    /// every hour). Built-in functions only.
+    Cumulate {
+        /// How often a window ends.
+        step_ms: u64,
+        /// The period, a whole number of steps.
+        size_ms: u64,
+    },
 }
 
 /// What an aggregate step computes, decoded once from its spec's fields: the task builder and
@@ -118,6 +128,8 @@ pub enum AggregateForm {
     Session(u64),
     /// Built-in functions per `size` records of a key.
     Count(u64),
+    /// Built-in functions per cumulating window (`size`, `step`, ms).
+    CumulativeWindow(i64, i64),
 }
 
 impl AggregateSpec {
@@ -137,6 +149,9 @@ impl AggregateSpec {
                 AggregateForm::Session(gap_ms)
             }
             (None, None, Some(WindowSpec::Count { size }), None) => AggregateForm::Count(size),
+            (None, None, Some(WindowSpec::Cumulate { step_ms, size_ms }), None) => {
+                AggregateForm::CumulativeWindow(size_ms as i64, step_ms as i64)
+            }
             (None, None, Some(_), None) => return None,
         })
     }
@@ -148,9 +163,26 @@ impl WindowSpec {
         match *self {
             WindowSpec::Tumbling { size_ms } => Some((size_ms as i64, size_ms as i64)),
             WindowSpec::Sliding { size_ms, slide_ms } => Some((size_ms as i64, slide_ms as i64)),
-            WindowSpec::Session { .. } | WindowSpec::Count { .. } => None,
+            WindowSpec::Session { .. } | WindowSpec::Count { .. } | WindowSpec::Cumulate { .. } => {
+                None
+            }
         }
     }
+}
+
+/// Each cumulating window of period `size` and `step` that holds `timestamp`, named by its end
+/// minus `size` (so it is due, like a window of `size` starting there, when its end passes),
+/// earliest end first.
+pub fn cumulate_windows(size: i64, step: i64, timestamp: i64) -> impl Iterator<Item = i64> {
+    let period = timestamp - timestamp.rem_euclid(size);
+    let first = (timestamp - period) / step + 1;
+    (first..=size / step).map(move |k| period + k * step - size)
+}
+
+/// The start and end of the cumulating window [`cumulate_windows`] names `id`.
+pub fn cumulate_bounds(size: i64, id: i64) -> (i64, i64) {
+    let end = id + size;
+    (end - 1 - (end - 1).rem_euclid(size), end)
 }
 
 /// The start of every aligned window of `size` every `slide` that holds `timestamp`, oldest
@@ -345,4 +377,24 @@ pub struct LateralSpec {
     /// ON TRUE`); otherwise such a record has no output (`CROSS JOIN LATERAL`).
     #[serde(default)]
     pub outer: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_in_every_cumulating_window_of_its_period_that_ends_after_it() {
+        // Period 1000, step 250: a record at 1600 is in [1000, 1750) and [1000, 2000).
+        let ids: Vec<i64> = cumulate_windows(1000, 250, 1600).collect();
+        assert_eq!(ids, [750, 1000]);
+        let bounds: Vec<(i64, i64)> = ids.iter().map(|&id| cumulate_bounds(1000, id)).collect();
+        assert_eq!(bounds, [(1000, 1750), (1000, 2000)]);
+        // The first millisecond of a period is in all of its windows; the last only in the last.
+        assert_eq!(cumulate_windows(1000, 250, 2000).count(), 4);
+        let last: Vec<(i64, i64)> = cumulate_windows(1000, 250, 2999)
+            .map(|id| cumulate_bounds(1000, id))
+            .collect();
+        assert_eq!(last, [(2000, 3000)]);
+    }
 }

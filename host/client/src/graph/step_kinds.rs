@@ -139,11 +139,14 @@ pub(super) fn operator_kind(
                 }
                 weir_proto::spec::WindowSpec::Session { gap_ms } => gap_ms == 0,
                 weir_proto::spec::WindowSpec::Count { size } => size == 0,
+                weir_proto::spec::WindowSpec::Cumulate { step_ms, size_ms } => {
+                    step_ms == 0 || size_ms == 0 || size_ms % step_ms != 0
+                }
             };
             if bad {
                 return Err(error(
                     format!("{field}.aggregate.window"),
-                    "a window needs a size (or session gap) above 0, and a slide above 0 and at most the size",
+                    "a window needs a size (or session gap) above 0, a slide above 0 and at most the size, and a cumulating window a step that divides its size",
                     None,
                 ));
             }

@@ -180,7 +180,8 @@ pub fn build_chain(
                         factory.batch_size,
                         per_key(factory, &name, subtask)?,
                     )),
-                    AggregateForm::AlignedWindow(size, slide) => {
+                    AggregateForm::AlignedWindow(size, slide)
+                    | AggregateForm::CumulativeWindow(size, slide) => {
                         let store = factory
                             .state
                             .store(&name, subtask, Some(WindowStore::merge_operator()))?
@@ -197,6 +198,10 @@ pub fn build_chain(
                             store,
                         )
                         .with_key_groups(max_parallelism);
+                        let window = match form {
+                            AggregateForm::CumulativeWindow(..) => window.cumulative(),
+                            _ => window,
+                        };
                         match spec.processing_time {
                             true => Box::new(window.over_processing_time()),
                             false => Box::new(window),

@@ -16,7 +16,7 @@ use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink, Rejection};
 use std::fmt::Write as _;
 use std::time::Instant;
-use weir_proto::spec::window_starts;
+use weir_proto::spec::{cumulate_bounds, cumulate_windows, window_starts};
 use weir_proto::{RecordBatch, RecordRef};
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 use weir_state::clock::{WallClock, now_ms};
@@ -46,6 +46,8 @@ pub(crate) struct WindowAggregate {
     processing_clock: Option<WallClock>,
     /// Key groups of the job, for heap snapshots.
     max_parallelism: u32,
+    /// Cumulating windows (`slide` is their step), named by end minus size.
+    cumulative: bool,
 }
 
 /// The window aggregate's own place in a checkpoint, beside its windows.
@@ -81,6 +83,7 @@ impl WindowAggregate {
             line: String::new(),
             processing_clock: None,
             max_parallelism: 128,
+            cumulative: false,
         }
     }
 
@@ -88,6 +91,22 @@ impl WindowAggregate {
     pub(crate) fn with_key_groups(mut self, max_parallelism: u32) -> Self {
         self.max_parallelism = max_parallelism;
         self
+    }
+
+    /// The same over cumulating windows, `slide` being their step: a window is named by its end
+    /// minus the size, so it is due (and kept, and dropped) as a window of the size starting
+    /// there would be.
+    pub(crate) fn cumulative(mut self) -> Self {
+        self.cumulative = true;
+        self
+    }
+
+    /// The start and end of window `id`.
+    fn bounds(&self, id: i64) -> (i64, i64) {
+        match self.cumulative {
+            true => cumulate_bounds(self.size, id),
+            false => (id, id + self.size),
+        }
     }
 
     /// The same over processing time.
@@ -98,16 +117,16 @@ impl WindowAggregate {
 
     /// Appends the result of window `start` for `key` to `out`.
     fn push_result(&mut self, out: &mut RecordBatch, start: i64, key: &[u8], accs: &[Acc]) {
-        let end = start + self.size;
+        let window = self.bounds(start);
         window_line(
             &mut self.line,
             self.key_field.as_deref(),
             key,
-            (start, end),
+            window,
             &self.functions,
             accs,
         );
-        out.push(Some(key), self.line.as_bytes(), end - 1);
+        out.push(Some(key), self.line.as_bytes(), window.1 - 1);
     }
 
     /// The whole accumulators of window `start` of `key`, which has fired and just took a record
@@ -190,7 +209,7 @@ impl WindowAggregate {
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in keys {
                 let key_field = self.key_field.as_deref();
-                let window = (start, start + size);
+                let window = self.bounds(start);
                 window_line(
                     &mut self.line,
                     key_field,
@@ -233,7 +252,7 @@ impl WindowAggregate {
             // Results in key order, read in place: nothing is copied but the output line.
             let mut sorted: Vec<(&Vec<u8>, &Vec<Acc>)> = keys.iter().collect();
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let window = (start, start + size);
+            let window = self.bounds(start);
             for (key, accs) in sorted {
                 let key_field = self.key_field.as_deref();
                 window_line(&mut line, key_field, key, window, &self.functions, accs);
@@ -282,9 +301,12 @@ impl WindowAggregate {
                     break;
                 }
                 for (key, value) in entries.iter().filter(|_| fire) {
-                    let context = (size, &self.functions, self.key_field.as_deref());
-                    stored_result(store, (key, value), start, context, &mut line)
-                        .map_err(failed)?;
+                    let window = match self.cumulative {
+                        true => cumulate_bounds(size, start),
+                        false => (start, start + size),
+                    };
+                    let context = (window, &self.functions, self.key_field.as_deref());
+                    stored_result(store, (key, value), context, &mut line).map_err(failed)?;
                     out.push(Some(key), line.as_bytes(), last)?;
                 }
             }
@@ -363,10 +385,15 @@ impl Operator for WindowAggregate {
                 None => &[],
             };
             self.starts.clear();
-            self.starts.extend(
-                window_starts(size, slide, record.timestamp)
-                    .filter(|start| (start + size - 1).saturating_add(lateness) > watermark),
-            );
+            let open = |start: &i64| (start + size - 1).saturating_add(lateness) > watermark;
+            match self.cumulative {
+                true => self
+                    .starts
+                    .extend(cumulate_windows(size, slide, record.timestamp).filter(open)),
+                false => self
+                    .starts
+                    .extend(window_starts(size, slide, record.timestamp).filter(open)),
+            }
             if self.starts.is_empty() {
                 rejects.late(late(&self.operator, record, watermark))?;
                 continue;

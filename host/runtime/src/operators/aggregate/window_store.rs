@@ -57,23 +57,15 @@ impl WindowStore {
 }
 
 /// Writes the result of window `start` of `key` from its stored accumulators `bytes` into
-/// `line`. `context` is the window size, the functions and the key's output field.
+/// `line`. `context` is the window's bounds, the functions and the key's output field.
 pub(super) fn stored_result(
     store: &WindowStore,
     (key, bytes): (&[u8], &[u8]),
-    start: i64,
-    (size, functions, key_field): (i64, &Functions, Option<&str>),
+    (window, functions, key_field): ((i64, i64), &Functions, Option<&str>),
     line: &mut String,
 ) -> Result<(), StateError> {
     let accs = acc_codec::decode(bytes)
         .ok_or_else(|| store.store.corrupt("a window's accumulators are malformed"))?;
-    window_line(
-        line,
-        key_field,
-        key,
-        (start, start + size),
-        functions,
-        &accs,
-    );
+    window_line(line, key_field, key, window, functions, &accs);
     Ok(())
 }
