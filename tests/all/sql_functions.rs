@@ -217,39 +217,75 @@ fn a_c_scalar_function_reads_typed_arguments_and_names_a_wrong_one() {
 }
 
 #[test]
-fn a_python_aggregate_function_gets_each_rows_arguments_per_window() {
+fn python_and_javascript_aggregate_functions_get_each_rows_arguments_per_window() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bids = crate::windows::bids(3000, 3);
     let input = crate::windows::write_bids(dir.path(), &bids);
-    let mut ranges: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
+    // Per (auction, window): lowest and highest price, and how many are above 500.
+    let mut groups: BTreeMap<(i64, i64), (i64, i64, u64)> = BTreeMap::new();
     for &(auction, price, ts) in &bids {
-        let range = ranges
+        let group = groups
             .entry((auction, ts - ts.rem_euclid(1000)))
-            .or_insert((price, price));
-        *range = (range.0.min(price), range.1.max(price));
+            .or_insert((price, price, 0));
+        *group = (
+            group.0.min(price),
+            group.1.max(price),
+            group.2 + u64::from(price > 500),
+        );
     }
-    let mut expected: Vec<String> = ranges
+    let mut expected: Vec<String> = groups
         .into_iter()
-        .map(|((auction, start), (low, high))| {
+        .map(|((auction, start), (low, high, above))| {
             format!(
-                "{{\"auction\":{auction},\"window_start\":\"{}\",\"spread\":{}}}",
+                "{{\"auction\":{auction},\"window_start\":\"{}\",\"spread\":{},\"above\":{above}}}",
                 weir_sql::timestamp_text(start),
                 high - low
             )
         })
         .collect();
     expected.sort();
-    let script = format!(
-        "SET 'parallelism.default' = '2';\n\
-         CREATE FUNCTION price_range AS 'udfs/python/price_range' LANGUAGE WASM;\n{}\
-         SELECT auction, window_start, price_range(price) AS spread\n\
-         FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n\
-         GROUP BY auction, window_start, window_end;",
-        table(&input)
+    // One aggregate from a module per query: the Python one, then the JavaScript one.
+    let run = |function: &str, module: &str, call: &str| {
+        let script = format!(
+            "SET 'parallelism.default' = '2';\n\
+             CREATE FUNCTION {function} AS '{module}' LANGUAGE WASM;\n{}\
+             SELECT auction, window_start, {call}\n\
+             FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n\
+             GROUP BY auction, window_start, window_end;",
+            table(&input)
+        );
+        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+        let mut rows: Vec<serde_json::Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON row"))
+            .collect();
+        rows.sort_by_key(|r| (r["auction"].as_i64(), r["window_start"].to_string()));
+        rows
+    };
+    let spreads = run(
+        "price_range",
+        "udfs/python/price_range",
+        "price_range(price) AS spread",
     );
-    let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
-    let mut rows: Vec<String> = run.stdout.lines().map(str::to_string).collect();
+    let above = run(
+        "count_above",
+        "udfs/js/count_above",
+        "count_above(price, 500) AS above",
+    );
+    let mut rows: Vec<String> = spreads
+        .iter()
+        .zip(&above)
+        .map(|(s, a)| {
+            format!(
+                "{{\"auction\":{},\"window_start\":{},\"spread\":{},\"above\":{}}}",
+                s["auction"], s["window_start"], s["spread"], a["above"]
+            )
+        })
+        .collect();
     rows.sort();
     assert!(expected.len() > 100, "{} groups", expected.len());
+    assert_eq!(spreads.len(), expected.len());
+    assert_eq!(above.len(), expected.len());
     assert_eq!(rows, expected);
 }

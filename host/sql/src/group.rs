@@ -346,7 +346,7 @@ impl ModuleAggregate {
             Some(window) if window.aligned().is_some() => window,
             Some(_) => {
                 return fail(
-                    "an aggregate function from a module runs over TUMBLE or HOP windows (not SESSION yet)",
+                    "an aggregate function from a module runs over TUMBLE or HOP windows (not SESSION or CUMULATE yet)",
                 );
             }
             None => {
