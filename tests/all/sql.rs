@@ -36,6 +36,16 @@ fn rows(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The rows `weir sql -q -e script` prints, as JSON, in the order printed (it must succeed).
+pub(crate) fn sql_json_rows(script: &str) -> Vec<serde_json::Value> {
+    weir(&["sql", "-q", "-e", script], &[], None)
+        .expect_code(0)
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect()
+}
+
 fn int(row: &serde_json::Value, field: &str) -> i64 {
     row[field]
         .as_i64()
@@ -481,12 +491,7 @@ fn a_window_join_of_two_tables_pairs_each_keys_records_in_the_same_window() {
             table("a", &left_file),
             table("b", &right_file)
         );
-        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
-        let mut rows: Vec<serde_json::Value> = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON row"))
-            .collect();
+        let mut rows = sql_json_rows(&script);
         rows.sort_by_key(|r| r.to_string());
         assert_eq!(
             rows.len(),

@@ -3,6 +3,7 @@
 //! and 2; mistakes are errors naming their place or the row.
 
 use crate::harness::weir;
+use crate::sql::sql_json_rows;
 use std::collections::BTreeMap;
 
 const FUNCTIONS: &str = "CREATE FUNCTION price_band AS 'udfs/python/price_band' LANGUAGE WASM;\n\
@@ -64,12 +65,7 @@ fn a_query_calls_a_python_scalar_a_javascript_table_function_and_a_rust_aggregat
             "SET 'parallelism.default' = '{parallelism}';\n{FUNCTIONS}{}{query}",
             table(&input)
         );
-        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
-        let mut rows: Vec<serde_json::Value> = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON row"))
-            .collect();
+        let mut rows = sql_json_rows(&script);
         rows.sort_by_key(|r| r.to_string());
         assert_eq!(
             rows.len(),
@@ -254,12 +250,7 @@ fn python_and_javascript_aggregate_functions_get_each_rows_arguments_per_window(
              GROUP BY auction, window_start, window_end;",
             table(&input)
         );
-        let run = weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
-        let mut rows: Vec<serde_json::Value> = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON row"))
-            .collect();
+        let mut rows = sql_json_rows(&script);
         rows.sort_by_key(|r| (r["auction"].as_i64(), r["window_start"].to_string()));
         rows
     };
