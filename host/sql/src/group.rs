@@ -7,9 +7,9 @@ use crate::catalog::Table;
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope};
 use crate::group_window::{GroupWindow, group_window, window_bound};
-use crate::projection::default_name;
+use crate::projection::named_item;
 use crate::query::{column_text, step};
-use sqlparser::ast::{Expr, FunctionArguments, Select, SelectItem, Spanned};
+use sqlparser::ast::{Expr, FunctionArguments, Select, Spanned};
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
     AggregateFn, AggregateSpec, BuiltinAggregate, KeyBySpec, LateralSpec, SelectOutput, SelectSpec,
@@ -118,16 +118,8 @@ pub(crate) fn group_steps(
         functions: udfs,
     });
     for (index, item) in select.projection.iter().enumerate() {
-        let (expr, name) = match item {
-            SelectItem::UnnamedExpr(expr) => (expr, default_name(expr, index)),
-            SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
-            other => {
-                return Err(SqlError::at(
-                    other.span(),
-                    "name the columns of a windowed query",
-                ));
-            }
-        };
+        let (expr, name) = named_item(item, index)
+            .ok_or_else(|| SqlError::at(item.span(), "name the columns of a windowed query"))?;
         if let Some(bound) = window_bound(expr, grouped.as_ref(), table)? {
             outputs.push(format!(
                 "TO_TIMESTAMP_LTZ({bound}, 3) AS \"{}\"",
@@ -262,26 +254,18 @@ pub(crate) fn group_steps(
         };
         let mut kept: Vec<String> = key.iter().cloned().chain(read).collect();
         kept.dedup();
-        steps.push(StepSpec {
-            select: Some(SelectSpec {
-                columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
-                condition,
-                rowtime: table.rowtime()?.map(str::to_string),
-                functions: udfs.to_vec(),
-                lateral,
-                ..SelectSpec::default()
-            }),
-            ..step("where")
-        });
+        let inputs = SelectSpec {
+            columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
+            condition,
+            rowtime: table.rowtime()?.map(str::to_string),
+            functions: udfs.to_vec(),
+            lateral,
+            ..SelectSpec::default()
+        };
+        steps.push(select_step("where", inputs));
     }
     if let Some(key) = &key {
-        steps.push(StepSpec {
-            key_by: Some(KeyBySpec {
-                field: Some(key.clone()),
-                module: None,
-            }),
-            ..step("key_by")
-        });
+        steps.push(key_by_step(key));
     }
     steps.push(StepSpec {
         aggregate: Some(AggregateSpec {
@@ -300,17 +284,31 @@ pub(crate) fn group_steps(
     if window.is_none() {
         outputs.insert(0, "\"op\" AS \"op\"".to_string());
     }
-    steps.push(StepSpec {
-        select: Some(SelectSpec {
-            columns: outputs,
-            condition: None,
-            rowtime: None,
-            functions: Vec::new(),
-            ..SelectSpec::default()
-        }),
-        ..step("project")
-    });
+    let projection = SelectSpec {
+        columns: outputs,
+        ..SelectSpec::default()
+    };
+    steps.push(select_step("project", projection));
     Ok(steps)
+}
+
+/// A `select` step named `name`.
+fn select_step(name: &str, spec: SelectSpec) -> StepSpec {
+    StepSpec {
+        select: Some(spec),
+        ..step(name)
+    }
+}
+
+/// The `key_by` step keying records by field `key`.
+fn key_by_step(key: &str) -> StepSpec {
+    StepSpec {
+        key_by: Some(KeyBySpec {
+            field: Some(key.to_string()),
+            module: None,
+        }),
+        ..step("key_by")
+    }
 }
 
 /// An aggregate function from a module in a query's select list.
@@ -372,34 +370,27 @@ impl ModuleAggregate {
                 .zip(&args)
                 .map(|(text, name)| format!("{text} AS {name}")),
         );
-        let select_step = |columns: Vec<String>, name: &str| StepSpec {
-            select: Some(SelectSpec {
-                columns,
-                ..SelectSpec::default()
-            }),
-            ..step(name)
+        let inputs = SelectSpec {
+            columns,
+            condition,
+            rowtime: table.rowtime()?.map(str::to_string),
+            functions: udfs.to_vec(),
+            lateral,
+            ..SelectSpec::default()
         };
-        let mut inputs = select_step(columns, "where");
-        if let Some(spec) = &mut inputs.select {
-            spec.condition = condition;
-            spec.rowtime = table.rowtime()?.map(str::to_string);
-            spec.functions = udfs.to_vec();
-            spec.lateral = lateral;
-        }
-        let mut arguments = select_step(args, "arguments");
-        if let Some(spec) = &mut arguments.select {
-            spec.output = SelectOutput::Array;
-        }
+        let arguments = SelectSpec {
+            columns: args,
+            output: SelectOutput::Array,
+            ..SelectSpec::default()
+        };
+        let projection = SelectSpec {
+            columns: outputs,
+            ..SelectSpec::default()
+        };
         Ok(vec![
-            inputs,
-            StepSpec {
-                key_by: Some(KeyBySpec {
-                    field: Some(key.clone()),
-                    module: None,
-                }),
-                ..step("key_by")
-            },
-            arguments,
+            select_step("where", inputs),
+            key_by_step(&key),
+            select_step("arguments", arguments),
             StepSpec {
                 aggregate: Some(AggregateSpec {
                     module: Some(self.module),
@@ -414,7 +405,7 @@ impl ModuleAggregate {
                 }),
                 ..step("window")
             },
-            select_step(outputs, "project"),
+            select_step("project", projection),
         ])
     }
 }

@@ -15,7 +15,7 @@
 use crate::catalog::Table;
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope};
-use crate::projection::default_name;
+use crate::projection::named_item;
 use crate::query::{column_text, factor, step};
 use crate::value::SqlType;
 use sqlparser::ast::{
@@ -257,16 +257,9 @@ pub(crate) fn join_steps(
     });
     let mut outputs = Vec::new();
     for (index, item) in select.projection.iter().enumerate() {
-        let (expr, name) = match item {
-            SelectItem::UnnamedExpr(expr) => (expr, default_name(expr, index)),
-            SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
-            other => {
-                return Err(SqlError::at(
-                    other.span(),
-                    "a join selects columns as L.column (no *)",
-                ));
-            }
-        };
+        let (expr, name) = named_item(item, index).ok_or_else(|| {
+            SqlError::at(item.span(), "a join selects columns as L.column (no *)")
+        })?;
         let expr = rewrite(expr, &aliases)?;
         compiler.compile(&expr)?;
         outputs.push(column_text(&expr, &name));

@@ -14,9 +14,8 @@ use weir_proto::spec::LateralSpec;
 pub(crate) struct Lateral {
     args: Vec<Scalar>,
     columns: Vec<String>,
-    /// For each output column, the input field number the expressions read it as (none if
-    /// nothing reads it).
-    slots: Vec<Option<usize>>,
+    /// For each input field of the step, the function's column it is (none: the record's own).
+    field_columns: Vec<Option<usize>>,
     outer: bool,
 }
 
@@ -45,7 +44,7 @@ impl Lateral {
         Ok(Lateral {
             args,
             columns: spec.columns.clone(),
-            slots: Vec::new(),
+            field_columns: Vec::new(),
             outer: spec.outer,
         })
     }
@@ -57,10 +56,9 @@ impl Lateral {
 
     /// Finds which input fields (of all the step's expressions) are the function's columns.
     pub(crate) fn bind(&mut self, fields: &[String]) {
-        self.slots = self
-            .columns
+        self.field_columns = fields
             .iter()
-            .map(|c| fields.iter().position(|f| f == c))
+            .map(|f| self.columns.iter().position(|c| c == f))
             .collect();
     }
 
@@ -99,7 +97,7 @@ impl Lateral {
             for mut values in rows {
                 for (n, (field, column)) in expanded.fields.iter_mut().zip(input.fields).enumerate()
                 {
-                    match self.slots.iter().position(|slot| *slot == Some(n)) {
+                    match self.field_columns[n] {
                         Some(c) => field.push(std::mem::replace(&mut values[c], Value::Null)),
                         None => field.push(column.value(row)),
                     }
@@ -127,16 +125,19 @@ impl Lateral {
         };
         let trimmed = text.trim_ascii();
         let n = self.columns.len();
+        let misshapen = || {
+            format!(
+                "the table function returned {}, where a row of {n} columns ({}) is expected",
+                shown(),
+                self.columns.join(", ")
+            )
+        };
         match trimmed.first() {
             Some(b'[') if n > 1 => {
                 let elements = weir_json::elements(trimmed).map_err(|e| e.to_string())?;
                 match elements.len() == n {
                     true => Ok(elements.into_iter().map(Value::from_json).collect()),
-                    false => Err(format!(
-                        "the table function returned {}, where a row of {n} columns ({}) is expected",
-                        shown(),
-                        self.columns.join(", ")
-                    )),
+                    false => Err(misshapen()),
                 }
             }
             Some(b'{') if n > 1 => {
@@ -148,11 +149,7 @@ impl Lateral {
                     .map(|raw| raw.map_or(Value::Null, Value::from_json))
                     .collect())
             }
-            _ if n > 1 => Err(format!(
-                "the table function returned {}, where a row of {n} columns ({}) is expected",
-                shown(),
-                self.columns.join(", ")
-            )),
+            _ if n > 1 => Err(misshapen()),
             _ => match std::str::from_utf8(trimmed) {
                 Ok(raw) => Ok(vec![Value::from_json(raw)]),
                 Err(_) => Err(format!("the table function returned {}, not JSON", shown())),

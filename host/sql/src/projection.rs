@@ -26,8 +26,6 @@ pub struct Projection {
     output: SelectOutput,
     /// For each column of the input's binary rows, the field it is (none: not read).
     row_fields: Vec<Option<usize>>,
-    /// Whether the input may carry binary rows.
-    reads_rows: bool,
     /// How many of `fields` are columns of the binary rows.
     row_fields_read: usize,
 }
@@ -85,6 +83,16 @@ pub(crate) fn default_name(expr: &Expr, index: usize) -> String {
     }
 }
 
+/// A select item's expression and output name (its alias, else [`default_name`]); `None` for
+/// `*` and other items that are not one expression.
+pub(crate) fn named_item(item: &SelectItem, index: usize) -> Option<(&Expr, String)> {
+    match item {
+        SelectItem::UnnamedExpr(expr) => Some((expr, default_name(expr, index))),
+        SelectItem::ExprWithAlias { expr, alias } => Some((expr, alias.value.clone())),
+        _ => None,
+    }
+}
+
 impl Projection {
     /// Compiles a `select` step (its expressions are SQL text).
     pub fn parse(spec: &SelectSpec) -> Result<Projection, SqlError> {
@@ -134,7 +142,6 @@ impl Projection {
                 .iter()
                 .map(|c| compiler.fields.iter().position(|f| f == c))
                 .collect(),
-            reads_rows: !spec.input_rows.is_empty(),
             row_fields_read: compiler
                 .fields
                 .iter()
@@ -247,7 +254,7 @@ impl Projection {
             if names.is_empty() {
                 continue;
             }
-            if self.reads_rows && rows::is_row(record.value) {
+            if !self.row_fields.is_empty() && rows::is_row(record.value) {
                 // A row of BIGINTs holding every field: each read at its place.
                 if let Some(count) = rows::all_ints(record.value)
                     && self.row_fields_read == self.fields.len()

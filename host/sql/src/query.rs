@@ -7,7 +7,7 @@ use crate::error::SqlError;
 use crate::expr::{Compiler, Scope, arguments, interval_ms};
 use crate::group::{aggregate_fn, identifier};
 use crate::plan::lookup;
-use crate::projection::default_name;
+use crate::projection::named_item;
 use sqlparser::ast::{
     Expr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr, Spanned, TableFactor,
 };
@@ -280,21 +280,16 @@ fn projection_step(
     });
     let mut columns = Vec::new();
     for (index, item) in select.projection.iter().enumerate() {
-        match item {
-            SelectItem::UnnamedExpr(expr) => {
+        match (item, named_item(item, index)) {
+            (_, Some((expr, name))) => {
                 reject_aggregate(expr)?;
                 compiler.compile(expr)?;
-                columns.push(column_text(expr, &default_name(expr, index)));
+                columns.push(column_text(expr, &name));
             }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                reject_aggregate(expr)?;
-                compiler.compile(expr)?;
-                columns.push(column_text(expr, &alias.value));
-            }
-            SelectItem::Wildcard(_) => {
+            (SelectItem::Wildcard(_), None) => {
                 columns.extend(table.columns.iter().map(|(c, _)| format!("\"{c}\"")));
             }
-            other => return Err(SqlError::at(other.span(), "unsupported select item")),
+            (other, None) => return Err(SqlError::at(other.span(), "unsupported select item")),
         }
     }
     let condition = match &select.selection {

@@ -27,7 +27,7 @@ pub trait Aggregate {
 /// it. Export it with `#[weir_sdk::aggregate_function]`.
 pub trait AggregateFunction {
     /// The accumulator; `Default` is the accumulator of a group with no rows yet.
-    type Acc: Default + AccCodec;
+    type Acc: Default + Clone + AccCodec;
     /// The arguments, a tuple of `i64`, `f64`, `bool`, `String` or an `Option` of one.
     type Args: Arguments;
     /// The result, written as JSON (`i64`, `f64`, `bool`, `String`, `Option`, tuples).
@@ -54,10 +54,9 @@ impl<F: AggregateFunction> Aggregate for SqlAggregate<F> {
             .next()
             .unwrap_or("aggregate");
         let args = F::Args::from_arguments(record.value(), name)?;
-        // A rejected row leaves the accumulator as it was: keep its bytes to restore it.
-        let mut before = Vec::new();
-        acc.encode(&mut before);
-        F::accumulate(acc, args).inspect_err(|_| *acc = decode_exact(&before))
+        // A rejected row leaves the accumulator as it was.
+        let before = acc.clone();
+        F::accumulate(acc, args).inspect_err(|_| *acc = before)
     }
 
     fn merge(acc: &mut F::Acc, other: F::Acc) {

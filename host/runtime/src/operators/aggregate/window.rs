@@ -50,6 +50,15 @@ pub(crate) struct WindowAggregate {
     cumulative: bool,
 }
 
+/// The start and end of window `id` of `size` (named by its start, or for cumulating windows by
+/// its end minus the size).
+fn window_bounds(size: i64, cumulative: bool, id: i64) -> (i64, i64) {
+    match cumulative {
+        true => cumulate_bounds(size, id),
+        false => (id, id + size),
+    }
+}
+
 /// The window aggregate's own place in a checkpoint, beside its windows.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Progress {
@@ -103,10 +112,7 @@ impl WindowAggregate {
 
     /// The start and end of window `id`.
     fn bounds(&self, id: i64) -> (i64, i64) {
-        match self.cumulative {
-            true => cumulate_bounds(self.size, id),
-            false => (id, id + self.size),
-        }
+        window_bounds(self.size, self.cumulative, id)
     }
 
     /// The same over processing time.
@@ -301,10 +307,7 @@ impl WindowAggregate {
                     break;
                 }
                 for (key, value) in entries.iter().filter(|_| fire) {
-                    let window = match self.cumulative {
-                        true => cumulate_bounds(size, start),
-                        false => (start, start + size),
-                    };
+                    let window = window_bounds(size, self.cumulative, start);
                     let context = (window, &self.functions, self.key_field.as_deref());
                     stored_result(store, (key, value), context, &mut line).map_err(failed)?;
                     out.push(Some(key), line.as_bytes(), last)?;
