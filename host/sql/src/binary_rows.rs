@@ -3,10 +3,9 @@
 //! writes nothing. Everything else (key_by and aggregates by field, sinks that write the rows
 //! out) reads JSON, so every other edge stays JSON.
 
-use weir_proto::spec::{DatagenMode, PayloadFormat, SelectOutput, SinkSpec, SourceSpec, StepSpec};
-
-/// The columns of the `bids` generator's binary rows, in order (its time is the record's).
-const BID_COLUMNS: [&str; 3] = ["auction", "bidder", "price"];
+use weir_proto::spec::{
+    BID_ROW_COLUMNS, DatagenMode, PayloadFormat, SelectOutput, SinkSpec, SourceSpec, StepSpec,
+};
 
 /// Switches `steps` (one query's, source first, sink last) to binary rows where both ends of an
 /// edge read them.
@@ -26,7 +25,7 @@ pub(crate) fn use_binary_rows(steps: &mut [StepSpec]) {
             && only_watermarks_between
         {
             datagen.payload = PayloadFormat::Rows;
-            select.input_rows = BID_COLUMNS.iter().map(|c| c.to_string()).collect();
+            select.input_rows = BID_ROW_COLUMNS.iter().map(|c| c.to_string()).collect();
         }
     }
     if let [.., before, sink] = steps

@@ -20,8 +20,8 @@ pub use operator::{
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
-    DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkEvent, NexmarkSpec, PayloadFormat,
-    SourceSpec, StdinSpec,
+    BID_ROW_COLUMNS, DatagenMode, DatagenSpec, FileFormat, FileSourceSpec, NexmarkEvent,
+    NexmarkSpec, PayloadFormat, SourceSpec, StdinSpec,
 };
 
 use serde::{Deserialize, Serialize};

@@ -78,10 +78,14 @@ pub enum PayloadFormat {
     Json,
     /// 24 bytes: auction, bidder, price as little-endian u64.
     Binary,
-    /// SQL's binary row of the BIGINT columns auction, bidder, price (what `weir sql` reads from
+    /// SQL's binary row of the BIGINT columns [`BID_ROW_COLUMNS`] (what `weir sql` reads from
     /// its `bids` connector into a `select`).
     Rows,
 }
+
+/// The columns, in order, of the bid generator's binary rows (`payload: rows`); its time is the
+/// record's.
+pub const BID_ROW_COLUMNS: [&str; 3] = ["auction", "bidder", "price"];
 
 /// The Nexmark event generator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

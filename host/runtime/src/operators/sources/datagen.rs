@@ -81,6 +81,7 @@ impl Source for Datagen {
                         out.extend_from_slice(&bidder.to_le_bytes());
                         out.extend_from_slice(&price.to_le_bytes());
                     }
+                    // The columns of `BID_ROW_COLUMNS`, in its order.
                     PayloadFormat::Rows => {
                         weir_sql::rows::begin(out);
                         weir_sql::rows::push_int(out, auction as i64);
