@@ -111,6 +111,10 @@ pub enum OperatorKind {
         /// Name of the key field in the JSON output; `None` for a window over all records
         /// (Flink's `windowAll`), whose output has no key.
         key_as: Option<String>,
+        /// The fields of a key of several (`key_by: {fields}`), each written under its name
+        /// instead of `key_as`.
+        #[serde(default)]
+        key_fields: Vec<String>,
     },
     /// A keyed process function.
     Process(WasmCall),

@@ -35,6 +35,7 @@ mod sql;
 mod sql_functions;
 mod sql_kafka;
 mod sql_nexmark;
+mod sql_nexmark_joins;
 mod sql_windows;
 mod state_memory;
 mod stateful_udfs;

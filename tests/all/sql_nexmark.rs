@@ -27,7 +27,7 @@ fn query(dir: &std::path::Path, name: &str, events: u64, parallelism: u32) -> Ve
 }
 
 /// The same, keeping state on `backend` (Flink's `state.backend.type`).
-fn query_on(
+pub(crate) fn query_on(
     dir: &std::path::Path,
     name: &str,
     events: u64,
@@ -64,7 +64,7 @@ fn query_on(
 
 /// `rows` sorted, a DOUBLE `price` in thousandths (serde_json's default float parsing may miss
 /// the nearest double by an ulp).
-fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
+pub(crate) fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
     for row in &mut rows {
         if let Some(price) = row["price"].as_f64().filter(|_| row["price"].is_f64()) {
             row["price"] = json!((price * 1000.0).round() as i64);
@@ -74,7 +74,7 @@ fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
     rows
 }
 
-fn int(bid: &Value, field: &str) -> i64 {
+pub(crate) fn int(bid: &Value, field: &str) -> i64 {
     bid[field]
         .as_i64()
         .unwrap_or_else(|| panic!("{field} of {bid}"))

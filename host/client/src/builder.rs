@@ -135,7 +135,7 @@ impl JobBuilder {
         self.step(StepSpec {
             key_by: Some(KeyBySpec {
                 field: Some(field.into()),
-                module: None,
+                ..KeyBySpec::default()
             }),
             ..StepSpec::default()
         })
@@ -151,8 +151,7 @@ impl JobBuilder {
             process: None,
             module: None,
             functions,
-            key_as: None,
-            changelog: false,
+            ..AggregateSpec::default()
         };
         self.step(StepSpec {
             aggregate: Some(aggregate),

@@ -227,7 +227,7 @@ impl DataStream {
     pub fn key_by(&self, field: &str) -> KeyedStream {
         let key_by = KeyBySpec {
             field: Some(field.to_string()),
-            module: None,
+            ..KeyBySpec::default()
         };
         KeyedStream(self.then(
             "key_by",
@@ -241,8 +241,8 @@ impl DataStream {
     /// Partitions by the key Wasm module `module` computes.
     pub fn key_by_module(&self, module: &str) -> KeyedStream {
         let key_by = KeyBySpec {
-            field: None,
             module: Some(module.to_string()),
+            ..KeyBySpec::default()
         };
         KeyedStream(self.then(
             "key_by",
@@ -296,17 +296,7 @@ impl std::ops::Deref for KeyedStream {
 }
 
 fn aggregate_spec() -> AggregateSpec {
-    AggregateSpec {
-        module: None,
-        functions: Vec::new(),
-        process: None,
-        key_as: None,
-        window: None,
-        allowed_lateness_ms: 0,
-        late_output: None,
-        processing_time: false,
-        changelog: false,
-    }
+    AggregateSpec::default()
 }
 
 impl KeyedStream {
@@ -389,11 +379,10 @@ impl KeyedStream {
     ) -> DataStream {
         let join = JoinSpec {
             with: other.step.clone(),
-            window,
+            window: Some(window),
             left_as: Some(left_as.to_string()),
             right_as: Some(right_as.to_string()),
-            late_output: None,
-            flatten: false,
+            ..JoinSpec::default()
         };
         self.0.then(
             "join",

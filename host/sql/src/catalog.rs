@@ -23,11 +23,14 @@ use weir_proto::spec::{
 /// The connectors a table may name.
 const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, kafka, jdbc";
 
+/// A table's columns, in order, with their types.
+pub(crate) type Columns = Vec<(String, SqlType)>;
+
 /// A table of the catalog.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub(crate) name: String,
-    pub(crate) columns: Vec<(String, SqlType)>,
+    pub(crate) columns: Columns,
     options: Vec<(String, String, Span)>,
     /// The time attribute column and how late records may be (ms), from `WATERMARK FOR`.
     pub(crate) watermark: Option<(String, u64)>,
@@ -35,6 +38,8 @@ pub(crate) struct Table {
     /// updating result.
     primary_key: Vec<String>,
     span: Span,
+    /// The rows of a subquery or a join rather than a connector's.
+    derived: bool,
 }
 
 fn option_text(value: &Expr) -> Option<String> {
@@ -120,6 +125,7 @@ impl Table {
             watermark: None,
             primary_key,
             span,
+            derived: false,
         };
         if let Some(clause) = watermark {
             table.watermark = Some(table.watermark_of(clause)?);
@@ -175,7 +181,24 @@ impl Table {
             .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
     }
 
+    /// The rows of a subquery or a join, named `name`, as the query around it reads them: each
+    /// column a field of the records (no connector, and no time attribute of its own).
+    pub(crate) fn derived(name: &str, columns: Columns) -> Table {
+        Table {
+            name: name.to_string(),
+            columns,
+            options: Vec::new(),
+            watermark: None,
+            primary_key: Vec::new(),
+            span: Span::empty(),
+            derived: true,
+        }
+    }
+
     fn connector(&self) -> Result<&str, SqlError> {
+        if self.derived {
+            return Ok("derived");
+        }
         let (_, connector, place) = self.option("connector").ok_or_else(|| {
             SqlError::at(
                 self.span,

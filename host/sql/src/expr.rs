@@ -291,6 +291,14 @@ impl<'a> Compiler<'a> {
                 self.column(last, expr)
             }
             Expr::Nested(inner) => self.compile(inner),
+            // Only `time ± INTERVAL …` takes one (checked where it is used): its milliseconds.
+            Expr::Interval(interval) => match interval_ms(interval) {
+                Some(ms) => Ok((Scalar::Literal(Value::Int(ms)), None)),
+                None => Err(SqlError::at(
+                    expr.span(),
+                    "INTERVAL 'n' SECOND (or MILLISECOND, MINUTE, HOUR, DAY)",
+                )),
+            },
             Expr::Value(v) => literal(&v.value, expr),
             Expr::UnaryOp { op, expr: inner } => {
                 let (arg, arg_type) = self.compile(inner)?;
@@ -452,7 +460,11 @@ impl<'a> Compiler<'a> {
                 ));
             }
         };
+        let moves_a_time = matches!(op, Op::Add | Op::Sub)
+            && matches!(right, Expr::Interval(_))
+            && lt.is_none_or(|t| t == SqlType::Timestamp);
         let result = match op {
+            _ if moves_a_time => Some(SqlType::Timestamp),
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => {
                 expect(lt, SqlType::is_numeric, left, "a number")?;
                 expect(rt, SqlType::is_numeric, right, "a number")?;

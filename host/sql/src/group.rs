@@ -3,12 +3,13 @@
 //! aggregate operators; an aggregate function from a module (`CREATE FUNCTION … LANGUAGE WASM`,
 //! `#[weir_sdk::aggregate_function]`) runs as a Wasm window aggregate fed the argument lists.
 
-use crate::catalog::Table;
+use crate::catalog::{Columns, Table};
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope};
 use crate::group_window::{GroupWindow, group_window, window_bound};
 use crate::projection::named_item;
 use crate::query::{column_text, step};
+use crate::value::SqlType;
 use sqlparser::ast::{Expr, FunctionArguments, Select, Spanned};
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
@@ -41,13 +42,17 @@ pub(crate) fn identifier(expr: &Expr) -> Option<&str> {
 /// (`GROUP BY key` over a table), an updating result: the aggregate's changelog, each row with
 /// its kind in `op` (`+I`, `-U`, `+U`), as Flink's. A table function joined to the table runs
 /// in the first `select` step.
+///
+/// Over an updating input (`updating`: a changelog with `op` in each row), the aggregate takes
+/// `-U`/`-D` rows back out (`retract`), so COUNT, SUM and AVG only, and no window. Returns the
+/// steps and the result's columns.
 pub(crate) fn group_steps(
     select: &Select,
     group_by: &[Expr],
-    (table, lateral): (&Table, Option<LateralSpec>),
+    (table, lateral, updating): (&Table, Option<LateralSpec>, bool),
     window: Option<WindowSpec>,
     udfs: &[String],
-) -> Result<Vec<StepSpec>, SqlError> {
+) -> Result<(Vec<StepSpec>, Columns), SqlError> {
     let is_window_column = |name: &str| {
         name.eq_ignore_ascii_case("window_start") || name.eq_ignore_ascii_case("window_end")
     };
@@ -72,7 +77,7 @@ pub(crate) fn group_steps(
                     .iter()
                     .find(|(c, _)| c.eq_ignore_ascii_case(name))
                     .ok_or_else(|| SqlError::at(expr.span(), format!("unknown column `{name}`")))?;
-                keys.push((column.0.clone(), expr.span()));
+                keys.push(column.clone());
             }
             None => {
                 return Err(SqlError::at(
@@ -101,13 +106,13 @@ pub(crate) fn group_steps(
     if window.is_none() && keys.is_empty() {
         return Err(SqlError::at(select.span(), "GROUP BY a column"));
     }
-    if keys.len() > 1 {
+    if updating && window.is_some() {
         return Err(SqlError::at(
-            keys[1].1,
-            "GROUP BY one column besides the window (more are not supported yet)",
+            select.span(),
+            "a window over an updating query is not supported (its rows change after they are written)",
         ));
     }
-    let key = keys.first().map(|(k, _)| k.clone());
+    let mut columns: Columns = Vec::new();
     let mut functions = Vec::new();
     let mut outputs = Vec::new();
     let mut read = Vec::new();
@@ -121,6 +126,7 @@ pub(crate) fn group_steps(
         let (expr, name) = named_item(item, index)
             .ok_or_else(|| SqlError::at(item.span(), "name the columns of a windowed query"))?;
         if let Some(bound) = window_bound(expr, grouped.as_ref(), table)? {
+            columns.push((name.clone(), SqlType::Timestamp));
             outputs.push(format!(
                 "TO_TIMESTAMP_LTZ({bound}, 3) AS \"{}\"",
                 name.replace('"', "\"\"")
@@ -135,16 +141,17 @@ pub(crate) fn group_steps(
                 ));
             }
             if is_window_column(column) {
+                columns.push((name.clone(), SqlType::Timestamp));
                 let field = column.to_ascii_lowercase();
                 outputs.push(format!(
                     "TO_TIMESTAMP_LTZ({field}, 3) AS \"{}\"",
                     name.replace('"', "\"\"")
                 ));
-            } else if key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(column))
+            } else if let Some((key, key_type)) =
+                keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(column))
             {
-                outputs.push(column_text(&Expr::Identifier(column.into()), &name));
+                columns.push((name.clone(), *key_type));
+                outputs.push(column_text(&Expr::Identifier(key.as_str().into()), &name));
             } else {
                 return Err(SqlError::at(
                     expr.span(),
@@ -167,6 +174,7 @@ pub(crate) fn group_steps(
                     "one aggregate function from a module per query (more are not supported yet)",
                 ));
             }
+            columns.push((name.clone(), SqlType::Any));
             module_aggregate = Some(ModuleAggregate {
                 module: module.clone(),
                 args: compiler.argument_texts(call)?,
@@ -184,16 +192,20 @@ pub(crate) fn group_steps(
                 ),
             )
         })?;
+        let mut value_type = SqlType::Bigint;
         let field = match &call.args {
             FunctionArguments::List(list) if list.args.len() == 1 => {
                 let arg = list.args[0].to_string();
                 match (function, arg.as_str()) {
                     (AggregateFn::Count, "*") => None,
                     _ => {
+                        // `q.column` names the one table's column; `"a$x"` a join's.
+                        let named = arg.rsplit('.').next().unwrap_or(&arg);
+                        let named = named.trim_matches(|c| c == '`' || c == '"');
                         let column = table
                             .columns
                             .iter()
-                            .find(|(c, _)| c.eq_ignore_ascii_case(arg.trim_matches('`')))
+                            .find(|(c, _)| c.eq_ignore_ascii_case(named))
                             .ok_or_else(|| {
                                 SqlError::at(
                                     expr.span(),
@@ -213,6 +225,7 @@ pub(crate) fn group_steps(
                             ));
                         }
                         read.push(column.0.clone());
+                        value_type = column.1;
                         (function != AggregateFn::Count).then(|| column.0.clone())
                     }
                 }
@@ -224,6 +237,28 @@ pub(crate) fn group_steps(
                 ));
             }
         };
+        if updating
+            && !matches!(
+                function,
+                AggregateFn::Count | AggregateFn::Sum | AggregateFn::Avg
+            )
+        {
+            return Err(SqlError::at(
+                expr.span(),
+                format!(
+                    "{}: over an updating query (its rows can be taken back) COUNT, SUM and AVG work, MIN and MAX not yet",
+                    call.name
+                ),
+            ));
+        }
+        columns.push((
+            name.clone(),
+            match function {
+                AggregateFn::Count => SqlType::Bigint,
+                AggregateFn::Avg => SqlType::Double,
+                _ => value_type,
+            },
+        ));
         let internal = format!("agg{}", functions.len());
         functions.push(BuiltinAggregate {
             function,
@@ -236,7 +271,20 @@ pub(crate) fn group_steps(
         ));
     }
     if let Some(udf) = module_aggregate {
-        return udf.steps(
+        let key = match keys.as_slice() {
+            [] => None,
+            [(key, _)] if !updating => Some(key.clone()),
+            _ => {
+                return Err(SqlError::at(
+                    udf.span,
+                    format!(
+                        "{}: an aggregate function from a module groups by one column besides the window, over a table",
+                        udf.module
+                    ),
+                ));
+            }
+        };
+        let steps = udf.steps(
             select,
             (table, lateral),
             (key, window),
@@ -244,7 +292,18 @@ pub(crate) fn group_steps(
             outputs,
             udfs,
             compiler,
-        );
+        )?;
+        return Ok((steps, columns));
+    }
+    let keys: Vec<String> = keys.into_iter().map(|(k, _)| k).collect();
+    if functions.is_empty() {
+        // Distinct groups, no aggregate: the engine's aggregate counts the rows, and the
+        // projection leaves the count out.
+        functions.push(BuiltinAggregate {
+            function: AggregateFn::Count,
+            field: None,
+            output: Some("$rows".into()),
+        });
     }
     let mut steps = Vec::new();
     if select.selection.is_some() || lateral.is_some() {
@@ -252,8 +311,11 @@ pub(crate) fn group_steps(
             Some(condition) => Some(compiler.condition(condition)?),
             None => None,
         };
-        let mut kept: Vec<String> = key.iter().cloned().chain(read).collect();
+        let mut kept: Vec<String> = keys.iter().cloned().chain(read).collect();
         kept.dedup();
+        if updating {
+            kept.insert(0, "op".into());
+        }
         let inputs = SelectSpec {
             columns: kept.iter().map(|c| format!("\"{c}\"")).collect(),
             condition,
@@ -264,20 +326,24 @@ pub(crate) fn group_steps(
         };
         steps.push(select_step("where", inputs));
     }
-    if let Some(key) = &key {
-        steps.push(key_by_step(key));
+    if !keys.is_empty() {
+        steps.push(key_by_step(&keys));
     }
     steps.push(StepSpec {
         aggregate: Some(AggregateSpec {
             module: None,
             functions,
             process: None,
-            key_as: key.clone(),
+            key_as: match keys.as_slice() {
+                [key] => Some(key.clone()),
+                _ => None,
+            },
             window,
             allowed_lateness_ms: 0,
             late_output: None,
             processing_time: false,
             changelog: window.is_none(),
+            retract: updating,
         }),
         ..step(if window.is_some() { "window" } else { "group" })
     });
@@ -289,7 +355,7 @@ pub(crate) fn group_steps(
         ..SelectSpec::default()
     };
     steps.push(select_step("project", projection));
-    Ok(steps)
+    Ok((steps, columns))
 }
 
 /// A `select` step named `name`.
@@ -300,13 +366,20 @@ fn select_step(name: &str, spec: SelectSpec) -> StepSpec {
     }
 }
 
-/// The `key_by` step keying records by field `key`.
-fn key_by_step(key: &str) -> StepSpec {
+/// The `key_by` step keying records by field `keys` (one, or several together).
+pub(crate) fn key_by_step(keys: &[String]) -> StepSpec {
+    let key_by = match keys {
+        [key] => KeyBySpec {
+            field: Some(key.clone()),
+            ..KeyBySpec::default()
+        },
+        _ => KeyBySpec {
+            fields: keys.to_vec(),
+            ..KeyBySpec::default()
+        },
+    };
     StepSpec {
-        key_by: Some(KeyBySpec {
-            field: Some(key.to_string()),
-            module: None,
-        }),
+        key_by: Some(key_by),
         ..step("key_by")
     }
 }
@@ -389,7 +462,7 @@ impl ModuleAggregate {
         };
         Ok(vec![
             select_step("where", inputs),
-            key_by_step(&key),
+            key_by_step(std::slice::from_ref(&key)),
             select_step("arguments", arguments),
             StepSpec {
                 aggregate: Some(AggregateSpec {
@@ -399,9 +472,7 @@ impl ModuleAggregate {
                     key_as: Some(key),
                     window: Some(window),
                     allowed_lateness_ms: 0,
-                    late_output: None,
-                    processing_time: false,
-                    changelog: false,
+                    ..AggregateSpec::default()
                 }),
                 ..step("window")
             },

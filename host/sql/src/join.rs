@@ -17,14 +17,15 @@ use crate::error::SqlError;
 use crate::expr::{Compiler, Scope};
 use crate::projection::named_item;
 use crate::query::{column_text, factor, step};
+use crate::relation::Relation;
 use crate::value::SqlType;
 use sqlparser::ast::{
     BinaryOperator, Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Select, SelectItem,
-    SetExpr, Spanned, TableFactor, visit_expressions_mut,
+    SetExpr, Spanned, TableFactor, TableWithJoins, visit_expressions_mut,
 };
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use weir_proto::spec::{JoinSpec, KeyBySpec, SelectSpec, SinkSpec, StepSpec, WindowSpec};
+use weir_proto::spec::{JoinSpec, KeyBySpec, SelectSpec, StepSpec, WindowSpec};
 
 /// One side of a window join: its alias, table and window.
 struct Side<'t> {
@@ -165,13 +166,30 @@ fn key_columns(on: &Expr, left: &Side, right: &Side) -> Result<(String, String),
     }
 }
 
-/// The steps of a window join query writing into `sink`.
-pub(crate) fn join_steps(
+/// Whether `from` is a window join: two windowing table-valued functions joined (the window
+/// join's own checks then name what is wrong with it).
+pub(crate) fn is_window_join(from: &TableWithJoins) -> bool {
+    let windowed = |relation: &TableFactor| match relation {
+        TableFactor::TableFunction { .. } => true,
+        TableFactor::Derived { subquery, .. } => match subquery.body.as_ref() {
+            SetExpr::Select(select) => {
+                matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)])
+                    && matches!(select.from.as_slice(), [only] if only.joins.is_empty()
+                        && matches!(only.relation, TableFactor::TableFunction { .. }))
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    matches!(from.joins.as_slice(), [join] if windowed(&from.relation) && windowed(&join.relation))
+}
+
+/// The rows of a window join query.
+pub(crate) fn window_join(
     select: &Select,
     tables: &BTreeMap<String, Table>,
     functions: &[String],
-    sink: SinkSpec,
-) -> Result<Vec<StepSpec>, SqlError> {
+) -> Result<Relation, SqlError> {
     let from = &select.from[0];
     let [join] = from.joins.as_slice() else {
         return Err(SqlError::at(select.span(), "one JOIN per query"));
@@ -223,7 +241,7 @@ pub(crate) fn join_steps(
         steps.push(StepSpec {
             key_by: Some(KeyBySpec {
                 field: Some(key.clone()),
-                module: None,
+                ..KeyBySpec::default()
             }),
             ..step(&format!("{prefix}-key"))
         });
@@ -232,11 +250,11 @@ pub(crate) fn join_steps(
         input: Some("left-key".into()),
         join: Some(JoinSpec {
             with: "right-key".into(),
-            window: left.window,
+            window: Some(left.window),
             left_as: Some(left.alias.clone()),
             right_as: Some(right.alias.clone()),
-            late_output: None,
             flatten: true,
+            ..JoinSpec::default()
         }),
         ..step("join")
     });
@@ -256,13 +274,15 @@ pub(crate) fn join_steps(
         functions,
     });
     let mut outputs = Vec::new();
+    let mut typed = Vec::new();
     for (index, item) in select.projection.iter().enumerate() {
         let (expr, name) = named_item(item, index).ok_or_else(|| {
             SqlError::at(item.span(), "a join selects columns as L.column (no *)")
         })?;
         let expr = rewrite(expr, &aliases)?;
-        compiler.compile(&expr)?;
+        let (_, sql_type) = compiler.compile(&expr)?;
         outputs.push(column_text(&expr, &name));
+        typed.push((name, sql_type.unwrap_or(SqlType::Any)));
     }
     let condition = match &select.selection {
         Some(condition) => Some(compiler.condition(&rewrite(condition, &aliases)?)?),
@@ -278,11 +298,11 @@ pub(crate) fn join_steps(
         }),
         ..step("project")
     });
-    steps.push(StepSpec {
-        sink: Some(sink),
-        ..step("sink")
-    });
-    Ok(steps)
+    Ok(Relation {
+        steps,
+        table: Table::derived("join", typed),
+        updating: false,
+    })
 }
 
 /// `expr` over the join's output: `L.column` becomes `"l$column"`, a window bound (qualified

@@ -19,6 +19,8 @@ mod lateral;
 mod plan;
 mod projection;
 mod query;
+mod regular_join;
+mod relation;
 mod row_ops;
 pub mod rows;
 mod table_function;

@@ -2,15 +2,17 @@
 //! joined to it, then a `select` step for a projection and filter, or the steps of a `GROUP BY`
 //! (crate::group).
 
-use crate::catalog::Table;
+use crate::catalog::{Columns, Table};
 use crate::error::SqlError;
 use crate::expr::{Compiler, Scope, arguments, interval_ms};
 use crate::group::{aggregate_fn, identifier};
 use crate::plan::lookup;
 use crate::projection::named_item;
+use crate::value::SqlType;
 use sqlparser::ast::{
-    Expr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr, Spanned, TableFactor,
+    Expr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, Spanned, TableFactor,
 };
+use sqlparser::tokenizer::Span;
 use std::collections::BTreeMap;
 use weir_proto::spec::{LateralSpec, SelectSpec, SinkSpec, StepSpec, WindowSpec};
 
@@ -25,7 +27,7 @@ pub(crate) fn step(name: &str) -> StepSpec {
 pub(crate) struct Windowed {
     pub(crate) window: WindowSpec,
     /// A session's `PARTITION BY` column, and where it is.
-    partition: Option<(String, sqlparser::tokenizer::Span)>,
+    pub(crate) partition: Option<(String, Span)>,
 }
 
 /// The table (and window) a FROM item reads: a table, or a windowing table-valued function.
@@ -153,33 +155,21 @@ pub(crate) fn query_steps(
     functions: &[String],
     mut sink: SinkSpec,
 ) -> Result<Vec<StepSpec>, SqlError> {
-    let SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(SqlError::at(
-            query.span(),
-            "SELECT … FROM … (set operations are not supported)",
-        ));
-    };
-    if let Some(order) = &query.order_by {
-        return Err(SqlError::at(
-            order.span(),
-            "ORDER BY is not supported on a stream",
-        ));
+    let relation = crate::relation::query_relation(query, tables, functions)?;
+    if relation.updating {
+        accept_updates(&mut sink, query.span())?;
     }
-    let Some(from) = crate::table_function::split(select)? else {
-        return match select.from.as_slice() {
-            [_] => crate::join::join_steps(select, tables, functions, sink),
-            _ => Err(SqlError::at(
-                select.span(),
-                "a query reads one table, joined with a window join or a LATERAL TABLE function",
-            )),
-        };
-    };
-    let (table, windowed) = factor(from.base, tables)?;
-    let (lateral, table) = match from.lateral(table, functions)? {
-        Some((lateral, extended)) => (Some(lateral), std::borrow::Cow::Owned(extended)),
-        None => (None, std::borrow::Cow::Borrowed(table)),
-    };
-    let table = table.as_ref();
+    let mut steps = relation.steps;
+    steps.push(StepSpec {
+        sink: Some(sink),
+        ..step("sink")
+    });
+    crate::binary_rows::use_binary_rows(&mut steps);
+    Ok(steps)
+}
+
+/// The steps reading `table`: its source, and a `watermark` step if it has a time attribute.
+pub(crate) fn table_steps(table: &Table) -> Result<Vec<StepSpec>, SqlError> {
     let (source, watermark) = table.source()?;
     let mut steps = vec![StepSpec {
         source: Some(source),
@@ -191,14 +181,46 @@ pub(crate) fn query_steps(
             ..step("watermark")
         });
     }
+    Ok(steps)
+}
+
+/// What a query's `SELECT` reads: the steps giving its rows, their table (columns), a table
+/// function joined to them, the window of a windowing function, and whether the rows are an
+/// updating result.
+pub(crate) struct Input<'t> {
+    pub(crate) steps: Vec<StepSpec>,
+    pub(crate) table: &'t Table,
+    pub(crate) lateral: Option<LateralSpec>,
+    pub(crate) windowed: Option<Windowed>,
+    pub(crate) updating: bool,
+}
+
+/// `select` over `input`: a projection and filter, or the steps of a `GROUP BY`; the rows it
+/// gives.
+pub(crate) fn select_over(
+    select: &Select,
+    input: Input<'_>,
+    functions: &[String],
+) -> Result<crate::relation::Relation, SqlError> {
+    let Input {
+        mut steps,
+        table,
+        lateral,
+        windowed,
+        updating,
+    } = input;
     let group_by = match &select.group_by {
         GroupByExpr::Expressions(exprs, _) => exprs.as_slice(),
         GroupByExpr::All(_) => {
             return Err(SqlError::at(select.span(), "GROUP BY ALL is not supported"));
         }
     };
-    match (group_by.is_empty(), windowed) {
-        (true, None) => steps.push(projection_step(select, table, functions, lateral)?),
+    let (columns, updating) = match (group_by.is_empty(), windowed) {
+        (true, None) => {
+            let (step, columns) = projection_step(select, table, functions, lateral, updating)?;
+            steps.push(step);
+            (columns, updating)
+        }
         (false, windowed) => {
             if let Some(Windowed {
                 partition: Some((column, span)),
@@ -216,15 +238,18 @@ pub(crate) fn query_steps(
                 ));
             }
             let window = windowed.map(|w| w.window);
-            let group =
-                crate::group::group_steps(select, group_by, (table, lateral), window, functions)?;
+            let (group, columns) = crate::group::group_steps(
+                select,
+                group_by,
+                (table, lateral, updating),
+                window,
+                functions,
+            )?;
             let updating = group
                 .iter()
                 .any(|s| s.aggregate.as_ref().is_some_and(|a| a.changelog));
-            if updating {
-                accept_updates(&mut sink, select)?;
-            }
-            steps.extend(group)
+            steps.extend(group);
+            (columns, updating)
         }
         (true, Some(_)) => {
             return Err(SqlError::at(
@@ -232,25 +257,24 @@ pub(crate) fn query_steps(
                 "a windowing function is used with GROUP BY window_start, window_end",
             ));
         }
-    }
-    steps.push(StepSpec {
-        sink: Some(sink),
-        ..step("sink")
-    });
-    crate::binary_rows::use_binary_rows(&mut steps);
-    Ok(steps)
+    };
+    Ok(crate::relation::Relation {
+        steps,
+        table: Table::derived(&table.name, columns),
+        updating,
+    })
 }
 
 /// Readies `sink` for an updating result: a JDBC table upserts by its primary key and applies
 /// the changelog; one without a key would append every version of every row, so it is refused.
 /// Print and files write the rows with their kind in `op`.
-fn accept_updates(sink: &mut SinkSpec, select: &Select) -> Result<(), SqlError> {
+fn accept_updates(sink: &mut SinkSpec, span: Span) -> Result<(), SqlError> {
     if let SinkSpec::Postgres(postgres) = sink {
         if postgres.key.is_empty() {
             return Err(SqlError::at(
-                select.span(),
+                span,
                 format!(
-                    "GROUP BY without a window is an updating result: table `{}` needs a PRIMARY KEY (…) NOT ENFORCED to apply it",
+                    "the query is an updating result (GROUP BY without a window): table `{}` needs a PRIMARY KEY (…) NOT ENFORCED to apply it",
                     postgres.table
                 ),
             ));
@@ -265,13 +289,15 @@ pub(crate) fn column_text(expr: &Expr, name: &str) -> String {
     format!("{expr} AS \"{}\"", name.replace('"', "\"\""))
 }
 
-/// `SELECT … WHERE …` over `table`: one `select` step, type-checked against the table.
+/// `SELECT … WHERE …` over `table`: one `select` step, type-checked against the table, and
+/// its columns. Over an updating input each row keeps its kind (`op`).
 fn projection_step(
     select: &Select,
     table: &Table,
     functions: &[String],
     lateral: Option<LateralSpec>,
-) -> Result<StepSpec, SqlError> {
+    updating: bool,
+) -> Result<(StepSpec, Columns), SqlError> {
     let rowtime = table.rowtime()?;
     let mut compiler = Compiler::new(Scope {
         columns: Some(&table.columns),
@@ -279,15 +305,21 @@ fn projection_step(
         functions,
     });
     let mut columns = Vec::new();
+    let mut typed = Vec::new();
+    if updating {
+        columns.push("\"op\"".to_string());
+    }
     for (index, item) in select.projection.iter().enumerate() {
         match (item, named_item(item, index)) {
             (_, Some((expr, name))) => {
                 reject_aggregate(expr)?;
-                compiler.compile(expr)?;
+                let (_, sql_type) = compiler.compile(expr)?;
                 columns.push(column_text(expr, &name));
+                typed.push((name, sql_type.unwrap_or(SqlType::Any)));
             }
             (SelectItem::Wildcard(_), None) => {
                 columns.extend(table.columns.iter().map(|(c, _)| format!("\"{c}\"")));
+                typed.extend(table.columns.iter().cloned());
             }
             (other, None) => return Err(SqlError::at(other.span(), "unsupported select item")),
         }
@@ -296,7 +328,7 @@ fn projection_step(
         Some(condition) => Some(compiler.condition(condition)?),
         None => None,
     };
-    Ok(StepSpec {
+    let step = StepSpec {
         select: Some(SelectSpec {
             columns,
             condition,
@@ -306,7 +338,8 @@ fn projection_step(
             ..SelectSpec::default()
         }),
         ..step("select")
-    })
+    };
+    Ok((step, typed))
 }
 
 fn reject_aggregate(expr: &Expr) -> Result<(), SqlError> {

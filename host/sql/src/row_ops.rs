@@ -51,6 +51,13 @@ pub(crate) fn binary(op: Op, a: Value, b: Value) -> Result<Value, String> {
         Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => match (&a, &b) {
             (Value::Null, _) | (_, Value::Null) => Value::Null,
             (Value::Int(x), Value::Int(y)) => arithmetic(op, *x, *y)?,
+            // A time and an interval (ms): a time.
+            (Value::Time(t), Value::Int(ms)) if matches!(op, Op::Add | Op::Sub) => {
+                match arithmetic(op, *t, *ms)? {
+                    Value::Int(moved) => Value::Time(moved),
+                    other => other,
+                }
+            }
             _ => match (a.as_f64(), b.as_f64()) {
                 (Some(x), Some(y)) => Value::Float(match op {
                     Op::Add => x + y,
@@ -116,6 +123,10 @@ pub(crate) fn cast(v: Value, to: SqlType) -> Result<Value, String> {
         (Value::Int(i), SqlType::Timestamp) | (Value::Time(i), SqlType::Timestamp) => {
             Value::Time(i)
         }
+        (Value::Str(s), SqlType::Timestamp) => Value::Time(
+            crate::value::parse_timestamp(&s)
+                .ok_or_else(|| format!("cannot cast '{s}' to TIMESTAMP(3)"))?,
+        ),
         (v, to) => return Err(format!("cannot cast {v:?} to {to}")),
     })
 }

@@ -69,6 +69,11 @@ fn is_true(expr: &Expr) -> bool {
 }
 
 impl From<'_> {
+    /// Whether a table function is joined to the relation.
+    pub(crate) fn has_lateral(&self) -> bool {
+        self.lateral.is_some()
+    }
+
     /// The table function's call as a `select` step runs it, and `table` with its columns
     /// added; `None` without one.
     pub(crate) fn lateral(

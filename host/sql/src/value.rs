@@ -131,6 +131,47 @@ pub fn timestamp_text(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {hours:02}:{minutes:02}:{seconds:02}.{millis:03}")
 }
 
+/// SQL's time text `YYYY-MM-DD HH:MM:SS[.sss]` (UTC; `T` also separates the date) as ms since
+/// the epoch: what [`timestamp_text`] writes, read back.
+pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00:00"));
+    let mut date = date.splitn(3, '-');
+    let year: i64 = date.next()?.parse().ok()?;
+    let month: i64 = date.next()?.parse().ok()?;
+    let day: i64 = date.next()?.parse().ok()?;
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut clock = clock.splitn(3, ':');
+    let hours: i64 = clock.next()?.parse().ok()?;
+    let minutes: i64 = clock.next()?.parse().ok()?;
+    let seconds: i64 = clock.next().unwrap_or("0").parse().ok()?;
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hours < 24
+        && minutes < 60
+        && seconds < 60
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    // Milliseconds from the first three digits of the fraction.
+    let millis = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |ms, digit| ms * 10 + i64::from(digit - b'0'));
+    // A civil date to days since the epoch (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(((days * 24 + hours) * 60 + minutes) * 60_000 + seconds * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +182,23 @@ mod tests {
         assert_eq!(timestamp_text(1_767_225_610_123), "2026-01-01 00:00:10.123");
         assert_eq!(timestamp_text(951_782_400_000), "2000-02-29 00:00:00.000");
         assert_eq!(timestamp_text(-1), "1969-12-31 23:59:59.999");
+        for ms in [0, 1_767_225_610_123, 951_782_400_000, -1, 4_102_444_799_999] {
+            assert_eq!(parse_timestamp(&timestamp_text(ms)), Some(ms));
+        }
+        assert_eq!(
+            parse_timestamp("2026-01-01T00:00:10.5"),
+            Some(1_767_225_610_500)
+        );
+        assert_eq!(parse_timestamp("2026-01-01"), Some(1_767_225_600_000));
+        for bad in [
+            "",
+            "2026-13-01 00:00:00",
+            "today",
+            "2026-01-01 25:00:00",
+            "2026-01-01 00:00:00.x",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub struct WasmCall {
 }
 
 /// How a record's key is found: a JSON field of its value, or a Wasm key selector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyBySpec {
     /// A field of the JSON value; dots go into nested objects (`bid.auction`).
@@ -24,10 +24,15 @@ pub struct KeyBySpec {
     /// A module exporting `weir:udf/key-selector`.
     #[serde(default)]
     pub module: Option<String>,
+    /// Several top-level fields, together the key (SQL's `GROUP BY a, b` and joins on more
+    /// than one column): the key is the JSON array of their values, and an aggregate after it
+    /// writes each under its own name.
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 /// A per-key aggregate: a Wasm aggregate function, or built-in functions of JSON fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateSpec {
     /// A module exporting `weir:udf/aggregate`.
@@ -67,6 +72,12 @@ pub struct AggregateSpec {
     /// `"op": "+U"` (the new one). What `weir sql` compiles `GROUP BY` without a window into.
     #[serde(default)]
     pub changelog: bool,
+    /// With `changelog`: the input is itself an updating result, so a record whose `op` is
+    /// `-U` or `-D` takes its row back out (COUNT, SUM and AVG; MIN and MAX cannot forget),
+    /// and a key whose rows are all taken back emits `"op": "-D"`. What SQL's `GROUP BY` over
+    /// an updating query compiles into.
+    #[serde(default)]
+    pub retract: bool,
 }
 
 /// Event-time windows (times in milliseconds).
@@ -282,13 +293,16 @@ impl AggregateFn {
 /// A two-input keyed join: records of this step's input (the left side) and of the step named
 /// `with` (the right side) pair up when their keys are equal and they fall in the same
 /// event-time window; each pair is emitted when the watermark passes the window's end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinSpec {
     /// The step whose records are the right side; it must be a `key_by`, like the left input.
     pub with: String,
-    /// The windows records pair in (tumbling or sliding).
-    pub window: WindowSpec,
+    /// The windows records pair in (tumbling or sliding). Without one it is a regular join
+    /// (Flink's): every record of either side is kept, and pairs with every record of the
+    /// other side of its key as soon as both have arrived.
+    #[serde(default)]
+    pub window: Option<WindowSpec>,
     /// Output field of the left record (default `left`).
     #[serde(default, rename = "left_as")]
     pub left_as: Option<String>,
@@ -304,6 +318,11 @@ pub struct JoinSpec {
     /// object per side. A side that is not a JSON object stays under its name.
     #[serde(default)]
     pub flatten: bool,
+    /// A regular join's inputs may be updating results: a record whose `op` is `-U` or `-D`
+    /// takes its row back out, and every pair is written with its kind, `"op": "+I"` or
+    /// `"op": "-D"` (the pairs the taken-back row had made).
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 /// A native projection and filter by SQL expressions over each record's JSON fields: what

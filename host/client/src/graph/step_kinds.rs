@@ -77,12 +77,21 @@ pub(super) fn operator_kind(
     }
     if let Some(key_by) = &step.key_by {
         match (&key_by.field, &key_by.module) {
-            (Some(_), None) => {}
+            (None, None) if !key_by.fields.is_empty() => {
+                if let Some(empty) = key_by.fields.iter().position(String::is_empty) {
+                    return Err(error(
+                        format!("{field}.key_by.fields[{empty}]"),
+                        "a field name is not empty",
+                        None,
+                    ));
+                }
+            }
+            (Some(_), None) if key_by.fields.is_empty() => {}
             (None, Some(module)) => module_ref(modules, module, format!("{field}.key_by.module"))?,
             _ => {
                 return Err(error(
                     format!("{field}.key_by"),
-                    "give exactly one of `field` (a JSON field) and `module` (a Wasm key selector)",
+                    "give exactly one of `field` (a JSON field), `fields` (several) and `module` (a Wasm key selector)",
                     None,
                 ));
             }
@@ -174,6 +183,10 @@ pub(super) fn operator_kind(
                 ));
             }
         }
+        let key_fields = match input.map(|n| &n.kind) {
+            Some(OperatorKind::KeyBy(key_by)) => key_by.fields.clone(),
+            _ => Vec::new(),
+        };
         let key_field = match input.map(|n| &n.kind) {
             Some(OperatorKind::KeyBy(key_by)) => key_by.field.clone(),
             // A window needs no key: without one it covers all records (Flink's windowAll).
@@ -264,9 +277,33 @@ pub(super) fn operator_kind(
                 Some("drop `window` and `module`, or `changelog`".into()),
             ));
         }
+        if aggregate.retract && !aggregate.changelog {
+            return Err(error(
+                format!("{field}.aggregate.retract"),
+                "taking rows back (retract) is for an updating result (changelog: true)",
+                None,
+            ));
+        }
+        if let Some(function) = aggregate.functions.iter().find(|f| {
+            aggregate.retract
+                && !matches!(
+                    f.function,
+                    AggregateFn::Count | AggregateFn::Sum | AggregateFn::Avg
+                )
+        }) {
+            return Err(error(
+                format!("{field}.aggregate.functions"),
+                format!(
+                    "`{}` cannot take a row back: over an updating input (retract) use count, sum or avg",
+                    function.function.name()
+                ),
+                None,
+            ));
+        }
         return Ok(OperatorKind::Aggregate {
             spec: aggregate.clone(),
             key_as,
+            key_fields,
         });
     }
     if let Some(call) = &step.process {
@@ -288,7 +325,7 @@ pub(super) fn operator_kind(
                 Some("insert `- key_by: { field: <json field> }`".into()),
             ));
         }
-        if join.window.aligned().is_none() {
+        if join.window.is_some_and(|w| w.aligned().is_none()) {
             return Err(error(
                 format!("{field}.join.window"),
                 "a join pairs records in tumbling or sliding windows",

@@ -1,13 +1,15 @@
 //! Turns a vertex's operator descriptors into live operators for one subtask.
 
 use super::aggregate::{
-    BuiltinAggregate, CountAggregate, KeyCache, PerKey, Plain, SessionAggregate, SessionTimers,
-    WasmAggregate, WasmWindowAggregate, WasmWindowStore, WindowAggregate, WindowStore,
+    BuiltinAggregate, CountAggregate, KeyCache, KeyField, PerKey, Plain, SessionAggregate,
+    SessionTimers, WasmAggregate, WasmWindowAggregate, WasmWindowStore, WindowAggregate,
+    WindowStore,
 };
 use super::connectors::{ConnectorSite, Connectors};
 use super::join::WindowJoin;
-use super::key_by::{KeyByField, KeyByUdf};
+use super::key_by::{KeyByField, KeyByFields, KeyByUdf};
 use super::process::KeyedProcess;
+use super::regular_join::RegularJoin;
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter, PartFileSink};
 use super::sources::{Datagen, FileSource, LineDecoder, NexmarkSource, StdinSource};
 use super::wasm_transform::WasmTransform;
@@ -103,6 +105,10 @@ pub fn build_chain(
                 subtask,
             )?,
             OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
+                _ if !spec.fields.is_empty() => Box::new(KeyByFields::new(
+                    name.clone(),
+                    spec.fields.iter().map(|f| FieldPath::parse(f)).collect(),
+                )),
                 (Some(field), _) => {
                     Box::new(KeyByField::new(name.clone(), FieldPath::parse(field)))
                 }
@@ -116,7 +122,11 @@ pub fn build_chain(
                     )));
                 }
             },
-            OperatorKind::Aggregate { spec, key_as } => {
+            OperatorKind::Aggregate {
+                spec,
+                key_as,
+                key_fields,
+            } => {
                 let functions = || {
                     spec.functions
                         .iter()
@@ -127,7 +137,7 @@ pub fn build_chain(
                         })
                         .collect()
                 };
-                let key_as = key_as.as_deref();
+                let key_as = KeyField::new(key_as.as_deref(), key_fields);
                 let lateness = i64::try_from(spec.allowed_lateness_ms).unwrap_or(i64::MAX);
                 let Some(form) = spec.form() else {
                     return Err(TaskError::Internal(format!(
@@ -235,12 +245,13 @@ pub fn build_chain(
                     AggregateForm::Builtin => Box::new(
                         BuiltinAggregate::new(
                             name.clone(),
-                            key_as.unwrap_or("key").to_string(),
+                            key_as.unwrap_or_else(|| KeyField::One("\"key\"".into())),
                             functions(),
                             factory.batch_size,
                             per_key(factory, &name, subtask)?,
                         )
-                        .with_changelog(spec.changelog),
+                        .with_changelog(spec.changelog)
+                        .with_retract(spec.retract),
                     ),
                 }
             }
@@ -252,8 +263,22 @@ pub fn build_chain(
                     ProcessUdf::new(factory.engine, module(&call.module)?, factory.limits, state)?;
                 Box::new(KeyedProcess::new(name.clone(), udf, factory.batch_size))
             }
+            OperatorKind::Join(spec) if spec.window.is_none() => {
+                let state = factory.state.keyed_values(&name, subtask, None)?;
+                let sides = (
+                    spec.left_as.as_deref().unwrap_or("left"),
+                    spec.right_as.as_deref().unwrap_or("right"),
+                );
+                Box::new(RegularJoin::new(
+                    name.clone(),
+                    sides,
+                    (spec.flatten, spec.changelog),
+                    state,
+                ))
+            }
             OperatorKind::Join(spec) => {
-                let window = spec.window.aligned().ok_or_else(|| TaskError::Config {
+                let window = spec.window.and_then(|w| w.aligned());
+                let window = window.ok_or_else(|| TaskError::Config {
                     operator: name.clone(),
                     message: "a join pairs records in tumbling or sliding windows".into(),
                 })?;

@@ -54,29 +54,6 @@ impl WindowJoin {
         self
     }
 
-    /// `record` (JSON text) as the members of a pair for side `side`: `"<name>":record`, or
-    /// with `flatten` each field of an object as `"<name>$<field>":value`.
-    fn side(names: &[String; 2], flatten: bool, side: usize, record: &str) -> String {
-        let name = &names[side];
-        let fields = match flatten {
-            true => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(record).ok(),
-            false => None,
-        };
-        let Some(fields) = fields else {
-            return format!("{name}:{record}");
-        };
-        // The quoted name without its closing quote, then `$field"`.
-        let open = &name[..name.len() - 1];
-        let members: Vec<String> = fields
-            .iter()
-            .map(|(field, value)| {
-                let quoted = serde_json::Value::from(field.as_str()).to_string();
-                format!("{open}${}:{value}", &quoted[1..])
-            })
-            .collect();
-        members.join(",")
-    }
-
     /// Emits every pair of every window whose last millisecond is at or before `up_to`.
     fn fire(
         &mut self,
@@ -93,10 +70,10 @@ impl WindowJoin {
                 if left.is_empty() || right.is_empty() {
                     return Ok(());
                 }
-                let right: Vec<String> = right.iter().map(|r| Self::side(names, flatten, 1, &key_json(r))).collect();
+                let right: Vec<String> = right.iter().map(|r| pair_side(names, flatten, 1, &key_json(r))).collect();
                 let (key_text, end) = (key_json(key), start + size);
                 for left in left {
-                    let left = Self::side(names, flatten, 0, &key_json(&left));
+                    let left = pair_side(names, flatten, 0, &key_json(&left));
                     for right in &right {
                         line.clear();
                         let _ = write!(
@@ -134,4 +111,27 @@ impl Operator for WindowJoin {
     }
 
     keeps_window_lists!();
+}
+
+/// `record` (JSON text) as the members of a pair for side `side`: `"<name>":record`, or
+/// with `flatten` each field of an object as `"<name>$<field>":value`.
+pub(super) fn pair_side(names: &[String; 2], flatten: bool, side: usize, record: &str) -> String {
+    let name = &names[side];
+    let fields = match flatten {
+        true => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(record).ok(),
+        false => None,
+    };
+    let Some(fields) = fields else {
+        return format!("{name}:{record}");
+    };
+    // The quoted name without its closing quote, then `$field"`.
+    let open = &name[..name.len() - 1];
+    let members: Vec<String> = fields
+        .iter()
+        .map(|(field, value)| {
+            let quoted = serde_json::Value::from(field.as_str()).to_string();
+            format!("{open}${}:{value}", &quoted[1..])
+        })
+        .collect();
+    members.join(",")
 }

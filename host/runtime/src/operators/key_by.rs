@@ -45,6 +45,57 @@ impl Operator for KeyByField {
     }
 }
 
+/// key_by several JSON fields: the key is the JSON array of their values' texts, `[1,"x"]`.
+pub(super) struct KeyByFields {
+    operator: String,
+    fields: Vec<FieldPath>,
+}
+
+impl KeyByFields {
+    pub(super) fn new(operator: String, fields: Vec<FieldPath>) -> Self {
+        KeyByFields { operator, fields }
+    }
+
+    /// `value`'s key into `key`, or the first field it lacks.
+    fn key(&self, value: &[u8], key: &mut Vec<u8>) -> Result<(), json::FieldError> {
+        key.clear();
+        key.push(b'[');
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                key.push(b',');
+            }
+            key.extend_from_slice(json::field(value, field)?.as_bytes());
+        }
+        key.push(b']');
+        Ok(())
+    }
+}
+
+impl Operator for KeyByFields {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<RecordBatch, TaskError> {
+        let mut out = RecordBatch::with_capacity(batch.len(), 0);
+        let mut key = Vec::new();
+        for record in batch.iter() {
+            match self.key(record.value, &mut key) {
+                Ok(()) => out.push(Some(&key), record.value, record.timestamp),
+                Err(error) => rejects.reject(Rejection {
+                    operator: self.operator.clone(),
+                    module: None,
+                    export: None,
+                    error: error.to_string(),
+                    origin: None,
+                    record: record.into(),
+                })?,
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// key_by a Wasm key selector.
 pub(super) struct KeyByUdf {
     site: UdfSite,

@@ -66,6 +66,7 @@ mod key_by;
 mod keyed_snapshot;
 mod native;
 mod process;
+mod regular_join;
 mod rejection;
 mod select;
 pub mod sinks;

@@ -1,5 +1,6 @@
 //! Built-in aggregate functions (count, sum, min, max, avg) of JSON fields.
 
+use super::KeyField;
 use super::key_cache::{KeyCache, PerKey, Plain};
 use super::{acc_codec, key_of};
 use crate::error::TaskError;
@@ -84,6 +85,20 @@ impl Acc {
         }
     }
 
+    /// Takes a value back out (a retracted row of an updating input): COUNT, SUM and AVG only,
+    /// which the graph builder checks.
+    fn retract(&mut self, value: Option<Number>) {
+        match (self, value) {
+            (Acc::Count(n), _) => *n = n.saturating_sub(1),
+            (Acc::Sum(sum), Some(v)) => *sum = add(*sum, negate(v)),
+            (Acc::Avg(sum, n), Some(v)) => {
+                *sum -= v.as_f64();
+                *n = n.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+
     fn write_json(&self, out: &mut String) {
         let number = |n: Number, out: &mut String| match n {
             Number::Int(i) => {
@@ -128,6 +143,15 @@ fn max_by(max: &mut Option<Number>, records: &mut Vec<Vec<u8>>, value: Number, r
             records.clear();
             records.push(record.to_vec());
         }
+    }
+}
+
+fn negate(n: Number) -> Number {
+    match n {
+        Number::Int(i) => i
+            .checked_neg()
+            .map_or(Number::Float(-(i as f64)), Number::Int),
+        Number::Float(f) => Number::Float(-f),
     }
 }
 
@@ -226,6 +250,13 @@ impl Functions {
         }
     }
 
+    /// Takes the values last [`Functions::read`] back out of `accs`.
+    pub(super) fn retract(&self, accs: &mut [Acc]) {
+        for (acc, value) in accs.iter_mut().zip(&self.values) {
+            acc.retract(*value);
+        }
+    }
+
     /// Merges `from` into `into`, function by function.
     pub(super) fn merge(&self, into: &mut [Acc], from: &[Acc]) {
         for (acc, other) in into.iter_mut().zip(from) {
@@ -282,18 +313,41 @@ impl PerKey for WholeInput {
 pub(crate) struct BuiltinAggregate {
     operator: String,
     /// The output field of the key, as JSON text (`"word"`): written into every result.
-    key_field: String,
+    key_field: KeyField,
     functions: Functions,
     state: KeyCache<WholeInput, Plain>,
     batch_size: usize,
     /// Emit an updating result per batch (`-U`/`+U`/`+I` rows) rather than one at the end.
     changelog: bool,
+    /// The input is an updating result: `-U`/`-D` records take their row back. Each key's
+    /// accumulators then end with a count of the rows it holds, so a key left with none
+    /// emits `-D`.
+    retract: bool,
+}
+
+/// The record's row kind `op` takes its row back (`-U`, `-D`); `Err` for a kind that is none
+/// of Flink's four.
+fn retracts(record: RecordRef<'_>) -> Result<bool, String> {
+    match json::field(record.value, &FieldPath::parse("op")) {
+        Err(_) => Ok(false),
+        Ok("\"+I\"" | "\"+U\"") => Ok(false),
+        Ok("\"-U\"" | "\"-D\"") => Ok(true),
+        Ok(other) => Err(format!("row kind `op` is +I, +U, -U or -D, not {other}")),
+    }
+}
+
+/// The rows a key holds, from the count at the end of its accumulators (with `retract`).
+fn rows_held(accs: &[Acc]) -> u64 {
+    match accs.last() {
+        Some(Acc::Count(n)) => *n,
+        _ => 0,
+    }
 }
 
 impl BuiltinAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: String,
+        key_field: KeyField,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
         state: KeyCache<WholeInput, Plain>,
@@ -301,17 +355,49 @@ impl BuiltinAggregate {
         BuiltinAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: serde_json::Value::from(key_as).to_string(),
+            key_field,
             state,
             batch_size: batch_size.max(1),
             changelog: false,
+            retract: false,
         }
+    }
+
+    /// Takes `-U`/`-D` rows of an updating input back out (with a changelog).
+    pub(crate) fn with_retract(mut self, retract: bool) -> Self {
+        self.retract = retract;
+        self
+    }
+
+    /// Fresh accumulators of a key, with its row count when rows can be taken back.
+    fn fresh(functions: &Functions, retract: bool) -> WholeInput {
+        let mut accs = functions.accumulators();
+        if retract {
+            accs.push(Acc::Count(0));
+        }
+        WholeInput(accs)
     }
 
     /// Emits an updating result after each batch instead of one result per key at the end.
     pub(crate) fn with_changelog(mut self, changelog: bool) -> Self {
         self.changelog = changelog;
         self
+    }
+
+    fn reject(
+        &self,
+        record: RecordRef<'_>,
+        error: String,
+        rejects: &mut dyn RejectSink,
+    ) -> Result<(), TaskError> {
+        rejects.reject(Rejection {
+            operator: self.operator.clone(),
+            module: None,
+            export: None,
+            error,
+            origin: None,
+            record: record.into(),
+        })
     }
 
     /// `key`'s result as a JSON line, with the changelog's row kind `op` if given.
@@ -321,7 +407,7 @@ impl BuiltinAggregate {
         if let Some(op) = op {
             let _ = write!(line, "\"op\":\"{op}\",");
         }
-        let _ = write!(line, "{}:{}", self.key_field, key_json(key));
+        self.key_field.write(line, key);
         self.functions.write(line, accs);
         line.push('}');
     }
@@ -349,9 +435,17 @@ impl Operator for BuiltinAggregate {
         // result each had before it (`None`: new).
         let mut changed: Vec<(Vec<u8>, Option<Vec<Acc>>)> = Vec::new();
         let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        let retract = self.retract;
         for record in batch.iter() {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
+            };
+            let takes_back = match retract.then(|| retracts(record)).transpose() {
+                Ok(takes_back) => takes_back.unwrap_or(false),
+                Err(error) => {
+                    self.reject(record, error, rejects)?;
+                    continue;
+                }
             };
             if !self.functions.read(record, rejects)? {
                 continue;
@@ -360,30 +454,52 @@ impl Operator for BuiltinAggregate {
             let mut fresh = false;
             let accs = self.state.get_mut(key, || {
                 fresh = true;
-                WholeInput(functions.accumulators())
+                Self::fresh(functions, retract)
             })?;
-            if self.changelog && seen.insert(key.to_vec()) {
-                changed.push((key.to_vec(), (!fresh).then(|| accs.0.clone())));
+            let held = !fresh && (!retract || rows_held(&accs.0) > 0);
+            if takes_back && !held {
+                let error = "takes back (-U/-D) a row this aggregate has not counted";
+                self.reject(record, error.to_string(), rejects)?;
+                continue;
             }
-            self.functions.add(&mut accs.0);
+            if self.changelog && seen.insert(key.to_vec()) {
+                changed.push((key.to_vec(), held.then(|| accs.0.clone())));
+            }
+            match takes_back {
+                true => functions.retract(&mut accs.0),
+                false => functions.add(&mut accs.0),
+            }
+            if let (true, Some(Acc::Count(rows))) = (retract, accs.0.last_mut()) {
+                *rows = match takes_back {
+                    true => rows.saturating_sub(1),
+                    false => *rows + 1,
+                };
+            }
         }
         let mut out = RecordBatch::default();
         let mut line = String::new();
         for (key, before) in changed {
-            let op = match &before {
-                Some(before) => {
+            let functions = &self.functions;
+            let after = self
+                .state
+                .get_mut(&key, || Self::fresh(functions, retract))?
+                .0
+                .clone();
+            let remains = !retract || rows_held(&after) > 0;
+            let op = match (&before, remains) {
+                (Some(before), true) => {
                     self.result_line(&mut line, Some("-U"), &key, before);
                     out.push(Some(&key), line.as_bytes(), 0);
                     "+U"
                 }
-                None => "+I",
+                (Some(before), false) => {
+                    self.result_line(&mut line, Some("-D"), &key, before);
+                    out.push(Some(&key), line.as_bytes(), 0);
+                    continue;
+                }
+                (None, true) => "+I",
+                (None, false) => continue,
             };
-            let functions = &self.functions;
-            let after = self
-                .state
-                .get_mut(&key, || WholeInput(functions.accumulators()))?
-                .0
-                .clone();
             self.result_line(&mut line, Some(op), &key, &after);
             out.push(Some(&key), line.as_bytes(), 0);
         }

@@ -7,14 +7,14 @@
 //! into the operator's map when the key's records arrive and written back when the map reaches
 //! its bound (a bounded write cache, as for sessions).
 
+use super::KeyField;
 use super::acc_codec;
-use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
+use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
 use super::key_cache::{KeyCache, PerKey, Plain};
 use super::key_of;
 use crate::error::TaskError;
 use crate::operators::Batches;
 use crate::operators::{Operator, RejectSink};
-use std::fmt::Write as _;
 use weir_proto::RecordBatch;
 use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
@@ -52,7 +52,7 @@ pub(crate) type CountWindows = KeyCache<OpenWindow, Plain>;
 /// Count-windowed built-in aggregates of one subtask.
 pub(crate) struct CountAggregate {
     operator: String,
-    key_field: Option<String>,
+    key_field: Option<KeyField>,
     size: u64,
     functions: Functions,
     /// Each key's open window.
@@ -64,7 +64,7 @@ pub(crate) struct CountAggregate {
 impl CountAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: Option<&str>,
+        key_field: Option<KeyField>,
         size: u64,
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
@@ -73,7 +73,7 @@ impl CountAggregate {
         CountAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
+            key_field,
             size: size.max(1),
             open,
             batch_size: batch_size.max(1),
@@ -85,7 +85,7 @@ impl CountAggregate {
         self.line.clear();
         self.line.push('{');
         if let Some(field) = &self.key_field {
-            let _ = write!(self.line, "{field}:{}", key_json(key));
+            field.write(&mut self.line, key);
         }
         let start = self.line.len();
         self.functions.write(&mut self.line, accs);

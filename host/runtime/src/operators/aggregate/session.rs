@@ -6,6 +6,7 @@
 //! could only open a session past its allowed lateness is late (the late output, or dead
 //! letters).
 
+use super::KeyField;
 use super::acc_codec;
 use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
 use super::key_cache::{KeyCache, PerKey, Writer};
@@ -172,7 +173,7 @@ fn due(session: &Session, fired: i64, lateness: i64) -> i64 {
 /// Session-windowed built-in aggregates of one subtask.
 pub(crate) struct SessionAggregate {
     operator: String,
-    key_field: Option<String>,
+    key_field: Option<KeyField>,
     gap: i64,
     /// How long after its end a session is kept for late records.
     lateness: i64,
@@ -188,7 +189,7 @@ pub(crate) struct SessionAggregate {
 impl SessionAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: Option<&str>,
+        key_field: Option<KeyField>,
         (gap, lateness): (i64, i64),
         functions: Vec<BuiltinFunction>,
         batch_size: usize,
@@ -201,7 +202,7 @@ impl SessionAggregate {
         SessionAggregate {
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
+            key_field,
             gap,
             lateness,
             sessions,
@@ -268,7 +269,7 @@ impl SessionAggregate {
                 );
                 if fire {
                     let window = (session.start, session.end);
-                    let key_field = self.key_field.as_deref();
+                    let key_field = self.key_field.as_ref();
                     window_line(
                         &mut line,
                         key_field,
@@ -340,7 +341,7 @@ impl SessionAggregate {
             let window = (session.start, session.end);
             window_line(
                 &mut line,
-                self.key_field.as_deref(),
+                self.key_field.as_ref(),
                 &key,
                 window,
                 &self.functions,
@@ -402,7 +403,7 @@ impl Operator for SessionAggregate {
             }
             if merged.end - 1 <= self.fired.get() {
                 let window = (merged.start, merged.end);
-                let key_field = self.key_field.as_deref();
+                let key_field = self.key_field.as_ref();
                 window_line(
                     &mut line,
                     key_field,

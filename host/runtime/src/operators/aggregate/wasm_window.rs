@@ -10,6 +10,7 @@
 //! within it emits the window's updated result at once. A trap fails the step: accumulators of several records and windows change in one call, so the
 //! records cannot be retried one by one without counting some twice.
 
+use super::KeyField;
 use super::builtin::key_json;
 use super::key_of;
 use super::window::late;
@@ -52,7 +53,7 @@ pub(crate) struct WasmWindowAggregate {
     site: UdfSite,
     udf: AggregateUdf,
     /// The output field of the key, as JSON; `None` for a window over all records.
-    key_field: Option<String>,
+    key_field: Option<KeyField>,
     size: i64,
     slide: i64,
     /// How long after its end a window is kept for late records.
@@ -72,7 +73,7 @@ impl WasmWindowAggregate {
     pub(crate) fn new(
         operator: String,
         udf: AggregateUdf,
-        key_as: Option<&str>,
+        key_field: Option<KeyField>,
         (size, slide, lateness): (i64, i64, i64),
         (batch_size, max_parallelism): (usize, u32),
         store: Option<WasmWindowStore>,
@@ -81,7 +82,7 @@ impl WasmWindowAggregate {
         WasmWindowAggregate {
             site,
             udf,
-            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
+            key_field,
             size,
             slide,
             lateness,
@@ -174,7 +175,8 @@ impl WasmWindowAggregate {
                 line.clear();
                 line.push('{');
                 if let Some(field) = &self.key_field {
-                    let _ = write!(line, "{field}:{},", key_json(key));
+                    field.write(&mut line, key);
+                    line.push(',');
                 }
                 let _ = write!(
                     line,

@@ -4,7 +4,8 @@
 //! window's updated result at once; after that the state is dropped, and a record for a dropped
 //! window is late: rejected (to the dead-letter sink), never silently dropped.
 
-use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes, key_json};
+use super::KeyField;
+use super::builtin::{Acc, BuiltinFunction, Functions, heap_bytes};
 use super::key_of;
 use super::window_cache::WindowCache;
 use super::window_store::{WindowStore, stored_result};
@@ -26,7 +27,7 @@ use weir_state::{NamespaceScan, StateError, layout};
 pub(crate) struct WindowAggregate {
     operator: String,
     /// The output field of the key, as JSON; `None` for a window over all records.
-    key_field: Option<String>,
+    key_field: Option<KeyField>,
     size: i64,
     slide: i64,
     lateness: i64,
@@ -69,7 +70,7 @@ struct Progress {
 impl WindowAggregate {
     pub(crate) fn new(
         operator: String,
-        key_as: Option<&str>,
+        key_field: Option<KeyField>,
         (size, slide): (i64, i64),
         lateness: i64,
         functions: Vec<BuiltinFunction>,
@@ -81,7 +82,7 @@ impl WindowAggregate {
             store,
             functions: Functions::new(operator.clone(), functions),
             operator,
-            key_field: key_as.map(|k| serde_json::Value::from(k).to_string()),
+            key_field,
             size,
             slide,
             lateness,
@@ -126,7 +127,7 @@ impl WindowAggregate {
         let window = self.bounds(start);
         window_line(
             &mut self.line,
-            self.key_field.as_deref(),
+            self.key_field.as_ref(),
             key,
             window,
             &self.functions,
@@ -214,7 +215,7 @@ impl WindowAggregate {
             let mut keys: Vec<(Vec<u8>, Vec<Acc>)> = keys.into_iter().collect();
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in keys {
-                let key_field = self.key_field.as_deref();
+                let key_field = self.key_field.as_ref();
                 let window = self.bounds(start);
                 window_line(
                     &mut self.line,
@@ -260,7 +261,7 @@ impl WindowAggregate {
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let window = self.bounds(start);
             for (key, accs) in sorted {
-                let key_field = self.key_field.as_deref();
+                let key_field = self.key_field.as_ref();
                 window_line(&mut line, key_field, key, window, &self.functions, accs);
                 out.push(Some(key), line.as_bytes(), window.1 - 1)?;
             }
@@ -308,7 +309,7 @@ impl WindowAggregate {
                 }
                 for (key, value) in entries.iter().filter(|_| fire) {
                     let window = window_bounds(size, self.cumulative, start);
-                    let context = (window, &self.functions, self.key_field.as_deref());
+                    let context = (window, &self.functions, self.key_field.as_ref());
                     stored_result(store, (key, value), context, &mut line).map_err(failed)?;
                     out.push(Some(key), line.as_bytes(), last)?;
                 }
@@ -348,7 +349,7 @@ pub(crate) fn late(operator: &str, record: RecordRef<'_>, watermark: i64) -> Rej
 /// (no key field for a window over all records).
 pub(super) fn window_line(
     line: &mut String,
-    key_field: Option<&str>,
+    key_field: Option<&KeyField>,
     key: &[u8],
     (start, end): (i64, i64),
     functions: &Functions,
@@ -357,7 +358,8 @@ pub(super) fn window_line(
     line.clear();
     line.push('{');
     if let Some(key_field) = key_field {
-        let _ = write!(line, "{key_field}:{},", key_json(key));
+        key_field.write(line, key);
+        line.push(',');
     }
     let _ = write!(line, "\"window_start\":{start},\"window_end\":{end}");
     functions.write(line, accs);

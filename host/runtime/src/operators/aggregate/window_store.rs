@@ -2,6 +2,7 @@
 //! the store without a read, and a window's results read back in one pass over the store when it
 //! fires — no timer per (key, window): which windows are in the store is known in memory.
 
+use super::KeyField;
 use super::acc_codec;
 use super::builtin::{Acc, Functions};
 use super::window::window_line;
@@ -61,7 +62,7 @@ impl WindowStore {
 pub(super) fn stored_result(
     store: &WindowStore,
     (key, bytes): (&[u8], &[u8]),
-    (window, functions, key_field): ((i64, i64), &Functions, Option<&str>),
+    (window, functions, key_field): ((i64, i64), &Functions, Option<&KeyField>),
     line: &mut String,
 ) -> Result<(), StateError> {
     let accs = acc_codec::decode(bytes)
