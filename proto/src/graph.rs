@@ -7,7 +7,7 @@
 
 use crate::spec::{
     AggregateSpec, CheckpointSpec, JoinSpec, KeyBySpec, RestartStrategy, SelectSpec, SinkSpec,
-    SourceSpec, StateBackend, ThrottleSpec, UdfLimits, WasmCall, WatermarkSpec,
+    SourceSpec, StateBackend, ThrottleSpec, TopNSpec, UdfLimits, WasmCall, WatermarkSpec,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -124,6 +124,8 @@ pub enum OperatorKind {
     Throttle(ThrottleSpec),
     /// Projects and filters records by SQL expressions.
     Select(SelectSpec),
+    /// Keeps each key's first records by a field, as an updating result.
+    TopN(TopNSpec),
     /// Writes records out.
     Sink(SinkSpec),
     /// Writes rejected records, with the reason, out.
@@ -148,6 +150,7 @@ impl OperatorKind {
             | OperatorKind::Join(_)
             | OperatorKind::Process(_)
             | OperatorKind::Select(_)
+            | OperatorKind::TopN(_)
             | OperatorKind::Sink(_) => true,
             OperatorKind::DeadLetter(_) | OperatorKind::Native(_) | OperatorKind::Throttle(_) => {
                 false

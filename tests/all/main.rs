@@ -33,6 +33,7 @@ mod servers;
 mod shapes;
 mod sql;
 mod sql_functions;
+mod sql_joins;
 mod sql_kafka;
 mod sql_nexmark;
 mod sql_nexmark_joins;

@@ -6,17 +6,22 @@ use serde_json::{Value, json};
 
 /// The generator's bids among its first `events` events, as JSON.
 fn generated_bids(dir: &std::path::Path, events: u64) -> Vec<Value> {
+    generated(dir, &format!("count: {events}, only: bid"))
+}
+
+/// What a `nexmark: { <options> }` source generates, as JSON.
+pub(crate) fn generated(dir: &std::path::Path, options: &str) -> Vec<Value> {
     let job = job_file(
         dir,
-        "bids.yaml",
+        "generated.yaml",
         &format!(
-            "name: bids\npipeline:\n  - source: {{ nexmark: {{ count: {events}, only: bid }} }}\n  - sink: {{ stdout: {{}} }}\n"
+            "name: generated\npipeline:\n  - source: {{ nexmark: {{ {options} }} }}\n  - sink: {{ stdout: {{}} }}\n"
         ),
     );
     let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
     run.stdout
         .lines()
-        .map(|l| serde_json::from_str(l).expect("a bid"))
+        .map(|l| serde_json::from_str(l).expect("an event"))
         .collect()
 }
 

@@ -1,11 +1,11 @@
-//! Nexmark q3, q4, q5, q7 and q8 in Flink SQL (examples/sql/nexmark/): joins without a window,
-//! joins of aggregates and subqueries, and aggregates over an updating result. Each equals a
+//! Nexmark q3, q4, q5, q7, q8 and q19 in Flink SQL (examples/sql/nexmark/): joins without a
+//! window, joins of aggregates and subqueries, aggregates over an updating result, and Top-N.
+//! Each equals a
 //! reference computed here over the generator's own events, at parallelism 1 and 3 on both
 //! state backends; the updating queries are compared on their final table, after applying
 //! their changelog.
 
-use crate::harness::{job_file, weir};
-use crate::sql_nexmark::{int, query_on, sorted};
+use crate::sql_nexmark::{generated, int, query_on, sorted};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,18 +14,7 @@ const RATE: u64 = 500;
 
 /// The generator's first `events` events (persons, auctions and bids), as JSON.
 fn generated_events(dir: &std::path::Path, events: u64) -> Vec<Value> {
-    let job = job_file(
-        dir,
-        "events.yaml",
-        &format!(
-            "name: events\npipeline:\n  - source: {{ nexmark: {{ count: {events}, events_per_second: {RATE} }} }}\n  - sink: {{ stdout: {{}} }}\n"
-        ),
-    );
-    let run = weir(&["run", "-q", job.to_str().expect("utf-8")], &[], None).expect_code(0);
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an event"))
-        .collect()
+    generated(dir, &format!("count: {events}, events_per_second: {RATE}"))
 }
 
 fn of_type<'e>(events: &'e [Value], kind: &str) -> Vec<&'e Value> {
@@ -34,7 +23,7 @@ fn of_type<'e>(events: &'e [Value], kind: &str) -> Vec<&'e Value> {
 
 /// The final table of a changelog: `+I`/`+U` rows added, `-U`/`-D` rows taking one equal row
 /// back out (a retraction of a row not there is a failure), `op` dropped; sorted.
-fn final_table(rows: Vec<Value>) -> Vec<Value> {
+pub(crate) fn final_table(rows: Vec<Value>) -> Vec<Value> {
     let mut table: BTreeMap<String, (Value, i64)> = BTreeMap::new();
     for row in rows {
         let op = row["op"].as_str().unwrap_or("+I").to_string();
@@ -286,4 +275,45 @@ fn nexmark_q8_finds_new_sellers_as_the_reference_does() {
     );
     assert!(expected.len() > 10, "{} rows", expected.len());
     check(dir.path(), "q8", EVENTS, &expected);
+}
+
+#[test]
+fn nexmark_q19_keeps_each_auctions_ten_highest_bids_as_the_reference_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = generated_events(dir.path(), EVENTS);
+    let text = weir_sql::timestamp_text;
+    // Each bid as the query's rows write it (ties on price keep the order of this text).
+    let mut per_auction: BTreeMap<i64, Vec<(i64, String, Value)>> = BTreeMap::new();
+    for bid in of_type(&events, "bid") {
+        let row = json!({"auction": int(bid, "auction"), "bidder": int(bid, "bidder"), "price": int(bid, "price"), "channel": bid["channel"], "url": bid["url"], "dateTime": text(int(bid, "dateTime")), "extra": bid["extra"]});
+        let written = format!(
+            "{{\"auction\":{},\"bidder\":{},\"price\":{},\"channel\":{},\"url\":{},\"dateTime\":{},\"extra\":{}}}",
+            row["auction"],
+            row["bidder"],
+            row["price"],
+            row["channel"],
+            row["url"],
+            row["dateTime"],
+            row["extra"]
+        );
+        per_auction
+            .entry(int(bid, "auction"))
+            .or_default()
+            .push((int(bid, "price"), written, row));
+    }
+    let mut expected = Vec::new();
+    for bids in per_auction.values_mut() {
+        bids.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (place, (_, _, row)) in bids.iter().take(10).enumerate() {
+            let mut row = row.clone();
+            row["rank_number"] = json!(place + 1);
+            expected.push(row);
+        }
+    }
+    let expected = sorted(expected);
+    assert!(
+        per_auction.values().any(|b| b.len() > 10),
+        "an auction with more than ten bids"
+    );
+    check(dir.path(), "q19", EVENTS, &expected);
 }

@@ -25,6 +25,7 @@ mod row_ops;
 pub mod rows;
 mod table_function;
 mod text;
+mod top_n;
 mod value;
 
 pub use error::SqlError;

@@ -12,7 +12,9 @@
 //! `alias$column`) keeping both sides in keyed state. The rest of `ON` and `WHERE` filters the
 //! pairs, and the query's `SELECT` (a projection, or a `GROUP BY`) reads them with `A.column`
 //! rewritten to `"a$column"`. An updating side (an aggregate without a window) makes the join's
-//! result updating: its `-U`/`-D` rows take their pairs back.
+//! result updating: its `-U`/`-D` rows take their pairs back. `LEFT`, `RIGHT` and `FULL` joins
+//! keep a side's unmatched rows, their other side's columns NULL, as an updating result (a
+//! match arriving later takes the unmatched row back).
 
 use crate::catalog::Table;
 use crate::error::SqlError;
@@ -28,7 +30,7 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use weir_proto::spec::{JoinSpec, SelectSpec, StepSpec};
+use weir_proto::spec::{JoinOuter, JoinSpec, SelectSpec, StepSpec};
 
 /// One side of a join: its alias and rows.
 struct Side {
@@ -42,19 +44,26 @@ pub(crate) fn join(
     tables: &BTreeMap<String, Table>,
     functions: &[String],
 ) -> Result<Relation, SqlError> {
+    let mut outer = JoinOuter::Inner;
     let (left, right, on) = match select.from.as_slice() {
         [only] => match only.joins.as_slice() {
             [join] => {
-                let on = match &join.join_operator {
+                let (on, kind) = match &join.join_operator {
                     JoinOperator::Join(JoinConstraint::On(on))
-                    | JoinOperator::Inner(JoinConstraint::On(on)) => on,
+                    | JoinOperator::Inner(JoinConstraint::On(on)) => (on, JoinOuter::Inner),
+                    JoinOperator::Left(JoinConstraint::On(on))
+                    | JoinOperator::LeftOuter(JoinConstraint::On(on)) => (on, JoinOuter::Left),
+                    JoinOperator::Right(JoinConstraint::On(on))
+                    | JoinOperator::RightOuter(JoinConstraint::On(on)) => (on, JoinOuter::Right),
+                    JoinOperator::FullOuter(JoinConstraint::On(on)) => (on, JoinOuter::Full),
                     _ => {
                         return Err(SqlError::at(
                             join.relation.span(),
-                            "inner joins only: JOIN … ON … (outer joins are not supported yet)",
+                            "JOIN, LEFT JOIN, RIGHT JOIN or FULL JOIN … ON …",
                         ));
                     }
                 };
+                outer = kind;
                 (&only.relation, &join.relation, Some(on))
             }
             _ => return Err(SqlError::at(select.span(), "one JOIN per query")),
@@ -79,18 +88,30 @@ pub(crate) fn join(
         ));
     }
     let sides = [&left, &right];
-    let mut conditions = Vec::new();
-    conjuncts(on, &mut conditions);
-    conjuncts(select.selection.as_ref(), &mut conditions);
+    let (mut matching, mut filtering) = (Vec::new(), Vec::new());
+    conjuncts(on, &mut matching);
+    conjuncts(select.selection.as_ref(), &mut filtering);
     let mut keys: (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     let mut rest = Vec::new();
-    for condition in conditions {
+    for (condition, in_on) in matching
+        .into_iter()
+        .map(|c| (c, true))
+        .chain(filtering.into_iter().map(|c| (c, false)))
+    {
         match key_equality(condition, sides)? {
-            Some((l, r)) => {
+            Some((l, r)) if in_on || outer == JoinOuter::Inner => {
                 keys.0.push(l);
                 keys.1.push(r);
             }
-            None => rest.push(rewrite(condition, sides)?),
+            // In an outer join, ON decides what matches, and WHERE filters what comes out
+            // (unmatched rows included): only equalities of the sides can match here.
+            _ if in_on && outer != JoinOuter::Inner => {
+                return Err(SqlError::at(
+                    condition.span(),
+                    "an outer join's ON equates a column of each side (other conditions there are not supported yet: filter a side in a subquery, or the result in WHERE)",
+                ));
+            }
+            _ => rest.push(rewrite(condition, sides)?),
         }
     }
     if keys.0.is_empty() {
@@ -99,7 +120,7 @@ pub(crate) fn join(
             "a join needs an equality of a column of each side: L.key = R.key",
         ));
     }
-    let updating = left.relation.updating || right.relation.updating;
+    let updating = left.relation.updating || right.relation.updating || outer != JoinOuter::Inner;
     let mut columns = Vec::new();
     let mut steps = Vec::new();
     let mut outputs = Vec::new();
@@ -132,6 +153,7 @@ pub(crate) fn join(
             right_as: Some(right.alias.clone()),
             flatten: true,
             changelog: updating,
+            outer,
             ..JoinSpec::default()
         }),
         ..step("join")
@@ -260,7 +282,7 @@ fn fields_of(table: &Table) -> Result<Relation, SqlError> {
 }
 
 /// The conditions `AND`ed in `expr`, into `out`.
-fn conjuncts<'e>(expr: Option<&'e Expr>, out: &mut Vec<&'e Expr>) {
+pub(crate) fn conjuncts<'e>(expr: Option<&'e Expr>, out: &mut Vec<&'e Expr>) {
     match expr {
         Some(Expr::BinaryOp {
             left,
@@ -446,8 +468,8 @@ mod tests {
                 "no side is called `c`",
             ),
             (
-                "SELECT a.x FROM a LEFT JOIN b ON a.k = b.k",
-                "outer joins are not supported yet",
+                "SELECT a.x FROM a LEFT JOIN b ON a.k = b.k AND b.y > 1",
+                "an outer join's ON equates a column of each side",
             ),
             (
                 "SELECT a.x FROM a JOIN a ON a.k = a.k",

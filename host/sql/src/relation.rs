@@ -96,6 +96,9 @@ pub(crate) fn query_relation(
             || "subquery".to_string(),
             |a| a.name.value.to_ascii_lowercase(),
         );
+        if let Some(ranked) = crate::top_n::top_n(select, (subquery, &name), tables, functions)? {
+            return Ok(ranked);
+        }
         let inner = query_relation(subquery, tables, functions)?.prefixed(&name);
         let table = Table::derived(&name, inner.table.columns.clone());
         let select = cast_times(select, &table)?;

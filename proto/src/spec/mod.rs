@@ -14,9 +14,9 @@ pub use connector::{
     KafkaStart, MessageTime, PartitionWatermarks, PostgresMode, PostgresSinkSpec, Topics,
 };
 pub use operator::{
-    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinSpec, KeyBySpec, LateralSpec,
-    SelectOutput, SelectSpec, WasmCall, WatermarkSpec, WindowSpec, cumulate_bounds,
-    cumulate_windows, window_starts,
+    AggregateFn, AggregateForm, AggregateSpec, BuiltinAggregate, JoinOuter, JoinSpec, KeyBySpec,
+    LateralSpec, SelectOutput, SelectSpec, TopNSpec, WasmCall, WatermarkSpec, WindowSpec,
+    cumulate_bounds, cumulate_windows, window_starts,
 };
 pub use sink::{Blackhole, FileSinkSpec, SinkFormat, SinkSpec, StdoutSinkSpec};
 pub use source::{
@@ -307,6 +307,9 @@ pub struct StepSpec {
     /// Projects and filters records by SQL expressions over their fields.
     #[serde(default)]
     pub select: Option<SelectSpec>,
+    /// The first records of each key by a field, as an updating result, after a `key_by`.
+    #[serde(default)]
+    pub top_n: Option<TopNSpec>,
     /// Writes records out of the job.
     #[serde(default)]
     pub sink: Option<SinkSpec>,
@@ -334,6 +337,7 @@ impl StepSpec {
             ("process", self.process.is_some()),
             ("throttle", self.throttle.is_some()),
             ("select", self.select.is_some()),
+            ("top_n", self.top_n.is_some()),
             ("sink", self.sink.is_some()),
             ("native", self.native.is_some()),
         ];
@@ -369,6 +373,7 @@ pub const STEP_KINDS: &[&str] = &[
     "process",
     "throttle",
     "select",
+    "top_n",
     "sink",
 ];
 

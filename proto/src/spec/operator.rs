@@ -323,6 +323,56 @@ pub struct JoinSpec {
     /// `"op": "-D"` (the pairs the taken-back row had made).
     #[serde(default)]
     pub changelog: bool,
+    /// Which sides of a regular join keep their records without a match (SQL's outer joins):
+    /// such a record pairs with nothing (`null`, or no fields when flattened) until a match
+    /// arrives, which takes that pair back (`-D`). Implies `changelog`'s row kinds.
+    #[serde(default)]
+    pub outer: JoinOuter,
+}
+
+/// The sides of a regular join whose records are kept without a match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinOuter {
+    /// Neither: an inner join.
+    #[default]
+    Inner,
+    /// The left side's (`LEFT JOIN`).
+    Left,
+    /// The right side's (`RIGHT JOIN`).
+    Right,
+    /// Both (`FULL JOIN`).
+    Full,
+}
+
+impl JoinOuter {
+    /// Whether `side` (0 left, 1 right) keeps its records without a match.
+    pub fn keeps(self, side: usize) -> bool {
+        matches!(
+            (self, side),
+            (JoinOuter::Full, _) | (JoinOuter::Left, 0) | (JoinOuter::Right, 1)
+        )
+    }
+}
+
+/// The first `n` records of each key by a numeric field (Flink's Top-N, SQL's
+/// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) <= n`), as an updating result: after each
+/// batch, every key whose first `n` changed emits `"op": "-D"` for each row that left its place
+/// and `"op": "+I"` for each row now in a place, with its place (1 for the first) in
+/// `number_as`. Records tied on the field keep their order by their text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopNSpec {
+    /// The numeric field records are ranked by.
+    pub order_by: String,
+    /// Largest first (`ORDER BY … DESC`); smallest first otherwise.
+    #[serde(default)]
+    pub descending: bool,
+    /// How many records of each key are kept and emitted.
+    pub n: u32,
+    /// The output field holding a row's place; none when unset.
+    #[serde(default)]
+    pub number_as: Option<String>,
 }
 
 /// A native projection and filter by SQL expressions over each record's JSON fields: what

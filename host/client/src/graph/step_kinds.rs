@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use weir_proto::graph::{ModuleRef, OperatorKind};
 use weir_proto::spec::{
-    AggregateFn, AggregateForm, JobSpec, STEP_KINDS, SinkSpec, SourceSpec, StepSpec,
+    AggregateFn, AggregateForm, JobSpec, JoinOuter, STEP_KINDS, SinkSpec, SourceSpec, StepSpec,
 };
 
 pub(super) fn error(field: String, message: impl Into<String>, hint: Option<String>) -> GraphError {
@@ -317,12 +317,36 @@ pub(super) fn operator_kind(
         }
         return Ok(OperatorKind::Process(call.clone()));
     }
+    if let Some(top_n) = &step.top_n {
+        if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
+            return Err(error(
+                format!("{field}.top_n"),
+                "a top_n needs a key_by step right before it (it ranks each key's records)",
+                Some("insert `- key_by: { field: <json field> }`".into()),
+            ));
+        }
+        if top_n.n == 0 || top_n.order_by.is_empty() {
+            return Err(error(
+                format!("{field}.top_n"),
+                "a top_n keeps at least one record (`n` ≥ 1) ranked by a field (`order_by`)",
+                None,
+            ));
+        }
+        return Ok(OperatorKind::TopN(top_n.clone()));
+    }
     if let Some(join) = &step.join {
         if !matches!(input.map(|n| &n.kind), Some(OperatorKind::KeyBy(_))) {
             return Err(error(
                 format!("{field}.join"),
                 "a join needs a key_by step right before it (its left side)",
                 Some("insert `- key_by: { field: <json field> }`".into()),
+            ));
+        }
+        if join.window.is_some() && join.outer != JoinOuter::Inner {
+            return Err(error(
+                format!("{field}.join.outer"),
+                "a window join is an inner join: outer joins are regular joins (no `window`)",
+                None,
             ));
         }
         if join.window.is_some_and(|w| w.aligned().is_none()) {

@@ -7,7 +7,7 @@ use super::aggregate::{
 };
 use super::connectors::{ConnectorSite, Connectors};
 use super::join::WindowJoin;
-use super::key_by::{KeyByField, KeyByFields, KeyByUdf};
+use super::key_by::{KeyByField, KeyByUdf};
 use super::process::KeyedProcess;
 use super::regular_join::RegularJoin;
 use super::sinks::{Blackhole, Console, ConsoleStream, FileSink, LineFormatter, PartFileSink};
@@ -105,12 +105,12 @@ pub fn build_chain(
                 subtask,
             )?,
             OperatorKind::KeyBy(spec) => match (&spec.field, &spec.module) {
-                _ if !spec.fields.is_empty() => Box::new(KeyByFields::new(
+                _ if !spec.fields.is_empty() => Box::new(KeyByField::new(
                     name.clone(),
                     spec.fields.iter().map(|f| FieldPath::parse(f)).collect(),
                 )),
                 (Some(field), _) => {
-                    Box::new(KeyByField::new(name.clone(), FieldPath::parse(field)))
+                    Box::new(KeyByField::new(name.clone(), vec![FieldPath::parse(field)]))
                 }
                 (None, Some(m)) => Box::new(KeyByUdf::new(
                     name.clone(),
@@ -272,7 +272,7 @@ pub fn build_chain(
                 Box::new(RegularJoin::new(
                     name.clone(),
                     sides,
-                    (spec.flatten, spec.changelog),
+                    (spec.flatten, spec.changelog, spec.outer),
                     state,
                 ))
             }
@@ -295,6 +295,10 @@ pub fn build_chain(
                     WindowJoin::new(window, sides, factory.batch_size, lists)
                         .flattened(spec.flatten),
                 )
+            }
+            OperatorKind::TopN(spec) => {
+                let state = factory.state.keyed_values(&name, subtask, None)?;
+                Box::new(super::top_n::TopN::new(name.clone(), spec, state))
             }
             OperatorKind::Throttle(spec) => {
                 Box::new(super::throttle::Throttle::new(spec.records_per_second))

@@ -8,57 +8,25 @@ use crate::json::{self, FieldPath};
 use weir_proto::{Blobs, RecordBatch};
 use weir_wasm::KeyUdf;
 
-/// key_by a JSON field: the key is the field's JSON text.
+/// key_by JSON fields: with one, the key is the field's JSON text; with several, the JSON
+/// array of their texts, `[1,"x"]`.
 pub(super) struct KeyByField {
-    operator: String,
-    field: FieldPath,
-}
-
-impl KeyByField {
-    pub(super) fn new(operator: String, field: FieldPath) -> Self {
-        KeyByField { operator, field }
-    }
-}
-
-impl Operator for KeyByField {
-    fn process(
-        &mut self,
-        batch: RecordBatch,
-        rejects: &mut dyn RejectSink,
-    ) -> Result<RecordBatch, TaskError> {
-        let mut out = RecordBatch::with_capacity(batch.len(), 0);
-        out.data.reserve(batch.data.len() + batch.len() * 8);
-        for record in batch.iter() {
-            match json::field(record.value, &self.field) {
-                Ok(key) => out.push(Some(key.as_bytes()), record.value, record.timestamp),
-                Err(error) => rejects.reject(Rejection {
-                    operator: self.operator.clone(),
-                    module: None,
-                    export: None,
-                    error: error.to_string(),
-                    origin: None,
-                    record: record.into(),
-                })?,
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// key_by several JSON fields: the key is the JSON array of their values' texts, `[1,"x"]`.
-pub(super) struct KeyByFields {
     operator: String,
     fields: Vec<FieldPath>,
 }
 
-impl KeyByFields {
+impl KeyByField {
     pub(super) fn new(operator: String, fields: Vec<FieldPath>) -> Self {
-        KeyByFields { operator, fields }
+        KeyByField { operator, fields }
     }
 
     /// `value`'s key into `key`, or the first field it lacks.
     fn key(&self, value: &[u8], key: &mut Vec<u8>) -> Result<(), json::FieldError> {
         key.clear();
+        if let [field] = self.fields.as_slice() {
+            key.extend_from_slice(json::field(value, field)?.as_bytes());
+            return Ok(());
+        }
         key.push(b'[');
         for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
@@ -71,25 +39,22 @@ impl KeyByFields {
     }
 }
 
-impl Operator for KeyByFields {
+impl Operator for KeyByField {
     fn process(
         &mut self,
         batch: RecordBatch,
         rejects: &mut dyn RejectSink,
     ) -> Result<RecordBatch, TaskError> {
         let mut out = RecordBatch::with_capacity(batch.len(), 0);
+        out.data.reserve(batch.data.len() + batch.len() * 8);
         let mut key = Vec::new();
         for record in batch.iter() {
             match self.key(record.value, &mut key) {
                 Ok(()) => out.push(Some(&key), record.value, record.timestamp),
-                Err(error) => rejects.reject(Rejection {
-                    operator: self.operator.clone(),
-                    module: None,
-                    export: None,
-                    error: error.to_string(),
-                    origin: None,
-                    record: record.into(),
-                })?,
+                Err(error) => {
+                    let error = error.to_string();
+                    rejects.reject(Rejection::by_step(&self.operator, record, error))?
+                }
             }
         }
         Ok(out)

@@ -57,6 +57,36 @@ macro_rules! keeps_window_lists {
     };
 }
 
+/// The state size and checkpoints of an operator keeping its keyed state in a
+/// `state: KeyedValues`, with its step's name in `operator`.
+macro_rules! keeps_keyed_values {
+    () => {
+        fn state_bytes(&self) -> u64 {
+            self.state.size()
+        }
+
+        fn snapshot(
+            &mut self,
+            id: u64,
+        ) -> Result<Option<weir_state::checkpoint::OperatorSnapshot>, TaskError> {
+            let keyed = self.state.snapshot(id);
+            let keyed = keyed.map_err(|e| crate::error::task_error(&self.operator, e))?;
+            Ok(Some(weir_state::checkpoint::OperatorSnapshot {
+                meta: None,
+                keyed: Some(keyed),
+            }))
+        }
+
+        fn restore(
+            &mut self,
+            restored: &weir_state::checkpoint::OperatorRestore,
+        ) -> Result<(), TaskError> {
+            let taken = self.state.restore(restored);
+            taken.map_err(|e| crate::error::task_error(&self.operator, e))
+        }
+    };
+}
+
 mod aggregate;
 mod build;
 mod connectors;
@@ -72,6 +102,7 @@ mod select;
 pub mod sinks;
 pub mod sources;
 mod throttle;
+mod top_n;
 mod wasm_transform;
 mod watermark;
 mod window_function;

@@ -8,15 +8,19 @@
 //! other records pair as `"op": "+I"`. Each side's state per key is a multiset: the row's JSON
 //! text (without `op`) and how many times it is held. A retraction of a row the join does not
 //! hold is rejected with its reason, never dropped.
+//!
+//! An outer join (`JoinSpec::outer`) keeps a side's rows without a match: such a row pairs
+//! with nothing while the other side holds no row of its key, and that pair is taken back when
+//! the first such row arrives (and put out again when the last one leaves).
 
 use super::aggregate::key_of;
 use super::join::pair_side;
 use super::{Operator, RejectSink, Rejection};
 use crate::error::{TaskError, task_error};
 use std::fmt::Write as _;
+use weir_proto::spec::JoinOuter;
 use weir_proto::{RecordBatch, RecordRef};
 use weir_state::KeyedValues;
-use weir_state::checkpoint::{OperatorRestore, OperatorSnapshot};
 
 /// The state name of each side's rows.
 const SIDES: [&str; 2] = ["left", "right"];
@@ -28,6 +32,7 @@ pub(super) struct RegularJoin {
     names: [String; 2],
     flatten: bool,
     changelog: bool,
+    outer: JoinOuter,
     state: KeyedValues,
 }
 
@@ -41,7 +46,7 @@ impl RegularJoin {
     pub(super) fn new(
         operator: String,
         (left_as, right_as): (&str, &str),
-        (flatten, changelog): (bool, bool),
+        (flatten, changelog, outer): (bool, bool, JoinOuter),
         state: KeyedValues,
     ) -> Self {
         let quoted = |name: &str| serde_json::Value::from(name).to_string();
@@ -50,6 +55,7 @@ impl RegularJoin {
             names: [quoted(left_as), quoted(right_as)],
             flatten,
             changelog,
+            outer,
             state,
         }
     }
@@ -57,7 +63,7 @@ impl RegularJoin {
     /// `record` as a row of this join, or why it is not one.
     fn row(&self, record: &RecordRef<'_>) -> Result<Row, String> {
         let text = String::from_utf8_lossy(record.value);
-        if !self.changelog {
+        if !self.changelog && self.outer == JoinOuter::Inner {
             return Ok(Row {
                 text: text.into_owned(),
                 retract: false,
@@ -80,7 +86,10 @@ impl RegularJoin {
         })
     }
 
-    /// Takes `record` of `side` in: holds (or takes back) its row and writes its pairs.
+    /// Takes `record` of `side` in: holds (or takes back) its row and writes its pairs. In an
+    /// outer join, a row of a kept side pairs with nothing while the other side has no row of
+    /// its key; the first row to arrive there takes those pairs back, the last to leave puts
+    /// them out again.
     fn add(
         &mut self,
         side: usize,
@@ -93,7 +102,7 @@ impl RegularJoin {
         };
         let row = match self.row(&record) {
             Ok(row) => row,
-            Err(error) => return self.reject(record, error, rejects),
+            Err(error) => return rejects.reject(Rejection::by_step(&self.operator, record, error)),
         };
         let failed = |e| task_error(&self.operator, e);
         let held = self.state.map_get(key, SIDES[side], row.text.as_bytes());
@@ -101,10 +110,19 @@ impl RegularJoin {
         let now = match (row.retract, held) {
             (true, 0) => {
                 let error = "takes back (-U/-D) a row this join does not hold".to_string();
-                return self.reject(record, error, rejects);
+                return rejects.reject(Rejection::by_step(&self.operator, record, error));
             }
             (true, n) => n - 1,
             (false, n) => n + 1,
+        };
+        // This side's rows of the key before the record, when the other side's unmatched
+        // rows depend on them.
+        let own_before = match self.outer.keeps(1 - side) {
+            true => {
+                let own = self.state.map_entries(key, SIDES[side]).map_err(failed)?;
+                own.iter().map(|(_, n)| count(n)).sum::<u64>()
+            }
+            false => 0,
         };
         let written = match now {
             0 => self.state.map_remove(key, SIDES[side], row.text.as_bytes()),
@@ -113,50 +131,43 @@ impl RegularJoin {
                 .map_put(key, SIDES[side], row.text.as_bytes(), &n.to_le_bytes()),
         };
         written.map_err(failed)?;
-        let others = self.state.map_entries(key, SIDES[1 - side]);
-        let others = others.map_err(|e| task_error(&self.operator, e))?;
-        let own = pair_side(&self.names, self.flatten, side, &row.text);
-        let key_text = super::aggregate::key_json(key);
-        let op = match (self.changelog, row.retract) {
-            (false, _) => "",
-            (true, false) => "\"op\":\"+I\",",
-            (true, true) => "\"op\":\"-D\",",
+        let others = self
+            .state
+            .map_entries(key, SIDES[1 - side])
+            .map_err(failed)?;
+        let mut pairs = Pairs {
+            join: self,
+            key,
+            side,
+            time: record.timestamp,
+            out,
         };
-        let mut line = String::new();
-        for (other, times) in others {
-            let other = pair_side(
-                &self.names,
-                self.flatten,
-                1 - side,
-                &String::from_utf8_lossy(&other),
-            );
-            let (left, right) = match side {
-                0 => (&own, &other),
-                _ => (&other, &own),
-            };
-            line.clear();
-            let _ = write!(line, "{{{op}\"key\":{key_text},{left},{right}}}");
-            for _ in 0..count(&times) {
-                out.push(Some(key), line.as_bytes(), record.timestamp);
+        let (taken, given) = ("-D", "+I");
+        let op = if row.retract { taken } else { given };
+        if others.is_empty() {
+            if pairs.join.outer.keeps(side) {
+                pairs.write(op, Some(&row.text), None, 1);
+            }
+            return Ok(());
+        }
+        let own_after = match row.retract {
+            true => own_before.saturating_sub(1),
+            false => own_before + 1,
+        };
+        for (other, times) in &others {
+            let other = String::from_utf8_lossy(other);
+            let times = count(times);
+            pairs.write(op, Some(&row.text), Some(&other), times);
+            // The other side's row pairs with nothing again, or no longer.
+            if pairs.join.outer.keeps(1 - side) {
+                match (own_before, own_after) {
+                    (0, 1..) => pairs.write(taken, None, Some(&other), times),
+                    (1.., 0) => pairs.write(given, None, Some(&other), times),
+                    _ => {}
+                }
             }
         }
         Ok(())
-    }
-
-    fn reject(
-        &self,
-        record: RecordRef<'_>,
-        error: String,
-        rejects: &mut dyn RejectSink,
-    ) -> Result<(), TaskError> {
-        rejects.reject(Rejection {
-            operator: self.operator.clone(),
-            module: None,
-            export: None,
-            error,
-            origin: None,
-            record: record.into(),
-        })
     }
 
     fn side(
@@ -170,6 +181,48 @@ impl RegularJoin {
             self.add(side, record, &mut out, rejects)?;
         }
         Ok(out)
+    }
+}
+
+/// Where [`RegularJoin::add`] writes the pairs of one record of `side`.
+struct Pairs<'a> {
+    join: &'a RegularJoin,
+    key: &'a [u8],
+    side: usize,
+    time: i64,
+    out: &'a mut RecordBatch,
+}
+
+impl Pairs<'_> {
+    /// Writes the pair of `own` (a row of this side) and `other` (of the other side) `times`
+    /// times as `op`; a missing row pairs as nothing (`null`, or no fields when flattened).
+    fn write(&mut self, op: &str, own: Option<&str>, other: Option<&str>, times: u64) {
+        let join = self.join;
+        let member = |side: usize, row: Option<&str>| match row {
+            Some(row) => Some(pair_side(&join.names, join.flatten, side, row)),
+            None if join.flatten => None,
+            None => Some(format!("{}:null", join.names[side])),
+        };
+        let (own, other) = (member(self.side, own), member(1 - self.side, other));
+        let (left, right) = match self.side {
+            0 => (own, other),
+            _ => (other, own),
+        };
+        let mut line = String::new();
+        if join.changelog || join.outer != JoinOuter::Inner {
+            let _ = write!(line, "{{\"op\":\"{op}\",");
+        } else {
+            line.push('{');
+        }
+        let _ = write!(line, "\"key\":{}", super::aggregate::key_json(self.key));
+        for member in [left, right].into_iter().flatten() {
+            line.push(',');
+            line.push_str(&member);
+        }
+        line.push('}');
+        for _ in 0..times {
+            self.out.push(Some(self.key), line.as_bytes(), self.time);
+        }
     }
 }
 
@@ -198,21 +251,5 @@ impl Operator for RegularJoin {
         self.side(1, batch, rejects)
     }
 
-    fn state_bytes(&self) -> u64 {
-        self.state.size()
-    }
-
-    fn snapshot(&mut self, id: u64) -> Result<Option<OperatorSnapshot>, TaskError> {
-        let keyed = self.state.snapshot(id);
-        let keyed = keyed.map_err(|e| task_error(&self.operator, e))?;
-        Ok(Some(OperatorSnapshot {
-            meta: None,
-            keyed: Some(keyed),
-        }))
-    }
-
-    fn restore(&mut self, restored: &OperatorRestore) -> Result<(), TaskError> {
-        let taken = self.state.restore(restored);
-        taken.map_err(|e| task_error(&self.operator, e))
-    }
+    keeps_keyed_values!();
 }

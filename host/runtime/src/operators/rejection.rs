@@ -77,6 +77,18 @@ impl fmt::Display for Rejection {
 }
 
 impl Rejection {
+    /// `record` refused by built-in step `operator` (no module involved) for `error`.
+    pub fn by_step(operator: &str, record: RecordRef<'_>, error: String) -> Rejection {
+        Rejection {
+            operator: operator.to_string(),
+            module: None,
+            export: None,
+            error,
+            origin: None,
+            record: record.into(),
+        }
+    }
+
     /// The dead-letter record: a JSON object with the step, module, export, error and the record
     /// (its value as a string when it is UTF-8, else base64 in `value_base64`).
     pub fn to_dead_letter(&self) -> RecordBatch {

@@ -384,22 +384,6 @@ impl BuiltinAggregate {
         self
     }
 
-    fn reject(
-        &self,
-        record: RecordRef<'_>,
-        error: String,
-        rejects: &mut dyn RejectSink,
-    ) -> Result<(), TaskError> {
-        rejects.reject(Rejection {
-            operator: self.operator.clone(),
-            module: None,
-            export: None,
-            error,
-            origin: None,
-            record: record.into(),
-        })
-    }
-
     /// `key`'s result as a JSON line, with the changelog's row kind `op` if given.
     fn result_line(&self, line: &mut String, op: Option<&str>, key: &[u8], accs: &[Acc]) {
         line.clear();
@@ -443,7 +427,7 @@ impl Operator for BuiltinAggregate {
             let takes_back = match retract.then(|| retracts(record)).transpose() {
                 Ok(takes_back) => takes_back.unwrap_or(false),
                 Err(error) => {
-                    self.reject(record, error, rejects)?;
+                    rejects.reject(Rejection::by_step(&self.operator, record, error))?;
                     continue;
                 }
             };
@@ -459,7 +443,11 @@ impl Operator for BuiltinAggregate {
             let held = !fresh && (!retract || rows_held(&accs.0) > 0);
             if takes_back && !held {
                 let error = "takes back (-U/-D) a row this aggregate has not counted";
-                self.reject(record, error.to_string(), rejects)?;
+                rejects.reject(Rejection::by_step(
+                    &self.operator,
+                    record,
+                    error.to_string(),
+                ))?;
                 continue;
             }
             if self.changelog && seen.insert(key.to_vec()) {
