@@ -192,6 +192,17 @@ const SQL_TYPES = {
 };
 
 /** `fn` called with a row's SQL arguments (a JSON array), checked against `options.args`. */
+/** Whether `args` asks for the function's signature (`weir sql` does, at plan time). */
+function isSignatureRequest(args) {
+  return args !== null && typeof args === "object" && !Array.isArray(args) && args["weir:signature"] === true;
+}
+
+/** A SQL function's signature: its arguments' SQL types (`ANY` where undeclared). */
+function signature(fn, options) {
+  const count = options.args ? options.args.length : fn.length;
+  return { args: options.args ?? Array(count).fill("ANY") };
+}
+
 function typedCall(fn, options) {
   const types = options.args ?? null;
   const count = types ? types.length : fn.length;
@@ -221,7 +232,9 @@ function typedCall(fn, options) {
  */
 export function scalar(fn, options = {}) {
   const call = typedCall(fn, options);
-  return map((args) => JSON.stringify(call(args) ?? null));
+  return map((args) =>
+    JSON.stringify(isSignatureRequest(args) ? signature(fn, options) : (call(args) ?? null)),
+  );
 }
 
 /**
@@ -232,7 +245,11 @@ export function scalar(fn, options = {}) {
  */
 export function tableFunction(fn, options = {}) {
   const call = typedCall(fn, options);
-  return flatMap((args) => [...(call(args) ?? [])].map((row) => JSON.stringify(row)));
+  return flatMap((args) =>
+    isSignatureRequest(args)
+      ? [JSON.stringify(signature(fn, options))]
+      : [...(call(args) ?? [])].map((row) => JSON.stringify(row)),
+  );
 }
 
 /** The key of each record: what `fn(value, record)` returns (string, number, bytes or JSON). */

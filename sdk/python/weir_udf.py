@@ -261,14 +261,22 @@ def _sql_argument(function, index, value, annotation):
     )
 
 
-def _typed_call(function, result):
+_SIGNATURE_REQUEST = {"weir:signature": True}
+
+
+def _typed_call(function, result, rows=False):
     """A transform body calling `function` with each row's SQL arguments, checked against its
-    parameters' annotations; `result` turns what it returns into what is emitted."""
+    parameters' annotations; `result` turns what it returns (a row's value, or with `rows` its
+    rows) into what is emitted. Asked for its signature (`weir sql` does, at plan time), it
+    answers its parameters' SQL types."""
     import inspect
 
     parameters = list(inspect.signature(function).parameters.values())
+    signature = {"args": [_SQL_TYPES.get(p.annotation, "ANY") for p in parameters]}
 
     def call(args):
+        if args == _SIGNATURE_REQUEST:
+            return result([signature] if rows else signature)
         if not isinstance(args, list) or len(args) != len(parameters):
             raise RecordError(
                 f"{function.__name__} takes {len(parameters)} argument(s), not {json.dumps(args)}"
@@ -299,7 +307,7 @@ def table_function(function):
     :func:`scalar`; each item the function returns or yields is a row: a value for one column,
     a tuple or list for several (in the order ``AS t(…)`` names them), or a dict by name."""
     rows = lambda result: [json.dumps(row, separators=(",", ":")) for row in result or ()]
-    _transform(_typed_call(function, rows), False, _emit_flat)
+    _transform(_typed_call(function, rows, rows=True), False, _emit_flat)
     return function
 
 

@@ -245,6 +245,10 @@ impl Kafka {
             let (low, high) = consumer
                 .fetch_watermarks(topic, partition, Duration::from_secs(10))
                 .expect("watermarks");
+            if low >= high {
+                // Nothing to read (and no position would ever say so).
+                continue;
+            }
             let mut list = rdkafka::TopicPartitionList::new();
             list.add_partition_offset(topic, partition, rdkafka::Offset::Offset(low))
                 .expect("partition");

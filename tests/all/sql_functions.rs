@@ -118,15 +118,16 @@ fn a_left_join_lateral_keeps_rows_without_output_and_errors_name_their_place() {
         left.stdout.lines().collect::<Vec<_>>(),
         [r#"{"id":2,"word":null}"#, r#"{"id":3,"word":"C"}"#]
     );
-    // A row whose argument the function refuses fails the job naming the function's reason.
+    // An argument of another type than the function declares is an error at its place.
     let wrong = run(
         "SELECT id, word FROM lines, LATERAL TABLE(split_words(id)) AS w(word, n);",
-        1,
+        2,
     );
     assert!(
-        wrong
-            .stderr
-            .contains("argument 1 of split_words is 1, not a STRING"),
+        wrong.stderr.contains("line 5, column 55")
+            && wrong.stderr.contains(
+                "argument 1 of `split_words`: `id` is BIGINT, where a STRING is expected"
+            ),
         "{}",
         wrong.stderr
     );

@@ -88,3 +88,100 @@ fn a_windowed_sql_query_from_a_kafka_topic_to_another_gives_each_row_once() {
         "the topic's rows differ from the reference"
     );
 }
+
+#[test]
+fn an_updating_query_into_upsert_kafka_leaves_each_keys_latest_row_and_tombstones() {
+    let kafka = Kafka::start();
+    kafka.create_topic("sql-tops", 2);
+    // The benchmark's bid generator, paced, so results change over many batches; the same
+    // rows printed once for the reference.
+    let bids_table = "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, ts TIMESTAMP(3))\n\
+           WITH ('connector' = 'bids', 'rows' = '20000', 'rows-per-second' = '20000');\n";
+    let printed = weir(
+        &[
+            "sql",
+            "-q",
+            "-e",
+            &format!("{bids_table}SELECT auction, price FROM bids;"),
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    // Each auction's highest price, then how many auctions have each highest price: a group
+    // whose last auction moves on to a higher price is deleted.
+    let mut top: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in printed.stdout.lines() {
+        let bid: serde_json::Value = serde_json::from_str(line).expect("a bid");
+        let (auction, price) = (bid["auction"].as_i64(), bid["price"].as_i64());
+        let (Some(auction), Some(price)) = (auction, price) else {
+            panic!("a bid: {line}");
+        };
+        let held = top.entry(auction).or_insert(price);
+        *held = (*held).max(price);
+    }
+    let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
+    for price in top.values() {
+        *expected.entry(*price).or_default() += 1;
+    }
+    let brokers = kafka.brokers();
+    let script = format!(
+        "SET 'parallelism.default' = '2';\nSET 'execution.checkpointing.interval' = '200ms';\n{bids_table}\
+         CREATE TABLE tops (highest BIGINT, auctions BIGINT, PRIMARY KEY (highest) NOT ENFORCED)\n\
+           WITH ('connector' = 'upsert-kafka', 'topic' = 'sql-tops', 'properties.bootstrap.servers' = '{brokers}',\n\
+                 'key.format' = 'json', 'value.format' = 'json');\n\
+         INSERT INTO tops SELECT highest, COUNT(*) AS auctions\n\
+         FROM (SELECT auction, MAX(price) AS highest FROM bids GROUP BY auction) GROUP BY highest;\n"
+    );
+    weir(&["sql", "-q", "-e", &script], &[], None).expect_code(0);
+    // The topic compacted by hand: each key's last message, a tombstone deleting it.
+    let mut table: BTreeMap<String, String> = BTreeMap::new();
+    let mut tombstones = 0;
+    wait_until("the upserts", Duration::from_secs(30), || {
+        table.clear();
+        tombstones = 0;
+        for (_, key, value) in kafka.read_committed("sql-tops") {
+            let key = key.expect("an upsert has a key");
+            match value.is_empty() {
+                true => {
+                    tombstones += 1;
+                    table.remove(&key)
+                }
+                false => table.insert(key, value),
+            };
+        }
+        match table.len() == expected.len() {
+            true => Ok(()),
+            false => Err(table.len()),
+        }
+    });
+    assert!(expected.len() > 100, "{} groups", expected.len());
+    assert!(tombstones > 0, "some group was deleted");
+    let mut actual: BTreeMap<i64, i64> = BTreeMap::new();
+    for (key, value) in &table {
+        let key: serde_json::Value = serde_json::from_str(key).expect("a JSON key");
+        let row: serde_json::Value = serde_json::from_str(value).expect("a JSON row");
+        assert_eq!(
+            key,
+            serde_json::json!({"highest": row["highest"]}),
+            "the key is the primary key"
+        );
+        assert!(row.get("op").is_none(), "{row}");
+        actual.insert(
+            row["highest"].as_i64().expect("highest"),
+            row["auctions"].as_i64().expect("auctions"),
+        );
+    }
+    assert_eq!(actual, expected);
+
+    // A plain Kafka table appends: an updating result into it is refused, naming the remedy.
+    let plain = script
+        .replace("'upsert-kafka'", "'kafka'")
+        .replace(", PRIMARY KEY (highest) NOT ENFORCED", "");
+    let refused = weir(&["sql", "-q", "-e", &plain], &[], None).expect_code(2);
+    assert!(
+        refused.stderr.contains("upsert-kafka"),
+        "{}",
+        refused.stderr
+    );
+}

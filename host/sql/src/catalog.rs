@@ -15,13 +15,13 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 use weir_proto::spec::{
-    Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, NexmarkEvent,
-    NexmarkSpec, PartitionWatermarks, PayloadFormat, SinkFormat, SinkSpec, SourceSpec,
-    StdoutSinkSpec, WatermarkSpec,
+    Blackhole, DatagenMode, DatagenSpec, FileFormat, FileSinkSpec, FileSourceSpec, KafkaSinkSpec,
+    NexmarkEvent, NexmarkSpec, PartitionWatermarks, PayloadFormat, SinkFormat, SinkSpec,
+    SourceSpec, StdoutSinkSpec, WatermarkSpec,
 };
 
 /// The connectors a table may name.
-const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, kafka, jdbc";
+const CONNECTORS: &str = "bids, nexmark, filesystem, print, blackhole, kafka, upsert-kafka, jdbc";
 
 /// A table's columns, in order, with their types.
 pub(crate) type Columns = Vec<(String, SqlType)>;
@@ -209,9 +209,8 @@ impl Table {
             )
         })?;
         match connector.as_str() {
-            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" | "kafka" | "jdbc" => {
-                Ok(connector)
-            }
+            "bids" | "nexmark" | "filesystem" | "print" | "blackhole" | "kafka"
+            | "upsert-kafka" | "jdbc" => Ok(connector),
             other => Err(SqlError::at(
                 *place,
                 format!("unknown connector '{other}' ({CONNECTORS})"),
@@ -371,6 +370,21 @@ impl Table {
             }),
             "jdbc" => SinkSpec::Postgres(self.postgres()?),
             "kafka" => SinkSpec::Kafka(self.kafka_sink()?),
+            "upsert-kafka" => {
+                if self.primary_key.is_empty() {
+                    return Err(SqlError::at(
+                        self.span,
+                        format!(
+                            "table `{}`: an upsert-kafka table has a PRIMARY KEY (…) NOT ENFORCED, its messages' key",
+                            self.name
+                        ),
+                    ));
+                }
+                SinkSpec::Kafka(KafkaSinkSpec {
+                    upsert_key: self.primary_key.clone(),
+                    ..self.kafka_sink()?
+                })
+            }
             other => {
                 return Err(SqlError::at(
                     self.span,

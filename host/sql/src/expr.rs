@@ -8,6 +8,7 @@ use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, DateTimeField, Expr, FunctionArg, FunctionArgExpr,
     FunctionArguments, Interval, Spanned, UnaryOperator, Value as Literal,
 };
+use std::collections::BTreeMap;
 
 /// A compiled expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,13 +184,63 @@ pub(crate) fn interval_ms(interval: &Interval) -> Option<i64> {
 }
 
 /// What names an expression may use.
+/// The functions a script created from modules (`CREATE FUNCTION`): their names, in the
+/// order a `select` step's `functions` lists them (what [`Scalar::Udf`] numbers), and the
+/// argument types of those whose modules declare them (the SDKs answer `weir sql`'s request
+/// at plan time), checked at each call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Udfs {
+    names: Vec<String>,
+    signatures: BTreeMap<String, Vec<SqlType>>,
+}
+
+impl Udfs {
+    /// Functions `names`, of signatures unknown (checked row by row when they run).
+    pub(crate) fn named(names: Vec<String>) -> Udfs {
+        Udfs {
+            names,
+            signatures: BTreeMap::new(),
+        }
+    }
+
+    /// The same, with the argument types `signatures` gives by function name.
+    pub(crate) fn with_signatures(mut self, signatures: &Signatures) -> Udfs {
+        for name in &self.names {
+            if let Some(types) = signatures.get(name) {
+                self.signatures
+                    .insert(name.to_ascii_lowercase(), types.clone());
+            }
+        }
+        self
+    }
+
+    /// The argument types of function `name`, if its module declares them.
+    fn signature(&self, name: &str) -> Option<&[SqlType]> {
+        self.signatures
+            .get(&name.to_ascii_lowercase())
+            .map(Vec::as_slice)
+    }
+}
+
+impl std::ops::Deref for Udfs {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// Argument types of functions by name, as their modules declare them (`SqlType::Any` for an
+/// argument of any type).
+pub type Signatures = BTreeMap<String, Vec<SqlType>>;
+
 pub(crate) struct Scope<'a> {
     /// The columns and their types; `None`: any field, dynamically typed.
     pub(crate) columns: Option<&'a [(String, SqlType)]>,
     /// The column that reads a record's event time.
     pub(crate) rowtime: Option<&'a str>,
     /// Wasm scalar functions, by name.
-    pub(crate) functions: &'a [String],
+    pub(crate) functions: &'a Udfs,
 }
 
 /// Compiles expressions of one projection, collecting the input fields they read.
@@ -257,16 +308,65 @@ impl<'a> Compiler<'a> {
         call: &sqlparser::ast::Function,
     ) -> Result<Vec<String>, SqlError> {
         let mut texts = Vec::new();
+        let mut types = Vec::new();
         if let FunctionArguments::List(list) = &call.args {
             for arg in &list.args {
                 let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
                     return Err(SqlError::at(arg.span(), "an argument is an expression"));
                 };
-                self.compile(expr)?;
+                types.push((expr, self.compile(expr)?.1));
                 texts.push(expr.to_string());
             }
         }
+        self.check_call(&call.name.to_string(), &types, call.name.span())?;
         Ok(texts)
+    }
+
+    /// Checks a call of module function `name` with arguments of `types` against the types its
+    /// module declares (nothing to check when it declares none): the error names the argument
+    /// and where it is.
+    fn check_call(
+        &self,
+        name: &str,
+        types: &[(&Expr, Option<SqlType>)],
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<(), SqlError> {
+        let Some(expected) = self.scope.functions.signature(name.trim_matches('`')) else {
+            return Ok(());
+        };
+        if expected.len() != types.len() {
+            return Err(SqlError::at(
+                span,
+                format!(
+                    "`{name}` takes {} argument(s) ({}), not {}",
+                    expected.len(),
+                    expected
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    types.len()
+                ),
+            ));
+        }
+        for (index, ((arg, found), wanted)) in types.iter().zip(expected).enumerate() {
+            let fits = match (*found, *wanted) {
+                (None, _) | (_, SqlType::Any) | (Some(SqlType::Any), _) => true,
+                (Some(SqlType::Bigint), SqlType::Double) => true,
+                (Some(found), wanted) => found == wanted,
+            };
+            if !fits {
+                return Err(SqlError::at(
+                    arg.span(),
+                    format!(
+                        "argument {} of `{name}`: `{arg}` is {}, where a {wanted} is expected",
+                        index + 1,
+                        found.unwrap_or(SqlType::Any)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks `condition` (a WHERE) as a BOOLEAN expression; its text for the `select` step.
@@ -417,9 +517,13 @@ impl<'a> Compiler<'a> {
                     ));
                 };
                 let mut compiled = Vec::new();
+                let mut types = Vec::new();
                 for arg in args {
-                    compiled.push(self.compile(arg)?.0);
+                    let (scalar, sql_type) = self.compile(arg)?;
+                    compiled.push(scalar);
+                    types.push((arg, sql_type));
                 }
+                self.check_call(&name, &types, function.name.span())?;
                 Ok((Scalar::Udf(index, compiled), None))
             }
             other => Err(SqlError::at(

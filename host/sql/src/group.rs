@@ -5,7 +5,7 @@
 
 use crate::catalog::{Columns, Table};
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scope};
+use crate::expr::{Compiler, Scope, Udfs};
 use crate::group_window::{GroupWindow, group_window, window_bound};
 use crate::projection::named_item;
 use crate::query::{column_text, step};
@@ -51,7 +51,7 @@ pub(crate) fn group_steps(
     group_by: &[Expr],
     (table, lateral, updating): (&Table, Option<LateralSpec>, bool),
     window: Option<WindowSpec>,
-    udfs: &[String],
+    udfs: &Udfs,
 ) -> Result<(Vec<StepSpec>, Columns), SqlError> {
     let is_window_column = |name: &str| {
         name.eq_ignore_ascii_case("window_start") || name.eq_ignore_ascii_case("window_end")
@@ -404,7 +404,7 @@ impl ModuleAggregate {
         (key, window): (Option<String>, Option<WindowSpec>),
         builtins: Vec<BuiltinAggregate>,
         outputs: Vec<String>,
-        udfs: &[String],
+        udfs: &Udfs,
         mut compiler: Compiler,
     ) -> Result<Vec<StepSpec>, SqlError> {
         let fail = |why: &str| Err(SqlError::at(self.span, format!("{}: {why}", self.module)));

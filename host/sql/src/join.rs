@@ -14,7 +14,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scope};
+use crate::expr::{Compiler, Scope, Udfs};
 use crate::projection::named_item;
 use crate::query::{column_text, factor, step};
 use crate::relation::Relation;
@@ -188,7 +188,7 @@ pub(crate) fn is_window_join(from: &TableWithJoins) -> bool {
 pub(crate) fn window_join(
     select: &Select,
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<Relation, SqlError> {
     let from = &select.from[0];
     let [join] = from.joins.as_slice() else {

@@ -29,6 +29,7 @@ mod top_n;
 mod value;
 
 pub use error::SqlError;
-pub use plan::{SqlPlan, plan};
+pub use expr::Signatures;
+pub use plan::{SqlPlan, plan, plan_with};
 pub use projection::{CallResults, NoFunctions, Projection, Refused, ScalarCalls, TableResults};
 pub use value::{SqlType, timestamp_text};

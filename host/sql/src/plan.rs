@@ -6,6 +6,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
+use crate::expr::{Signatures, Udfs};
 use crate::query::query_steps;
 use crate::text::prepare;
 use sqlparser::ast::{Expr, Set, Spanned, Statement, TableObject};
@@ -42,6 +43,13 @@ struct Settings {
 
 /// Plans `script` (SQL text in Flink's dialect) as a job named `name` unless it sets one.
 pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
+    plan_with(script, name, &Signatures::new())
+}
+
+/// The same, checking each call of a function created from a module against the argument
+/// types in `signatures` (by function name; what the modules declare), so a wrong type is an
+/// error at its place in the script rather than each row's when the job runs.
+pub fn plan_with(script: &str, name: &str, signatures: &Signatures) -> Result<SqlPlan, SqlError> {
     let prepared = prepare(script);
     let mut modules = BTreeMap::new();
     for function in &prepared.functions {
@@ -69,7 +77,7 @@ pub fn plan(script: &str, name: &str) -> Result<SqlPlan, SqlError> {
             },
         );
     }
-    let functions: Vec<String> = modules.keys().cloned().collect();
+    let functions = Udfs::named(modules.keys().cloned().collect()).with_signatures(signatures);
     let statements =
         Parser::parse_sql(&GenericDialect {}, &prepared.text).map_err(SqlError::parse)?;
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();

@@ -4,7 +4,7 @@
 
 use crate::columns::{Column, Fast, fast};
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scalar, Scope};
+use crate::expr::{Compiler, Scalar, Scope, Udfs};
 use crate::lateral::Lateral;
 use crate::row_ops::{binary, call, cast};
 use crate::rows;
@@ -96,10 +96,11 @@ pub(crate) fn named_item(item: &SelectItem, index: usize) -> Option<(&Expr, Stri
 impl Projection {
     /// Compiles a `select` step (its expressions are SQL text).
     pub fn parse(spec: &SelectSpec) -> Result<Projection, SqlError> {
+        let udfs = Udfs::named(spec.functions.clone());
         let mut compiler = Compiler::new(Scope {
             columns: None,
             rowtime: spec.rowtime.as_deref(),
-            functions: &spec.functions,
+            functions: &udfs,
         });
         let mut lateral = match &spec.lateral {
             Some(lateral) => Some(Lateral::compile(lateral, &mut compiler)?),

@@ -4,7 +4,7 @@
 
 use crate::catalog::{Columns, Table};
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scope, arguments, interval_ms};
+use crate::expr::{Compiler, Scope, Udfs, arguments, interval_ms};
 use crate::group::{aggregate_fn, identifier};
 use crate::plan::lookup;
 use crate::projection::named_item;
@@ -152,7 +152,7 @@ pub(crate) fn factor<'t>(
 pub(crate) fn query_steps(
     query: &Query,
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
     mut sink: SinkSpec,
 ) -> Result<Vec<StepSpec>, SqlError> {
     let relation = crate::relation::query_relation(query, tables, functions)?;
@@ -200,7 +200,7 @@ pub(crate) struct Input<'t> {
 pub(crate) fn select_over(
     select: &Select,
     input: Input<'_>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<crate::relation::Relation, SqlError> {
     let Input {
         mut steps,
@@ -266,22 +266,34 @@ pub(crate) fn select_over(
 }
 
 /// Readies `sink` for an updating result: a JDBC table upserts by its primary key and applies
-/// the changelog; one without a key would append every version of every row, so it is refused.
-/// Print and files write the rows with their kind in `op`.
+/// the changelog, and an `upsert-kafka` table writes each key's latest row (a tombstone for a
+/// deleted one); a JDBC table without a key, or a plain Kafka topic, would append every version
+/// of every row, so they are refused, as Flink refuses them. Print and files write the rows
+/// with their kind in `op`.
 fn accept_updates(sink: &mut SinkSpec, span: Span) -> Result<(), SqlError> {
-    if let SinkSpec::Postgres(postgres) = sink {
-        if postgres.key.is_empty() {
-            return Err(SqlError::at(
-                span,
-                format!(
-                    "the query is an updating result (GROUP BY without a window): table `{}` needs a PRIMARY KEY (…) NOT ENFORCED to apply it",
-                    postgres.table
-                ),
-            ));
+    let refused = |table: &str, how: &str| {
+        Err(SqlError::at(
+            span,
+            format!(
+                "the query is an updating result (its rows change after they are written): table `{table}` {how}"
+            ),
+        ))
+    };
+    match sink {
+        SinkSpec::Postgres(postgres) if postgres.key.is_empty() => refused(
+            &postgres.table,
+            "needs a PRIMARY KEY (…) NOT ENFORCED to apply it",
+        ),
+        SinkSpec::Postgres(postgres) => {
+            postgres.changelog = true;
+            Ok(())
         }
-        postgres.changelog = true;
+        SinkSpec::Kafka(kafka) if kafka.upsert_key.is_empty() => refused(
+            &kafka.topic,
+            "appends: write it to 'connector' = 'upsert-kafka' with a PRIMARY KEY (…) NOT ENFORCED",
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// SQL text of a select column: the expression and its output name.
@@ -294,7 +306,7 @@ pub(crate) fn column_text(expr: &Expr, name: &str) -> String {
 fn projection_step(
     select: &Select,
     table: &Table,
-    functions: &[String],
+    functions: &Udfs,
     lateral: Option<LateralSpec>,
     updating: bool,
 ) -> Result<(StepSpec, Columns), SqlError> {

@@ -18,6 +18,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
+use crate::expr::Udfs;
 use crate::group::key_by_step;
 use crate::plan::lookup;
 use crate::query::{Input, select_over, step, table_steps};
@@ -42,7 +43,7 @@ struct Side {
 pub(crate) fn join(
     select: &Select,
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<Relation, SqlError> {
     let mut outer = JoinOuter::Inner;
     let (left, right, on) = match select.from.as_slice() {
@@ -199,7 +200,7 @@ pub(crate) fn join(
 fn side(
     relation: &TableFactor,
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<Side, SqlError> {
     let (inner, alias) = match relation {
         TableFactor::Table {

@@ -5,6 +5,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
+use crate::expr::Udfs;
 use crate::query::{Input, factor, select_over, table_steps};
 use crate::value::SqlType;
 use sqlparser::ast::{
@@ -58,7 +59,7 @@ impl Relation {
 pub(crate) fn query_relation(
     query: &Query,
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<Relation, SqlError> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err(SqlError::at(

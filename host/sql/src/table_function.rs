@@ -5,7 +5,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
-use crate::expr::{Compiler, Scope};
+use crate::expr::{Compiler, Scope, Udfs};
 use crate::value::SqlType;
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, JoinConstraint, JoinOperator, Select, Spanned, TableFactor,
@@ -79,7 +79,7 @@ impl From<'_> {
     pub(crate) fn lateral(
         &self,
         table: &Table,
-        functions: &[String],
+        functions: &Udfs,
     ) -> Result<Option<(LateralSpec, Table)>, SqlError> {
         let Some((factor, outer)) = self.lateral else {
             return Ok(None);

@@ -14,6 +14,7 @@
 
 use crate::catalog::Table;
 use crate::error::SqlError;
+use crate::expr::Udfs;
 use crate::group::key_by_step;
 use crate::query::{Input, select_over, step};
 use crate::relation::{Relation, cast_times, query_relation};
@@ -96,7 +97,7 @@ pub(crate) fn top_n(
     outer: &Select,
     (subquery, alias): (&Query, &str),
     tables: &BTreeMap<String, Table>,
-    functions: &[String],
+    functions: &Udfs,
 ) -> Result<Option<Relation>, SqlError> {
     let SetExpr::Select(inner) = subquery.body.as_ref() else {
         return Ok(None);

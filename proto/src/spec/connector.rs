@@ -180,6 +180,12 @@ pub struct KafkaSinkSpec {
     /// librdkafka producer settings, passed through (TLS, SASL, timeouts).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// An upsert sink (Flink's `upsert-kafka`) keyed by these fields: each message's key is
+    /// the JSON object of them, and an updating result is applied by key, as a compacted topic
+    /// keeps it: a row of kind `+I` or `+U` is written (without `op`) under its key, `-D`
+    /// writes a tombstone (a null value), and `-U` nothing (the `+U` after it replaces it).
+    #[serde(default)]
+    pub upsert_key: Vec<String>,
 }
 
 /// The timestamp a Kafka sink gives a message.

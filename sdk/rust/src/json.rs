@@ -4,6 +4,22 @@
 
 pub use weir_json::{JsonError, elements, fields, fields_into, int, unescape, write_string};
 
+/// The value the host passes, at plan time, to ask a SQL function for its signature: SQL
+/// arguments are always an array, so an object is never a row.
+pub const SIGNATURE_REQUEST: &[u8] = br#"{"weir:signature":true}"#;
+
+/// Whether `value` asks for the function's signature rather than carrying a row.
+pub fn is_signature_request(value: &[u8]) -> bool {
+    value == SIGNATURE_REQUEST
+}
+
+/// The signature of a SQL function whose parameters have SQL types `types`:
+/// `{"args":["BIGINT","STRING"]}`, which `weir sql` checks each call's arguments against.
+pub fn signature(types: &[&str]) -> Vec<u8> {
+    let types: Vec<String> = types.iter().map(|t| format!("\"{t}\"")).collect();
+    format!("{{\"args\":[{}]}}", types.join(",")).into_bytes()
+}
+
 /// A type a scalar function takes as an argument, read from the argument's JSON text.
 pub trait FromJson: Sized {
     /// The SQL type's name, for errors.

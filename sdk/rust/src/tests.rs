@@ -173,3 +173,15 @@ fn a_sql_aggregate_leaves_its_accumulator_as_it_was_on_a_rejected_row() {
     );
     assert_eq!(SqlAggregate::<Positive>::result(&acc), b"5");
 }
+
+#[test]
+fn a_signature_request_is_answered_with_the_parameters_sql_types() {
+    use crate::json::{SIGNATURE_REQUEST, is_signature_request, signature};
+    assert!(is_signature_request(SIGNATURE_REQUEST));
+    assert!(!is_signature_request(b"[1,2]"));
+    assert_eq!(
+        signature(&["BIGINT", "STRING"]),
+        br#"{"args":["BIGINT","STRING"]}"#
+    );
+    assert_eq!(signature(&[]), br#"{"args":[]}"#);
+}

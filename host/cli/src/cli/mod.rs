@@ -8,6 +8,7 @@ mod remote;
 mod run;
 mod sql;
 mod sql_shell;
+mod sql_signatures;
 mod state_args;
 mod udf;
 

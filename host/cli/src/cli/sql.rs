@@ -82,6 +82,15 @@ pub(super) fn load_sql(
         output::error(&format!("{}: {e}", file.display()));
         Outcome::BadInput
     })?;
+    // The functions' argument types, now that their modules are built: every call checked.
+    let functions: Vec<String> = loaded.spec.modules.keys().cloned().collect();
+    let signatures = super::sql_signatures::signatures(&graph, &functions, home().join("modules"));
+    if !signatures.is_empty() {
+        weir_sql::plan_with(text, name, &signatures).map_err(|e| {
+            output::error(&format!("{}: {e}", file.display()));
+            Outcome::BadInput
+        })?;
+    }
     Ok((loaded, graph, plan.explain))
 }
 

@@ -284,10 +284,13 @@ impl KafkaSink {
         producer: &KafkaProducer,
         topic: &str,
         key: Option<&[u8]>,
-        value: &[u8],
+        value: Option<&[u8]>,
         timestamp: Option<i64>,
     ) -> Result<(), KafkaError> {
-        let mut record = BaseRecord::to(topic).payload(value);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
         if let Some(timestamp) = timestamp {
             record = record.timestamp(timestamp);
         }
@@ -421,28 +424,40 @@ impl Operator for KafkaSink {
             ));
         };
         for record in batch.iter() {
-            let key = match &self.key_field {
-                None => record.key.map(<[u8]>::to_vec),
-                Some(field) => match message_key(record.value, field) {
-                    Ok(key) => Some(key),
+            let upsert = match self.spec.upsert_key.is_empty() {
+                true => None,
+                false => match upsert(record.value, &self.spec.upsert_key) {
+                    Ok(Some(upsert)) => Some(upsert),
+                    // An update's old row: the new one follows under the same key.
+                    Ok(None) => continue,
                     Err(error) => {
-                        rejects.reject(Rejection {
-                            operator: self.site.operator.clone(),
-                            module: None,
-                            export: None,
-                            error: format!("key field `{field}`: {error}"),
-                            origin: None,
-                            record: record.into(),
-                        })?;
+                        let error = format!("upsert by {:?}: {error}", self.spec.upsert_key);
+                        rejects.reject(Rejection::by_step(&self.site.operator, record, error))?;
                         continue;
                     }
                 },
+            };
+            let key = match (&upsert, &self.key_field) {
+                (Some((key, _)), _) => Some(key.clone()),
+                (None, None) => record.key.map(<[u8]>::to_vec),
+                (None, Some(field)) => match message_key(record.value, field) {
+                    Ok(key) => Some(key),
+                    Err(error) => {
+                        let error = format!("key field `{field}`: {error}");
+                        rejects.reject(Rejection::by_step(&self.site.operator, record, error))?;
+                        continue;
+                    }
+                },
+            };
+            let value = match &upsert {
+                Some((_, value)) => value.as_deref(),
+                None => Some(record.value),
             };
             Self::send(
                 producer,
                 &self.spec.topic,
                 key.as_deref(),
-                record.value,
+                value,
                 match self.spec.timestamp {
                     // A record without event time (0) goes out with its produce time: a 1970
                     // timestamp would fall to the topic's retention at once.
@@ -512,6 +527,36 @@ impl Operator for KafkaSink {
     fn awaits_commit(&self) -> bool {
         !self.pending.is_empty()
     }
+}
+
+/// A message of an upsert sink: its key, and its value (none: a tombstone).
+type Upsert = (Vec<u8>, Option<Vec<u8>>);
+
+/// The upsert of a JSON row of an updating result: its key (the JSON object of the `key`
+/// fields) and its value (the row without `op`, or none for `-D`: a tombstone); `None` for a
+/// `-U`, which the `+U` after it replaces.
+fn upsert(value: &[u8], key: &[String]) -> Result<Option<Upsert>, String> {
+    let mut row: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(value).map_err(|e| format!("a row is a JSON object: {e}"))?;
+    let deleted = match row.remove("op") {
+        None => false,
+        Some(op) => match op.as_str() {
+            Some("+I" | "+U") => false,
+            Some("-U") => return Ok(None),
+            Some("-D") => true,
+            _ => return Err(format!("row kind `op` is +I, +U, -U or -D, not {op}")),
+        },
+    };
+    let mut fields = serde_json::Map::new();
+    for name in key {
+        let field = row
+            .get(name)
+            .ok_or_else(|| format!("the row has no key field `{name}`"))?;
+        fields.insert(name.clone(), field.clone());
+    }
+    let key = serde_json::Value::Object(fields).to_string().into_bytes();
+    let value = (!deleted).then(|| serde_json::Value::Object(row).to_string().into_bytes());
+    Ok(Some((key, value)))
 }
 
 /// The message key from field `field` of a JSON record: a string's text, else the JSON text.

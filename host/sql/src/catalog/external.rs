@@ -173,6 +173,7 @@ impl Table {
                 .option("sink.transactional-id-prefix")
                 .map(|(_, v, _)| v.clone()),
             properties: self.kafka_properties(),
+            upsert_key: Vec::new(),
         })
     }
 

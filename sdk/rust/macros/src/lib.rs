@@ -43,6 +43,7 @@ pub fn scalar(_args: TokenStream, item: TokenStream) -> TokenStream {
         (
             quote!(::weir_sdk::json::IntoJson::into_json),
             quote!(::std::vec::Vec<u8>),
+            quote!(::core::convert::identity),
         ),
     )
 }
@@ -59,16 +60,23 @@ pub fn table_function(_args: TokenStream, item: TokenStream) -> TokenStream {
         (
             quote!(::weir_sdk::json::TableRows::into_rows),
             quote!(::std::vec::Vec<::std::vec::Vec<u8>>),
+            quote!((|signature| ::std::vec![signature])),
         ),
     )
 }
 
 /// The export of a typed SQL function: its arguments read from each record's JSON array, its
-/// result written by `write` (as an `output`) and the batch run by `runner`.
+/// result written by `write` (as an `output`) and the batch run by `runner`. Asked for its
+/// signature (`weir sql` does, at plan time), it answers its parameters' SQL types, as an
+/// output made by `describe`.
 fn typed_call(
     item: TokenStream,
     runner: proc_macro2::TokenStream,
-    (write, output): (proc_macro2::TokenStream, proc_macro2::TokenStream),
+    (write, output, describe): (
+        proc_macro2::TokenStream,
+        proc_macro2::TokenStream,
+        proc_macro2::TokenStream,
+    ),
 ) -> TokenStream {
     let function = parse_macro_input!(item as ItemFn);
     let name = &function.sig.ident;
@@ -92,6 +100,10 @@ fn typed_call(
             fn __weir_call(
                 record: ::weir_sdk::Record,
             ) -> ::core::result::Result<#output, ::std::string::String> {
+                if ::weir_sdk::json::is_signature_request(record.value()) {
+                    let types = [#(<#types as ::weir_sdk::json::FromJson>::SQL_TYPE),*];
+                    return ::core::result::Result::Ok(#describe(::weir_sdk::json::signature(&types)));
+                }
                 let args = ::weir_sdk::json::arguments(record.value(), #sql_name, #count)?;
                 let result = #name(#(::weir_sdk::json::argument::<#types>(&args, #indices, #sql_name)?),*);
                 #write(result)
