@@ -5,6 +5,7 @@
 //! Must not touch: sockets (QUIC lives in `weir-net`), the JobManager, the command line.
 #![deny(missing_docs)]
 
+pub mod changelog;
 pub mod error;
 pub mod exposition;
 pub mod fault;

@@ -161,11 +161,7 @@ pub(crate) fn join(
     });
     let table = Table::derived("join", columns);
     let mut query = select.clone();
-    query.selection = rest.into_iter().reduce(|a, b| Expr::BinaryOp {
-        left: Box::new(a),
-        op: BinaryOperator::And,
-        right: Box::new(b),
-    });
+    query.selection = conjunction(rest);
     for (index, item) in query.projection.iter_mut().enumerate() {
         let named = crate::projection::named_item(item, index);
         let Some((expr, name)) = named.map(|(e, n)| (e.clone(), n)) else {
@@ -307,6 +303,15 @@ pub(crate) fn conjuncts<'e>(expr: Option<&'e Expr>, out: &mut Vec<&'e Expr>) {
         Some(expr) => out.push(expr),
         None => {}
     }
+}
+
+/// `conditions` `AND`ed together; `None` for none.
+pub(crate) fn conjunction(conditions: Vec<Expr>) -> Option<Expr> {
+    conditions.into_iter().reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: BinaryOperator::And,
+        right: Box::new(b),
+    })
 }
 
 /// The side (0 or 1) and column of a column reference `A.c` or `c`; `Ok(None)` for anything

@@ -182,11 +182,7 @@ pub(crate) fn top_n(
     }
     .prefixed(alias);
     let mut outer = outer.clone();
-    outer.selection = rest.into_iter().reduce(|a, b| Expr::BinaryOp {
-        left: Box::new(a),
-        op: BinaryOperator::And,
-        right: Box::new(b),
-    });
+    outer.selection = crate::regular_join::conjunction(rest);
     let outer = cast_times(&outer, &numbered.table)?;
     let input = Input {
         steps: numbered.steps,

@@ -540,12 +540,9 @@ fn upsert(value: &[u8], key: &[String]) -> Result<Option<Upsert>, String> {
         serde_json::from_slice(value).map_err(|e| format!("a row is a JSON object: {e}"))?;
     let deleted = match row.remove("op") {
         None => false,
-        Some(op) => match op.as_str() {
-            Some("+I" | "+U") => false,
-            Some("-U") => return Ok(None),
-            Some("-D") => true,
-            _ => return Err(format!("row kind `op` is +I, +U, -U or -D, not {op}")),
-        },
+        Some(serde_json::Value::String(op)) if op == "-U" => return Ok(None),
+        Some(serde_json::Value::String(op)) => weir_runtime::changelog::retracts(&op)?,
+        Some(other) => return Err(format!("row kind `op` is a string, not {other}")),
     };
     let mut fields = serde_json::Map::new();
     for name in key {

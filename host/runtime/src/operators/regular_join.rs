@@ -73,11 +73,7 @@ impl RegularJoin {
             .map_err(|e| format!("a row of an updating input is a JSON object: {e}"))?;
         let retract = match fields.remove("op") {
             None => false,
-            Some(serde_json::Value::String(op)) => match op.as_str() {
-                "+I" | "+U" => false,
-                "-U" | "-D" => true,
-                other => return Err(format!("row kind `op` is +I, +U, -U or -D, not {other}")),
-            },
+            Some(serde_json::Value::String(op)) => crate::changelog::retracts(&op)?,
             Some(other) => return Err(format!("row kind `op` is a string, not {other}")),
         };
         Ok(Row {

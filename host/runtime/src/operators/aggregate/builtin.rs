@@ -330,9 +330,7 @@ pub(crate) struct BuiltinAggregate {
 fn retracts(record: RecordRef<'_>) -> Result<bool, String> {
     match json::field(record.value, &FieldPath::parse("op")) {
         Err(_) => Ok(false),
-        Ok("\"+I\"" | "\"+U\"") => Ok(false),
-        Ok("\"-U\"" | "\"-D\"") => Ok(true),
-        Ok(other) => Err(format!("row kind `op` is +I, +U, -U or -D, not {other}")),
+        Ok(op) => crate::changelog::retracts(op.trim_matches('"')),
     }
 }
 
