@@ -20,13 +20,9 @@ impl KeyByField {
         KeyByField { operator, fields }
     }
 
-    /// `value`'s key into `key`, or the first field it lacks.
+    /// `value`'s key of several fields into `key`, or the first field it lacks.
     fn key(&self, value: &[u8], key: &mut Vec<u8>) -> Result<(), json::FieldError> {
         key.clear();
-        if let [field] = self.fields.as_slice() {
-            key.extend_from_slice(json::field(value, field)?.as_bytes());
-            return Ok(());
-        }
         key.push(b'[');
         for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
@@ -49,8 +45,13 @@ impl Operator for KeyByField {
         out.data.reserve(batch.data.len() + batch.len() * 8);
         let mut key = Vec::new();
         for record in batch.iter() {
-            match self.key(record.value, &mut key) {
-                Ok(()) => out.push(Some(&key), record.value, record.timestamp),
+            let found = match self.fields.as_slice() {
+                // One field: its text is the key, pushed from the record as it is.
+                [field] => json::field(record.value, field).map(str::as_bytes),
+                _ => self.key(record.value, &mut key).map(|()| key.as_slice()),
+            };
+            match found {
+                Ok(found) => out.push(Some(found), record.value, record.timestamp),
                 Err(error) => {
                     let error = error.to_string();
                     rejects.reject(Rejection::by_step(&self.operator, record, error))?

@@ -5,8 +5,8 @@
 //!
 //! Inputs may be updating results (`JoinSpec::changelog`): a record whose `op` is `-U` or `-D`
 //! takes one equal row back out, and the pairs that row made are retracted as `"op": "-D"`;
-//! other records pair as `"op": "+I"`. Each side's state per key is a multiset: the row's JSON
-//! text (without `op`) and how many times it is held. A retraction of a row the join does not
+//! other records pair as `"op": "+I"`. Each side's state per key is a multiset: the row (without
+//! `op`) as a pair writes it, and how many times it is held. A retraction of a row the join does not
 //! hold is rejected with its reason, never dropped.
 //!
 //! An outer join (`JoinSpec::outer`) keeps a side's rows without a match: such a row pairs
@@ -100,8 +100,10 @@ impl RegularJoin {
             Ok(row) => row,
             Err(error) => return rejects.reject(Rejection::by_step(&self.operator, record, error)),
         };
+        // Held as the join writes it into a pair, so a pair is written without reading it again.
+        let member = pair_side(&self.names, self.flatten, side, &row.text);
         let failed = |e| task_error(&self.operator, e);
-        let held = self.state.map_get(key, SIDES[side], row.text.as_bytes());
+        let held = self.state.map_get(key, SIDES[side], member.as_bytes());
         let held = held.map_err(failed)?.map_or(0, |bytes| count(&bytes));
         let now = match (row.retract, held) {
             (true, 0) => {
@@ -121,10 +123,10 @@ impl RegularJoin {
             false => 0,
         };
         let written = match now {
-            0 => self.state.map_remove(key, SIDES[side], row.text.as_bytes()),
+            0 => self.state.map_remove(key, SIDES[side], member.as_bytes()),
             n => self
                 .state
-                .map_put(key, SIDES[side], row.text.as_bytes(), &n.to_le_bytes()),
+                .map_put(key, SIDES[side], member.as_bytes(), &n.to_le_bytes()),
         };
         written.map_err(failed)?;
         let others = self
@@ -142,7 +144,7 @@ impl RegularJoin {
         let op = if row.retract { taken } else { given };
         if others.is_empty() {
             if pairs.join.outer.keeps(side) {
-                pairs.write(op, Some(&row.text), None, 1);
+                pairs.write(op, Some(&member), None, 1);
             }
             return Ok(());
         }
@@ -153,7 +155,7 @@ impl RegularJoin {
         for (other, times) in &others {
             let other = String::from_utf8_lossy(other);
             let times = count(times);
-            pairs.write(op, Some(&row.text), Some(&other), times);
+            pairs.write(op, Some(&member), Some(&other), times);
             // The other side's row pairs with nothing again, or no longer.
             if pairs.join.outer.keeps(1 - side) {
                 match (own_before, own_after) {
@@ -190,12 +192,13 @@ struct Pairs<'a> {
 }
 
 impl Pairs<'_> {
-    /// Writes the pair of `own` (a row of this side) and `other` (of the other side) `times`
-    /// times as `op`; a missing row pairs as nothing (`null`, or no fields when flattened).
+    /// Writes the pair of `own` (a row of this side) and `other` (of the other side), each
+    /// as [`pair_side`] writes it, `times` times as `op`; a missing row pairs as nothing
+    /// (`null`, or no fields when flattened).
     fn write(&mut self, op: &str, own: Option<&str>, other: Option<&str>, times: u64) {
         let join = self.join;
         let member = |side: usize, row: Option<&str>| match row {
-            Some(row) => Some(pair_side(&join.names, join.flatten, side, row)),
+            Some(row) => Some(row.to_string()),
             None if join.flatten => None,
             None => Some(format!("{}:null", join.names[side])),
         };

@@ -323,12 +323,14 @@ pub(crate) struct BuiltinAggregate {
     /// accumulators then end with a count of the rows it holds, so a key left with none
     /// emits `-D`.
     retract: bool,
+    /// The field holding a row's kind (`op`), read with `retract`.
+    row_kind: FieldPath,
 }
 
 /// The record's row kind `op` takes its row back (`-U`, `-D`); `Err` for a kind that is none
 /// of Flink's four.
-fn retracts(record: RecordRef<'_>) -> Result<bool, String> {
-    match json::field(record.value, &FieldPath::parse("op")) {
+fn retracts(record: RecordRef<'_>, row_kind: &FieldPath) -> Result<bool, String> {
+    match json::field(record.value, row_kind) {
         Err(_) => Ok(false),
         Ok(op) => crate::changelog::retracts(op.trim_matches('"')),
     }
@@ -358,6 +360,7 @@ impl BuiltinAggregate {
             batch_size: batch_size.max(1),
             changelog: false,
             retract: false,
+            row_kind: FieldPath::parse("op"),
         }
     }
 
@@ -422,7 +425,10 @@ impl Operator for BuiltinAggregate {
             let Some(key) = key_of(record, &self.operator, rejects)? else {
                 continue;
             };
-            let takes_back = match retract.then(|| retracts(record)).transpose() {
+            let takes_back = match retract
+                .then(|| retracts(record, &self.row_kind))
+                .transpose()
+            {
                 Ok(takes_back) => takes_back.unwrap_or(false),
                 Err(error) => {
                     rejects.reject(Rejection::by_step(&self.operator, record, error))?;
